@@ -1,0 +1,477 @@
+/*
+ * gradscope plugin ABI, version 1.
+ *
+ * A plugin is a shared object exporting one symbol, GS_PLUGIN_ENTRY_SYMBOL,
+ * a function returning a descriptor.  The descriptor lists components; each
+ * component has a kind, a name, a parameter schema and the operations table
+ * for its kind.  The host validates every parameter against the schema before
+ * a component sees it, so plugins read typed, range-checked values.
+ *
+ * Versioning: the host refuses a plugin whose major differs from its own or
+ * whose minor is newer than its own.  A minor release may only append fields
+ * at the end of the structs that carry a `size` member (descriptor, component,
+ * every ops table, the host table) and add kinds, parameter types or host
+ * services; a plugin built against an older minor keeps working because the
+ * host reads appended fields only when `size` says they are present.
+ * Anything else (changing a field, reordering, changing a signature) is a
+ * new major.
+ *
+ * Everything a plugin needs from the host - memory, logging, random
+ * numbers, threads, linear-algebra kernels, composition of child
+ * components - comes through the gs_host table.  Plugins never call srand,
+ * omp_set_num_threads or exit.
+ */
+#ifndef GRADSCOPE_PLUGIN_H
+#define GRADSCOPE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GS_ABI_MAJOR 1
+#define GS_ABI_MINOR 0
+#define GS_PLUGIN_MAGIC 0x47534331u /* "GSC1" */
+#define GS_PLUGIN_ENTRY_SYMBOL "gradscope_plugin_entry"
+
+#if defined(__GNUC__)
+#define GS_EXPORT __attribute__((visibility("default")))
+#else
+#define GS_EXPORT
+#endif
+
+/* Defines the entry point; use once per plugin, after the descriptor. */
+#define GS_PLUGIN_DEFINE(desc_var)                                             \
+    GS_EXPORT const gs_plugin_desc *gradscope_plugin_entry(void);              \
+    GS_EXPORT const gs_plugin_desc *gradscope_plugin_entry(void) { return &(desc_var); }
+
+/* ------------------------------------------------------------------ */
+/* Tensors                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef enum { GS_F32 = 0, GS_F64 = 1 } gs_dtype;
+
+#define GS_MAX_DIMS 4
+
+/*
+ * Up to four dimensions, row-major.  Activations carry the batch in dims[0]
+ * (N, C[, H, W]); parameters carry their own shape (out, in) for dense
+ * weights, (out, in, kh, kw) for convolutions.
+ */
+typedef struct gs_tensor {
+    gs_dtype dtype;
+    int ndim;
+    size_t dims[GS_MAX_DIMS];
+    void *data;
+} gs_tensor;
+
+/* Per-example shape: the tensor shape without the batch dimension. */
+typedef struct gs_shape {
+    int ndim; /* 1 for (C), 3 for (C, H, W) */
+    size_t dims[GS_MAX_DIMS - 1];
+} gs_shape;
+
+static inline size_t gs_tensor_numel(const gs_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->dims[i];
+    return n;
+}
+
+static inline size_t gs_shape_numel(const gs_shape *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->ndim; i++)
+        n *= s->dims[i];
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parameter schemas                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    GS_KIND_ACTIVATION = 1,
+    GS_KIND_INITIALIZER = 2,
+    GS_KIND_OPTIMIZER = 3,
+    GS_KIND_LAYER = 4, /* architecture blocks: dense, resnet, densenet... */
+    GS_KIND_LOSS = 5,
+    GS_KIND_DATASET = 6,
+    GS_KIND_SCHEDULE = 7,
+    GS_KIND_COUNT_ = 8
+} gs_kind;
+
+typedef enum {
+    GS_P_INT = 1,       /* int64 */
+    GS_P_FLOAT = 2,     /* double */
+    GS_P_BOOL = 3,
+    GS_P_STRING = 4,    /* free text, or one of `choices` ("a|b|c") */
+    GS_P_FLOATS = 5,    /* list of doubles; `len` fixes its length when > 0 */
+    GS_P_COMPONENT = 6, /* another component of `component_kind`: a name or a group */
+    GS_P_PATH = 7       /* a file path, resolved against the experiment file */
+} gs_param_type;
+
+typedef struct gs_ref gs_ref; /* opaque: a validated component reference */
+
+typedef union gs_value {
+    int64_t i;
+    double f;
+    int b;
+    const char *s;
+    struct { const double *v; size_t n; } list;
+    const gs_ref *ref;
+} gs_value;
+
+#define GS_REQUIRED 0x1u  /* no default: the experiment must set it */
+#define GS_NO_DECAY 0x2u  /* (documentation only) */
+
+typedef struct gs_param_spec {
+    const char *name;
+    gs_param_type type;
+    unsigned flags;
+    /* Default value: .i, .f, .b, .s (also a component name), .list. */
+    gs_value def;
+    /* Inclusive bounds for INT, FLOAT and every FLOATS element; ignored when min > max. */
+    double min, max;
+    const char *choices;  /* STRING: "a|b|c", NULL for free text */
+    gs_kind component_kind; /* COMPONENT */
+    size_t len;           /* FLOATS */
+    const char *doc;      /* one line */
+    const void *reserved; /* must be NULL */
+} gs_param_spec;
+
+/* Unbounded range for gs_param_spec.min/max. */
+#define GS_ANY 1.0, 0.0
+
+/* ------------------------------------------------------------------ */
+/* Random numbers                                                      */
+/* ------------------------------------------------------------------ */
+
+/* A seeded stream owned by the host; derived from the run's one seed. */
+typedef struct gs_rng gs_rng;
+
+/* ------------------------------------------------------------------ */
+/* Modules: instances of layers and activations                        */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_module gs_module;
+typedef struct gs_host gs_host;
+
+typedef enum {
+    GS_ROLE_WEIGHT = 1, /* weight decay applies by default */
+    GS_ROLE_BIAS = 2,
+    GS_ROLE_SLOPE = 3,  /* learnable activation parameters (PReLU) */
+    GS_ROLE_NORM = 4    /* batchnorm/layernorm gamma and beta */
+} gs_role;
+
+/*
+ * A learnable tensor declared by a module.  The host owns it: value and grad
+ * are views into the run's single parameter and gradient arenas, valid from
+ * the first forward call on.  Gradients are accumulated (+=) by backward;
+ * the host zeroes them before each step.
+ */
+typedef struct gs_param {
+    const char *name; /* qualified: "fc1.weight" */
+    gs_role role;
+    gs_tensor value;
+    gs_tensor grad;
+    size_t fan_in, fan_out;
+} gs_param;
+
+/* ------------------------------------------------------------------ */
+/* Kind: activation                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Activations are applied to an (N, C, inner) array: N examples, C channels
+ * (units) and `inner` spatial positions (1 for dense layers).  Element-wise
+ * activations may ignore the layout; PReLU uses it to pick its slope.
+ */
+typedef struct gs_act_call {
+    const gs_host *host;
+    const gs_value *p;   /* parameters, in schema order */
+    size_t n, channels, inner;
+    const void *theta;   /* learnable parameters (see n_params), or NULL */
+} gs_act_call;
+
+typedef struct gs_activation_ops {
+    size_t size; /* sizeof(gs_activation_ops) */
+    /* y = f(x) */
+    void (*forward_f32)(const gs_act_call *c, const float *x, float *y);
+    void (*forward_f64)(const gs_act_call *c, const double *x, double *y);
+    /* dx = f'(x) * dy (dx may alias dy); dtheta += dL/dtheta when theta exists */
+    void (*backward_f32)(const gs_act_call *c, const float *x, const float *y,
+                         const float *dy, float *dx, float *dtheta);
+    void (*backward_f64)(const gs_act_call *c, const double *x, const double *y,
+                         const double *dy, double *dx, double *dtheta);
+    /* Recommended init gain (PyTorch calculate_gain); NULL means 1. */
+    double (*gain)(const gs_value *p);
+    /* Learnable parameters for `channels` channels; NULL means none. */
+    size_t (*n_params)(const gs_value *p, size_t channels);
+    /* Initial values of the learnable parameters. */
+    void (*init_params)(const gs_value *p, size_t count, double *theta);
+    /*
+     * Units counted as saturated when |f'(x)| falls below this (sigmoid/tanh
+     * family); 0 means "not a saturating activation".  Units whose f'(x) is
+     * zero for a whole batch are dead (ReLU family) whatever this says.
+     */
+    double saturation_threshold;
+} gs_activation_ops;
+
+/* ------------------------------------------------------------------ */
+/* Kind: initializer                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_init_call {
+    const gs_host *host;
+    const gs_value *p;
+    gs_rng *rng;
+    int ndim;
+    const size_t *dims; /* the parameter's shape */
+    size_t fan_in, fan_out;
+    /* gain recommended by the activation that follows the layer ("auto") */
+    double activation_gain;
+    /* negative slope of that activation when it has one, else 0 */
+    double activation_slope;
+} gs_init_call;
+
+typedef struct gs_initializer_ops {
+    size_t size;
+    /* Fills numel(dims) values; returns 0, or -1 after host->error(). */
+    int (*fill)(const gs_init_call *c, double *out);
+} gs_initializer_ops;
+
+/* ------------------------------------------------------------------ */
+/* Kind: optimizer                                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_opt_call {
+    const gs_host *host;
+    const gs_value *p;
+    uint64_t t;          /* 1 on the first step */
+    double lr;           /* after the schedule */
+    double weight_decay; /* for this tensor's group */
+} gs_opt_call;
+
+typedef struct gs_optimizer_ops {
+    size_t size;
+    /* Floats of state per parameter element (Adam: 2); state starts zeroed. */
+    size_t (*state_slots)(const gs_value *p);
+    /* Optional: initial state value of slot k (Adagrad's accumulator). */
+    double (*state_init)(const gs_value *p, size_t slot);
+    /* One step over a whole tensor; slot k of element i is state[k*n + i]. */
+    void (*step)(const gs_opt_call *c, size_t n, float *theta, const float *grad,
+                 float *state);
+} gs_optimizer_ops;
+
+/* ------------------------------------------------------------------ */
+/* Kind: loss                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_loss_call {
+    const gs_host *host;
+    const gs_value *p;
+    size_t n, width;        /* output is (n, width) */
+    const int32_t *labels;  /* classification targets, or NULL */
+    const void *targets;    /* regression targets (n, width) in the output dtype, or NULL */
+} gs_loss_call;
+
+typedef struct gs_loss_ops {
+    size_t size;
+    /* Mean loss over the batch; if d != NULL also d(mean loss)/d(out). */
+    double (*eval_f32)(const gs_loss_call *c, const float *out, float *d);
+    double (*eval_f64)(const gs_loss_call *c, const double *out, double *d);
+    int needs_labels; /* 1: class indices, 0: real-valued targets */
+} gs_loss_ops;
+
+/* ------------------------------------------------------------------ */
+/* Kind: layer (architecture blocks)                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_layer_ops {
+    size_t size;
+    /*
+     * Called once: validate `in`, declare parameters, buffers and children
+     * through the host, set *out.  Store private state with
+     * host->set_state(m, ptr).  Return 0, or -1 after host->error().
+     */
+    int (*build)(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out);
+    /* y = F(x).  `training` selects batch statistics, dropout... */
+    void (*forward)(gs_module *m, const gs_tensor *x, gs_tensor *y, int training);
+    /*
+     * Given dy = dL/dy, accumulate parameter gradients and, if dx != NULL,
+     * write dx = dL/dx.  x and y are the tensors of the last forward.
+     */
+    void (*backward)(gs_module *m, const gs_tensor *x, const gs_tensor *y,
+                     const gs_tensor *dy, gs_tensor *dx);
+    /* Optional: release what build allocated through the host. */
+    void (*destroy)(gs_module *m);
+} gs_layer_ops;
+
+/* ------------------------------------------------------------------ */
+/* Kind: dataset                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A data set in memory: x is (count, shape) float32, one copy shared by all
+ * threads.  Classification sets fill labels (0..classes-1); regression sets
+ * fill targets (count, target_width).
+ */
+typedef struct gs_split {
+    size_t count;
+    float *x;
+    int32_t *labels;
+    float *targets;
+} gs_split;
+
+typedef struct gs_dataset {
+    gs_shape shape;
+    size_t classes;      /* 0 for regression */
+    size_t target_width; /* regression only */
+    gs_split train, test;
+} gs_dataset;
+
+typedef struct gs_data_call {
+    const gs_host *host;
+    const gs_value *p;
+    gs_rng *rng;
+} gs_data_call;
+
+typedef struct gs_dataset_ops {
+    size_t size;
+    /* Allocate arrays with host->alloc.  Return 0, or -1 after host->error(). */
+    int (*load)(const gs_data_call *c, gs_dataset *out);
+} gs_dataset_ops;
+
+/* ------------------------------------------------------------------ */
+/* Kind: schedule                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_schedule_ops {
+    size_t size;
+    /* Multiplier of the base learning rate at step t (0-based) of `total`. */
+    double (*factor)(const gs_value *p, uint64_t t, uint64_t total,
+                     uint64_t steps_per_epoch);
+} gs_schedule_ops;
+
+/* ------------------------------------------------------------------ */
+/* Descriptor                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct gs_component {
+    size_t size; /* sizeof(gs_component) */
+    gs_kind kind;
+    const char *name;
+    const char *doc;              /* one line */
+    const gs_param_spec *params;  /* terminated by an entry with name == NULL */
+    const void *ops;              /* gs_<kind>_ops for `kind` */
+} gs_component;
+
+typedef struct gs_plugin_desc {
+    uint32_t magic; /* GS_PLUGIN_MAGIC */
+    uint16_t abi_major, abi_minor;
+    size_t size; /* sizeof(gs_plugin_desc) */
+    const char *name;
+    const char *version;
+    const char *license;
+    const char *description;
+    size_t n_components;
+    const gs_component *components;
+    /* Optional: called once after loading; nonzero refuses the plugin. */
+    int (*init)(const gs_host *host);
+} gs_plugin_desc;
+
+/* Fills the fixed header fields of a descriptor. */
+#define GS_PLUGIN_HEADER                                                        \
+    .magic = GS_PLUGIN_MAGIC, .abi_major = GS_ABI_MAJOR, .abi_minor = GS_ABI_MINOR, \
+    .size = sizeof(gs_plugin_desc)
+
+/* ------------------------------------------------------------------ */
+/* Host services                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef enum { GS_LOG_ERROR = 0, GS_LOG_WARN = 1, GS_LOG_INFO = 2, GS_LOG_DEBUG = 3 } gs_log_level;
+
+struct gs_host {
+    size_t size; /* sizeof(gs_host) of the host; check before using appended fields */
+    unsigned abi_major, abi_minor;
+
+    /* memory: never returns NULL (the host reports exhaustion and stops) */
+    void *(*alloc)(size_t bytes);
+    void *(*zalloc)(size_t bytes);
+    void (*free)(void *ptr);
+
+    void (*log)(gs_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+    /* Records an error for the current operation (build, fill, load). */
+    void (*error)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+    /* threads the run may use; parallel_for splits [0, n) into chunks of
+       `grain` whose boundaries do not depend on the thread count */
+    int (*threads)(void);
+    void (*parallel_for)(size_t n, size_t grain,
+                         void (*fn)(void *arg, size_t begin, size_t end), void *arg);
+
+    /* random numbers from a seeded stream */
+    uint64_t (*rng_u64)(gs_rng *r);
+    double (*rng_uniform)(gs_rng *r); /* [0, 1) */
+    double (*rng_normal)(gs_rng *r);  /* N(0, 1) */
+
+    /*
+     * C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T;
+     * op(A) is M x K, op(B) is K x N.  Deterministic at any thread count.
+     */
+    void (*gemm)(gs_dtype dt, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                 double alpha, const void *a, size_t lda, const void *b, size_t ldb,
+                 double beta, void *c, size_t ldc);
+    /* y[i*cols + j] += b[j] */
+    void (*add_row_vector)(gs_dtype dt, size_t rows, size_t cols, const void *b, void *y);
+    /* s[j] += sum_i y[i*cols + j], summed in a fixed order */
+    void (*sum_rows)(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s);
+    /* y = alpha * x + y over n elements */
+    void (*axpy)(gs_dtype dt, size_t n, double alpha, const void *x, void *y);
+
+    /* ---- building modules (valid inside gs_layer_ops.build only) ---- */
+    /* `init` fills it (NULL: zeros); `gain_from` is the activation whose
+       recommended gain an initializer's gain = "auto" uses (NULL: linear). */
+    gs_param *(*add_param)(gs_module *m, const char *name, int ndim, const size_t *dims,
+                           gs_role role, size_t fan_in, size_t fan_out,
+                           const gs_ref *init, const gs_ref *gain_from);
+    /* A per-example work buffer; the host sets dims[0] = batch before forward. */
+    gs_tensor *(*add_buffer)(gs_module *m, const char *name, const gs_shape *per_example);
+    /* A child built from a reference (layer or activation component). */
+    gs_module *(*add_child)(gs_module *m, const char *name, const gs_ref *spec,
+                            const gs_shape *in, gs_shape *out);
+    /* Build references programmatically: a component with its default
+       parameters, whose fields can then be set (0 on success, -1 after error). */
+    gs_ref *(*ref_new)(gs_module *m, gs_kind kind, const char *name);
+    int (*ref_set_int)(gs_ref *r, const char *key, int64_t v);
+    int (*ref_set_float)(gs_ref *r, const char *key, double v);
+    int (*ref_set_string)(gs_ref *r, const char *key, const char *v);
+    int (*ref_set_ref)(gs_ref *r, const char *key, const gs_ref *v);
+    const char *(*ref_name)(const gs_ref *r);
+    void (*set_state)(gs_module *m, void *state);
+    void *(*get_state)(const gs_module *m);
+    gs_dtype (*dtype)(const gs_module *m);
+
+    /* ---- running children (inside forward/backward) ---- */
+    void (*forward)(gs_module *child, const gs_tensor *x, gs_tensor *y, int training);
+    void (*backward)(gs_module *child, const gs_tensor *x, const gs_tensor *y,
+                     const gs_tensor *dy, gs_tensor *dx);
+
+    /* ---- monitoring ---- */
+    /* Wants extra statistics this step?  Blocks record path norms only then. */
+    int (*monitoring)(const gs_module *m);
+    /* Records a named per-layer statistic for this step (paths.csv). */
+    void (*record)(gs_module *m, const char *key, double value);
+    /* seeded stream for this module (dropout masks) */
+    gs_rng *(*rng)(gs_module *m);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GRADSCOPE_PLUGIN_H */
