@@ -15,6 +15,9 @@
 extern "C" {
 #endif
 
+/* Public functions of libgradscope; everything else stays hidden. */
+#define GS_API GS_EXPORT
+
 #define GS_EXIT_OK 0
 #define GS_EXIT_RUNTIME 1
 #define GS_EXIT_INPUT 2
@@ -24,14 +27,19 @@ typedef struct gs_error {
     char msg[2048];
 } gs_error;
 
-const char *gs_version(void);
+GS_API const char *gs_version(void);
+
+/* The last message a plugin or the core recorded with host->error() on
+   this thread ("" if none). */
+GS_API const char *gs_last_error(void);
+GS_API void gs_clear_error(void);
 
 /* The host table handed to plugins (also usable from tests). */
-const gs_host *gs_host_table(void);
+GS_API const gs_host *gs_host_table(void);
 
 /* ---- random numbers ---- */
-gs_rng *gs_rng_new(uint64_t seed, uint64_t stream);
-void gs_rng_free(gs_rng *r);
+GS_API gs_rng *gs_rng_new(uint64_t seed, uint64_t stream);
+GS_API void gs_rng_free(gs_rng *r);
 
 /* ---- plugin registry ---- */
 typedef struct gs_registry gs_registry;
@@ -42,40 +50,40 @@ typedef struct gs_component_info {
     const gs_plugin_desc *plugin;
 } gs_component_info;
 
-gs_registry *gs_registry_new(void);
-void gs_registry_free(gs_registry *reg);
+GS_API gs_registry *gs_registry_new(void);
+GS_API void gs_registry_free(gs_registry *reg);
 /* Adds every .so in DIR (0), or fails naming the file and the reason. */
-int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err);
-int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err);
+GS_API int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err);
+GS_API int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err);
 /* --plugin-path dirs, then GRADSCOPE_PLUGIN_PATH, then the installed dir. */
-int gs_registry_load_default(gs_registry *reg, const char *const *extra_dirs,
+GS_API int gs_registry_load_default(gs_registry *reg, const char *const *extra_dirs,
                              size_t n_extra, gs_error *err);
-const gs_component_info *gs_registry_find(const gs_registry *reg, gs_kind kind,
+GS_API const gs_component_info *gs_registry_find(const gs_registry *reg, gs_kind kind,
                                           const char *name);
-size_t gs_registry_count(const gs_registry *reg);
-const gs_component_info *gs_registry_at(const gs_registry *reg, size_t i);
+GS_API size_t gs_registry_count(const gs_registry *reg);
+GS_API const gs_component_info *gs_registry_at(const gs_registry *reg, size_t i);
 /* Nearest name of that kind (for "did you mean"), or NULL. */
-const char *gs_registry_suggest(const gs_registry *reg, gs_kind kind, const char *name);
+GS_API const char *gs_registry_suggest(const gs_registry *reg, gs_kind kind, const char *name);
 /* "a, b, c": the valid names of a kind (static buffer per registry). */
-const char *gs_registry_names(gs_registry *reg, gs_kind kind);
-const char *gs_kind_name(gs_kind kind);
-int gs_kind_from_name(const char *name, gs_kind *out);
-const char *gs_param_type_name(gs_param_type t);
+GS_API const char *gs_registry_names(gs_registry *reg, gs_kind kind);
+GS_API const char *gs_kind_name(gs_kind kind);
+GS_API int gs_kind_from_name(const char *name, gs_kind *out);
+GS_API const char *gs_param_type_name(gs_param_type t);
 /* The installed plugin directory compiled into the library. */
-const char *gs_default_plugin_dir(void);
+GS_API const char *gs_default_plugin_dir(void);
 
 /* ---- component references (a component plus validated parameters) ---- */
 /*
  * `text` is the parameters in libconfig syntax, e.g. "negative_slope = 0.2;"
  * (NULL or "" for all defaults).
  */
-gs_ref *gs_ref_parse(const gs_registry *reg, gs_kind kind, const char *name,
+GS_API gs_ref *gs_ref_parse(const gs_registry *reg, gs_kind kind, const char *name,
                      const char *text, gs_error *err);
-void gs_ref_free(gs_ref *r);
-const gs_value *gs_ref_values(const gs_ref *r);
-const gs_component *gs_ref_component(const gs_ref *r);
+GS_API void gs_ref_free(gs_ref *r);
+GS_API const gs_value *gs_ref_values(const gs_ref *r);
+GS_API const gs_component *gs_ref_component(const gs_ref *r);
 /* Index of a parameter in the schema, or -1. */
-int gs_schema_index(const gs_param_spec *schema, const char *name);
+GS_API int gs_schema_index(const gs_param_spec *schema, const char *name);
 
 /* ---- experiments ---- */
 typedef struct gs_experiment gs_experiment;
@@ -91,17 +99,17 @@ typedef struct gs_run_options {
 } gs_run_options;
 
 /* Loads, applies overrides and validates every variant.  NULL on error. */
-gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
+GS_API gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
                                   const gs_run_options *opt, gs_error *err);
-void gs_experiment_free(gs_experiment *e);
-size_t gs_experiment_variants(const gs_experiment *e);
-const char *gs_experiment_variant_name(const gs_experiment *e, size_t i);
-const char *gs_experiment_name(const gs_experiment *e);
+GS_API void gs_experiment_free(gs_experiment *e);
+GS_API size_t gs_experiment_variants(const gs_experiment *e);
+GS_API const char *gs_experiment_variant_name(const gs_experiment *e, size_t i);
+GS_API const char *gs_experiment_name(const gs_experiment *e);
 /* The fully resolved configuration of variant i, as libconfig text. */
-int gs_experiment_write_config(const gs_experiment *e, size_t i, FILE *f);
+GS_API int gs_experiment_write_config(const gs_experiment *e, size_t i, FILE *f);
 
 /* Trains every variant; returns a GS_EXIT_* status. */
-int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err);
+GS_API int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err);
 
 /* ---- plugin checks (gradscope check-plugin) ---- */
 typedef struct gs_check_result {
@@ -116,7 +124,7 @@ typedef struct gs_check_result {
  * double precision, float kernels against double ones, gains, initializer
  * moments, optimizer sanity.  Fills *res; returns res->ok.
  */
-int gs_check_component(const gs_registry *reg, const gs_component_info *c,
+GS_API int gs_check_component(const gs_registry *reg, const gs_component_info *c,
                        gs_check_result *res);
 
 #ifdef __cplusplus

@@ -143,7 +143,7 @@ typedef struct gs_param_spec {
     const void *reserved; /* must be NULL */
 } gs_param_spec;
 
-/* Unbounded range for gs_param_spec.min/max. */
+/* Unbounded range: write `.min = GS_ANY` (sets min > max). */
 #define GS_ANY 1.0, 0.0
 
 /* ------------------------------------------------------------------ */
@@ -159,6 +159,16 @@ typedef struct gs_rng gs_rng;
 
 typedef struct gs_module gs_module;
 typedef struct gs_host gs_host;
+
+/* Modules are opaque but for their first member, the host table. */
+typedef struct gs_module_head {
+    const gs_host *host;
+} gs_module_head;
+
+static inline const gs_host *gs_host_of(const gs_module *m)
+{
+    return ((const gs_module_head *)(const void *)m)->host;
+}
 
 typedef enum {
     GS_ROLE_WEIGHT = 1, /* weight decay applies by default */

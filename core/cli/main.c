@@ -1,0 +1,449 @@
+/* gradscope: the command-line front end of libgradscope. */
+#include "config.h"
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "gradscope/gradscope.h"
+
+typedef struct cli {
+    const char **plugin_dirs;
+    size_t n_plugin_dirs;
+    const char **sets;
+    size_t n_sets;
+    const char *out_dir;
+    int threads;
+    long long seed;
+    int quiet;
+} cli;
+
+static void usage_main(FILE *f)
+{
+    fprintf(f,
+            "Usage: gradscope COMMAND [OPTIONS]\n"
+            "\n"
+            "Train deep networks and record the gradient flow through every layer.\n"
+            "\n"
+            "Commands:\n"
+            "  run CONFIG        train an experiment (every variant) into a run directory\n"
+            "  validate CONFIG   check an experiment file without running it\n"
+            "  plugins           list the installed components and their parameters\n"
+            "  check-plugin FILE.so|NAME  verify a plugin's gradients and definitions\n"
+            "\n"
+            "Options for every command:\n"
+            "  --plugin-path DIR   search DIR for plugins first (repeatable)\n"
+            "  -h, --help          show help for a command\n"
+            "  --version           print the version and plugin ABI\n"
+            "\n"
+            "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n");
+}
+
+static void usage_run(FILE *f)
+{
+    fprintf(f,
+            "Usage: gradscope run CONFIG [--out DIR] [--set KEY=VALUE]... [--threads N]\n"
+            "                    [--seed N] [--plugin-path DIR] [--quiet]\n"
+            "\n"
+            "Trains every variant of the experiment in CONFIG.  Each variant gets its own\n"
+            "subdirectory of the run directory with config.cfg, metrics.csv, gradients.csv,\n"
+            "layers.csv, paths.csv, epochs.csv and summary.json.\n"
+            "\n"
+            "  --out DIR          run directory (default: <output.dir>/<name>-<timestamp>)\n"
+            "  --set KEY=VALUE    override a setting, e.g. optimizer.lr=0.1 or\n"
+            "                     model.layers.[0].units=64 (validated like the file)\n"
+            "  --threads N        OpenMP threads (results do not depend on it)\n"
+            "  --seed N           the one seed behind every random choice\n"
+            "  --quiet            print nothing but errors\n");
+}
+
+static void usage_validate(FILE *f)
+{
+    fprintf(f, "Usage: gradscope validate CONFIG [--set KEY=VALUE]... [--plugin-path DIR]\n"
+               "\n"
+               "Checks the experiment (every variant) and prints the resolved configuration\n"
+               "of each; nothing is trained or written.\n");
+}
+
+static void usage_plugins(FILE *f)
+{
+    fprintf(f, "Usage: gradscope plugins [KIND] [--plugin-path DIR]\n"
+               "\n"
+               "Lists every component (kind, name, plugin version, file) with its parameters,\n"
+               "types and defaults.  KIND limits the list: activation, initializer, optimizer,\n"
+               "layer, loss, dataset, schedule.\n");
+}
+
+static void usage_check(FILE *f)
+{
+    fprintf(f, "Usage: gradscope check-plugin FILE.so|NAME [--plugin-path DIR]\n"
+               "\n"
+               "Runs gradscope's checks on every component of a plugin file, or on every\n"
+               "component called NAME: backward passes against central finite differences in\n"
+               "double precision, float against double kernels, initializer statistics,\n"
+               "optimizer and loss sanity.  Exits 1 if any check fails.\n");
+}
+
+/* The uninstalled program in a build tree uses that tree's plugins. */
+static char *build_tree_plugin_path(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *dir = dirname(exe);
+    char candidate[PATH_MAX + 64];
+    for (int up = 0; up < 3; up++) {
+        snprintf(candidate, sizeof candidate, "%s/plugin-path.build", dir);
+        FILE *f = fopen(candidate, "r");
+        if (f) {
+            char line[8192];
+            char *ok = fgets(line, sizeof line, f);
+            fclose(f);
+            if (!ok)
+                return NULL;
+            line[strcspn(line, "\n")] = '\0';
+            return strdup(line);
+        }
+        dir = dirname(dir);
+    }
+    return NULL;
+}
+
+static gs_registry *load_registry(const cli *c, gs_error *err)
+{
+    gs_registry *reg = gs_registry_new();
+    if (!getenv("GRADSCOPE_PLUGIN_PATH")) {
+        char *path = build_tree_plugin_path();
+        if (path) {
+            setenv("GRADSCOPE_PLUGIN_PATH", path, 1);
+            setenv("GRADSCOPE_NO_INSTALLED_PLUGINS", "1", 1);
+            free(path);
+        }
+    }
+    if (gs_registry_load_default(reg, c->plugin_dirs, c->n_plugin_dirs, err) < 0) {
+        gs_registry_free(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+enum { OPT_PLUGIN_PATH = 1000, OPT_SET, OPT_OUT, OPT_THREADS, OPT_SEED, OPT_QUIET, OPT_VERSION };
+
+static const struct option long_opts[] = {
+    {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+    {"set", required_argument, NULL, OPT_SET},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0, 0, 0, 0},
+};
+
+static int parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void print_version(void)
+{
+    printf("gradscope %s (plugin ABI %d.%d)\n", gs_version(), GS_ABI_MAJOR, GS_ABI_MINOR);
+}
+
+/* Parses options after the command; positional arguments land in pos. */
+static int parse_options(int argc, char **argv, cli *c, const char **pos, int max_pos,
+                         int *n_pos, const char *allowed, void (*usage)(FILE *))
+{
+    optind = 1;
+    opterr = 0;
+    int o;
+    *n_pos = 0;
+    while ((o = getopt_long(argc, argv, "-h", long_opts, NULL)) != -1) {
+        if (o == 1) {
+            if (*n_pos >= max_pos) {
+                fprintf(stderr, "gradscope: unexpected argument '%s'\n", optarg);
+                return GS_EXIT_INPUT;
+            }
+            pos[(*n_pos)++] = optarg;
+            continue;
+        }
+        if (o == 'h') {
+            usage(stdout);
+            exit(0);
+        }
+        if (o == OPT_VERSION) {
+            print_version();
+            exit(0);
+        }
+        if (o == '?' || o == ':') {
+            fprintf(stderr, "gradscope: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return GS_EXIT_INPUT;
+        }
+        char code = (char)('a' + (o - OPT_PLUGIN_PATH));
+        if (!strchr(allowed, code)) {
+            fprintf(stderr, "gradscope: option '%s' does not apply to this command\n",
+                    argv[optind - 1]);
+            usage(stderr);
+            return GS_EXIT_INPUT;
+        }
+        long long v;
+        switch (o) {
+        case OPT_PLUGIN_PATH:
+            c->plugin_dirs = realloc(c->plugin_dirs, (c->n_plugin_dirs + 1) * sizeof(char *));
+            c->plugin_dirs[c->n_plugin_dirs++] = optarg;
+            break;
+        case OPT_SET:
+            c->sets = realloc(c->sets, (c->n_sets + 1) * sizeof(char *));
+            c->sets[c->n_sets++] = optarg;
+            break;
+        case OPT_OUT: c->out_dir = optarg; break;
+        case OPT_THREADS:
+            if (parse_int(optarg, 1, 1024, &v) < 0) {
+                fprintf(stderr, "gradscope: --threads must be an integer in [1, 1024]\n");
+                return GS_EXIT_INPUT;
+            }
+            c->threads = (int)v;
+            break;
+        case OPT_SEED:
+            if (parse_int(optarg, 0, 0x7fffffffffffffffLL, &v) < 0) {
+                fprintf(stderr, "gradscope: --seed must be a non-negative integer\n");
+                return GS_EXIT_INPUT;
+            }
+            c->seed = v;
+            break;
+        case OPT_QUIET: c->quiet = 1; break;
+        }
+    }
+    return 0;
+}
+
+/* Option letters: a plugin-path, b set, c out, d threads, e seed, f quiet. */
+
+static int cmd_run(int argc, char **argv, int validate_only)
+{
+    cli c = {.seed = -1};
+    const char *pos[1];
+    int n_pos, rc;
+    gs_error err = {{0}};
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, validate_only ? "ab" : "abcdef",
+                            validate_only ? usage_validate : usage_run)))
+        goto out;
+    if (n_pos != 1) {
+        (validate_only ? usage_validate : usage_run)(stderr);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    gs_registry *reg = load_registry(&c, &err);
+    if (!reg) {
+        fprintf(stderr, "gradscope: %s\n", err.msg);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    gs_run_options opt = {.out_dir = c.out_dir,
+                          .sets = c.sets,
+                          .n_sets = c.n_sets,
+                          .threads = c.threads,
+                          .seed = c.seed,
+                          .quiet = c.quiet,
+                          .out = stdout};
+    gs_experiment *e = gs_experiment_load(reg, pos[0], &opt, &err);
+    if (!e) {
+        fprintf(stderr, "gradscope: %s\n", err.msg);
+        rc = GS_EXIT_INPUT;
+    } else if (validate_only) {
+        for (size_t i = 0; i < gs_experiment_variants(e); i++) {
+            const char *name = gs_experiment_variant_name(e, i);
+            if (name[0])
+                printf("# ---- variant %s ----\n", name);
+            gs_experiment_write_config(e, i, stdout);
+        }
+        fprintf(stderr, "%s: valid (%zu variant%s)\n", pos[0], gs_experiment_variants(e),
+                gs_experiment_variants(e) == 1 ? "" : "s");
+        rc = GS_EXIT_OK;
+    } else {
+        rc = gs_experiment_run(e, &opt, &err);
+        if (rc != GS_EXIT_OK)
+            fprintf(stderr, "gradscope: %s\n", err.msg);
+    }
+    gs_experiment_free(e);
+    gs_registry_free(reg);
+out:
+    free(c.plugin_dirs);
+    free(c.sets);
+    return rc;
+}
+
+static void print_default(const gs_param_spec *s)
+{
+    if (s->flags & GS_REQUIRED) {
+        printf("required");
+        return;
+    }
+    switch (s->type) {
+    case GS_P_INT: printf("%lld", (long long)s->def.i); break;
+    case GS_P_FLOAT: printf("%g", s->def.f); break;
+    case GS_P_BOOL: printf("%s", s->def.b ? "true" : "false"); break;
+    case GS_P_FLOATS:
+        printf("[");
+        for (size_t i = 0; i < s->def.list.n; i++)
+            printf("%s%g", i ? ", " : "", s->def.list.v[i]);
+        printf("]");
+        break;
+    default: printf("\"%s\"", s->def.s ? s->def.s : ""); break;
+    }
+}
+
+static int cmd_plugins(int argc, char **argv)
+{
+    cli c = {.seed = -1};
+    const char *pos[1];
+    int n_pos, rc;
+    gs_error err;
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, "a", usage_plugins)))
+        goto out;
+    gs_kind only = 0;
+    if (n_pos == 1 && gs_kind_from_name(pos[0], &only) < 0) {
+        fprintf(stderr,
+                "gradscope: unknown kind '%s' (valid: activation, initializer, optimizer, "
+                "layer, loss, dataset, schedule)\n",
+                pos[0]);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    gs_registry *reg = load_registry(&c, &err);
+    if (!reg) {
+        fprintf(stderr, "gradscope: %s\n", err.msg);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    for (int k = 1; k < GS_KIND_COUNT_; k++) {
+        if (only && (int)only != k)
+            continue;
+        for (size_t i = 0; i < gs_registry_count(reg); i++) {
+            const gs_component_info *ci = gs_registry_at(reg, i);
+            const gs_component *comp = ci->component;
+            if ((int)comp->kind != k)
+                continue;
+            printf("%-11s %-22s %-6s %s\n", gs_kind_name(comp->kind), comp->name,
+                   ci->plugin->version, ci->file);
+            if (comp->doc)
+                printf("    %s\n", comp->doc);
+            for (const gs_param_spec *s = comp->params; s && s->name; s++) {
+                printf("    %-22s %-10s default ", s->name,
+                       s->type == GS_P_COMPONENT ? gs_kind_name(s->component_kind)
+                                                 : gs_param_type_name(s->type));
+                print_default(s);
+                if (s->choices)
+                    printf("  (one of %s)", s->choices);
+                else if (s->min <= s->max && (s->type == GS_P_INT || s->type == GS_P_FLOAT ||
+                                              s->type == GS_P_FLOATS))
+                    printf("  [%g, %g]", s->min, s->max);
+                if (s->doc)
+                    printf("  %s", s->doc);
+                putchar('\n');
+            }
+        }
+    }
+    gs_registry_free(reg);
+out:
+    free(c.plugin_dirs);
+    return rc;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    cli c = {.seed = -1};
+    const char *pos[1];
+    int n_pos, rc;
+    gs_error err;
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, "a", usage_check)))
+        goto out;
+    if (n_pos != 1) {
+        usage_check(stderr);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    gs_registry *reg = load_registry(&c, &err);
+    if (!reg) {
+        fprintf(stderr, "gradscope: %s\n", err.msg);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    const char *target = pos[0];
+    size_t len = strlen(target);
+    const char *file = NULL;
+    char real[PATH_MAX];
+    if (len > 3 && strcmp(target + len - 3, ".so") == 0) {
+        if (gs_registry_load_file(reg, target, &err) < 0) {
+            fprintf(stderr, "gradscope: %s\n", err.msg);
+            gs_registry_free(reg);
+            rc = GS_EXIT_INPUT;
+            goto out;
+        }
+        file = realpath(target, real);
+    }
+    size_t checked = 0, failed = 0;
+    for (size_t i = 0; i < gs_registry_count(reg); i++) {
+        const gs_component_info *ci = gs_registry_at(reg, i);
+        if (file ? strcmp(ci->file, file) != 0 : strcmp(ci->component->name, target) != 0)
+            continue;
+        gs_check_result res;
+        gs_check_component(reg, ci, &res);
+        checked++;
+        failed += !res.ok;
+        printf("%-4s %-34s max rel err %.2e  %s\n", res.ok ? "ok" : "FAIL", res.component,
+               res.max_rel_err, res.detail);
+    }
+    gs_registry_free(reg);
+    if (!checked) {
+        fprintf(stderr, "gradscope: no component matches '%s'\n", target);
+        rc = GS_EXIT_INPUT;
+    } else {
+        printf("%zu checked, %zu failed\n", checked, failed);
+        rc = failed ? GS_EXIT_RUNTIME : GS_EXIT_OK;
+    }
+out:
+    free(c.plugin_dirs);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return GS_EXIT_INPUT;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        print_version();
+        return 0;
+    }
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1, 0);
+    if (!strcmp(cmd, "validate"))
+        return cmd_run(argc - 1, argv + 1, 1);
+    if (!strcmp(cmd, "plugins"))
+        return cmd_plugins(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check-plugin"))
+        return cmd_check(argc - 1, argv + 1);
+    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, plugins, check-plugin)\n",
+            cmd);
+    return GS_EXIT_INPUT;
+}

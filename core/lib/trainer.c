@@ -1,0 +1,600 @@
+/*
+ * The trainer: data -> model -> loss -> backward -> clip -> optimizer,
+ * with the monitor writing gradient statistics every `monitor.every` steps.
+ * All randomness (data, split, shuffling, initialization, dropout) comes
+ * from streams derived from the one seed.
+ */
+#include "config.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "experiment.h"
+#include "model.h"
+#include "monitor.h"
+#include "rundir.h"
+
+typedef struct gs_result {
+    const char *label;
+    const char *status;
+    double train_loss, train_acc, val_loss, val_acc, ratio, seconds;
+    uint64_t steps;
+    size_t n_layers;
+    double *first_norm, *last_norm;
+    char **layer_types;
+    char dir[4096];
+} gs_result;
+
+typedef struct trainer {
+    const gs_variant *v;
+    gs_model *model;
+    gs_dataset data;
+    size_t *train_idx, *val_idx;
+    size_t n_train, n_val;
+    const gs_loss_ops *loss;
+    const gs_value *loss_p;
+    const gs_optimizer_ops *opt;
+    const gs_value *opt_p;
+    const gs_schedule_ops *sched;
+    float *opt_state;
+    size_t slots;
+    double base_lr, weight_decay;
+    int32_t *batch_labels;
+    float *batch_targets;
+} trainer;
+
+static void free_dataset(gs_dataset *d)
+{
+    free(d->train.x);
+    free(d->train.labels);
+    free(d->train.targets);
+    free(d->test.x);
+    free(d->test.labels);
+    free(d->test.targets);
+    memset(d, 0, sizeof *d);
+}
+
+static int load_data(trainer *t, gs_error *err)
+{
+    const gs_variant *v = t->v;
+    const gs_dataset_ops *ops = v->data->info->component->ops;
+    gs_rng rng;
+    gs_rng_seed(&rng, (uint64_t)v->seed, gs_hash_string("data"));
+    gs_data_call call = {.host = gs_host_table(), .p = v->data->values, .rng = &rng};
+    gs_clear_error();
+    if (ops->load(&call, &t->data) != 0) {
+        gs_err_set(err, "%s", gs_last_error()[0] ? gs_last_error() : "data: loading failed");
+        return -1;
+    }
+    gs_dataset *d = &t->data;
+    if (d->train.count == 0 || !d->train.x || gs_shape_numel(&d->shape) == 0) {
+        gs_err_set(err, "data '%s': the training set is empty", v->data->info->component->name);
+        return -1;
+    }
+    if (d->classes && !d->train.labels) {
+        gs_err_set(err, "data '%s': classification set without labels",
+                   v->data->info->component->name);
+        return -1;
+    }
+    /* Hold out a seeded validation split from the training set. */
+    double val = v->training[T_VALIDATION].f;
+    size_t n_val = val < 1.0 ? (size_t)llround(val * (double)d->train.count) : (size_t)val;
+    if (n_val >= d->train.count) {
+        gs_err_set(err, "training.validation = %g leaves no training examples (%zu in the set)",
+                   val, d->train.count);
+        return -1;
+    }
+    size_t n = d->train.count;
+    size_t *perm = gs_xmalloc(n * sizeof *perm);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    gs_rng_seed(&rng, (uint64_t)v->seed, gs_hash_string("split"));
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)gs_rng_below(&rng, i);
+        size_t tmp = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = tmp;
+    }
+    t->n_val = n_val;
+    t->n_train = n - n_val;
+    t->val_idx = gs_xmalloc((n_val ? n_val : 1) * sizeof(size_t));
+    t->train_idx = gs_xmalloc(t->n_train * sizeof(size_t));
+    memcpy(t->val_idx, perm, n_val * sizeof(size_t));
+    memcpy(t->train_idx, perm + n_val, t->n_train * sizeof(size_t));
+    free(perm);
+    /* Keep the validation set in file order so evaluation is easy to reproduce. */
+    return 0;
+}
+
+static int check_compat(trainer *t, gs_error *err)
+{
+    const gs_variant *v = t->v;
+    const gs_dataset *d = &t->data;
+    size_t width = gs_shape_numel(&t->model->out);
+    if (t->loss->needs_labels) {
+        if (!d->classes) {
+            gs_err_set(err, "loss '%s' needs class labels but data '%s' has regression targets",
+                       v->loss->info->component->name, v->data->info->component->name);
+            return -1;
+        }
+        if (width != d->classes) {
+            gs_err_set(err,
+                       "the model's output width is %zu but the data has %zu classes (set the "
+                       "last layer's units to %zu)",
+                       width, d->classes, d->classes);
+            return -1;
+        }
+        const gs_split *splits[2] = {&d->train, &d->test};
+        for (int s = 0; s < 2; s++)
+            for (size_t i = 0; i < splits[s]->count; i++)
+                if (splits[s]->labels[i] < 0 || (size_t)splits[s]->labels[i] >= d->classes) {
+                    gs_err_set(err, "data: label %d of %s example %zu is out of range [0, %zu)",
+                               splits[s]->labels[i], s ? "test" : "training", i, d->classes);
+                    return -1;
+                }
+    } else {
+        size_t tw = d->classes ? d->classes : d->target_width;
+        if (width != tw) {
+            gs_err_set(err, "the model's output width is %zu but the data has %zu targets",
+                       width, tw);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Gathers examples idx[0..n) of a split into the model's input batch. */
+static void gather(trainer *t, const gs_split *s, const size_t *idx, size_t n)
+{
+    gs_model *m = t->model;
+    size_t width = gs_shape_numel(&m->in);
+    float *x = m->acts[0].data;
+    for (size_t i = 0; i < n; i++)
+        memcpy(x + i * width, s->x + idx[i] * width, width * sizeof(float));
+    size_t out = gs_shape_numel(&m->out);
+    for (size_t i = 0; i < n; i++) {
+        if (s->labels)
+            t->batch_labels[i] = s->labels[idx[i]];
+        if (!t->loss->needs_labels) {
+            if (s->targets)
+                memcpy(t->batch_targets + i * out, s->targets + idx[i] * out,
+                       out * sizeof(float));
+            else /* one-hot class targets for mse/bce on a classification set */
+                for (size_t j = 0; j < out; j++)
+                    t->batch_targets[i * out + j] = (size_t)s->labels[idx[i]] == j ? 1.0f : 0.0f;
+        }
+    }
+    gs_model_set_batch(m, n);
+}
+
+static double eval_loss(trainer *t, size_t n, float *dout, size_t *correct)
+{
+    gs_model *m = t->model;
+    size_t width = gs_shape_numel(&m->out);
+    gs_loss_call c = {.host = gs_host_table(),
+                      .p = t->loss_p,
+                      .n = n,
+                      .width = width,
+                      .labels = t->loss->needs_labels ? t->batch_labels : NULL,
+                      .targets = t->loss->needs_labels ? NULL : t->batch_targets};
+    const float *out = m->acts[m->n_layers].data;
+    double loss = t->loss->eval_f32(&c, out, dout);
+    if (correct) {
+        size_t ok = 0;
+        if (t->data.classes)
+            for (size_t i = 0; i < n; i++) {
+                size_t best = 0;
+                for (size_t j = 1; j < width; j++)
+                    if (out[i * width + j] > out[i * width + best])
+                        best = j;
+                ok += best == (size_t)t->batch_labels[i];
+            }
+        *correct = ok;
+    }
+    return loss;
+}
+
+/* Mean loss and accuracy over examples idx[0..n) of a split, in evaluation mode. */
+static void evaluate(trainer *t, const gs_split *s, const size_t *idx, size_t n, double *loss,
+                     double *acc)
+{
+    size_t batch = t->model->max_batch;
+    double total = 0, correct = 0;
+    for (size_t b = 0; b < n; b += batch) {
+        size_t k = b + batch < n ? batch : n - b;
+        gather(t, s, idx + b, k);
+        gs_model_forward(t->model, 0);
+        size_t ok;
+        total += eval_loss(t, k, NULL, &ok) * (double)k;
+        correct += (double)ok;
+    }
+    *loss = n ? total / (double)n : NAN;
+    *acc = n && t->data.classes ? correct / (double)n : NAN;
+}
+
+static double group_decay(const trainer *t, gs_role role)
+{
+    const gs_value *tr = t->v->training;
+    int on = role == GS_ROLE_WEIGHT ? tr[T_DECAY_WEIGHTS].b
+             : role == GS_ROLE_BIAS ? tr[T_DECAY_BIASES].b
+             : role == GS_ROLE_SLOPE ? tr[T_DECAY_SLOPES].b
+                                     : tr[T_DECAY_NORM].b;
+    return on ? t->weight_decay : 0.0;
+}
+
+/* Where a non-finite value first appears: forward outputs in layer order,
+   then gradients in backward order. */
+static void locate_nonfinite(const gs_model *m, int in_loss, char *buf, size_t n)
+{
+    if (in_loss) {
+        for (size_t l = 0; l < m->n_layers; l++) {
+            const gs_tensor *y = &m->acts[l + 1];
+            if (!gs_all_finite(m->dtype, gs_tensor_numel(y), y->data)) {
+                snprintf(buf, n, "output of layer %zu (%s)", l, gs_module_type(m->layers[l]));
+                return;
+            }
+        }
+        snprintf(buf, n, "loss");
+        return;
+    }
+    for (size_t i = m->n_params; i-- > 0;) {
+        const gs_param_rec *p = m->params[i];
+        if (!gs_all_finite(m->dtype, p->numel, p->pub.grad.data)) {
+            snprintf(buf, n, "gradient of layer %d tensor %s", p->layer, p->local_name);
+            return;
+        }
+    }
+    snprintf(buf, n, "gradients");
+}
+
+static void print_progress(FILE *out, size_t epoch, size_t epochs, double loss, double acc,
+                           double vloss, double vacc, double rate)
+{
+    fprintf(out, "  epoch %zu/%zu  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.0f samples/s\n",
+            epoch, epochs, loss, acc, vloss, vacc, rate);
+    fflush(out);
+}
+
+static int write_summary(const char *dir, const gs_result *r, const char *detail,
+                         gs_error *err)
+{
+    gs_json j;
+    gs_json_begin(&j);
+    gs_json_str(&j, "status", r->status);
+    if (detail)
+        gs_json_str(&j, "detail", detail);
+    gs_json_int(&j, "steps", (long long)r->steps);
+    gs_json_num(&j, "train_loss", r->train_loss);
+    gs_json_num(&j, "train_accuracy", r->train_acc);
+    gs_json_num(&j, "val_loss", r->val_loss);
+    gs_json_num(&j, "val_accuracy", r->val_acc);
+    gs_json_num(&j, "wall_time_s", r->seconds);
+    gs_json_num(&j, "grad_ratio_first_last", r->ratio);
+    gs_json_str(&j, "gradscope_version", PACKAGE_VERSION);
+    gs_json_end(&j);
+    int rc = gs_write_atomic(dir, "summary.json", j.buf, j.len, err);
+    gs_json_free(&j);
+    return rc;
+}
+
+static int write_config(const char *dir, const gs_variant *v, gs_error *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        gs_err_set(err, "out of memory");
+        return -1;
+    }
+    gs_variant_write(v, f);
+    fclose(f);
+    int rc = gs_write_atomic(dir, "config.cfg", buf, len, err);
+    free(buf);
+    return rc;
+}
+
+static void trainer_free(trainer *t)
+{
+    gs_model_free(t->model);
+    free_dataset(&t->data);
+    free(t->train_idx);
+    free(t->val_idx);
+    free(t->opt_state);
+    free(t->batch_labels);
+    free(t->batch_targets);
+}
+
+/* Everything that can fail because of the input, before anything is written. */
+static int prepare(trainer *t, const gs_variant *v, gs_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->v = v;
+    t->loss = v->loss->info->component->ops;
+    t->loss_p = v->loss->values;
+    t->opt = v->optimizer->info->component->ops;
+    t->opt_p = v->optimizer->values;
+    t->sched = v->schedule->info->component->ops;
+    t->base_lr = gs_optimizer_param(v->optimizer, "lr", 0.01);
+    t->weight_decay = gs_optimizer_param(v->optimizer, "weight_decay", 0.0);
+    int threads = (int)v->training[T_THREADS].i;
+#ifdef _OPENMP
+    if (threads == 0)
+        threads = omp_get_num_procs();
+#endif
+    gs_set_threads(threads);
+    if (load_data(t, err) < 0)
+        return -1;
+    size_t batch = (size_t)v->training[T_BATCH].i;
+    t->model = gs_model_new(v->data->reg, GS_F32, (uint64_t)v->seed, &t->data.shape);
+    for (size_t i = 0; i < v->n_layers; i++)
+        for (int64_t r = 0; r < v->layers[i].repeat; r++)
+            if (gs_model_add_layer(t->model, v->layers[i].ref, err) < 0) {
+                gs_err_prefix(err, "model: ");
+                return -1;
+            }
+    if (gs_model_finalize(t->model, batch, err) < 0)
+        return -1;
+    if (check_compat(t, err) < 0)
+        return -1;
+    t->slots = t->opt->state_slots(t->opt_p);
+    size_t total = t->model->total;
+    t->opt_state = gs_xcalloc(total * t->slots + 1, sizeof(float));
+    for (size_t i = 0; i < t->model->n_params; i++) {
+        gs_param_rec *p = t->model->params[i];
+        for (size_t k = 0; k < t->slots && t->opt->state_init; k++) {
+            float v0 = (float)t->opt->state_init(t->opt_p, k);
+            float *s = t->opt_state + p->offset * t->slots + k * p->numel;
+            for (size_t e = 0; e < p->numel; e++)
+                s[e] = v0;
+        }
+    }
+    t->batch_labels = gs_xcalloc(batch, sizeof(int32_t));
+    t->batch_targets = gs_xcalloc(batch * gs_shape_numel(&t->model->out), sizeof(float));
+    return 0;
+}
+
+static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r, gs_error *err)
+{
+    const gs_variant *v = t->v;
+    gs_model *m = t->model;
+    gs_monitor mon;
+    double t0 = gs_now();
+    if (write_config(dir, v, err) < 0 || gs_monitor_open(&mon, dir, m, err) < 0)
+        return GS_EXIT_RUNTIME;
+    size_t batch = (size_t)v->training[T_BATCH].i;
+    size_t epochs = (size_t)v->training[T_EPOCHS].i;
+    uint64_t every = (uint64_t)v->monitor[M_EVERY].i;
+    double clip_norm = v->training[T_CLIP_NORM].f, clip_value = v->training[T_CLIP_VALUE].f;
+    size_t steps_per_epoch = (t->n_train + batch - 1) / batch;
+    uint64_t total_steps = (uint64_t)steps_per_epoch * epochs;
+    gs_rng shuffle;
+    gs_rng_seed(&shuffle, (uint64_t)v->seed, gs_hash_string("shuffle"));
+    uint64_t step = 0;
+    const char *status = "completed";
+    char detail[512] = "";
+    for (size_t epoch = 0; epoch < epochs && !detail[0]; epoch++) {
+        double te = gs_now();
+        for (size_t i = t->n_train; i > 1; i--) {
+            size_t j = (size_t)gs_rng_below(&shuffle, i);
+            size_t tmp = t->train_idx[i - 1];
+            t->train_idx[i - 1] = t->train_idx[j];
+            t->train_idx[j] = tmp;
+        }
+        double epoch_loss = 0, epoch_correct = 0;
+        for (size_t b = 0; b < t->n_train; b += batch, step++) {
+            size_t n = b + batch < t->n_train ? batch : t->n_train - b;
+            int monitored = step % every == 0 || step + 1 == total_steps;
+            gather(t, &t->data.train, t->train_idx + b, n);
+            m->monitoring = monitored;
+            gs_model_forward(m, 1);
+            size_t correct;
+            float *dout = m->dacts[m->n_layers].data;
+            double loss = eval_loss(t, n, dout, &correct);
+            epoch_loss += loss * (double)n;
+            epoch_correct += (double)correct;
+            gs_monitor_batch(&mon, loss, correct, n);
+            if (!isfinite(loss)) {
+                char where[256];
+                locate_nonfinite(m, 1, where, sizeof where);
+                snprintf(detail, sizeof detail, "non-finite loss at step %llu (first in the %s)",
+                         (unsigned long long)step, where);
+                break;
+            }
+            gs_model_backward(m, monitored);
+            double gnorm = sqrt(gs_sumsq(GS_F32, m->total, m->grads));
+            double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
+                                                      steps_per_epoch);
+            if (monitored)
+                gs_monitor_step(&mon, m, step, epoch, lr, gnorm);
+            if (!isfinite(gnorm)) {
+                char where[256];
+                locate_nonfinite(m, 0, where, sizeof where);
+                snprintf(detail, sizeof detail, "non-finite gradient at step %llu (first in the %s)",
+                         (unsigned long long)step, where);
+                break;
+            }
+            float *g = m->grads;
+            if (clip_value > 0) {
+                float c = (float)clip_value;
+                for (size_t i = 0; i < m->total; i++)
+                    g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+            }
+            if (clip_norm > 0) {
+                /* torch.nn.utils.clip_grad_norm_: scale = max_norm / (norm + 1e-6), capped at 1 */
+                double scale = clip_norm / (gnorm + 1e-6);
+                if (scale < 1.0) {
+                    float s = (float)scale;
+                    for (size_t i = 0; i < m->total; i++)
+                        g[i] *= s;
+                }
+            }
+            for (size_t i = 0; i < m->n_params; i++) {
+                gs_param_rec *p = m->params[i];
+                gs_opt_call c = {.host = gs_host_table(),
+                                 .p = t->opt_p,
+                                 .t = step + 1,
+                                 .lr = lr,
+                                 .weight_decay = group_decay(t, p->pub.role)};
+                t->opt->step(&c, p->numel, (float *)m->values + p->offset, g + p->offset,
+                             t->opt_state + p->offset * t->slots);
+            }
+        }
+        if (detail[0])
+            break;
+        double vloss = NAN, vacc = NAN;
+        if (t->n_val)
+            evaluate(t, &t->data.train, t->val_idx, t->n_val, &vloss, &vacc);
+        double last_loss = epoch_loss / (double)t->n_train;
+        double last_acc = t->data.classes ? epoch_correct / (double)t->n_train : NAN;
+        double secs = gs_now() - te;
+        gs_monitor_epoch(&mon, epoch, step, last_loss, last_acc, vloss, vacc, secs);
+        gs_monitor_flush(&mon);
+        if (!quiet)
+            print_progress(out, epoch + 1, epochs, last_loss, last_acc, vloss, vacc,
+                           (double)t->n_train / secs);
+        r->val_loss = vloss;
+        r->val_acc = vacc;
+    }
+    if (detail[0]) {
+        status = "diverged";
+        r->train_loss = r->train_acc = NAN;
+        if (!quiet)
+            fprintf(out, "  diverged: %s\n", detail);
+    } else {
+        /* Final train metrics in evaluation mode over the training part. */
+        evaluate(t, &t->data.train, t->train_idx, t->n_train, &r->train_loss, &r->train_acc);
+    }
+    r->status = status;
+    r->steps = step;
+    r->ratio = mon.ratio_first_last;
+    r->seconds = gs_now() - t0;
+    r->n_layers = m->n_layers;
+    r->first_norm = gs_xcalloc(m->n_layers, sizeof(double));
+    r->last_norm = gs_xcalloc(m->n_layers, sizeof(double));
+    r->layer_types = gs_xcalloc(m->n_layers, sizeof(char *));
+    for (size_t l = 0; l < m->n_layers; l++) {
+        r->first_norm[l] = mon.first_norm[l];
+        r->last_norm[l] = mon.last_norm[l];
+        r->layer_types[l] = gs_xstrdup(gs_module_type(m->layers[l]));
+    }
+    gs_monitor_close(&mon);
+    if (write_summary(dir, r, detail[0] ? detail : NULL, err) < 0)
+        return GS_EXIT_RUNTIME;
+    return GS_EXIT_OK;
+}
+
+static void result_free(gs_result *r)
+{
+    for (size_t l = 0; l < r->n_layers; l++)
+        free(r->layer_types[l]);
+    free(r->layer_types);
+    free(r->first_norm);
+    free(r->last_norm);
+}
+
+static void print_layer_table(FILE *out, const gs_result *res, size_t n)
+{
+    size_t layers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (res[i].n_layers > layers)
+            layers = res[i].n_layers;
+    fprintf(out, "\nWeight-gradient norm per layer, first -> last monitored step\n");
+    fprintf(out, "%-6s", "layer");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-27s", res[i].label[0] ? res[i].label : "run");
+    fputc('\n', out);
+    for (size_t l = 0; l < layers; l++) {
+        fprintf(out, "%-6zu", l);
+        for (size_t i = 0; i < n; i++) {
+            if (l < res[i].n_layers && isfinite(res[i].first_norm[l]))
+                fprintf(out, "  %12.3e -> %-11.3e", res[i].first_norm[l], res[i].last_norm[l]);
+            else
+                fprintf(out, "  %-27s", "-");
+        }
+        fputc('\n', out);
+    }
+}
+
+static void print_comparison(FILE *out, const gs_result *res, size_t n)
+{
+    fprintf(out, "\n%-20s %-10s %8s %10s %10s %9s %14s %8s\n", "variant", "status", "steps",
+            "train_loss", "val_loss", "val_acc", "grad_ratio", "time_s");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%-20s %-10s %8llu %10.4f %10.4f %9.4f %14.3e %8.2f\n",
+                res[i].label[0] ? res[i].label : "run", res[i].status,
+                (unsigned long long)res[i].steps, res[i].train_loss, res[i].val_loss,
+                res[i].val_acc, res[i].ratio, res[i].seconds);
+    fprintf(out, "grad_ratio = |dL/dW| of the first layer / of the last layer, at the last "
+                 "monitored step\n");
+}
+
+static char *default_dir(const gs_experiment *e)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    const char *parent = e->variants[0].output[O_DIR].s;
+    return gs_xasprintf("%s/%s-%s", parent && parent[0] ? parent : "runs", e->name, stamp);
+}
+
+int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
+{
+    FILE *out = opt && opt->out ? opt->out : stdout;
+    int quiet = opt && opt->quiet;
+    size_t n = e->n_variants;
+    trainer *tr = gs_xcalloc(n, sizeof *tr);
+    gs_result *res = gs_xcalloc(n, sizeof *res);
+    int rc = GS_EXIT_OK;
+    /* Every variant's data and model must be valid before anything is written;
+       each is released again so only one data set is in memory at a time. */
+    for (size_t i = 0; i < n; i++) {
+        int bad = prepare(&tr[i], &e->variants[i], err) < 0;
+        trainer_free(&tr[i]);
+        if (bad) {
+            if (e->has_variants)
+                gs_err_prefix(err, "variant '%s': ", e->variants[i].label);
+            rc = GS_EXIT_INPUT;
+            goto done;
+        }
+    }
+    char *root = opt && opt->out_dir ? gs_xstrdup(opt->out_dir) : default_dir(e);
+    for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
+        gs_variant *v = &e->variants[i];
+        res[i].label = v->label;
+        if (e->has_variants)
+            snprintf(res[i].dir, sizeof res[i].dir, "%s/%s", root, v->label);
+        else
+            snprintf(res[i].dir, sizeof res[i].dir, "%s", root);
+        if (gs_rundir_create(res[i].dir, err) < 0) {
+            rc = GS_EXIT_RUNTIME;
+            break;
+        }
+        if (!quiet)
+            fprintf(out, "%s: %s -> %s\n", v->label[0] ? v->label : "run", v->name, res[i].dir);
+        if (prepare(&tr[i], v, err) < 0) {
+            trainer_free(&tr[i]);
+            rc = GS_EXIT_INPUT;
+            break;
+        }
+        rc = train(&tr[i], res[i].dir, out, quiet, &res[i], err);
+        trainer_free(&tr[i]);
+    }
+    if (rc == GS_EXIT_OK && !quiet) {
+        print_layer_table(out, res, n);
+        print_comparison(out, res, n);
+        fprintf(out, "\nrun directory: %s\n", root);
+    }
+    free(root);
+done:
+    for (size_t i = 0; i < n; i++)
+        result_free(&res[i]);
+    free(res);
+    free(tr);
+    return rc;
+}

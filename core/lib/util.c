@@ -1,0 +1,187 @@
+/* Errors, allocation that never returns NULL, small string helpers. */
+#include "config.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+static _Thread_local char tls_error[2048];
+
+void gs_err_set(gs_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+void gs_err_prefix(gs_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char prefix[1024], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+}
+
+void gs_tls_error_set(const char *fmt, va_list ap)
+{
+    vsnprintf(tls_error, sizeof tls_error, fmt, ap);
+}
+
+void gs_record_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gs_tls_error_set(fmt, ap);
+    va_end(ap);
+}
+
+const char *gs_last_error(void) { return tls_error; }
+void gs_clear_error(void) { tls_error[0] = '\0'; }
+
+static void out_of_memory(size_t n)
+{
+    fprintf(stderr, "gradscope: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *gs_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n);
+    return p;
+}
+
+void *gs_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(n * size);
+    return p;
+}
+
+void *gs_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
+char *gs_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(gs_xmalloc(n), s, n);
+}
+
+char *gs_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = gs_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+size_t gs_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return (size_t)-1;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t best = diag + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+void gs_format_double(char *buf, size_t n, double v)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".e")) {
+        size_t len = strlen(buf);
+        if (len + 2 < n)
+            memcpy(buf + len, ".0", 3);
+    } else if (strchr(buf, 'e') && !strchr(buf, '.')) {
+        /* libconfig reads "1e-05" as a float, but keep a mantissa dot anyway
+           so the text is unambiguous to other readers. */
+        char tmp[64];
+        char *e = strchr(buf, 'e');
+        snprintf(tmp, sizeof tmp, "%.*s.0%s", (int)(e - buf), buf, e);
+        snprintf(buf, n, "%s", tmp);
+    }
+}
+
+double gs_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *gs_pool_add_with(gs_pool *p, void *block, void (*release)(void *))
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 8;
+        p->items = gs_xrealloc(p->items, p->cap * sizeof *p->items);
+        p->release = gs_xrealloc(p->release, p->cap * sizeof *p->release);
+    }
+    p->items[p->n] = block;
+    p->release[p->n++] = release;
+    return block;
+}
+
+void *gs_pool_add(gs_pool *p, void *block) { return gs_pool_add_with(p, block, free); }
+
+char *gs_pool_strdup(gs_pool *p, const char *s)
+{
+    return gs_pool_add(p, gs_xstrdup(s));
+}
+
+void gs_pool_free(gs_pool *p)
+{
+    for (size_t i = p->n; i-- > 0;)
+        p->release[i](p->items[i]);
+    free(p->items);
+    free(p->release);
+    p->items = NULL;
+    p->release = NULL;
+    p->n = p->cap = 0;
+}

@@ -1,0 +1,28 @@
+# libgradscope and the gradscope program.
+lib_LTLIBRARIES += core/libgradscope.la
+core_libgradscope_la_SOURCES = \
+	core/lib/internal.h core/lib/util.c core/lib/rng.c core/lib/kernels.c \
+	core/lib/registry.c core/lib/schema.c core/lib/host.c \
+	core/lib/model.h core/lib/model.c \
+	core/lib/experiment.h core/lib/experiment.c \
+	core/lib/monitor.h core/lib/monitor.c \
+	core/lib/rundir.h core/lib/rundir.c \
+	core/lib/trainer.c core/lib/check.c
+core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
+core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) -fvisibility=hidden
+core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) -lm
+core_libgradscope_la_LDFLAGS = -version-info 0:0:0 $(AM_LDFLAGS)
+
+gradscopeincludedir = $(includedir)/gradscope
+gradscopeinclude_HEADERS = core/include/gradscope/plugin.h core/include/gradscope/gradscope.h \
+	core/include/gradscope/activation.h
+
+bin_PROGRAMS += core/gradscope
+core_gradscope_SOURCES = core/cli/main.c
+core_gradscope_LDADD = core/libgradscope.la
+
+# Lets the uninstalled program find the build tree's plugins.
+noinst_DATA = plugin-path.build
+plugin-path.build: Makefile
+	$(AM_V_GEN)echo '$(BUILD_PLUGIN_PATH)' > $@
+CLEANFILES += plugin-path.build

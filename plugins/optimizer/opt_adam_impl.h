@@ -1,0 +1,91 @@
+/*
+ * The Adam update shared by opt_adam.c (L2 decay folded into the gradient)
+ * and opt_adamw.c (decoupled decay), as torch.optim.Adam / AdamW.
+ */
+#ifndef GS_OPT_ADAM_IMPL_H
+#define GS_OPT_ADAM_IMPL_H
+
+#include <math.h>
+#include "gradscope/plugin.h"
+
+enum { ADAM_P_LR, ADAM_P_BETAS, ADAM_P_EPS, ADAM_P_WEIGHT_DECAY, ADAM_P_AMSGRAD };
+
+/* torch requires 0 <= beta < 1; bounds are inclusive, and this one still
+   reads as less than 1 in range errors printed with %g. */
+#define ADAM_BETA_MAX 0.999999
+
+static const double adam_default_betas[2] = {0.9, 0.999};
+
+/* Schema shared by both; only the default weight decay differs. */
+#define ADAM_PARAMS(WD_DEFAULT, WD_DOC)                                            \
+    {.name = "lr", .type = GS_P_FLOAT, .def = {.f = 1e-3}, .min = 0.0, .max = HUGE_VAL, \
+     .doc = "base learning rate"},                                                 \
+    {.name = "betas", .type = GS_P_FLOATS, .def = {.list = {adam_default_betas, 2}},  \
+     .min = 0.0, .max = ADAM_BETA_MAX, .len = 2,                                   \
+     .doc = "decay rates (beta1, beta2) of the first and second moment averages"}, \
+    {.name = "eps", .type = GS_P_FLOAT, .def = {.f = 1e-8}, .min = 0.0, .max = HUGE_VAL, \
+     .doc = "added to the bias-corrected root of the second moment"},              \
+    {.name = "weight_decay", .type = GS_P_FLOAT, .def = {.f = WD_DEFAULT}, .min = 0.0, \
+     .max = HUGE_VAL, .doc = WD_DOC},                                              \
+    {.name = "amsgrad", .type = GS_P_BOOL, .def = {.b = 0},                        \
+     .doc = "normalise by the running maximum of the second moment (AMSGrad)"},    \
+    {0}
+
+/* State: slot 0 first moment, slot 1 second moment, slot 2 its running
+   maximum when amsgrad is on. */
+static size_t adam_state_slots(const gs_value *p)
+{
+    return p[ADAM_P_AMSGRAD].b ? 3 : 2;
+}
+
+static inline __attribute__((always_inline)) void
+adam_loop(size_t n, float *restrict theta, const float *restrict grad,
+          float *restrict m, float *restrict v, float *restrict vmax, float b1, float b2,
+          float l2, float step_size, float inv_sqrt_bc2, float eps, const int amsgrad)
+{
+    const float a1 = 1.0f - b1, a2 = 1.0f - b2;
+    /* omp simd: at -O2 gcc's cheap cost model would leave this scalar. */
+    #pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        const float g = grad[i] + l2 * theta[i];
+        m[i] = b1 * m[i] + a1 * g;
+        v[i] = b2 * v[i] + a2 * g * g;
+        float second = v[i];
+        if (amsgrad) {
+            vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+            second = vmax[i];
+        }
+        theta[i] -= step_size * m[i] / (sqrtf(second) * inv_sqrt_bc2 + eps);
+    }
+}
+
+/* decoupled: AdamW's theta *= 1 - lr*wd before the step; else wd is L2. */
+static inline void adam_update(const gs_opt_call *c, size_t n, float *theta,
+                               const float *grad, float *state, int decoupled)
+{
+    const double b1 = c->p[ADAM_P_BETAS].list.v[0];
+    const double b2 = c->p[ADAM_P_BETAS].list.v[1];
+    const double t = (double)c->t;
+    /* Bias corrections once per call, in double. */
+    const float step_size = (float)(c->lr / (1.0 - pow(b1, t)));
+    const float inv_sqrt_bc2 = (float)(1.0 / sqrt(1.0 - pow(b2, t)));
+    const float eps = (float)c->p[ADAM_P_EPS].f;
+    float l2 = (float)c->weight_decay;
+
+    if (decoupled) {
+        const float keep = (float)(1.0 - c->lr * c->weight_decay);
+        #pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            theta[i] *= keep;
+        l2 = 0.0f;
+    }
+    float *m = state, *v = state + n;
+    if (c->p[ADAM_P_AMSGRAD].b)
+        adam_loop(n, theta, grad, m, v, state + 2 * n, (float)b1, (float)b2, l2, step_size,
+                  inv_sqrt_bc2, eps, 1);
+    else
+        adam_loop(n, theta, grad, m, v, NULL, (float)b1, (float)b2, l2, step_size,
+                  inv_sqrt_bc2, eps, 0);
+}
+
+#endif /* GS_OPT_ADAM_IMPL_H */

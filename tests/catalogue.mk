@@ -1,0 +1,13 @@
+# Tests of the activation and initializer catalogues (issue 3).
+
+check_PROGRAMS += tests/test_activations
+TESTS += tests/test_activations
+tests_test_activations_SOURCES = tests/test_activations.c
+tests_test_activations_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
+tests_test_activations_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+check_PROGRAMS += tests/test_initializers
+TESTS += tests/test_initializers
+tests_test_initializers_SOURCES = tests/test_initializers.c
+tests_test_initializers_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
+tests_test_initializers_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)

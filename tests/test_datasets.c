@@ -1,0 +1,973 @@
+/*
+ * Dataset plugins: synthetic, idx, csv.
+ *
+ * Fixture files are written by the test itself into a fresh temporary
+ * directory, so every broken-file case (wrong magic, truncated gzip, ragged
+ * CSV row...) is exact and reproducible.  Expected values are recomputed
+ * here from the bytes written, never copied from the implementation.
+ */
+#define _XOPEN_SOURCE 700
+#include <check.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "gradscope/gradscope.h"
+
+static gs_registry *reg;
+static char dir[64];
+
+static void setup(void)
+{
+    gs_error err;
+    reg = gs_registry_new();
+    ck_assert_msg(gs_registry_load_default(reg, NULL, 0, &err) == 0, "%s", err.msg);
+    strcpy(dir, "/tmp/gs_data_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    gs_registry_free(reg);
+}
+
+/* ---------------------------------------------------------------- */
+/* helpers                                                           */
+/* ---------------------------------------------------------------- */
+
+static const char *path_of(const char *name)
+{
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static void write_bytes(const char *name, const void *data, size_t n, int gz)
+{
+    const char *p = path_of(name);
+    if (gz) {
+        gzFile f = gzopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(gzwrite(f, data, (unsigned)n), (int)n);
+        ck_assert_int_eq(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+        fclose(f);
+    }
+}
+
+static void write_text(const char *name, const char *text)
+{
+    write_bytes(name, text, strlen(text), 0);
+}
+
+static long file_size(const char *name)
+{
+    FILE *f = fopen(path_of(name), "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void put_be32(unsigned char *b, uint32_t v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+/* The pixel the fixtures put at pixel j of record i (seed varies files). */
+static unsigned char pix(unsigned seed, size_t i, size_t j)
+{
+    return (unsigned char)((i * 31u + j * 7u + seed * 13u) % 256u);
+}
+
+/*
+ * IDX images: `declared` records in the header, `actual` written.
+ * magic is the full 32-bit magic word.
+ */
+static void write_images(const char *name, int gz, uint32_t magic, uint32_t declared,
+                         uint32_t rows, uint32_t cols, size_t actual, unsigned seed)
+{
+    size_t per = (size_t)rows * cols, n = 16 + actual * per;
+    unsigned char *b = malloc(n);
+    put_be32(b, magic);
+    put_be32(b + 4, declared);
+    put_be32(b + 8, rows);
+    put_be32(b + 12, cols);
+    for (size_t i = 0; i < actual; i++)
+        for (size_t j = 0; j < per; j++)
+            b[16 + i * per + j] = pix(seed, i, j);
+    write_bytes(name, b, n, gz);
+    free(b);
+}
+
+static unsigned char lab(size_t i)
+{
+    return (unsigned char)((i * 3 + 1) % 10);
+}
+
+static void write_labels(const char *name, int gz, uint32_t magic, uint32_t declared,
+                         size_t actual, int bad_at, unsigned char bad_value)
+{
+    size_t n = 8 + actual;
+    unsigned char *b = malloc(n);
+    put_be32(b, magic);
+    put_be32(b + 4, declared);
+    for (size_t i = 0; i < actual; i++)
+        b[8 + i] = (int)i == bad_at ? bad_value : lab(i);
+    write_bytes(name, b, n, gz);
+    free(b);
+}
+
+/* Loads dataset `name` with parameters `text`; returns the plugin's result. */
+static int load(const char *name, const char *text, uint64_t seed, gs_dataset *ds)
+{
+    gs_error err;
+    gs_ref *ref = gs_ref_parse(reg, GS_KIND_DATASET, name, text, &err);
+    ck_assert_msg(ref != NULL, "parse %s: %s", text, err.msg);
+    const gs_dataset_ops *ops = gs_ref_component(ref)->ops;
+    gs_rng *rng = gs_rng_new(seed, 0);
+    gs_data_call call = { .host = gs_host_table(), .p = gs_ref_values(ref), .rng = rng };
+    memset(ds, 0x5a, sizeof *ds);
+    gs_clear_error();
+    int rc = ops->load(&call, ds);
+    gs_rng_free(rng);
+    gs_ref_free(ref);
+    return rc;
+}
+
+static void ds_free(gs_dataset *ds)
+{
+    const gs_host *h = gs_host_table();
+    gs_split *s[2] = { &ds->train, &ds->test };
+    for (int k = 0; k < 2; k++) {
+        h->free(s[k]->x);
+        h->free(s[k]->labels);
+        h->free(s[k]->targets);
+    }
+}
+
+/* Expects failure with an error message containing `a` and `b` (may be NULL). */
+static void expect_error(const char *name, const char *text, const char *a, const char *b)
+{
+    gs_dataset ds;
+    int rc = load(name, text, 1, &ds);
+    const char *msg = gs_last_error();
+    ck_assert_msg(rc == -1, "expected failure for %s", text);
+    ck_assert_msg(msg && strstr(msg, a), "message '%s' lacks '%s'", msg ? msg : "", a);
+    if (b)
+        ck_assert_msg(strstr(msg, b), "message '%s' lacks '%s'", msg, b);
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+    static char buf[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf[k], sizeof buf[k], f, ap);
+    va_end(ap);
+    return buf[k];
+}
+
+#define IMG 0x00000803u
+#define LAB 0x00000801u
+
+/* idx parameters for a train pair and no test set, plus `extra`. */
+static char *idx_text(const char *img, const char *labels, const char *extra)
+{
+    return fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"\"; "
+               "test_labels = \"\"; %s",
+               path_of(img), path_of(labels), extra);
+}
+
+/* ---------------------------------------------------------------- */
+/* idx                                                               */
+/* ---------------------------------------------------------------- */
+
+START_TEST(idx_plain_raw)
+{
+    write_images("a.idx", 0, IMG, 5, 3, 4, 5, 0);
+    write_labels("a.lab", 0, LAB, 5, 5, -1, 0);
+    gs_dataset ds;
+    ck_assert_int_eq(load("idx", idx_text("a.idx", "a.lab", "preprocess = \"none\";"), 1, &ds),
+                     0);
+    ck_assert_int_eq(ds.shape.ndim, 1);
+    ck_assert_uint_eq(ds.shape.dims[0], 12);
+    ck_assert_uint_eq(ds.classes, 10);
+    ck_assert_uint_eq(ds.train.count, 5);
+    ck_assert_uint_eq(ds.test.count, 0);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(ds.train.labels[i], lab(i));
+        for (size_t j = 0; j < 12; j++)
+            ck_assert_float_eq(ds.train.x[i * 12 + j], (float)pix(0, i, j));
+    }
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(idx_gz_scale_unflattened_with_test)
+{
+    write_images("tr.gz", 1, IMG, 20, 4, 5, 20, 1);
+    write_labels("trl.gz", 1, LAB, 20, 20, -1, 0);
+    write_images("te.gz", 1, IMG, 7, 4, 5, 7, 2);
+    write_labels("tel", 0, LAB, 7, 7, -1, 0);
+    gs_dataset ds;
+    const char *t = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
+                        "test_labels = \"%s\"; flatten = false;",
+                        path_of("tr.gz"), path_of("trl.gz"), path_of("te.gz"), path_of("tel"));
+    ck_assert_int_eq(load("idx", t, 1, &ds), 0);
+    ck_assert_int_eq(ds.shape.ndim, 3);
+    ck_assert_uint_eq(ds.shape.dims[0], 1);
+    ck_assert_uint_eq(ds.shape.dims[1], 4);
+    ck_assert_uint_eq(ds.shape.dims[2], 5);
+    ck_assert_uint_eq(ds.train.count, 20);
+    ck_assert_uint_eq(ds.test.count, 7);
+    for (size_t i = 0; i < 20; i++)
+        for (size_t j = 0; j < 20; j++)
+            ck_assert_double_eq_tol(ds.train.x[i * 20 + j], pix(1, i, j) / 255.0, 1e-7);
+    for (size_t i = 0; i < 7; i++) {
+        ck_assert_int_eq(ds.test.labels[i], lab(i));
+        for (size_t j = 0; j < 20; j++)
+            ck_assert_double_eq_tol(ds.test.x[i * 20 + j], pix(2, i, j) / 255.0, 1e-7);
+    }
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(idx_standardize_global)
+{
+    write_images("tr", 0, IMG, 30, 2, 3, 30, 3);
+    write_labels("trl", 0, LAB, 30, 30, -1, 0);
+    write_images("te", 0, IMG, 4, 2, 3, 4, 4);
+    write_labels("tel", 0, LAB, 4, 4, -1, 0);
+    /* training statistics of x/255 over every pixel, computed here */
+    double m = 0, v = 0;
+    for (size_t i = 0; i < 30; i++)
+        for (size_t j = 0; j < 6; j++)
+            m += pix(3, i, j) / 255.0;
+    m /= 180;
+    for (size_t i = 0; i < 30; i++)
+        for (size_t j = 0; j < 6; j++)
+            v += (pix(3, i, j) / 255.0 - m) * (pix(3, i, j) / 255.0 - m);
+    double sd = sqrt(v / 180);
+
+    gs_dataset ds;
+    const char *t = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
+                        "test_labels = \"%s\"; preprocess = \"standardize\";",
+                        path_of("tr"), path_of("trl"), path_of("te"), path_of("tel"));
+    ck_assert_int_eq(load("idx", t, 1, &ds), 0);
+    double sm = 0, sq = 0;
+    for (size_t k = 0; k < 180; k++)
+        sm += ds.train.x[k];
+    sm /= 180;
+    for (size_t k = 0; k < 180; k++)
+        sq += (ds.train.x[k] - sm) * (ds.train.x[k] - sm);
+    ck_assert_double_eq_tol(sm, 0.0, 1e-6);
+    ck_assert_double_eq_tol(sqrt(sq / 180), 1.0, 1e-6);
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 6; j++)
+            ck_assert_double_eq_tol(ds.test.x[i * 6 + j], (pix(4, i, j) / 255.0 - m) / sd,
+                                    1e-5);
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(idx_standardize_feature)
+{
+    /* pixel 0 of every record is made constant: it must come out 0 */
+    size_t n = 25, per = 6;
+    unsigned char *b = malloc(16 + n * per);
+    put_be32(b, IMG);
+    put_be32(b + 4, (uint32_t)n);
+    put_be32(b + 8, 2);
+    put_be32(b + 12, 3);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < per; j++)
+            b[16 + i * per + j] = j == 0 ? 77 : pix(5, i, j);
+    write_bytes("tr", b, 16 + n * per, 1);
+    b[16] = 200; /* the test copy's constant pixel differs: still 0 */
+    write_bytes("te", b, 16 + n * per, 0);
+    write_labels("trl", 0, LAB, (uint32_t)n, n, -1, 0);
+    write_labels("tel", 0, LAB, (uint32_t)n, n, -1, 0);
+    free(b);
+
+    gs_dataset ds;
+    const char *t = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
+                        "test_labels = \"%s\"; preprocess = \"standardize\"; "
+                        "standardize = \"feature\";",
+                        path_of("tr"), path_of("trl"), path_of("te"), path_of("tel"));
+    ck_assert_int_eq(load("idx", t, 1, &ds), 0);
+    for (size_t j = 0; j < per; j++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++)
+            m += ds.train.x[i * per + j];
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            v += (ds.train.x[i * per + j] - m) * (ds.train.x[i * per + j] - m);
+        ck_assert_double_eq_tol(m, 0.0, 1e-6);
+        ck_assert_double_eq_tol(sqrt(v / (double)n), j == 0 ? 0.0 : 1.0, 1e-5);
+    }
+    ck_assert_float_eq(ds.test.x[0], 0.0f);
+    /* the test set is transformed with training statistics: same bytes, same values */
+    for (size_t k = 1; k < n * per; k++)
+        ck_assert_float_eq(ds.test.x[k], ds.train.x[k]);
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(idx_limit)
+{
+    write_images("a", 1, IMG, 50, 3, 3, 50, 6);
+    write_labels("l", 1, LAB, 50, 50, -1, 0);
+    gs_dataset ds;
+    ck_assert_int_eq(
+        load("idx", idx_text("a", "l", "limit = 4; preprocess = \"none\";"), 1, &ds), 0);
+    ck_assert_uint_eq(ds.train.count, 4);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(ds.train.labels[i], lab(i));
+        ck_assert_float_eq(ds.train.x[i * 9 + 8], (float)pix(6, i, 8));
+    }
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(idx_bad_magic)
+{
+    write_images("a", 0, LAB, 5, 3, 4, 5, 0); /* a label magic on an image file */
+    write_labels("l", 0, LAB, 5, 5, -1, 0);
+    expect_error("idx", idx_text("a", "l", ""), path_of("a"), "magic");
+    write_images("b", 1, 0x12345678u, 5, 3, 4, 5, 0);
+    expect_error("idx", idx_text("b", "l", ""), path_of("b"), "magic");
+    write_labels("l2", 0, 0x00000C01u, 5, 5, -1, 0); /* int32 labels: unsupported */
+    write_images("a2", 0, IMG, 5, 3, 4, 5, 0);
+    expect_error("idx", idx_text("a2", "l2", ""), path_of("l2"), "magic");
+}
+END_TEST
+
+START_TEST(idx_count_mismatch)
+{
+    write_images("a", 0, IMG, 5, 3, 4, 5, 0);
+    write_labels("l", 0, LAB, 6, 6, -1, 0);
+    expect_error("idx", idx_text("a", "l", ""), path_of("l"), "5");
+}
+END_TEST
+
+START_TEST(idx_label_out_of_range)
+{
+    write_images("a", 0, IMG, 6, 3, 4, 6, 0);
+    write_labels("l", 1, LAB, 6, 6, 3, 12);
+    expect_error("idx", idx_text("a", "l", ""), path_of("l"), "label 12 at record 3");
+    /* the same labels are fine with 13 classes */
+    gs_dataset ds;
+    ck_assert_int_eq(load("idx", idx_text("a", "l", "classes = 13;"), 1, &ds), 0);
+    ck_assert_int_eq(ds.train.labels[3], 12);
+    ck_assert_uint_eq(ds.classes, 13);
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(idx_truncated_gz)
+{
+    write_images("a.gz", 1, IMG, 40, 8, 8, 40, 0);
+    write_labels("l", 0, LAB, 40, 40, -1, 0);
+    long n = file_size("a.gz");
+    ck_assert_int_eq(truncate(path_of("a.gz"), n / 2), 0);
+    expect_error("idx", idx_text("a.gz", "l", ""), path_of("a.gz"), "truncated gzip");
+    /* cut inside the 8-byte trailer: the payload is whole, the stream is not */
+    write_images("b.gz", 1, IMG, 40, 8, 8, 40, 0);
+    ck_assert_int_eq(truncate(path_of("b.gz"), file_size("b.gz") - 3), 0);
+    expect_error("idx", idx_text("b.gz", "l", ""), path_of("b.gz"), "gzip");
+}
+END_TEST
+
+START_TEST(idx_corrupt_gz)
+{
+    write_images("a.gz", 1, IMG, 40, 8, 8, 40, 0);
+    write_labels("l", 0, LAB, 40, 40, -1, 0);
+    long n = file_size("a.gz");
+    FILE *f = fopen(path_of("a.gz"), "r+b");
+    for (long k = 12; k < n - 8; k += 5) {
+        fseek(f, k, SEEK_SET);
+        fputc(0xA5 ^ (int)k, f);
+    }
+    fclose(f);
+    expect_error("idx", idx_text("a.gz", "l", ""), path_of("a.gz"), "gzip");
+}
+END_TEST
+
+START_TEST(idx_truncated_plain)
+{
+    write_images("a", 0, IMG, 10, 3, 4, 7, 0);
+    write_labels("l", 0, LAB, 10, 10, -1, 0);
+    expect_error("idx", idx_text("a", "l", ""), path_of("a"), "record 7");
+    write_images("h", 0, IMG, 10, 3, 4, 0, 0);
+    ck_assert_int_eq(truncate(path_of("h"), 10), 0);
+    expect_error("idx", idx_text("h", "l", ""), path_of("h"), "header");
+}
+END_TEST
+
+START_TEST(idx_trailing_data)
+{
+    write_images("a", 0, IMG, 4, 3, 4, 5, 0);
+    write_labels("l", 0, LAB, 4, 4, -1, 0);
+    expect_error("idx", idx_text("a", "l", ""), path_of("a"), "continues");
+}
+END_TEST
+
+START_TEST(idx_impossible_dimensions)
+{
+    write_labels("l", 0, LAB, 5, 5, -1, 0);
+    write_images("z", 0, IMG, 5, 0, 4, 0, 0);
+    expect_error("idx", idx_text("z", "l", ""), path_of("z"), "row count 0");
+    write_images("w", 0, IMG, 5, 3, 1000000, 0, 0);
+    expect_error("idx", idx_text("w", "l", ""), path_of("w"), "column count 1000000");
+    /* 4e9 x 60 x 60 values overflow the 2^31 limit before any allocation */
+    write_labels("lb", 0, LAB, 4000000000u, 0, -1, 0);
+    write_images("big", 0, IMG, 4000000000u, 60, 60, 0, 0);
+    expect_error("idx", idx_text("big", "lb", ""), path_of("big"), "2^31");
+    /* a plausible header over a tiny file must fail by reading, not by allocating 2 GB */
+    write_labels("lm", 0, LAB, 2000000, 0, -1, 0);
+    write_images("m", 0, IMG, 2000000, 32, 32, 1, 0);
+    expect_error("idx", idx_text("m", "lm", ""), path_of("m"), "record 1 ");
+    /* no records at all */
+    write_labels("l0", 0, LAB, 0, 0, -1, 0);
+    write_images("e", 0, IMG, 0, 3, 4, 0, 0);
+    expect_error("idx", idx_text("e", "l0", ""), path_of("e"), "no records");
+}
+END_TEST
+
+START_TEST(idx_missing_and_half_test)
+{
+    write_images("a", 0, IMG, 5, 3, 4, 5, 0);
+    write_labels("l", 0, LAB, 5, 5, -1, 0);
+    expect_error("idx", idx_text("nope", "l", ""), path_of("nope"), "cannot open");
+    const char *t = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
+                        "test_labels = \"\";",
+                        path_of("a"), path_of("l"), path_of("a"));
+    expect_error("idx", t, "test_labels", NULL);
+    /* test images of another size than the training images */
+    write_images("b", 0, IMG, 5, 4, 4, 5, 0);
+    t = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
+            "test_labels = \"%s\";",
+            path_of("a"), path_of("l"), path_of("b"), path_of("l"));
+    expect_error("idx", t, path_of("b"), "4 x 4");
+}
+END_TEST
+
+START_TEST(idx_default_missing_hint)
+{
+    /* a default-looking path that does not exist gets the install hint */
+    const char *t = "train_images = \"/usr/share/datasets/fashion-mnist/nonexistent.gz\";";
+    expect_error("idx", t, "dataset-fashion-mnist", "data.train_images");
+}
+END_TEST
+
+#define FMNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+START_TEST(idx_fashion_mnist)
+{
+    if (access(FMNIST, R_OK) != 0) {
+        fprintf(stderr, "skipping Fashion-MNIST check: %s not installed "
+                        "(apt-get install dataset-fashion-mnist)\n", FMNIST);
+        return;
+    }
+    gs_dataset ds;
+    ck_assert_int_eq(load("idx", "limit = 500;", 1, &ds), 0);
+    ck_assert_int_eq(ds.shape.ndim, 1);
+    ck_assert_uint_eq(ds.shape.dims[0], 28 * 28);
+    ck_assert_uint_eq(ds.classes, 10);
+    ck_assert_uint_eq(ds.train.count, 500);
+    ck_assert_uint_eq(ds.test.count, 10000);
+    int seen[10] = { 0 };
+    for (size_t i = 0; i < 500; i++) {
+        ck_assert(ds.train.labels[i] >= 0 && ds.train.labels[i] < 10);
+        seen[ds.train.labels[i]] = 1;
+    }
+    for (int k = 0; k < 10; k++)
+        ck_assert(seen[k]);
+    for (size_t i = 0; i < 10000; i++)
+        ck_assert(ds.test.labels[i] >= 0 && ds.test.labels[i] < 10);
+    for (size_t k = 0; k < 500 * 784; k++)
+        ck_assert(ds.train.x[k] >= 0.0f && ds.train.x[k] <= 1.0f);
+    ds_free(&ds);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* csv                                                               */
+/* ---------------------------------------------------------------- */
+
+START_TEST(csv_classification)
+{
+    write_text("train.csv", "\xEF\xBB\xBF x1, \"x2\" ,label,x3\r\n"
+                            "1.5,2,0,-3\r\n"
+                            "\n"
+                            "  4 ,5e-1,2,6\r\n"
+                            "7,8,1,9\n");
+    write_text("test.csv", "x1,x2,label,x3\n0,0,3,1\n");
+    gs_dataset ds;
+    const char *t = fmt("train = \"%s\"; test = \"%s\";", path_of("train.csv"),
+                        path_of("test.csv"));
+    ck_assert_int_eq(load("csv", t, 1, &ds), 0);
+    ck_assert_int_eq(ds.shape.ndim, 1);
+    ck_assert_uint_eq(ds.shape.dims[0], 3);
+    ck_assert_uint_eq(ds.classes, 4); /* largest label (3, in the test file) + 1 */
+    ck_assert_uint_eq(ds.target_width, 0);
+    ck_assert_uint_eq(ds.train.count, 3);
+    ck_assert_uint_eq(ds.test.count, 1);
+    const float x[9] = { 1.5f, 2, -3, 4, 0.5f, 6, 7, 8, 9 };
+    const int y[3] = { 0, 2, 1 };
+    for (int k = 0; k < 9; k++)
+        ck_assert_float_eq(ds.train.x[k], x[k]);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ds.train.labels[i], y[i]);
+    ck_assert_int_eq(ds.test.labels[0], 3);
+    ck_assert_float_eq(ds.test.x[2], 1.0f);
+    ck_assert_ptr_null(ds.train.targets);
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(csv_regression)
+{
+    write_text("r.csv", "a,y1,b,y2\n1,10,2,20\n3,30,4,40\n");
+    gs_dataset ds;
+    const char *t = fmt("train = \"%s\"; label = \"\"; targets = \"y2, y1\";", path_of("r.csv"));
+    ck_assert_int_eq(load("csv", t, 1, &ds), 0);
+    ck_assert_uint_eq(ds.classes, 0);
+    ck_assert_uint_eq(ds.target_width, 2);
+    ck_assert_uint_eq(ds.shape.dims[0], 2);
+    ck_assert_uint_eq(ds.test.count, 0);
+    ck_assert_ptr_null(ds.train.labels);
+    const float x[4] = { 1, 2, 3, 4 }, y[4] = { 20, 10, 40, 30 }; /* targets in list order */
+    for (int k = 0; k < 4; k++) {
+        ck_assert_float_eq(ds.train.x[k], x[k]);
+        ck_assert_float_eq(ds.train.targets[k], y[k]);
+    }
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(csv_standardize)
+{
+    write_text("s.csv", "u,c,v,label\n1,5,10,0\n2,5,-4,1\n6,5,3,1\n3,5,0,0\n");
+    write_text("t.csv", "u,c,v,label\n4,9,1,1\n");
+    gs_dataset ds;
+    const char *t = fmt("train = \"%s\"; test = \"%s\"; standardize = true;",
+                        path_of("s.csv"), path_of("t.csv"));
+    ck_assert_int_eq(load("csv", t, 1, &ds), 0);
+    const double u[4] = { 1, 2, 6, 3 }, v[4] = { 10, -4, 3, 0 };
+    double mu = 3, mv = 2.25, su = 0, sv = 0;
+    for (int i = 0; i < 4; i++) {
+        su += (u[i] - mu) * (u[i] - mu);
+        sv += (v[i] - mv) * (v[i] - mv);
+    }
+    su = sqrt(su / 4);
+    sv = sqrt(sv / 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_double_eq_tol(ds.train.x[i * 3 + 0], (u[i] - mu) / su, 1e-6);
+        ck_assert_float_eq(ds.train.x[i * 3 + 1], 0.0f); /* constant column */
+        ck_assert_double_eq_tol(ds.train.x[i * 3 + 2], (v[i] - mv) / sv, 1e-6);
+    }
+    ck_assert_double_eq_tol(ds.test.x[0], (4 - mu) / su, 1e-6);
+    ck_assert_float_eq(ds.test.x[1], 0.0f);
+    ck_assert_double_eq_tol(ds.test.x[2], (1 - mv) / sv, 1e-6);
+    ds_free(&ds);
+}
+END_TEST
+
+static const char *csv_text(const char *name, const char *extra)
+{
+    return fmt("train = \"%s\"; %s", path_of(name), extra);
+}
+
+START_TEST(csv_errors)
+{
+    char where[300];
+    write_text("n.csv", "x1,x2,x3,label\n1,2,3,0\n4,abc,6,1\n");
+    snprintf(where, sizeof where, "%s:3:", path_of("n.csv"));
+    expect_error("csv", csv_text("n.csv", ""), where, "non-numeric cell 'abc' in column 'x2'");
+
+    write_text("r.csv", "x1,x2,label\n1,2,0\n\n1,2\n");
+    snprintf(where, sizeof where, "%s:4:", path_of("r.csv"));
+    expect_error("csv", csv_text("r.csv", ""), where, "2 cells");
+
+    write_text("m.csv", "x1,x2,class\n1,2,0\n");
+    expect_error("csv", csv_text("m.csv", ""), path_of("m.csv"), "no column 'label'");
+    expect_error("csv", csv_text("m.csv", "label = \"\"; targets = \"x2,y\";"), path_of("m.csv"),
+                 "no column 'y'");
+
+    write_text("e.csv", "");
+    expect_error("csv", csv_text("e.csv", ""), path_of("e.csv"), "empty");
+    write_text("h.csv", "x,label\n\n");
+    expect_error("csv", csv_text("h.csv", ""), path_of("h.csv"), "no data rows");
+
+    write_text("neg.csv", "x,label\n1,0\n2,-1\n");
+    snprintf(where, sizeof where, "%s:3:", path_of("neg.csv"));
+    expect_error("csv", csv_text("neg.csv", ""), where, "label");
+    write_text("frac.csv", "x,label\n1,0.5\n");
+    snprintf(where, sizeof where, "%s:2:", path_of("frac.csv"));
+    expect_error("csv", csv_text("frac.csv", ""), where, "label");
+    write_text("big.csv", "x,label\n1,0\n1,1\n1,7\n");
+    snprintf(where, sizeof where, "%s:4:", path_of("big.csv"));
+    expect_error("csv", csv_text("big.csv", "classes = 5;"), where, "out of range");
+
+    write_text("inf.csv", "x,label\n1,0\ninf,1\n");
+    snprintf(where, sizeof where, "%s:3:", path_of("inf.csv"));
+    expect_error("csv", csv_text("inf.csv", ""), where, "not a finite float");
+    write_text("huge.csv", "x,label\n1e39,0\n2,1\n");
+    expect_error("csv", csv_text("huge.csv", ""), path_of("huge.csv"), "1e39");
+
+    write_text("dup.csv", "x,x,label\n1,2,0\n");
+    expect_error("csv", csv_text("dup.csv", ""), path_of("dup.csv"), "twice");
+
+    write_text("ok.csv", "x,label\n1,0\n2,1\n");
+    write_text("other.csv", "label,x\n1,0\n");
+    expect_error("csv", csv_text("ok.csv", fmt("test = \"%s\";", path_of("other.csv"))),
+                 path_of("other.csv"), "column 1");
+    expect_error("csv", csv_text("ok.csv", "targets = \"x\";"), path_of("ok.csv"), "label");
+    expect_error("csv", csv_text("missing.csv", ""), path_of("missing.csv"), "cannot open");
+    write_text("one.csv", "x,label\n1,0\n");
+    expect_error("csv", csv_text("one.csv", ""), path_of("one.csv"), "classes");
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* synthetic                                                         */
+/* ---------------------------------------------------------------- */
+
+static int same_split(const gs_split *a, const gs_split *b, size_t width, size_t tw)
+{
+    if (a->count != b->count)
+        return 0;
+    if (memcmp(a->x, b->x, a->count * width * sizeof(float)) != 0)
+        return 0;
+    if (tw)
+        return memcmp(a->targets, b->targets, a->count * tw * sizeof(float)) == 0;
+    return memcmp(a->labels, b->labels, a->count * sizeof(int32_t)) == 0;
+}
+
+START_TEST(synthetic_determinism)
+{
+    const char *sets[3] = { "set = \"spirals\"; classes = 3;",
+                            "set = \"blobs\"; features = 5; classes = 4;",
+                            "set = \"teacher\"; features = 6; targets = 2; noise = 0.05;" };
+    for (int s = 0; s < 3; s++) {
+        gs_dataset a, b, c;
+        ck_assert_int_eq(load("synthetic", sets[s], 7, &a), 0);
+        ck_assert_int_eq(load("synthetic", sets[s], 7, &b), 0);
+        ck_assert_int_eq(load("synthetic", sets[s], 8, &c), 0);
+        size_t w = a.shape.dims[0];
+        ck_assert(same_split(&a.train, &b.train, w, a.target_width));
+        ck_assert(same_split(&a.test, &b.test, w, a.target_width));
+        ck_assert(!same_split(&a.train, &c.train, w, a.target_width));
+        ds_free(&a);
+        ds_free(&b);
+        ds_free(&c);
+    }
+}
+END_TEST
+
+START_TEST(synthetic_spirals)
+{
+    gs_dataset ds;
+    ck_assert_int_eq(
+        load("synthetic", "set = \"spirals\"; classes = 3; samples = 300; test_samples = 0; "
+                          "noise = 0.0;", 3, &ds), 0);
+    ck_assert_int_eq(ds.shape.ndim, 1);
+    ck_assert_uint_eq(ds.shape.dims[0], 2);
+    ck_assert_uint_eq(ds.classes, 3);
+    ck_assert_uint_eq(ds.train.count, 300);
+    ck_assert_uint_eq(ds.test.count, 0);
+    int count[3] = { 0 };
+    for (size_t i = 0; i < 300; i++) {
+        int k = ds.train.labels[i];
+        ck_assert(k >= 0 && k < 3);
+        count[k]++;
+        /* noiseless: angle = 2πk/3 + 2π·turns·r with turns = 1, radius r in [0, 1) */
+        double x = ds.train.x[2 * i], y = ds.train.x[2 * i + 1];
+        double r = hypot(x, y);
+        ck_assert(r < 1.0 + 1e-6);
+        if (r > 1e-2) {
+            double want = 2 * M_PI * k / 3.0 + 2 * M_PI * r;
+            double d = remainder(atan2(y, x) - want, 2 * M_PI);
+            ck_assert_msg(fabs(d) < 1e-3, "point %zu off its arm by %g rad", i, d);
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(count[k], 100);
+    ds_free(&ds);
+    expect_error("synthetic", "set = \"spirals\"; features = 3;", "spirals", "2");
+}
+END_TEST
+
+START_TEST(synthetic_blobs)
+{
+    const size_t d = 3, K = 4;
+    gs_dataset ds;
+    ck_assert_int_eq(load("synthetic",
+                          "set = \"blobs\"; features = 3; classes = 4; samples = 4000; "
+                          "test_samples = 1000; noise = 1.0; separation = 5.0;",
+                          11, &ds),
+                     0);
+    ck_assert_uint_eq(ds.shape.dims[0], d);
+    ck_assert_uint_eq(ds.train.count, 4000);
+    ck_assert_uint_eq(ds.test.count, 1000);
+    double mean[4][3] = { { 0 } }, var = 0;
+    size_t n[4] = { 0 };
+    for (size_t i = 0; i < 4000; i++) {
+        size_t k = (size_t)ds.train.labels[i];
+        ck_assert(k < K);
+        n[k]++;
+        for (size_t j = 0; j < d; j++)
+            mean[k][j] += ds.train.x[i * d + j];
+    }
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < d; j++)
+            mean[k][j] /= (double)n[k];
+    for (size_t i = 0; i < 4000; i++)
+        for (size_t j = 0; j < d; j++) {
+            double e = ds.train.x[i * d + j] - mean[ds.train.labels[i]][j];
+            var += e * e;
+        }
+    /* within-class std is `noise`; centers at least `separation` apart */
+    ck_assert_double_eq_tol(sqrt(var / (4000.0 * d)), 1.0, 0.05);
+    for (size_t a = 0; a < K; a++)
+        for (size_t b = a + 1; b < K; b++) {
+            double d2 = 0;
+            for (size_t j = 0; j < d; j++)
+                d2 += (mean[a][j] - mean[b][j]) * (mean[a][j] - mean[b][j]);
+            ck_assert_msg(sqrt(d2) > 5.0 - 0.2, "class means %zu, %zu only %g apart", a, b,
+                          sqrt(d2));
+        }
+    /* nearest class mean classifies the test set well (Bayes error below Φ(-2.5)·3) */
+    size_t right = 0;
+    for (size_t i = 0; i < 1000; i++) {
+        size_t best = 0;
+        double bd = INFINITY;
+        for (size_t k = 0; k < K; k++) {
+            double d2 = 0;
+            for (size_t j = 0; j < d; j++) {
+                double e = ds.test.x[i * d + j] - mean[k][j];
+                d2 += e * e;
+            }
+            if (d2 < bd) {
+                bd = d2;
+                best = k;
+            }
+        }
+        right += best == (size_t)ds.test.labels[i];
+    }
+    ck_assert_msg(right > 950, "nearest-mean accuracy %zu/1000", right);
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(synthetic_teacher)
+{
+    gs_dataset ds;
+    ck_assert_int_eq(load("synthetic",
+                          "set = \"teacher\"; features = 10; samples = 2000; test_samples = 100; "
+                          "targets = 3; depth = 4; width = 16;",
+                          5, &ds),
+                     0);
+    ck_assert_uint_eq(ds.classes, 0);
+    ck_assert_uint_eq(ds.target_width, 3);
+    ck_assert_uint_eq(ds.shape.dims[0], 10);
+    ck_assert_uint_eq(ds.test.count, 100);
+    ck_assert_ptr_null(ds.train.labels);
+    ck_assert_ptr_nonnull(ds.train.targets);
+    /* inputs are N(0, 1) */
+    double m = 0, v = 0;
+    for (size_t k = 0; k < 20000; k++)
+        m += ds.train.x[k];
+    m /= 20000;
+    for (size_t k = 0; k < 20000; k++)
+        v += (ds.train.x[k] - m) * (ds.train.x[k] - m);
+    ck_assert_double_eq_tol(m, 0.0, 0.03);
+    ck_assert_double_eq_tol(sqrt(v / 20000), 1.0, 0.03);
+    /* a deep teacher must neither collapse nor blow up its targets */
+    for (size_t o = 0; o < 3; o++) {
+        double tm = 0, tv = 0;
+        for (size_t i = 0; i < 2000; i++)
+            tm += ds.train.targets[i * 3 + o];
+        tm /= 2000;
+        for (size_t i = 0; i < 2000; i++) {
+            double e = ds.train.targets[i * 3 + o] - tm;
+            ck_assert(isfinite(ds.train.targets[i * 3 + o]));
+            tv += e * e;
+        }
+        ck_assert_msg(sqrt(tv / 2000) > 0.01, "target %zu is constant", o);
+    }
+    ds_free(&ds);
+}
+END_TEST
+
+/* Solves the n x n system a x = b in place (Gauss-Jordan, partial pivoting). */
+static void solve(size_t n, double *a, double *b)
+{
+    for (size_t c = 0; c < n; c++) {
+        size_t p = c;
+        for (size_t r = c + 1; r < n; r++)
+            if (fabs(a[r * n + c]) > fabs(a[p * n + c]))
+                p = r;
+        for (size_t k = 0; k < n; k++) {
+            double t = a[c * n + k];
+            a[c * n + k] = a[p * n + k];
+            a[p * n + k] = t;
+        }
+        double t = b[c];
+        b[c] = b[p];
+        b[p] = t;
+        for (size_t r = 0; r < n; r++) {
+            if (r == c)
+                continue;
+            double f = a[r * n + c] / a[c * n + c];
+            for (size_t k = 0; k < n; k++)
+                a[r * n + k] -= f * a[c * n + k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (size_t c = 0; c < n; c++)
+        b[c] /= a[c * n + c];
+}
+
+/*
+ * depth = 0 makes the teacher linear, y = W x: least squares on the
+ * training set recovers W, which must then predict the test targets
+ * (same network for both splits); with noise the residual std is `noise`.
+ */
+static double linear_teacher_residual(double noise, double *train_rms)
+{
+    enum { F = 4, T = 2 };
+    gs_dataset ds;
+    ck_assert_int_eq(load("synthetic",
+                          fmt("set = \"teacher\"; features = 4; targets = 2; depth = 0; "
+                              "samples = 3000; test_samples = 50; noise = %g;", noise),
+                          9, &ds),
+                     0);
+    double res = 0, tr = 0;
+    for (size_t o = 0; o < T; o++) {
+        double a[F * F] = { 0 }, w[F] = { 0 };
+        for (size_t i = 0; i < ds.train.count; i++) {
+            const float *x = ds.train.x + i * F;
+            for (size_t j = 0; j < F; j++) {
+                w[j] += x[j] * (double)ds.train.targets[i * T + o];
+                for (size_t k = 0; k < F; k++)
+                    a[j * F + k] += (double)x[j] * x[k];
+            }
+        }
+        solve(F, a, w);
+        for (size_t i = 0; i < ds.train.count; i++) {
+            double y = 0;
+            for (size_t j = 0; j < F; j++)
+                y += w[j] * ds.train.x[i * F + j];
+            tr += (y - ds.train.targets[i * T + o]) * (y - ds.train.targets[i * T + o]);
+        }
+        for (size_t i = 0; i < ds.test.count; i++) {
+            double y = 0;
+            for (size_t j = 0; j < F; j++)
+                y += w[j] * ds.test.x[i * F + j];
+            double e = fabs(y - ds.test.targets[i * T + o]);
+            res = e > res ? e : res;
+        }
+    }
+    *train_rms = sqrt(tr / (double)(ds.train.count * T));
+    ds_free(&ds);
+    return res;
+}
+
+START_TEST(synthetic_teacher_linear)
+{
+    double rms;
+    ck_assert_double_lt(linear_teacher_residual(0.0, &rms), 1e-4);
+    ck_assert_double_lt(rms, 1e-5);
+    linear_teacher_residual(0.5, &rms);
+    ck_assert_double_eq_tol(rms, 0.5, 0.02);
+}
+END_TEST
+
+START_TEST(synthetic_limits)
+{
+    expect_error("synthetic", "samples = 10000000; features = 1000;", "synthetic", "2^31");
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("datasets");
+    TCase *t = tcase_create("idx");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, idx_plain_raw);
+    tcase_add_test(t, idx_gz_scale_unflattened_with_test);
+    tcase_add_test(t, idx_standardize_global);
+    tcase_add_test(t, idx_standardize_feature);
+    tcase_add_test(t, idx_limit);
+    tcase_add_test(t, idx_bad_magic);
+    tcase_add_test(t, idx_count_mismatch);
+    tcase_add_test(t, idx_label_out_of_range);
+    tcase_add_test(t, idx_truncated_gz);
+    tcase_add_test(t, idx_corrupt_gz);
+    tcase_add_test(t, idx_truncated_plain);
+    tcase_add_test(t, idx_trailing_data);
+    tcase_add_test(t, idx_impossible_dimensions);
+    tcase_add_test(t, idx_missing_and_half_test);
+    tcase_add_test(t, idx_default_missing_hint);
+    tcase_add_test(t, idx_fashion_mnist);
+    tcase_set_timeout(t, 60);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("csv");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, csv_classification);
+    tcase_add_test(t, csv_regression);
+    tcase_add_test(t, csv_standardize);
+    tcase_add_test(t, csv_errors);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("synthetic");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, synthetic_determinism);
+    tcase_add_test(t, synthetic_spirals);
+    tcase_add_test(t, synthetic_blobs);
+    tcase_add_test(t, synthetic_teacher);
+    tcase_add_test(t, synthetic_teacher_linear);
+    tcase_add_test(t, synthetic_limits);
+    tcase_set_timeout(t, 60);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
