@@ -10,3 +10,24 @@ AM_TESTS_ENVIRONMENT = \
 include $(srcdir)/tests/catalogue.mk
 include $(srcdir)/tests/optim.mk
 include $(srcdir)/tests/data.mk
+include $(srcdir)/tests/fixtures.mk
+
+# Foundation tests.
+TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+TEST_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
+EXTRA_DIST += tests/testutil.h
+check_PROGRAMS += tests/test_loader
+TESTS += tests/test_loader
+tests_test_loader_SOURCES = tests/test_loader.c tests/testutil.h
+tests_test_loader_CFLAGS = $(TEST_CFLAGS)
+tests_test_loader_LDADD = $(TEST_LDADD)
+check_PROGRAMS += tests/test_config
+TESTS += tests/test_config
+tests_test_config_SOURCES = tests/test_config.c tests/testutil.h
+tests_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_config_LDADD = $(TEST_LDADD)
+check_PROGRAMS += tests/test_run
+TESTS += tests/test_run
+tests_test_run_SOURCES = tests/test_run.c tests/testutil.h
+tests_test_run_CFLAGS = $(TEST_CFLAGS)
+tests_test_run_LDADD = $(TEST_LDADD)

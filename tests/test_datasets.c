@@ -811,7 +811,7 @@ START_TEST(synthetic_teacher)
         v += (ds.train.x[k] - m) * (ds.train.x[k] - m);
     ck_assert_double_eq_tol(m, 0.0, 0.03);
     ck_assert_double_eq_tol(sqrt(v / 20000), 1.0, 0.03);
-    /* a deep teacher must neither collapse nor blow up its targets */
+    /* at the critical σ_w² = 1 a deep teacher's targets do not collapse to a constant */
     for (size_t o = 0; o < 3; o++) {
         double tm = 0, tv = 0;
         for (size_t i = 0; i < 2000; i++)

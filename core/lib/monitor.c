@@ -56,8 +56,8 @@ void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n)
     mon->batches++;
 }
 
-void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                     double grad_norm)
+void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
+                        double grad_norm)
 {
     char a[32], b[32], c[32], d[32];
     double loss = mon->examples ? mon->loss_sum / (double)mon->examples : NAN;
@@ -69,6 +69,13 @@ void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, 
     fprintf(mon->metrics, "%llu,%zu,%s,%s,%s,%s\n", (unsigned long long)step, epoch, a, b, c, d);
     mon->loss_sum = mon->correct = 0;
     mon->examples = mon->batches = 0;
+}
+
+void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
+                     double grad_norm)
+{
+    char a[32], b[32], c[32];
+    gs_monitor_metrics(mon, step, epoch, lr, grad_norm);
 
     double *layer_norm = gs_xcalloc(m->n_layers, sizeof(double));
     unsigned char *have = gs_xcalloc(m->n_layers, 1);

@@ -21,7 +21,11 @@ typedef struct gs_monitor {
 int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, gs_error *err);
 /* Adds one step's batch loss and correct count to the running means. */
 void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n);
-/* Writes the rows of a monitored step; input_grad says dacts[0] is valid. */
+/* One metrics.csv row: the running means since the previous row. */
+void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
+                        double grad_norm);
+/* A metrics row plus every gradient statistic of a monitored step (whose
+   backward computed dL/dx of the first layer too). */
 void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
                      double grad_norm);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,

@@ -375,6 +375,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
     gs_rng_seed(&shuffle, (uint64_t)v->seed, gs_hash_string("shuffle"));
     uint64_t step = 0;
     const char *status = "completed";
+    r->val_loss = r->val_acc = NAN;
     char detail[512] = "";
     for (size_t epoch = 0; epoch < epochs && !detail[0]; epoch++) {
         double te = gs_now();
@@ -400,6 +401,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
             if (!isfinite(loss)) {
                 char where[256];
                 locate_nonfinite(m, 1, where, sizeof where);
+                gs_monitor_metrics(&mon, step, epoch, NAN, NAN);
                 snprintf(detail, sizeof detail, "non-finite loss at step %llu (first in the %s)",
                          (unsigned long long)step, where);
                 break;
@@ -411,6 +413,8 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
             if (monitored)
                 gs_monitor_step(&mon, m, step, epoch, lr, gnorm);
             if (!isfinite(gnorm)) {
+                if (!monitored)
+                    gs_monitor_metrics(&mon, step, epoch, lr, gnorm);
                 char where[256];
                 locate_nonfinite(m, 0, where, sizeof where);
                 snprintf(detail, sizeof detail, "non-finite gradient at step %llu (first in the %s)",

@@ -19,18 +19,22 @@
  * erff when their argument is a float; write constants as GS_C(v) so the
  * float kernels compute in float instead of promoting to double.
  * gs_sigmoid(x) is a logistic function of either type that is safe in
- * both tails.
+ * both tails; gs_expf(x) a float exp that vectorizes.
  *
  * Leaky ReLU, for example:
  *
  *   GS_ELEMENTWISE_ACTIVATION(leaky, const T s = GS_C(c->p[0].f);,
- *                             x > 0 ? x : s * x,
- *                             x > 0 ? dy : s * dy)
+ *                             (x > 0 ? x : GS_C(0)) + s * (x > 0 ? GS_C(0) : x),
+ *                             (x > 0 ? dy : GS_C(0)) + s * (x > 0 ? GS_C(0) : dy))
  *   static const gs_activation_ops leaky_ops = GS_ACTIVATION_OPS(leaky, leaky_gain, 0);
  *
  * defines leaky_forward_f32, leaky_forward_f64, leaky_backward_f32 and
  * leaky_backward_f64, and an ops table using them.  GS_ACTIVATION_COMPONENT
  * fills a gs_component entry for the descriptor.
+ *
+ * The arms of ?: above select values and the arithmetic happens outside
+ * them: unless built with -fno-trapping-math, GCC keeps arithmetic inside
+ * an arm as a branch, and a branch stops the loop from vectorizing.
  */
 #ifndef GRADSCOPE_ACTIVATION_H
 #define GRADSCOPE_ACTIVATION_H

@@ -126,6 +126,8 @@ typedef struct gs_check_result {
  */
 GS_API int gs_check_component(const gs_registry *reg, const gs_component_info *c,
                        gs_check_result *res);
+/* The same checks for a component with chosen parameters (gs_ref_parse). */
+GS_API int gs_check_ref(const gs_registry *reg, const gs_ref *ref, gs_check_result *res);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,202 @@
+/*
+ * densenet: a dense block (Huang et al. 2017) for flattened inputs.
+ *
+ * Layer i (1..L) sees the concatenation of the block input and every
+ * earlier layer's output, [x, h_1, ..., h_{i-1}] of width C + (i-1)k, and
+ * adds k features through [norm -> act -> dense(k)], or with a bottleneck
+ * of b units (DenseNet-B) [norm -> act -> dense(b) -> norm -> act -> dense(k)].
+ * The block outputs [x, h_1, ..., h_L], width C + Lk, so every layer has a
+ * direct path to the block output and to the loss.
+ */
+#include <gradscope/plugin.h>
+#include "layer_util.h"
+
+enum { P_LAYERS, P_GROWTH, P_BOTTLENECK, P_ACTIVATION, P_INIT, P_NORM };
+
+static const gs_param_spec params[] = {
+    [P_LAYERS] = {.name = "layers", .type = GS_P_INT, .def.i = 4, .min = 1, .max = 256,
+                  .doc = "layers L in the block"},
+    [P_GROWTH] = {.name = "growth", .type = GS_P_INT, .def.i = 12, .min = 1, .max = 1 << 16,
+                  .doc = "growth rate k: features each layer adds"},
+    [P_BOTTLENECK] = {.name = "bottleneck", .type = GS_P_INT, .def.i = 0, .min = 0,
+                      .max = 1 << 16, .doc = "units of a bottleneck dense before each layer; 0: none"},
+    [P_ACTIVATION] = {.name = "activation", .type = GS_P_COMPONENT, .def.s = "relu",
+                      .component_kind = GS_KIND_ACTIVATION, .min = GS_ANY,
+                      .doc = "activation before each dense"},
+    [P_INIT] = {.name = "init", .type = GS_P_COMPONENT, .def.s = "he",
+                .component_kind = GS_KIND_INITIALIZER, .min = GS_ANY,
+                .doc = "initializer of every weight"},
+    [P_NORM] = {.name = "norm", .type = GS_P_STRING, .def.s = "none", .choices = BLK_NORM_CHOICES,
+                .min = GS_ANY, .doc = "normalization before each activation"},
+    {0},
+};
+
+typedef struct dlayer {
+    size_t width;      /* C + (i-1)k */
+    blk_chain c;
+    gs_tensor *in;     /* contiguous copy of the input (NULL for layer 1: x itself) */
+    gs_tensor *din;    /* dL/d(input) from this layer */
+    gs_tensor *h, *dh; /* output and the total gradient it receives */
+} dlayer;
+
+typedef struct densenet {
+    const gs_host *host;
+    size_t c0, k, n_layers, width;
+    dlayer *ly;
+    gs_tensor *g; /* dL/d(output), accumulating the layers' input gradients */
+} densenet;
+
+static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, dlayer *l)
+{
+    const gs_host *h = d->host;
+    const gs_ref *act = p[P_ACTIVATION].ref, *init = p[P_INIT].ref;
+    int norm = strcmp(p[P_NORM].s, "none") != 0;
+    size_t b = (size_t)p[P_BOTTLENECK].i;
+    gs_shape in = {.ndim = 1, .dims = {l->width}}, out = {.ndim = 1, .dims = {d->k}};
+    char name[48];
+    blk_chain_init(h, &l->c, 6, &in);
+    if (norm) {
+        snprintf(name, sizeof name, "l%zu.norm", i);
+        if (blk_chain_add_norm(h, m, &l->c, name, p[P_NORM].s) < 0)
+            return -1;
+    }
+    snprintf(name, sizeof name, "l%zu.act", i);
+    if (blk_chain_add(h, m, &l->c, name, act) < 0)
+        return -1;
+    if (b) {
+        /* Without a norm in between, the second activation is fused. */
+        snprintf(name, sizeof name, "l%zu.bottleneck", i);
+        if (blk_chain_add_dense(h, m, &l->c, name, b, init, norm ? NULL : act) < 0)
+            return -1;
+        if (norm) {
+            snprintf(name, sizeof name, "l%zu.norm2", i);
+            if (blk_chain_add_norm(h, m, &l->c, name, p[P_NORM].s) < 0)
+                return -1;
+            snprintf(name, sizeof name, "l%zu.act2", i);
+            if (blk_chain_add(h, m, &l->c, name, act) < 0)
+                return -1;
+        }
+    }
+    snprintf(name, sizeof name, "l%zu.fc", i);
+    if (blk_chain_add_dense(h, m, &l->c, name, d->k, init, NULL) < 0)
+        return -1;
+    snprintf(name, sizeof name, "l%zu.in", i);
+    l->in = i > 1 ? h->add_buffer(m, name, &in) : NULL;
+    snprintf(name, sizeof name, "l%zu.din", i);
+    l->din = h->add_buffer(m, name, &in);
+    snprintf(name, sizeof name, "l%zu.out", i);
+    l->h = h->add_buffer(m, name, &out);
+    snprintf(name, sizeof name, "l%zu.dout", i);
+    l->dh = h->add_buffer(m, name, &out);
+    return (i > 1 && !l->in) || !l->din || !l->h || !l->dh ? -1 : 0;
+}
+
+static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
+{
+    const gs_host *h = gs_host_of(m);
+    densenet *d = h->zalloc(sizeof *d);
+    h->set_state(m, d);
+    d->host = h;
+    d->c0 = gs_shape_numel(in);
+    d->k = (size_t)p[P_GROWTH].i;
+    d->n_layers = (size_t)p[P_LAYERS].i;
+    d->width = d->c0 + d->n_layers * d->k;
+    d->ly = h->zalloc(d->n_layers * sizeof *d->ly);
+    for (size_t i = 0; i < d->n_layers; i++) {
+        d->ly[i].width = d->c0 + i * d->k;
+        if (build_layer(d, m, p, i + 1, &d->ly[i]) < 0)
+            return -1;
+    }
+    *out = (gs_shape){.ndim = 1, .dims = {d->width}};
+    d->g = h->add_buffer(m, "dfeatures", out);
+    return d->g ? 0 : -1;
+}
+
+static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
+{
+    densenet *d = gs_host_of(m)->get_state(m);
+    gs_dtype dt = x->dtype;
+    size_t n = x->dims[0], w = d->width;
+    blk_copy_cols(dt, n, d->c0, x->data, d->c0, y->data, w, 0);
+    for (size_t i = 0; i < d->n_layers; i++) {
+        dlayer *l = &d->ly[i];
+        const gs_tensor *in = x;
+        if (l->in) {
+            blk_copy_cols(dt, n, l->width, y->data, w, l->in->data, l->width, 0);
+            in = l->in;
+        }
+        blk_chain_forward(d->host, &l->c, in, l->h, training);
+        blk_copy_cols(dt, n, d->k, l->h->data, d->k, (char *)y->data + l->width * blk_dtype_size(dt),
+                      w, 0);
+    }
+}
+
+static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
+                              const gs_tensor *dy, gs_tensor *dx)
+{
+    densenet *d = gs_host_of(m)->get_state(m);
+    const gs_host *h = d->host;
+    gs_dtype dt = x->dtype;
+    size_t n = x->dims[0], w = d->width, es = blk_dtype_size(dt);
+    int monitoring = h->monitoring(m);
+    (void)y;
+    memcpy(d->g->data, dy->data, n * w * es);
+    /* In reverse, so h_i's slot of g already holds what later layers sent it. */
+    for (size_t i = d->n_layers; i-- > 0;) {
+        dlayer *l = &d->ly[i];
+        blk_copy_cols(dt, n, d->k, (char *)d->g->data + l->width * es, w, l->dh->data, d->k, 0);
+        if (monitoring) {
+            char key[32];
+            snprintf(key, sizeof key, "layer%zu_grad_norm", i + 1);
+            h->record(m, key, blk_norm2(dt, n * d->k, l->dh->data));
+        }
+        int need_din = i > 0 || dx;
+        blk_chain_backward(h, &l->c, l->in ? l->in : x, l->h, l->dh, need_din ? l->din : NULL);
+        if (need_din)
+            blk_copy_cols(dt, n, l->width, l->din->data, l->width, d->g->data, w, 1);
+    }
+    if (dx)
+        blk_copy_cols(dt, n, d->c0, d->g->data, w, dx->data, d->c0, 0);
+}
+
+static void densenet_destroy(gs_module *m)
+{
+    const gs_host *h = gs_host_of(m);
+    densenet *d = h->get_state(m);
+    if (!d)
+        return;
+    for (size_t i = 0; d->ly && i < d->n_layers; i++)
+        if (d->ly[i].c.st)
+            blk_chain_free(h, &d->ly[i].c);
+    h->free(d->ly);
+    h->free(d);
+}
+
+static const gs_layer_ops ops = {
+    .size = sizeof(gs_layer_ops),
+    .build = densenet_build,
+    .forward = densenet_forward,
+    .backward = densenet_backward,
+    .destroy = densenet_destroy,
+};
+
+static const gs_component components[] = {{
+    .size = sizeof(gs_component),
+    .kind = GS_KIND_LAYER,
+    .name = "densenet",
+    .doc = "dense block: layer i sees [x, h_1..h_{i-1}]; output [x, h_1..h_L], width C + Lk",
+    .params = params,
+    .ops = &ops,
+}};
+
+static const gs_plugin_desc desc = {
+    GS_PLUGIN_HEADER,
+    .name = "densenet",
+    .version = "1.0",
+    .license = "MIT",
+    .description = "dense block (Huang et al. 2017)",
+    .n_components = 1,
+    .components = components,
+};
+
+GS_PLUGIN_DEFINE(desc)

@@ -1,0 +1,240 @@
+/*
+ * resnet: a residual block for flattened inputs.
+ *
+ *   pre  (He et al. 2016, identity mappings): y = lambda s(x) + F(x),
+ *        F = [norm -> act -> dense] x depth
+ *   post (He et al. 2015, original ResNet):   y = act(lambda s(x) + F(x)),
+ *        F = [dense -> norm -> act] x (depth - 1) -> dense -> norm
+ *
+ * s(x) = x when the widths agree, else a learned projection x P^T without
+ * bias.  lambda (shortcut_scale) exists for the scaled-shortcut experiment:
+ * through a stack of blocks the shortcut path contributes prod(lambda) to
+ * the gradient, which vanishes for lambda < 1 and explodes for lambda > 1.
+ *
+ * With norm = "none" an activation that directly follows a dense layer is
+ * fused into it, so initializers with gain "auto" see that activation.
+ */
+#include <gradscope/plugin.h>
+#include "layer_util.h"
+
+enum { P_UNITS, P_DEPTH, P_ACTIVATION, P_INIT, P_NORM, P_FORM, P_SCALE };
+
+static const gs_param_spec params[] = {
+    [P_UNITS] = {.name = "units", .type = GS_P_INT, .def.i = 0, .min = 0, .max = 1 << 20,
+                 .doc = "output width; 0 keeps the input width"},
+    [P_DEPTH] = {.name = "depth", .type = GS_P_INT, .def.i = 2, .min = 1, .max = 64,
+                 .doc = "dense layers in the residual branch F"},
+    [P_ACTIVATION] = {.name = "activation", .type = GS_P_COMPONENT, .def.s = "relu",
+                      .component_kind = GS_KIND_ACTIVATION, .min = GS_ANY,
+                      .doc = "activation inside F (and after the sum in the post form)"},
+    [P_INIT] = {.name = "init", .type = GS_P_COMPONENT, .def.s = "he",
+                .component_kind = GS_KIND_INITIALIZER, .min = GS_ANY,
+                .doc = "initializer of every weight, the projection's included"},
+    [P_NORM] = {.name = "norm", .type = GS_P_STRING, .def.s = "none", .choices = BLK_NORM_CHOICES,
+                .min = GS_ANY, .doc = "normalization inside F"},
+    [P_FORM] = {.name = "form", .type = GS_P_STRING, .def.s = "pre", .choices = "pre|post",
+                .min = GS_ANY, .doc = "pre-activation (2016) or original post-activation (2015)"},
+    [P_SCALE] = {.name = "shortcut_scale", .type = GS_P_FLOAT, .def.f = 1.0, .min = GS_ANY,
+                 .doc = "lambda multiplying the shortcut s(x)"},
+    {0},
+};
+
+typedef struct resnet {
+    const gs_host *host;
+    size_t in, units;
+    double scale;
+    blk_chain f;
+    gs_tensor *fout;   /* F(x) */
+    gs_param *proj;    /* NULL: identity shortcut */
+    gs_module *act;    /* post form: activation after the sum */
+    gs_tensor *z, *dz; /* post form: the sum and its gradient */
+    gs_tensor *dxs;    /* scratch of the input's size */
+} resnet;
+
+static int build_branch(resnet *r, gs_module *m, const gs_value *p, int post, int norm)
+{
+    const gs_host *h = r->host;
+    const char *norm_kind = p[P_NORM].s;
+    const gs_ref *act = p[P_ACTIVATION].ref, *init = p[P_INIT].ref;
+    size_t depth = (size_t)p[P_DEPTH].i;
+    char name[32];
+    for (size_t i = 0; i < depth; i++) {
+        int last = i + 1 == depth;
+        if (!post) {
+            if (norm) {
+                snprintf(name, sizeof name, "norm%zu", i);
+                if (blk_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
+                    return -1;
+            }
+            if (norm || i == 0) {
+                snprintf(name, sizeof name, "act%zu", i);
+                if (blk_chain_add(h, m, &r->f, name, act) < 0)
+                    return -1;
+            }
+            /* Without norms the next layer's activation is fused here. */
+            snprintf(name, sizeof name, "fc%zu", i);
+            if (blk_chain_add_dense(h, m, &r->f, name, r->units, init,
+                                    !norm && !last ? act : NULL) < 0)
+                return -1;
+        } else {
+            snprintf(name, sizeof name, "fc%zu", i);
+            if (blk_chain_add_dense(h, m, &r->f, name, r->units, init,
+                                    !norm && !last ? act : NULL) < 0)
+                return -1;
+            if (norm) {
+                snprintf(name, sizeof name, "norm%zu", i);
+                if (blk_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
+                    return -1;
+                if (!last) {
+                    snprintf(name, sizeof name, "act%zu", i);
+                    if (blk_chain_add(h, m, &r->f, name, act) < 0)
+                        return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
+{
+    const gs_host *h = gs_host_of(m);
+    resnet *r = h->zalloc(sizeof *r);
+    h->set_state(m, r);
+    r->host = h;
+    r->in = gs_shape_numel(in);
+    r->units = p[P_UNITS].i ? (size_t)p[P_UNITS].i : r->in;
+    r->scale = p[P_SCALE].f;
+    int post = strcmp(p[P_FORM].s, "post") == 0;
+    int norm = strcmp(p[P_NORM].s, "none") != 0;
+    size_t depth = (size_t)p[P_DEPTH].i;
+    blk_chain_init(h, &r->f, 3 * depth, in);
+    if (build_branch(r, m, p, post, norm) < 0)
+        return -1;
+    *out = (gs_shape){.ndim = 1, .dims = {r->units}};
+    if (r->units != r->in) {
+        size_t dims[2] = {r->units, r->in};
+        r->proj = h->add_param(m, "projection", 2, dims, GS_ROLE_WEIGHT, r->in, r->units,
+                               p[P_INIT].ref, NULL);
+        if (!r->proj)
+            return -1;
+    }
+    gs_shape xs = {.ndim = 1, .dims = {r->in}};
+    r->fout = h->add_buffer(m, "branch", out);
+    r->dxs = h->add_buffer(m, "dx_scratch", &xs);
+    if (!r->fout || !r->dxs)
+        return -1;
+    if (post) {
+        r->z = h->add_buffer(m, "sum", out);
+        r->dz = h->add_buffer(m, "dsum", out);
+        gs_shape act_out;
+        r->act = h->add_child(m, "act", p[P_ACTIVATION].ref, out, &act_out);
+        if (!r->z || !r->dz || !r->act)
+            return -1;
+    }
+    return 0;
+}
+
+static void resnet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
+{
+    resnet *r = gs_host_of(m)->get_state(m);
+    const gs_host *h = r->host;
+    gs_dtype dt = x->dtype;
+    size_t n = x->dims[0];
+    blk_chain_forward(h, &r->f, x, r->fout, training);
+    /* sum = F(x) + lambda s(x), in y (pre) or in z ahead of the activation (post) */
+    gs_tensor *sum = r->act ? r->z : y;
+    memcpy(sum->data, r->fout->data, n * r->units * blk_dtype_size(dt));
+    if (r->proj)
+        h->gemm(dt, 0, 1, n, r->units, r->in, r->scale, x->data, r->in, r->proj->value.data,
+                r->in, 1.0, sum->data, r->units);
+    else
+        h->axpy(dt, n * r->units, r->scale, x->data, sum->data);
+    if (r->act)
+        h->forward(r->act, r->z, y, training);
+}
+
+static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
+                            const gs_tensor *dy, gs_tensor *dx)
+{
+    resnet *r = gs_host_of(m)->get_state(m);
+    const gs_host *h = r->host;
+    gs_dtype dt = x->dtype;
+    size_t n = x->dims[0];
+    int monitoring = h->monitoring(m);
+    /* ds = dL/d(sum): both the branch and the shortcut receive it */
+    const gs_tensor *ds = dy;
+    if (r->act) {
+        h->backward(r->act, r->z, y, dy, r->dz);
+        ds = r->dz;
+    }
+    gs_tensor *dxf = dx ? dx : (monitoring ? r->dxs : NULL);
+    blk_chain_backward(h, &r->f, x, r->fout, ds, dxf);
+    if (r->proj)
+        h->gemm(dt, 1, 0, r->units, r->in, n, r->scale, ds->data, r->units, x->data, r->in, 1.0,
+                r->proj->grad.data, r->in);
+    if (monitoring) {
+        size_t nx = n * r->in;
+        double res_norm = blk_norm2(dt, nx, dxf->data), sc_norm;
+        if (r->proj) {
+            /* dxs may hold the branch gradient: record it before reusing it */
+            h->record(m, "residual_grad_norm", res_norm);
+            h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units,
+                    r->proj->value.data, r->in, 0.0, r->dxs->data, r->in);
+            sc_norm = blk_norm2(dt, nx, r->dxs->data);
+            h->record(m, "shortcut_grad_norm", sc_norm);
+            if (dx)
+                h->axpy(dt, nx, 1.0, r->dxs->data, dx->data);
+            return;
+        }
+        sc_norm = fabs(r->scale) * blk_norm2(dt, nx, ds->data);
+        h->record(m, "shortcut_grad_norm", sc_norm);
+        h->record(m, "residual_grad_norm", res_norm);
+    }
+    if (!dx)
+        return;
+    if (r->proj)
+        h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units, r->proj->value.data,
+                r->in, 1.0, dx->data, r->in);
+    else
+        h->axpy(dt, n * r->in, r->scale, ds->data, dx->data);
+}
+
+static void resnet_destroy(gs_module *m)
+{
+    const gs_host *h = gs_host_of(m);
+    resnet *r = h->get_state(m);
+    if (!r)
+        return;
+    blk_chain_free(h, &r->f);
+    h->free(r);
+}
+
+static const gs_layer_ops ops = {
+    .size = sizeof(gs_layer_ops),
+    .build = resnet_build,
+    .forward = resnet_forward,
+    .backward = resnet_backward,
+    .destroy = resnet_destroy,
+};
+
+static const gs_component components[] = {{
+    .size = sizeof(gs_component),
+    .kind = GS_KIND_LAYER,
+    .name = "resnet",
+    .doc = "residual block y = lambda s(x) + F(x) (pre) or act(lambda s(x) + F(x)) (post)",
+    .params = params,
+    .ops = &ops,
+}};
+
+static const gs_plugin_desc desc = {
+    GS_PLUGIN_HEADER,
+    .name = "resnet",
+    .version = "1.0",
+    .license = "MIT",
+    .description = "residual block (He et al. 2015, 2016)",
+    .n_components = 1,
+    .components = components,
+};
+
+GS_PLUGIN_DEFINE(desc)

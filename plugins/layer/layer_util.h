@@ -1,0 +1,166 @@
+/*
+ * Helpers shared by the composite blocks (resnet, densenet, transition) and
+ * the normalization layers.  Everything is static and reaches the core only
+ * through the host table, so each plugin stays a self-contained .so.
+ */
+#ifndef BLK_LAYER_UTIL_H
+#define BLK_LAYER_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <gradscope/plugin.h>
+
+/*
+ * Expands `body` once with T = float and once with T = double and runs the
+ * copy matching `dt`, so typed loops are written once and still vectorize.
+ */
+#define BLK_WITH_TYPE(dt, T, ...)                                                             \
+    do {                                                                                     \
+        if ((dt) == GS_F32) {                                                                \
+            typedef float T;                                                                 \
+            __VA_ARGS__                                                                      \
+        } else {                                                                             \
+            typedef double T;                                                                \
+            __VA_ARGS__                                                                      \
+        }                                                                                    \
+    } while (0)
+
+static inline size_t blk_dtype_size(gs_dtype dt) { return dt == GS_F32 ? sizeof(float) : sizeof(double); }
+
+/* Euclidean norm of n elements, accumulated in double. */
+static inline double blk_norm2(gs_dtype dt, size_t n, const void *x)
+{
+    double s = 0;
+    BLK_WITH_TYPE(dt, T, {
+        const T *v = x;
+        for (size_t i = 0; i < n; i++)
+            s += (double)v[i] * (double)v[i];
+    });
+    return sqrt(s);
+}
+
+/* dst[r*dld + j] (+)= src[r*sld + j] for j < cols: moves column blocks of
+   row-major batches (the concatenations of a dense block). */
+static inline void blk_copy_cols(gs_dtype dt, size_t rows, size_t cols, const void *src,
+                                size_t sld, void *dst, size_t dld, int accumulate)
+{
+    size_t es = blk_dtype_size(dt);
+    if (!accumulate) {
+        for (size_t r = 0; r < rows; r++)
+            memcpy((char *)dst + r * dld * es, (const char *)src + r * sld * es, cols * es);
+        return;
+    }
+    BLK_WITH_TYPE(dt, T, {
+        for (size_t r = 0; r < rows; r++) {
+            const T *s = (const T *)src + r * sld;
+            T *d = (T *)dst + r * dld;
+            for (size_t j = 0; j < cols; j++)
+                d[j] += s[j];
+        }
+    });
+}
+
+/* ------------------------------------------------------------------ */
+/* A chain of child modules run in sequence                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The intermediate outputs and their gradients live in host buffers; the
+ * chain's final output and its gradient belong to the caller, which can
+ * then place them where the block needs them (a concatenation, a sum).
+ */
+typedef struct blk_chain_stage {
+    gs_module *mod;
+    gs_tensor *y, *dy; /* NULL for the last stage */
+} blk_chain_stage;
+
+typedef struct blk_chain {
+    blk_chain_stage *st;
+    size_t n, cap;
+    gs_shape shape; /* output shape so far */
+} blk_chain;
+
+static inline void blk_chain_init(const gs_host *h, blk_chain *c, size_t cap, const gs_shape *in)
+{
+    c->st = h->zalloc(cap * sizeof *c->st);
+    c->n = 0;
+    c->cap = cap;
+    c->shape = *in;
+}
+
+static inline void blk_chain_free(const gs_host *h, blk_chain *c) { h->free(c->st); }
+
+/* Appends a child built from `spec`; 0, or -1 with the host's error set. */
+static inline int blk_chain_add(const gs_host *h, gs_module *m, blk_chain *c, const char *name,
+                               const gs_ref *spec)
+{
+    if (!spec || c->n == c->cap) {
+        h->error("%s: cannot add stage '%s'", h->ref_name(spec), name);
+        return -1;
+    }
+    if (c->n > 0) {
+        /* The previous stage is no longer last: give it buffers. */
+        blk_chain_stage *prev = &c->st[c->n - 1];
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s.in", name);
+        prev->y = h->add_buffer(m, buf, &c->shape);
+        snprintf(buf, sizeof buf, "%s.din", name);
+        prev->dy = h->add_buffer(m, buf, &c->shape);
+        if (!prev->y || !prev->dy)
+            return -1;
+    }
+    gs_shape out;
+    gs_module *child = h->add_child(m, name, spec, &c->shape, &out);
+    if (!child)
+        return -1;
+    c->st[c->n++] = (blk_chain_stage){.mod = child};
+    c->shape = out;
+    return 0;
+}
+
+/* A dense child of `units` outputs with initializer `init` and (fused)
+   activation `act` (NULL: identity). */
+static inline int blk_chain_add_dense(const gs_host *h, gs_module *m, blk_chain *c,
+                                     const char *name, size_t units, const gs_ref *init,
+                                     const gs_ref *act)
+{
+    gs_ref *r = h->ref_new(m, GS_KIND_LAYER, "dense");
+    if (!r || h->ref_set_int(r, "units", (int64_t)units) < 0 ||
+        h->ref_set_ref(r, "init", init) < 0 || (act && h->ref_set_ref(r, "activation", act) < 0))
+        return -1;
+    return blk_chain_add(h, m, c, name, r);
+}
+
+/* A normalization child: "batchnorm" or "layernorm" with its defaults. */
+static inline int blk_chain_add_norm(const gs_host *h, gs_module *m, blk_chain *c,
+                                    const char *name, const char *kind)
+{
+    gs_ref *r = h->ref_new(m, GS_KIND_LAYER, kind);
+    return r ? blk_chain_add(h, m, c, name, r) : -1;
+}
+
+/* y = chain(x); the last stage writes into y. */
+static inline void blk_chain_forward(const gs_host *h, const blk_chain *c, const gs_tensor *x,
+                                    gs_tensor *y, int training)
+{
+    for (size_t k = 0; k < c->n; k++)
+        h->forward(c->st[k].mod, k ? c->st[k - 1].y : x, k + 1 < c->n ? c->st[k].y : y,
+                   training);
+}
+
+/* Backward from dy = dL/dy; dx may be NULL (parameter gradients only). */
+static inline void blk_chain_backward(const gs_host *h, const blk_chain *c, const gs_tensor *x,
+                                     const gs_tensor *y, const gs_tensor *dy, gs_tensor *dx)
+{
+    for (size_t k = c->n; k-- > 0;) {
+        int last = k + 1 == c->n;
+        h->backward(c->st[k].mod, k ? c->st[k - 1].y : x, last ? y : c->st[k].y,
+                    last ? dy : c->st[k].dy, k ? c->st[k - 1].dy : dx);
+    }
+}
+
+/* Choices of the `norm` parameter of the composite blocks. */
+#define BLK_NORM_CHOICES "none|batchnorm|layernorm"
+
+#endif

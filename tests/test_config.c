@@ -1,0 +1,336 @@
+/* Experiment files: strict validation with FILE:LINE messages, overrides,
+   variants, includes and the resolved configuration. */
+#include "testutil.h"
+
+static const char *const base_lines[] = {
+    "name = \"t\";",
+    "data = { type = \"synthetic\"; set = \"blobs\"; features = 4; classes = 3; samples = 200; "
+    "test_samples = 50; };",
+    "model = {",
+    "  layers = (",
+    "    { type = \"dense\"; units = 8; activation = \"tanh\"; },",
+    "    { type = \"dense\"; units = 3; }",
+    "  );",
+    "};",
+    "optimizer = { type = \"sgd\"; lr = 0.1; };",
+    "training = { epochs = 2; batch_size = 16; };",
+};
+#define N_LINES (sizeof base_lines / sizeof base_lines[0])
+
+static gs_registry *reg;
+static char *dir;
+
+static void setup(void)
+{
+    reg = tu_registry();
+    dir = tu_tempdir();
+}
+
+static void teardown(void)
+{
+    gs_registry_free(reg);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* Writes the base file with line `line` (1-based, 0 for none) replaced. */
+static char *write_cfg(const char *name, int line, const char *replacement, const char *extra)
+{
+    char *path = tu_path(dir, name);
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; i < N_LINES; i++)
+        fprintf(f, "%s\n", (int)i + 1 == line ? replacement : base_lines[i]);
+    if (extra)
+        fputs(extra, f);
+    fclose(f);
+    return path;
+}
+
+static gs_experiment *load(const char *path, const char *const *sets, size_t n, gs_error *err)
+{
+    gs_run_options opt = {.sets = sets, .n_sets = n, .seed = -1};
+    return gs_experiment_load(reg, path, &opt, err);
+}
+
+static char *resolved(gs_experiment *e, size_t i)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(gs_experiment_write_config(e, i, f), 0);
+    fclose(f);
+    return buf;
+}
+
+static void expect_error(int line, const char *replacement, const char *extra, int err_line,
+                         const char *const *needles)
+{
+    char *path = write_cfg("bad.cfg", line, replacement, extra);
+    gs_error err = {{0}};
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_msg(e == NULL, "accepted a bad file (line %d: %s)", line, replacement);
+    char prefix[4200];
+    snprintf(prefix, sizeof prefix, "%s:%d: ", path, err_line);
+    ck_assert_msg(strncmp(err.msg, prefix, strlen(prefix)) == 0, "expected '%s...', got: %s",
+                  prefix, err.msg);
+    for (; needles && *needles; needles++)
+        ck_assert_msg(strstr(err.msg, *needles) != NULL, "expected '%s' in: %s", *needles,
+                      err.msg);
+    free(path);
+}
+
+#define NEEDLES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(valid_file_resolves_defaults)
+{
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err;
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_uint_eq(gs_experiment_variants(e), 1);
+    char *text = resolved(e, 0);
+    /* defaults filled in: schema defaults of sgd, of dense, of the core sections */
+    ck_assert_msg(strstr(text, "momentum = 0.0;") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "type = \"standard\";") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "every = 10;") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "type = \"softmax_cross_entropy\";") != NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+    free(path);
+}
+END_TEST
+
+START_TEST(unknown_key_with_suggestion)
+{
+    expect_error(5, "    { type = \"dense\"; unit = 8; activation = \"tanh\"; },", NULL, 5,
+                 NEEDLES("unknown key 'unit'", "did you mean 'units'?"));
+}
+END_TEST
+
+START_TEST(unknown_plugin_with_suggestion)
+{
+    expect_error(5, "    { type = \"dense\"; units = 8; activation = \"tahn\"; },", NULL, 5,
+                 NEEDLES("unknown activation 'tahn'", "did you mean 'tanh'?", "valid: "));
+    expect_error(6, "    { type = \"dens\"; units = 3; }", NULL, 6,
+                 NEEDLES("'dens'", "did you mean 'dense'?"));
+}
+END_TEST
+
+START_TEST(wrong_type_and_range)
+{
+    expect_error(9, "optimizer = { type = \"sgd\"; lr = \"fast\"; };", NULL, 9,
+                 NEEDLES("lr must be a number"));
+    expect_error(9, "optimizer = { type = \"sgd\"; lr = -1.0; };", NULL, 9,
+                 NEEDLES("lr = -1 is out of range"));
+    expect_error(10, "training = { epochs = 0; batch_size = 16; };", NULL, 10,
+                 NEEDLES("training", "epochs = 0 is out of range"));
+    expect_error(10, "training = { epochs = 2; batch_size = 1.5; };", NULL, 10,
+                 NEEDLES("batch_size must be an int"));
+}
+END_TEST
+
+START_TEST(missing_required_key)
+{
+    expect_error(6, "    { type = \"dense\"; }", NULL, 6, NEEDLES("missing required key 'units'"));
+}
+END_TEST
+
+START_TEST(unknown_top_level_key)
+{
+    expect_error(9, "optimiser = { type = \"sgd\"; };", NULL, 9,
+                 NEEDLES("unknown key 'optimiser'", "did you mean 'optimizer'?"));
+}
+END_TEST
+
+START_TEST(syntax_error_has_line)
+{
+    expect_error(3, "model = { oops", NULL, 4, NEEDLES("syntax error"));
+}
+END_TEST
+
+START_TEST(string_choice_suggestion)
+{
+    expect_error(2,
+                 "data = { type = \"synthetic\"; set = \"blob\"; features = 4; classes = 3; };",
+                 NULL, 2, NEEDLES("set = \"blob\" is not valid", "did you mean \"blobs\"?"));
+}
+END_TEST
+
+START_TEST(set_overrides_are_validated)
+{
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err;
+    const char *good[] = {"optimizer.lr=0.5", "model.layers.[0].units=16", "monitor.every=3",
+                          "model.layers.[0].activation = relu"};
+    gs_experiment *e = load(path, good, 4, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *text = resolved(e, 0);
+    ck_assert_msg(strstr(text, "lr = 0.5;") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "units = 16;") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "every = 3;") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "type = \"relu\";") != NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+
+    const char *bad[] = {"optimizer.lr=abc"};
+    ck_assert_ptr_null(load(path, bad, 1, &err));
+    ck_assert_msg(strstr(err.msg, "--set optimizer.lr=abc") && strstr(err.msg, "lr must be a number"),
+                  "%s", err.msg);
+    const char *bad_index[] = {"model.layers.[7].units=3"};
+    ck_assert_ptr_null(load(path, bad_index, 1, &err));
+    ck_assert_msg(strstr(err.msg, "[7]") != NULL, "%s", err.msg);
+    const char *bad_key[] = {"optimizer.momentm=0.9"};
+    ck_assert_ptr_null(load(path, bad_key, 1, &err));
+    ck_assert_msg(strstr(err.msg, "--set optimizer.momentm=0.9") &&
+                      strstr(err.msg, "did you mean 'momentum'?"),
+                  "%s", err.msg);
+    const char *no_eq[] = {"optimizer.lr"};
+    ck_assert_ptr_null(load(path, no_eq, 1, &err));
+    ck_assert_msg(strstr(err.msg, "KEY=VALUE") != NULL, "%s", err.msg);
+    free(path);
+}
+END_TEST
+
+START_TEST(variants_merge_and_set)
+{
+    const char *extra =
+        "variants = (\n"
+        "  { name = \"a\"; },\n"
+        "  { name = \"b\"; optimizer = { lr = 0.25; }; set = ( \"model.layers.[0].units = 32\" ); }\n"
+        ");\n";
+    char *path = write_cfg("var.cfg", 0, NULL, extra);
+    gs_error err;
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_uint_eq(gs_experiment_variants(e), 2);
+    ck_assert_str_eq(gs_experiment_variant_name(e, 1), "b");
+    char *a = resolved(e, 0), *b = resolved(e, 1);
+    ck_assert_msg(strstr(a, "lr = 0.1;") && strstr(a, "units = 8;"), "%s", a);
+    /* merged: the group keeps type = "sgd" and gets the new lr */
+    ck_assert_msg(strstr(b, "lr = 0.25;") && strstr(b, "type = \"sgd\"") && strstr(b, "units = 32;"),
+                  "%s", b);
+    ck_assert_msg(strstr(b, "name = \"t-b\";") != NULL, "%s", b);
+    free(a);
+    free(b);
+    gs_experiment_free(e);
+    free(path);
+}
+END_TEST
+
+START_TEST(variant_errors_point_into_the_variant)
+{
+    const char *extra = "variants = (\n"
+                        "  { name = \"a\"; },\n"
+                        "  { name = \"b\"; optimizer = { lr = -2.0; }; }\n"
+                        ");\n";
+    expect_error(0, NULL, extra, (int)N_LINES + 3, NEEDLES("out of range"));
+    const char *dup = "variants = ( { name = \"a\"; }, { name = \"a\"; } );\n";
+    expect_error(0, NULL, dup, (int)N_LINES + 1, NEEDLES("duplicate variant name 'a'"));
+    const char *bad_name = "variants = ( { name = \"../x\"; } );\n";
+    expect_error(0, NULL, bad_name, (int)N_LINES + 1, NEEDLES("variant needs name"));
+}
+END_TEST
+
+START_TEST(model_defaults_are_inherited)
+{
+    char *path = write_cfg("def.cfg", 8, "  init = \"he\";\n};", NULL);
+    gs_error err;
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *text = resolved(e, 0);
+    ck_assert_msg(strstr(text, "type = \"he\"") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "type = \"standard\"") == NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+    free(path);
+    expect_error(8, "  colour = \"red\";\n};", NULL, 8,
+                 NEEDLES("'colour' is neither 'layers' nor a parameter"));
+}
+END_TEST
+
+START_TEST(include_is_relative_to_the_file)
+{
+    char *sub = tu_path(dir, "sub");
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    char *inc = tu_path(sub, "optim.cfg");
+    tu_write(inc, "optimizer = { type = \"sgd\"; lr = 0.125; };\n");
+    char *path = tu_path(sub, "main.cfg");
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; i < N_LINES; i++)
+        if (i != 8)
+            fprintf(f, "%s\n", base_lines[i]);
+    fputs("@include \"optim.cfg\"\n", f);
+    fclose(f);
+    /* run from another directory: the include must still resolve */
+    char cwd[4096];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir("/"), 0);
+    gs_error err;
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *text = resolved(e, 0);
+    ck_assert_msg(strstr(text, "lr = 0.125;") != NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+    free(inc);
+    free(path);
+    free(sub);
+}
+END_TEST
+
+START_TEST(resolved_config_round_trips)
+{
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err;
+    const char *sets[] = {"optimizer.lr=0.0123456789", "training.validation=0.2"};
+    gs_experiment *e = load(path, sets, 2, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *first = resolved(e, 0);
+    char *again = tu_path(dir, "again.cfg");
+    tu_write(again, first);
+    gs_experiment *e2 = load(again, NULL, 0, &err);
+    ck_assert_msg(e2 != NULL, "%s\n%s", err.msg, first);
+    char *second = resolved(e2, 0);
+    ck_assert_str_eq(first, second);
+    ck_assert_msg(strstr(first, "lr = 0.0123456789;") != NULL, "%s", first);
+    free(first);
+    free(second);
+    gs_experiment_free(e);
+    gs_experiment_free(e2);
+    free(again);
+    free(path);
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+    gs_error err;
+    ck_assert_ptr_null(load("/nonexistent/x.cfg", NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "/nonexistent/x.cfg") != NULL, "%s", err.msg);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, valid_file_resolves_defaults);
+    tcase_add_test(tc, unknown_key_with_suggestion);
+    tcase_add_test(tc, unknown_plugin_with_suggestion);
+    tcase_add_test(tc, wrong_type_and_range);
+    tcase_add_test(tc, missing_required_key);
+    tcase_add_test(tc, unknown_top_level_key);
+    tcase_add_test(tc, syntax_error_has_line);
+    tcase_add_test(tc, string_choice_suggestion);
+    tcase_add_test(tc, set_overrides_are_validated);
+    tcase_add_test(tc, variants_merge_and_set);
+    tcase_add_test(tc, variant_errors_point_into_the_variant);
+    tcase_add_test(tc, model_defaults_are_inherited);
+    tcase_add_test(tc, include_is_relative_to_the_file);
+    tcase_add_test(tc, resolved_config_round_trips);
+    tcase_add_test(tc, missing_file);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
