@@ -308,6 +308,27 @@ START_TEST(test_tails)
 }
 END_TEST
 
+/* NaN pre-activations stay NaN, as in PyTorch, so that a diverging run
+   cannot hide behind a clamped output. */
+START_TEST(test_nan_propagates)
+{
+    const act_case *t = &cases[_i];
+    gs_ref *r = parse(GS_KIND_ACTIVATION, t->name, t->text);
+    const gs_activation_ops *ops = ops_of(r);
+    gs_act_call c = make_call(r, 1, 2, 1, NULL);
+    const double x[2] = {NAN, -NAN};
+    const float xf[2] = {NAN, -NAN};
+    double y[2];
+    float yf[2];
+    ops->forward_f64(&c, x, y);
+    ops->forward_f32(&c, xf, yf);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(isnan(y[k]) && isnan(yf[k]), "%s(%s) maps NaN to %g / %g", t->name, t->text,
+                      y[k], (double)yf[k]);
+    gs_ref_free(r);
+}
+END_TEST
+
 /* PyTorch switches softplus to the identity only where beta*x > threshold. */
 START_TEST(test_softplus_threshold)
 {
@@ -484,6 +505,7 @@ static Suite *activation_suite(void)
     tcase_add_loop_test(tc, test_backward_fd, 0, (int)N_CASES);
     tcase_add_loop_test(tc, test_f32_matches_f64, 0, (int)N_CASES);
     tcase_add_loop_test(tc, test_f32_sweep, 0, (int)N_CASES);
+    tcase_add_loop_test(tc, test_nan_propagates, 0, (int)N_CASES);
     tcase_add_test(tc, test_tails);
     tcase_add_test(tc, test_softplus_threshold);
     suite_add_tcase(s, tc);

@@ -146,7 +146,7 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
         dlayer *l = &d->ly[i];
         blk_copy_cols(dt, n, d->k, (char *)d->g->data + l->width * es, w, l->dh->data, d->k, 0);
         if (monitoring) {
-            char key[32];
+            char key[48];
             snprintf(key, sizeof key, "layer%zu_grad_norm", i + 1);
             h->record(m, key, blk_norm2(dt, n * d->k, l->dh->data));
         }

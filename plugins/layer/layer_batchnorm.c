@@ -1,0 +1,231 @@
+/*
+ * batchnorm: y = (x - mean) / sqrt(var + eps) * gamma + beta per feature,
+ * as torch.nn.BatchNorm1d/2d (Ioffe & Szegedy 2015).  Inputs (C) are
+ * normalized per feature over the batch, inputs (C, H, W) per channel over
+ * N*H*W.  Training uses the batch mean and biased variance and updates
+ * running = (1 - momentum) running + momentum batch, with the unbiased
+ * variance for running_var; evaluation uses the running statistics.
+ *
+ * The running statistics are module state, not parameters: the optimizer
+ * never sees them.  Statistics are accumulated in double.
+ */
+#include <gradscope/plugin.h>
+#include "layer_util.h"
+
+enum { P_EPS, P_MOMENTUM, P_AFFINE };
+
+static const gs_param_spec params[] = {
+    [P_EPS] = {.name = "eps", .type = GS_P_FLOAT, .def.f = 1e-5, .min = 0.0, .max = 1.0,
+               .doc = "added to the variance before the square root"},
+    [P_MOMENTUM] = {.name = "momentum", .type = GS_P_FLOAT, .def.f = 0.1, .min = 0.0, .max = 1.0,
+                    .doc = "weight of the batch statistics in the running averages"},
+    [P_AFFINE] = {.name = "affine", .type = GS_P_BOOL, .def.b = 1, .min = GS_ANY,
+                  .doc = "learn gamma (init 1) and beta (init 0)"},
+    {0},
+};
+
+typedef struct bn {
+    const gs_host *host;
+    size_t c, inner;
+    double eps, momentum;
+    gs_param *gamma, *beta; /* NULL without affine */
+    double *run_mean, *run_var;
+    double *mean, *invstd; /* used by the last forward */
+    double *s1, *s2;       /* per-channel sums */
+    gs_tensor *xhat;
+    int training; /* mode of the last forward */
+} bn;
+
+static int bn_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
+{
+    const gs_host *h = gs_host_of(m);
+    bn *b = h->zalloc(sizeof *b);
+    h->set_state(m, b);
+    b->host = h;
+    b->c = in->dims[0];
+    b->inner = gs_shape_numel(in) / b->c;
+    b->eps = p[P_EPS].f;
+    b->momentum = p[P_MOMENTUM].f;
+    double *block = h->zalloc(6 * b->c * sizeof *block);
+    b->run_mean = block;
+    b->run_var = block + b->c;
+    b->mean = block + 2 * b->c;
+    b->invstd = block + 3 * b->c;
+    b->s1 = block + 4 * b->c;
+    b->s2 = block + 5 * b->c;
+    for (size_t i = 0; i < b->c; i++)
+        b->run_var[i] = 1.0;
+    if (p[P_AFFINE].b) {
+        size_t dims[1] = {b->c};
+        gs_ref *one = h->ref_new(m, GS_KIND_INITIALIZER, "constant");
+        if (!one || h->ref_set_float(one, "value", 1.0) < 0)
+            return -1;
+        b->gamma = h->add_param(m, "weight", 1, dims, GS_ROLE_NORM, 0, 0, one, NULL);
+        b->beta = h->add_param(m, "bias", 1, dims, GS_ROLE_NORM, 0, 0, NULL, NULL);
+        if (!b->gamma || !b->beta)
+            return -1;
+    }
+    b->xhat = h->add_buffer(m, "xhat", in);
+    *out = *in;
+    return b->xhat ? 0 : -1;
+}
+
+/* mean and invstd from the batch, and the running averages updated. */
+static void batch_stats(bn *b, gs_dtype dt, size_t n, const void *x)
+{
+    size_t C = b->c, I = b->inner;
+    double count = (double)(n * I);
+    memset(b->s1, 0, C * sizeof *b->s1);
+    memset(b->s2, 0, C * sizeof *b->s2);
+    BLK_WITH_TYPE(dt, T, {
+        const T *xv = x;
+        for (size_t e = 0; e < n; e++)
+            for (size_t c = 0; c < C; c++) {
+                const T *row = xv + (e * C + c) * I;
+                for (size_t j = 0; j < I; j++)
+                    b->s1[c] += row[j];
+            }
+        for (size_t c = 0; c < C; c++)
+            b->mean[c] = b->s1[c] / count;
+        /* two passes: the one-pass formula cancels badly for large means */
+        for (size_t e = 0; e < n; e++)
+            for (size_t c = 0; c < C; c++) {
+                const T *row = xv + (e * C + c) * I;
+                for (size_t j = 0; j < I; j++) {
+                    double d = (double)row[j] - b->mean[c];
+                    b->s2[c] += d * d;
+                }
+            }
+    });
+    double mom = b->momentum;
+    for (size_t c = 0; c < C; c++) {
+        double var = b->s2[c] / count;
+        b->invstd[c] = 1.0 / sqrt(var + b->eps);
+        double unbiased = count > 1 ? b->s2[c] / (count - 1) : var;
+        b->run_mean[c] = (1 - mom) * b->run_mean[c] + mom * b->mean[c];
+        b->run_var[c] = (1 - mom) * b->run_var[c] + mom * unbiased;
+    }
+}
+
+static void bn_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
+{
+    bn *b = gs_host_of(m)->get_state(m);
+    size_t n = x->dims[0], C = b->c, I = b->inner;
+    b->training = training;
+    if (training) {
+        batch_stats(b, x->dtype, n, x->data);
+    } else {
+        for (size_t c = 0; c < C; c++) {
+            b->mean[c] = b->run_mean[c];
+            b->invstd[c] = 1.0 / sqrt(b->run_var[c] + b->eps);
+        }
+    }
+    BLK_WITH_TYPE(x->dtype, T, {
+        const T *xv = x->data;
+        T *yv = y->data, *xh = b->xhat->data;
+        const T *g = b->gamma ? b->gamma->value.data : NULL;
+        const T *be = b->beta ? b->beta->value.data : NULL;
+        for (size_t e = 0; e < n; e++)
+            for (size_t c = 0; c < C; c++) {
+                size_t off = (e * C + c) * I;
+                T mu = (T)b->mean[c], is = (T)b->invstd[c];
+                T gc = g ? g[c] : (T)1, bc = be ? be[c] : (T)0;
+                for (size_t j = 0; j < I; j++) {
+                    T v = (xv[off + j] - mu) * is;
+                    xh[off + j] = v;
+                    yv[off + j] = v * gc + bc;
+                }
+            }
+    });
+}
+
+/*
+ * With batch statistics the mean and variance depend on every x, so
+ *   dx = gamma invstd / M (M dy - sum(dy) - xhat sum(dy xhat))
+ * over the M = N*H*W values of a channel; with running statistics they
+ * are constants and dx = gamma invstd dy.
+ */
+static void bn_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
+                        const gs_tensor *dy, gs_tensor *dx)
+{
+    bn *b = gs_host_of(m)->get_state(m);
+    size_t n = x->dims[0], C = b->c, I = b->inner;
+    double count = (double)(n * I);
+    (void)y;
+    memset(b->s1, 0, C * sizeof *b->s1);
+    memset(b->s2, 0, C * sizeof *b->s2);
+    BLK_WITH_TYPE(x->dtype, T, {
+        const T *g = dy->data, *xh = b->xhat->data;
+        for (size_t e = 0; e < n; e++)
+            for (size_t c = 0; c < C; c++) {
+                size_t off = (e * C + c) * I;
+                for (size_t j = 0; j < I; j++) {
+                    b->s1[c] += g[off + j];
+                    b->s2[c] += (double)g[off + j] * xh[off + j];
+                }
+            }
+        if (b->gamma) {
+            T *dg = b->gamma->grad.data, *db = b->beta->grad.data;
+            for (size_t c = 0; c < C; c++) {
+                dg[c] += (T)b->s2[c];
+                db[c] += (T)b->s1[c];
+            }
+        }
+        if (dx) {
+            const T *gm = b->gamma ? b->gamma->value.data : NULL;
+            T *d = dx->data;
+            for (size_t e = 0; e < n; e++)
+                for (size_t c = 0; c < C; c++) {
+                    size_t off = (e * C + c) * I;
+                    double k = (gm ? (double)gm[c] : 1.0) * b->invstd[c];
+                    if (b->training) {
+                        double mdy = b->s1[c] / count, mdyx = b->s2[c] / count;
+                        for (size_t j = 0; j < I; j++)
+                            d[off + j] = (T)(k * (g[off + j] - mdy - xh[off + j] * mdyx));
+                    } else {
+                        for (size_t j = 0; j < I; j++)
+                            d[off + j] = (T)(k * g[off + j]);
+                    }
+                }
+        }
+    });
+}
+
+static void bn_destroy(gs_module *m)
+{
+    const gs_host *h = gs_host_of(m);
+    bn *b = h->get_state(m);
+    if (!b)
+        return;
+    h->free(b->run_mean);
+    h->free(b);
+}
+
+static const gs_layer_ops ops = {
+    .size = sizeof(gs_layer_ops),
+    .build = bn_build,
+    .forward = bn_forward,
+    .backward = bn_backward,
+    .destroy = bn_destroy,
+};
+
+static const gs_component components[] = {{
+    .size = sizeof(gs_component),
+    .kind = GS_KIND_LAYER,
+    .name = "batchnorm",
+    .doc = "batch normalization per feature or channel (torch.nn.BatchNorm1d/2d)",
+    .params = params,
+    .ops = &ops,
+}};
+
+static const gs_plugin_desc desc = {
+    GS_PLUGIN_HEADER,
+    .name = "batchnorm",
+    .version = "1.0",
+    .license = "MIT",
+    .description = "batch normalization (Ioffe & Szegedy 2015)",
+    .n_components = 1,
+    .components = components,
+};
+
+GS_PLUGIN_DEFINE(desc)
