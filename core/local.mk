@@ -7,7 +7,7 @@ core_libgradscope_la_SOURCES = \
 	core/lib/experiment.h core/lib/experiment.c \
 	core/lib/monitor.h core/lib/monitor.c \
 	core/lib/rundir.h core/lib/rundir.c \
-	core/lib/trainer.c core/lib/check.c
+	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
 core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) -fvisibility=hidden
 core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) -lm

@@ -91,7 +91,10 @@ static const moment_case moment_cases[] = {
     /* kaiming_uniform_(a = 0.2): bound sqrt(3) * sqrt(2/1.04)/sqrt(400) */
     {"he", "distribution = \"uniform\"; nonlinearity = \"leaky_relu\"; negative_slope = 0.2;", 1,
      0, 0.0, 2.0 / (1.04 * FAN_IN), 0.12009611535381534},
-    {"he", "nonlinearity = \"auto\";", 1, 0.1, 0.0, 2.0 / (1.01 * FAN_IN), 0},
+    /* auto: the following activation's gain, here leaky_relu(0.1)'s sqrt(2/1.01) */
+    {"he", "nonlinearity = \"auto\";", 1.4071950894605838, 0.1, 0.0, 2.0 / (1.01 * FAN_IN), 0},
+    /* ... and tanh's 5/3 */
+    {"he", "nonlinearity = \"auto\";", 5.0 / 3.0, 0, 0.0, 25.0 / 9.0 / FAN_IN, 0},
     /* relu ignores negative_slope */
     {"he", "negative_slope = 0.5;", 1, 0.3, 0.0, 2.0 / FAN_IN, 0},
 };

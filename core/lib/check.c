@@ -16,6 +16,10 @@
 #define FD_TOL 1e-5
 #define F32_TOL 2e-3
 
+/* testing.c: backward against finite differences over a whole model */
+int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_t max_params,
+                       double *max_err, char *what, size_t what_len);
+
 typedef struct check_state {
     double max_err;
     char detail[512];
@@ -206,78 +210,23 @@ static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, 
         gs_model_free(m);
         return;
     }
-    size_t nin = B * gs_shape_numel(&in), nout = B * gs_shape_numel(&m->out);
-    double *x = m->acts[0].data, *r = gs_xmalloc(nout * sizeof *r);
+    size_t nin = B * gs_shape_numel(&in);
+    double *x = m->acts[0].data;
     for (size_t i = 0; i < nin; i++)
         x[i] = gs_rng_gauss(rng);
-    for (size_t i = 0; i < nout; i++)
-        r[i] = gs_rng_gauss(rng);
     /* Nudge parameters off their initial values (zero biases hide mistakes). */
     double *w = m->values;
     for (size_t i = 0; i < m->total; i++)
         w[i] += 0.1 * gs_rng_gauss(rng);
-    /* Random modules (dropout) must see the same draws in every evaluation. */
-    gs_rng *saved = gs_xmalloc((m->n_modules + 1) * sizeof *saved);
-    for (size_t i = 0; i < m->n_modules; i++)
-        saved[i] = m->modules[i]->rng;
-#define RESTORE_RNG()                                                                         \
-    for (size_t q = 0; q < m->n_modules; q++)                                                \
-        m->modules[q]->rng = saved[q];
-    double *y = m->acts[m->n_layers].data;
-#define OBJECTIVE(out)                                                                        \
-    do {                                                                                      \
-        RESTORE_RNG();                                                                        \
-        gs_model_forward(m, 1);                                                               \
-        out = 0;                                                                              \
-        for (size_t k = 0; k < nout; k++)                                                     \
-            out += r[k] * y[k];                                                               \
-    } while (0)
-    double base;
-    OBJECTIVE(base);
-    memcpy(m->dacts[m->n_layers].data, r, nout * sizeof *r);
-    gs_model_backward(m, 1);
-    double *gx = gs_xmalloc(nin * sizeof *gx), *gw = gs_xmalloc((m->total + 1) * sizeof *gw);
-    memcpy(gx, m->dacts[0].data, nin * sizeof *gx);
-    memcpy(gw, m->grads, m->total * sizeof *gw);
-    const double h = 1e-6;
-    for (size_t i = 0; i < nin; i++) {
-        double keep = x[i], up, down;
-        x[i] = keep + h;
-        OBJECTIVE(up);
-        x[i] = keep - h;
-        OBJECTIVE(down);
-        x[i] = keep;
-        note(s, rel_err((up - down) / (2 * h), gx[i]), FD_TOL, "dL/dx vs finite differences");
-    }
-    size_t stride = m->total > 400 ? m->total / 400 : 1;
-    for (size_t i = 0; i < m->total; i += stride) {
-        double keep = w[i], up, down;
-        w[i] = keep + h;
-        OBJECTIVE(up);
-        w[i] = keep - h;
-        OBJECTIVE(down);
-        w[i] = keep;
-        if (rel_err((up - down) / (2 * h), gw[i]) > FD_TOL && s->ok) {
-            const char *name = "?";
-            for (size_t p = 0; p < m->n_params; p++)
-                if (i >= m->params[p]->offset && i < m->params[p]->offset + m->params[p]->numel)
-                    name = m->params[p]->local_name;
-            note(s, rel_err((up - down) / (2 * h), gw[i]), FD_TOL, name);
-        } else {
-            note(s, rel_err((up - down) / (2 * h), gw[i]), FD_TOL, "dL/dtheta");
-        }
-    }
-    (void)base;
+    double err_max;
+    char what[200], label[256];
+    gs_model_gradcheck(m, 1, rng, FD_TOL, 400, &err_max, what, sizeof what);
+    snprintf(label, sizeof label, "%s vs finite differences", what);
+    note(s, err_max, FD_TOL, label);
     if (s->ok)
         snprintf(s->detail, sizeof s->detail, "in 5 -> out %zu, %zu parameters",
                  gs_shape_numel(&m->out), m->total);
-    free(saved);
-    free(gx);
-    free(gw);
-    free(r);
     gs_model_free(m);
-#undef OBJECTIVE
-#undef RESTORE_RNG
 }
 
 static void check_initializer(const gs_ref *ref, check_state *s)

@@ -19,15 +19,19 @@ static int he_fill(const gs_init_call *c, double *out)
         c->host->error("he: %s is 0", use_fan_out ? "fan_out" : "fan_in");
         return -1;
     }
-    double s = 0.0; /* relu */
-    if (strcmp(nl, "leaky_relu") == 0)
-        s = c->p[P_NEGATIVE_SLOPE].f;
-    else if (strcmp(nl, "auto") == 0)
-        s = c->activation_slope;
+    double gain = sqrt(2.0); /* relu */
+    if (strcmp(nl, "leaky_relu") == 0) {
+        const double s = c->p[P_NEGATIVE_SLOPE].f;
+        gain = sqrt(2.0 / (1.0 + s * s));
+    } else if (strcmp(nl, "auto") == 0) {
+        /* calculate_gain of the activation that follows: sqrt(2/(1+s^2)) for
+           the ReLU family (PReLU with its initial slope), 5/3 for tanh... */
+        gain = c->activation_gain;
+    }
     size_t n = 1;
     for (int d = 0; d < c->ndim; d++)
         n *= c->dims[d];
-    const double std = sqrt(2.0 / (1.0 + s * s)) / sqrt((double)fan);
+    const double std = gain / sqrt((double)fan);
     if (strcmp(c->p[P_DISTRIBUTION].s, "uniform") == 0) {
         const double bound = sqrt(3.0) * std;
         for (size_t k = 0; k < n; k++)
@@ -46,7 +50,7 @@ static const gs_param_spec he_params[] = {
      .doc = "preserve the forward (fan_in) or backward (fan_out) variance"},
     {.name = "nonlinearity", .type = GS_P_STRING, .def = {.s = "relu"},
      .choices = "relu|leaky_relu|auto",
-     .doc = "gain sqrt(2/(1+s^2)): s = 0, negative_slope, or the next activation's slope"},
+     .doc = "relu: sqrt 2; leaky_relu: sqrt(2/(1+s^2)); auto: the next activation's gain"},
     {.name = "negative_slope", .type = GS_P_FLOAT, .def = {.f = 0.0}, .min = GS_ANY,
      .doc = "slope s used with nonlinearity = \"leaky_relu\" (torch's a, default 0)"},
     {0}};
