@@ -5,7 +5,7 @@ core_libgradscope_la_SOURCES = \
 	core/lib/registry.c core/lib/schema.c core/lib/host.c \
 	core/lib/model.h core/lib/model.c \
 	core/lib/experiment.h core/lib/experiment.c \
-	core/lib/monitor.h core/lib/monitor.c \
+	core/lib/monitor.h core/lib/monitor.c core/lib/theory.c core/lib/npy.c \
 	core/lib/rundir.h core/lib/rundir.c \
 	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'

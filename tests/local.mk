@@ -31,3 +31,4 @@ TESTS += tests/test_run
 tests_test_run_SOURCES = tests/test_run.c tests/testutil.h
 tests_test_run_CFLAGS = $(TEST_CFLAGS)
 tests_test_run_LDADD = $(TEST_LDADD)
+include $(srcdir)/tests/blocks.mk

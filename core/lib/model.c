@@ -10,6 +10,8 @@
 #include <string.h>
 #include "model.h"
 
+static size_t dsize(gs_dtype dt) { return dt == GS_F32 ? sizeof(float) : sizeof(double); }
+
 static gs_module *module_new(gs_model *m, gs_module *parent, const char *path,
                              const gs_component_info *info, const gs_ref *ref, int layer)
 {
@@ -284,8 +286,6 @@ static int init_param(gs_model *m, gs_param_rec *p, gs_error *err)
     return rc;
 }
 
-static size_t dsize(gs_dtype dt) { return dt == GS_F32 ? sizeof(float) : sizeof(double); }
-
 int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
 {
     size_t es = dsize(m->dtype);
@@ -299,6 +299,7 @@ int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
     }
     for (size_t i = 0; i < m->n_buffers; i++)
         m->buffers[i]->data = gs_xcalloc(max_batch * m->buffer_numel[i], es);
+    m->act_stats = gs_xcalloc(m->n_layers + 1, sizeof *m->act_stats);
     m->acts = gs_xcalloc(m->n_layers + 1, sizeof *m->acts);
     m->dacts = gs_xcalloc(m->n_layers + 1, sizeof *m->dacts);
     for (size_t l = 0; l <= m->n_layers; l++) {
@@ -345,6 +346,62 @@ static gs_act_call act_call(const gs_module *mod, const gs_tensor *x, const void
                          .theta = theta};
 }
 
+/*
+ * On monitored training steps each activation reports its dead units (f' = 0
+ * for every example of the batch) and saturated values (|f'| below its
+ * threshold), from its own backward with dL/dy = 1.
+ */
+static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tensor *x,
+                             const gs_tensor *y)
+{
+    gs_model *m = mod->model;
+    const gs_activation_ops *ops = mod->info->component->ops;
+    size_t n = gs_tensor_numel(x);
+    if (n > m->act_scratch_numel) {
+        free(m->act_scratch);
+        m->act_scratch = gs_xmalloc(2 * n * dsize(x->dtype));
+        m->act_scratch_numel = n;
+    }
+    size_t nt = mod->theta ? mod->theta->numel : 0;
+    void *dtheta = nt ? gs_xcalloc(nt, dsize(x->dtype)) : NULL;
+    gs_act_stats *st = &m->act_stats[mod->layer];
+    size_t units = c->channels * c->inner;
+    double thr = ops->saturation_threshold;
+    if (x->dtype == GS_F32) {
+        float *ones = m->act_scratch, *d = ones + n;
+        for (size_t i = 0; i < n; i++)
+            ones[i] = 1.0f;
+        ops->backward_f32(c, x->data, y->data, ones, d, dtheta);
+        for (size_t u = 0; u < units; u++) {
+            int dead = 1;
+            for (size_t b = 0; b < c->n && dead; b++)
+                dead = d[b * units + u] == 0.0f;
+            st->dead += dead;
+        }
+        if (thr > 0)
+            for (size_t i = 0; i < n; i++)
+                st->saturated += fabsf(d[i]) < thr;
+    } else {
+        double *ones = m->act_scratch, *d = ones + n;
+        for (size_t i = 0; i < n; i++)
+            ones[i] = 1.0;
+        ops->backward_f64(c, x->data, y->data, ones, d, dtheta);
+        for (size_t u = 0; u < units; u++) {
+            int dead = 1;
+            for (size_t b = 0; b < c->n && dead; b++)
+                dead = d[b * units + u] == 0.0;
+            st->dead += dead;
+        }
+        if (thr > 0)
+            for (size_t i = 0; i < n; i++)
+                st->saturated += fabs(d[i]) < thr;
+    }
+    st->units += (double)units;
+    if (thr > 0)
+        st->elements += (double)n;
+    free(dtheta);
+}
+
 void gs_module_forward(gs_module *mod, const gs_tensor *x, gs_tensor *y, int training)
 {
     if (!mod->is_activation) {
@@ -357,6 +414,8 @@ void gs_module_forward(gs_module *mod, const gs_tensor *x, gs_tensor *y, int tra
         ops->forward_f32(&c, x->data, y->data);
     else
         ops->forward_f64(&c, x->data, y->data);
+    if (training && mod->model->monitoring)
+        activation_stats(mod, &c, x, y);
 }
 
 void gs_module_backward(gs_module *mod, const gs_tensor *x, const gs_tensor *y,
@@ -388,6 +447,8 @@ void gs_module_backward(gs_module *mod, const gs_tensor *x, const gs_tensor *y,
 
 void gs_model_forward(gs_model *m, int training)
 {
+    if (training && m->monitoring)
+        memset(m->act_stats, 0, m->n_layers * sizeof *m->act_stats);
     for (size_t l = 0; l < m->n_layers; l++)
         gs_module_forward(m->layers[l], &m->acts[l], &m->acts[l + 1], training);
 }
@@ -443,6 +504,8 @@ void gs_model_free(gs_model *m)
     free(m->grads);
     free(m->layers);
     free(m->stats);
+    free(m->act_stats);
+    free(m->act_scratch);
     gs_pool_free(&m->pool);
     free(m);
 }

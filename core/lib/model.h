@@ -18,6 +18,12 @@ typedef struct gs_param_rec {
     char *local_name;        /* name within its top-level layer: "f0.weight" */
 } gs_param_rec;
 
+/* Activation statistics of one top-level layer on a monitored step. */
+typedef struct gs_act_stats {
+    double dead, units;          /* units with f' = 0 for the whole batch */
+    double saturated, elements;  /* values with |f'| below the activation's threshold */
+} gs_act_stats;
+
 typedef struct gs_stat_rec {
     int layer;
     char key[48];
@@ -59,6 +65,9 @@ struct gs_model {
     gs_tensor *acts;  /* n_layers + 1: acts[0] is the input batch */
     gs_tensor *dacts; /* gradients w.r.t. acts */
     int monitoring;
+    gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
+    void *act_scratch;       /* derivative of the largest activation */
+    size_t act_scratch_numel;
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
     gs_pool pool;

@@ -4,11 +4,16 @@
  * fixed order so that logs are identical at any thread count.
  */
 #include "config.h"
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "monitor.h"
 #include "rundir.h"
+
+/* 10^k for the histogram's bin edges, filled once when a monitor opens. */
+static double pow10_table[GS_HIST_HI - GS_HIST_LO + 1];
 
 static void fmt(char *buf, size_t n, double v)
 {
@@ -18,33 +23,59 @@ static void fmt(char *buf, size_t n, double v)
         snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
 }
 
-int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, gs_error *err)
+int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump, gs_error *err)
 {
     memset(mon, 0, sizeof *mon);
+    for (int k = GS_HIST_LO; k <= GS_HIST_HI; k++)
+        pow10_table[k - GS_HIST_LO] = pow(10.0, k);
+    mon->dir = gs_xstrdup(dir);
+    mon->dump = dump;
     mon->n_layers = m->n_layers;
-    mon->first_norm = gs_xcalloc(m->n_layers, sizeof(double));
-    mon->last_norm = gs_xcalloc(m->n_layers, sizeof(double));
+    mon->n_params = m->n_params;
     mon->first_weight = mon->last_weight = -1;
     mon->ratio_first_last = NAN;
+    mon->layer_weight = gs_xmalloc((m->n_layers + 1) * sizeof(long));
+    for (size_t l = 0; l < m->n_layers; l++)
+        mon->layer_weight[l] = -1;
     for (size_t i = 0; i < m->n_params; i++)
         if (m->params[i]->pub.role == GS_ROLE_WEIGHT) {
             if (mon->first_weight < 0)
                 mon->first_weight = (long)i;
             mon->last_weight = (long)i;
+            if (mon->layer_weight[m->params[i]->layer] < 0)
+                mon->layer_weight[m->params[i]->layer] = (long)i;
         }
+    mon->cur = gs_xcalloc(m->n_params + 1, sizeof *mon->cur);
+    mon->before = gs_xcalloc(m->total + 1, sizeof(float));
+    mon->first_input_grad = gs_xcalloc(m->n_layers + 1, sizeof(double));
     if (!(mon->metrics = gs_rundir_open(dir, "metrics.csv", err)) ||
         !(mon->gradients = gs_rundir_open(dir, "gradients.csv", err)) ||
         !(mon->layers = gs_rundir_open(dir, "layers.csv", err)) ||
         !(mon->paths = gs_rundir_open(dir, "paths.csv", err)) ||
-        !(mon->epochs = gs_rundir_open(dir, "epochs.csv", err))) {
+        !(mon->epochs = gs_rundir_open(dir, "epochs.csv", err)) ||
+        !(mon->histograms = gs_rundir_open(dir, "histograms.csv", err))) {
         gs_monitor_close(mon);
         return -1;
     }
+    if (dump) {
+        char *d = gs_xasprintf("%s/dump", dir);
+        int ok = mkdir(d, 0777) == 0 || errno == EEXIST;
+        free(d);
+        if (!ok || !(mon->dump_index = gs_rundir_open(dir, "dump/index.csv", err))) {
+            if (!ok)
+                gs_err_set(err, "%s/dump: %s", dir, strerror(errno));
+            gs_monitor_close(mon);
+            return -1;
+        }
+        fputs("step,layer,tensor,kind,file,shape\n", mon->dump_index);
+    }
     fputs("step,epoch,loss,accuracy,lr,grad_norm\n", mon->metrics);
-    fputs("step,layer,tensor,grad_norm,weight_norm,grad_max_abs\n", mon->gradients);
-    fputs("step,layer,type,input_grad_norm,act_mean,act_std\n", mon->layers);
+    fputs("step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n", mon->gradients);
+    fputs("step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
+          mon->layers);
     fputs("step,layer,key,value\n", mon->paths);
     fputs("epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n", mon->epochs);
+    fputs("step,layer,tensor,log10_lo,log10_hi,count\n", mon->histograms);
     return 0;
 }
 
@@ -53,7 +84,6 @@ void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n)
     mon->loss_sum += loss * (double)n;
     mon->correct += (double)correct;
     mon->examples += n;
-    mon->batches++;
 }
 
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
@@ -68,50 +98,171 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
     fmt(d, sizeof d, grad_norm);
     fprintf(mon->metrics, "%llu,%zu,%s,%s,%s,%s\n", (unsigned long long)step, epoch, a, b, c, d);
     mon->loss_sum = mon->correct = 0;
-    mon->examples = mon->batches = 0;
+    mon->examples = 0;
 }
 
-void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                     double grad_norm)
+/* Bin index of |g|: 0 zero, 1 below 10^LO, 2.. the decades [10^k, 10^(k+1)),
+   last 10^HI and up (and non-finite).  floor(log10 |g|) comes from the
+   binary exponent, corrected by one comparison: no log per element. */
+static inline int hist_bin(float g)
 {
-    char a[32], b[32], c[32];
-    gs_monitor_metrics(mon, step, epoch, lr, grad_norm);
+    float a = fabsf(g);
+    if (a == 0.0f)
+        return 0;
+    if (!isfinite(a))
+        return GS_HIST_BINS - 1;
+    int e2;
+    frexpf(a, &e2);
+    int k = (int)floor((double)(e2 - 1) * 0.30102999566398120);
+    if (k + 1 >= GS_HIST_LO && k + 1 <= GS_HIST_HI && a >= pow10_table[k + 1 - GS_HIST_LO])
+        k++;
+    if (k < GS_HIST_LO)
+        return 1;
+    if (k >= GS_HIST_HI)
+        return GS_HIST_BINS - 1;
+    return 2 + (k - GS_HIST_LO);
+}
 
-    double *layer_norm = gs_xcalloc(m->n_layers, sizeof(double));
-    unsigned char *have = gs_xcalloc(m->n_layers, 1);
+static void tensor_stats(const float *g, const float *w, size_t n, gs_tensor_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    double gg = 0, ww = 0, gmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i], wi = w[i];
+        gg += gi * gi;
+        ww += wi * wi;
+        double a = fabs(gi);
+        if (a > gmax || isnan(a))
+            gmax = a;
+        s->hist[hist_bin(g[i])]++;
+    }
+    s->grad_norm = sqrt(gg);
+    s->weight_norm = sqrt(ww);
+    s->grad_max = gmax;
+}
+
+void gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
+                        double grad_norm)
+{
+    mon->cur_step = step;
+    mon->cur_epoch = epoch;
+    mon->cur_lr = lr;
+    mon->cur_gnorm = grad_norm;
     for (size_t i = 0; i < m->n_params; i++) {
         gs_param_rec *p = m->params[i];
-        double g = sqrt(gs_sumsq(m->dtype, p->numel, p->pub.grad.data));
-        double w = sqrt(gs_sumsq(m->dtype, p->numel, p->pub.value.data));
-        double gmax = gs_maxabs(m->dtype, p->numel, p->pub.grad.data);
-        fmt(a, sizeof a, g);
-        fmt(b, sizeof b, w);
-        fmt(c, sizeof c, gmax);
-        fprintf(mon->gradients, "%llu,%d,%s,%s,%s,%s\n", (unsigned long long)step, p->layer,
-                p->local_name, a, b, c);
-        if (p->pub.role == GS_ROLE_WEIGHT && !have[p->layer]) {
-            have[p->layer] = 1;
-            layer_norm[p->layer] = g;
-        }
-        if ((long)i == mon->first_weight)
-            mon->ratio_first_last = g;
-        if ((long)i == mon->last_weight)
-            mon->ratio_first_last = mon->ratio_first_last / g;
+        tensor_stats((const float *)p->pub.grad.data, (const float *)p->pub.value.data, p->numel,
+                     &mon->cur[i]);
     }
+    memcpy(mon->before, m->values, m->total * sizeof(float));
+}
+
+static const char *bin_edge(int bin, int upper)
+{
+    static _Thread_local char buf[16];
+    if (bin == 0)
+        return "-inf";
+    if (bin == 1)
+        return upper ? (snprintf(buf, sizeof buf, "%d", GS_HIST_LO), buf) : "-inf";
+    if (bin == GS_HIST_BINS - 1)
+        return upper ? "inf" : (snprintf(buf, sizeof buf, "%d", GS_HIST_HI), buf);
+    snprintf(buf, sizeof buf, "%d", GS_HIST_LO + bin - 2 + (upper ? 1 : 0));
+    return buf;
+}
+
+static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
+{
+    char sub[64];
+    snprintf(sub, sizeof sub, "dump/step_%08llu", (unsigned long long)mon->cur_step);
+    char *d = gs_xasprintf("%s/%s", mon->dir, sub);
+    if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+        gs_err_set(err, "%s: %s", d, strerror(errno));
+        free(d);
+        return -1;
+    }
+    free(d);
+    for (size_t i = 0; i < m->n_params; i++) {
+        gs_param_rec *p = m->params[i];
+        const char *kinds[2] = {"value", "grad"};
+        const gs_tensor *ts[2] = {&p->pub.value, &p->pub.grad};
+        for (int k = 0; k < 2; k++) {
+            char *rel = gs_xasprintf("%s/%d.%s.%s.npy", sub, p->layer, p->local_name, kinds[k]);
+            char *path = gs_xasprintf("%s/%s", mon->dir, rel);
+            int rc = gs_npy_write(path, ts[k], err);
+            if (rc == 0) {
+                fprintf(mon->dump_index, "%llu,%d,%s,%s,%s,", (unsigned long long)mon->cur_step,
+                        p->layer, p->local_name, kinds[k], rel);
+                for (int dd = 0; dd < ts[k]->ndim; dd++)
+                    fprintf(mon->dump_index, "%s%zu", dd ? "x" : "", ts[k]->dims[dd]);
+                fputc('\n', mon->dump_index);
+            }
+            free(rel);
+            free(path);
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
+{
+    char a[32], b[32], c[32], d[32];
+    uint64_t step = mon->cur_step;
+    gs_monitor_metrics(mon, step, mon->cur_epoch, mon->cur_lr, mon->cur_gnorm);
+    if (mon->n_monitored == mon->cap_monitored) {
+        mon->cap_monitored = mon->cap_monitored ? 2 * mon->cap_monitored : 64;
+        mon->hist_norms =
+            gs_xrealloc(mon->hist_norms, mon->cap_monitored * (m->n_layers + 1) * sizeof(double));
+        mon->hist_global = gs_xrealloc(mon->hist_global, mon->cap_monitored * sizeof(double));
+        mon->hist_steps = gs_xrealloc(mon->hist_steps, mon->cap_monitored * sizeof(uint64_t));
+    }
+    double *norms = mon->hist_norms + mon->n_monitored * (m->n_layers + 1);
+    mon->hist_global[mon->n_monitored] = mon->cur_gnorm;
+    mon->hist_steps[mon->n_monitored] = step;
+    const float *now = m->values;
+    for (size_t i = 0; i < m->n_params; i++) {
+        gs_param_rec *p = m->params[i];
+        const gs_tensor_stats *s = &mon->cur[i];
+        double dd = 0;
+        for (size_t e = p->offset; e < p->offset + p->numel; e++) {
+            double delta = (double)now[e] - (double)mon->before[e];
+            dd += delta * delta;
+        }
+        double ratio = s->weight_norm > 0 ? sqrt(dd) / s->weight_norm : NAN;
+        fmt(a, sizeof a, s->grad_norm);
+        fmt(b, sizeof b, s->weight_norm);
+        fmt(c, sizeof c, s->grad_max);
+        fmt(d, sizeof d, ratio);
+        fprintf(mon->gradients, "%llu,%d,%s,%s,%s,%s,%s\n", (unsigned long long)step, p->layer,
+                p->local_name, a, b, c, d);
+        for (int bin = 0; bin < GS_HIST_BINS; bin++)
+            if (s->hist[bin]) {
+                fprintf(mon->histograms, "%llu,%d,%s,%s,", (unsigned long long)step, p->layer,
+                        p->local_name, bin_edge(bin, 0));
+                fprintf(mon->histograms, "%s,%u\n", bin_edge(bin, 1), s->hist[bin]);
+            }
+    }
+    if (mon->first_weight >= 0)
+        mon->ratio_first_last =
+            mon->cur[mon->first_weight].grad_norm / mon->cur[mon->last_weight].grad_norm;
     for (size_t l = 0; l < m->n_layers; l++) {
-        if (!mon->have_first)
-            mon->first_norm[l] = have[l] ? layer_norm[l] : NAN;
-        mon->last_norm[l] = have[l] ? layer_norm[l] : NAN;
+        norms[l] = mon->layer_weight[l] >= 0 ? mon->cur[mon->layer_weight[l]].grad_norm : NAN;
         const gs_tensor *x = &m->dacts[l], *y = &m->acts[l + 1];
         size_t n = gs_tensor_numel(y);
         double ig = sqrt(gs_sumsq(m->dtype, gs_tensor_numel(x), x->data));
+        if (mon->n_monitored == 0)
+            mon->first_input_grad[l] = ig;
         double mean = gs_sum(m->dtype, n, y->data) / (double)n;
         double var = gs_sumsq(m->dtype, n, y->data) / (double)n - mean * mean;
+        const gs_act_stats *as = &m->act_stats[l];
+        char e[32], f[32];
         fmt(a, sizeof a, ig);
         fmt(b, sizeof b, mean);
         fmt(c, sizeof c, sqrt(var > 0 ? var : 0));
-        fprintf(mon->layers, "%llu,%zu,%s,%s,%s,%s\n", (unsigned long long)step, l,
-                gs_module_type(m->layers[l]), a, b, c);
+        fmt(e, sizeof e, as->units ? as->dead / as->units : NAN);
+        fmt(f, sizeof f, as->elements ? as->saturated / as->elements : NAN);
+        fprintf(mon->layers, "%llu,%zu,%s,%s,%s,%s,%s,%s\n", (unsigned long long)step, l,
+                gs_module_type(m->layers[l]), a, b, c, e, f);
     }
     for (size_t i = 0; i < m->n_stats; i++) {
         fmt(a, sizeof a, m->stats[i].value);
@@ -119,10 +270,10 @@ void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, 
                 m->stats[i].key, a);
     }
     m->n_stats = 0;
-    mon->have_first = 1;
-    mon->last_step = step;
-    free(layer_norm);
-    free(have);
+    mon->n_monitored++;
+    if (mon->dump && dump_tensors(mon, m, err) < 0)
+        return -1;
+    return 0;
 }
 
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
@@ -137,9 +288,103 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
             c, d, seconds);
 }
 
+/*
+ * The verdict (docs/CONFIG.md#verdict).  With g_l the weight-gradient norm
+ * of layer l and L the last layer with weights, a monitored step is
+ * "vanishing" when some layer has g_l < 1e-3 g_L, "exploding" when some
+ * layer has g_l > 1e3 g_L or the global norm exceeds 1e3 times its value
+ * at the first monitored step.  The run's verdict is the condition that
+ * holds at more than half of the last quarter of its monitored steps; it
+ * started at the first step of the unbroken run of such steps that reaches
+ * the end, at the layer nearest the output that crossed the threshold then.
+ */
+#define VANISH 1e-3
+#define EXPLODE 1e3
+
+static int classify(const gs_monitor *mon, size_t s, long *layer)
+{
+    const double *g = mon->hist_norms + s * (mon->n_layers + 1);
+    long last = -1;
+    for (size_t l = 0; l < mon->n_layers; l++)
+        if (isfinite(g[l]))
+            last = (long)l;
+    *layer = -1;
+    if (last < 0)
+        return 0;
+    double ref = g[last];
+    int vanish = 0, explode = 0;
+    long vl = -1, el = -1;
+    for (long l = 0; l < last; l++) {
+        if (!isfinite(g[l]) && !isnan(g[l])) {
+            explode = 1;
+            el = l;
+            continue;
+        }
+        if (g[l] < VANISH * ref)
+            vanish = 1, vl = l;
+        if (g[l] > EXPLODE * ref)
+            explode = 1, el = l;
+    }
+    double g0 = mon->hist_global[0], gs = mon->hist_global[s];
+    if (!isfinite(gs) || (g0 > 0 && gs > EXPLODE * g0)) {
+        explode = 1;
+        if (el < 0)
+            el = last;
+    }
+    if (explode) {
+        *layer = el;
+        return 2;
+    }
+    if (vanish) {
+        *layer = vl;
+        return 1;
+    }
+    return 0;
+}
+
+void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
+{
+    static const char *const names[] = {"healthy", "vanishing", "exploding"};
+    memset(v, 0, sizeof *v);
+    v->verdict = "healthy";
+    v->layer = -1;
+    size_t n = mon->n_monitored;
+    if (n == 0) {
+        snprintf(v->detail, sizeof v->detail, "no monitored step");
+        return;
+    }
+    size_t tail = n / 4 ? n / 4 : 1;
+    size_t count[3] = {0, 0, 0};
+    long layer;
+    for (size_t s = n - tail; s < n; s++)
+        count[classify(mon, s, &layer)]++;
+    int kind = count[2] * 2 > tail ? 2 : count[1] * 2 > tail ? 1 : 0;
+    v->verdict = names[kind];
+    if (kind == 0) {
+        snprintf(v->detail, sizeof v->detail,
+                 "every layer's weight gradient within a factor %g of the last layer's", EXPLODE);
+        return;
+    }
+    size_t start = n - 1;
+    while (start > 0 && classify(mon, start - 1, &layer) == kind)
+        start--;
+    classify(mon, start, &layer);
+    v->layer = layer;
+    v->step = mon->hist_steps[start];
+    const double *g = mon->hist_norms + start * (mon->n_layers + 1);
+    double ref = NAN;
+    for (size_t l = 0; l < mon->n_layers; l++)
+        if (isfinite(g[l]))
+            ref = g[l];
+    snprintf(v->detail, sizeof v->detail,
+             "from step %llu: layer %ld's weight gradient is %.3g times the last layer's",
+             (unsigned long long)v->step, layer, layer >= 0 ? g[layer] / ref : NAN);
+}
+
 void gs_monitor_flush(gs_monitor *mon)
 {
-    FILE *files[] = {mon->metrics, mon->gradients, mon->layers, mon->paths, mon->epochs};
+    FILE *files[] = {mon->metrics, mon->gradients, mon->layers,
+                     mon->paths,   mon->epochs,    mon->histograms, mon->dump_index};
     for (size_t i = 0; i < GS_ARRAY_LEN(files); i++)
         if (files[i])
             fflush(files[i]);
@@ -147,11 +392,18 @@ void gs_monitor_flush(gs_monitor *mon)
 
 void gs_monitor_close(gs_monitor *mon)
 {
-    FILE *files[] = {mon->metrics, mon->gradients, mon->layers, mon->paths, mon->epochs};
+    FILE *files[] = {mon->metrics, mon->gradients, mon->layers,
+                     mon->paths,   mon->epochs,    mon->histograms, mon->dump_index};
     for (size_t i = 0; i < GS_ARRAY_LEN(files); i++)
         if (files[i])
             fclose(files[i]);
-    free(mon->first_norm);
-    free(mon->last_norm);
+    free(mon->dir);
+    free(mon->layer_weight);
+    free(mon->cur);
+    free(mon->before);
+    free(mon->hist_norms);
+    free(mon->hist_global);
+    free(mon->hist_steps);
+    free(mon->first_input_grad);
     memset(mon, 0, sizeof *mon);
 }

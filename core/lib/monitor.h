@@ -1,36 +1,82 @@
-/* The gradient-flow monitor: per-step statistics into the run's CSV logs. */
+/* The gradient-flow monitor: per-step statistics into the run's logs, the
+   verdict, and the mean-field prediction beside the measurement. */
 #ifndef GS_MONITOR_H
 #define GS_MONITOR_H
 
 #include "model.h"
 
+enum { GS_HIST_LO = -30, GS_HIST_HI = 2 }; /* log10|g| bins [k, k+1) for k in [LO, HI) */
+#define GS_HIST_BINS (GS_HIST_HI - GS_HIST_LO + 3) /* + zero, underflow, overflow */
+
+/* Statistics of one tensor at one monitored step, before clipping. */
+typedef struct gs_tensor_stats {
+    double grad_norm, weight_norm, grad_max;
+    uint32_t hist[GS_HIST_BINS];
+} gs_tensor_stats;
+
 typedef struct gs_monitor {
-    FILE *metrics, *gradients, *layers, *paths, *epochs;
-    size_t n_layers;
-    /* per layer: norm of its first weight tensor's gradient */
-    double *first_norm, *last_norm;
-    int have_first;
+    FILE *metrics, *gradients, *layers, *paths, *epochs, *histograms, *dump_index;
+    char *dir;
+    int dump;
+    size_t n_layers, n_params;
     long first_weight, last_weight; /* param indices, -1 if none */
+    long *layer_weight;             /* per layer: its first weight tensor, or -1 */
+    /* the monitored step in progress */
+    gs_tensor_stats *cur;
+    double *before; /* parameter values before the update */
+    uint64_t cur_step;
+    size_t cur_epoch;
+    double cur_lr, cur_gnorm;
+    /* history of per-layer weight-gradient norms and of the global norm */
+    double *hist_norms; /* n_monitored x n_layers */
+    double *hist_global;
+    uint64_t *hist_steps;
+    size_t n_monitored, cap_monitored;
+    /* first monitored step's back-propagated signal, for the theory table */
+    double *first_input_grad;
     double ratio_first_last;
-    uint64_t last_step;
     /* train loss/accuracy since the last metrics row */
     double loss_sum, correct;
-    size_t examples, batches;
+    size_t examples;
 } gs_monitor;
 
-int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, gs_error *err);
-/* Adds one step's batch loss and correct count to the running means. */
+typedef struct gs_verdict {
+    const char *verdict; /* vanishing, exploding, healthy */
+    long layer;          /* where it started, -1 if none */
+    uint64_t step;
+    char detail[256];
+} gs_verdict;
+
+typedef struct gs_theory {
+    int valid;
+    size_t first, last; /* the stack of equal-width dense layers */
+    char activation[64];
+    double sigma_w2, sigma_b2, q_star, chi_predicted, chi_measured;
+} gs_theory;
+
+int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump,
+                    gs_error *err);
 void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n);
 /* One metrics.csv row: the running means since the previous row. */
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
                         double grad_norm);
-/* A metrics row plus every gradient statistic of a monitored step (whose
-   backward computed dL/dx of the first layer too). */
-void gs_monitor_step(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                     double grad_norm);
+/* Phase 1 of a monitored step, after backward and before clipping: gradient
+   statistics and a copy of the weights. */
+void gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
+                        double grad_norm);
+/* Phase 2, after the optimizer step: update ratios, then every row. */
+int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
                       double train_acc, double val_loss, double val_acc, double seconds);
 void gs_monitor_flush(gs_monitor *mon);
+void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v);
 void gs_monitor_close(gs_monitor *mon);
+
+/* theory.c: mean-field chi for the longest stack of equal-width dense layers. */
+void gs_theory_compute(const gs_model *m, const double *first_input_grad, gs_theory *t);
+int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err);
+
+/* npy.c */
+int gs_npy_write(const char *path, const gs_tensor *t, gs_error *err);
 
 #endif

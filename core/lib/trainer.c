@@ -21,6 +21,8 @@
 typedef struct gs_result {
     const char *label;
     const char *status;
+    gs_verdict verdict;
+    gs_theory theory;
     double train_loss, train_acc, val_loss, val_acc, ratio, seconds;
     uint64_t steps;
     size_t n_layers;
@@ -251,6 +253,32 @@ static void locate_nonfinite(const gs_model *m, int in_loss, char *buf, size_t n
     snprintf(buf, n, "gradients");
 }
 
+/* dL/dx of every layer at initialization, for the mean-field comparison. */
+static void theory_at_init(const gs_model *m, gs_theory *t)
+{
+    double *ig = gs_xcalloc(m->n_layers + 1, sizeof *ig);
+    for (size_t l = 0; l < m->n_layers; l++)
+        ig[l] = sqrt(gs_sumsq(m->dtype, gs_tensor_numel(&m->dacts[l]), m->dacts[l].data));
+    gs_theory_compute(m, ig, t);
+    free(ig);
+}
+
+static void progress_bar(FILE *out, size_t epoch, size_t epochs, size_t done, size_t total,
+                         uint64_t step, uint64_t steps, double loss, double rate, double elapsed)
+{
+    enum { WIDTH = 24 };
+    char bar[WIDTH + 1];
+    size_t fill = total ? done * WIDTH / total : 0;
+    for (size_t i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[WIDTH] = '\0';
+    double eta = step ? elapsed * (double)(steps - step) / (double)step : 0;
+    fprintf(out, "\r\033[K  epoch %zu/%zu [%s] step %llu/%llu  loss %.4f  %.0f samples/s  ETA %.0fs",
+            epoch + 1, epochs, bar, (unsigned long long)step, (unsigned long long)steps, loss,
+            rate, eta);
+    fflush(out);
+}
+
 static void print_progress(FILE *out, size_t epoch, size_t epochs, double loss, double acc,
                            double vloss, double vacc, double rate)
 {
@@ -274,6 +302,17 @@ static int write_summary(const char *dir, const gs_result *r, const char *detail
     gs_json_num(&j, "val_accuracy", r->val_acc);
     gs_json_num(&j, "wall_time_s", r->seconds);
     gs_json_num(&j, "grad_ratio_first_last", r->ratio);
+    gs_json_str(&j, "verdict", r->verdict.verdict);
+    if (r->verdict.layer >= 0) {
+        gs_json_int(&j, "verdict_layer", r->verdict.layer);
+        gs_json_int(&j, "verdict_step", (long long)r->verdict.step);
+    } else {
+        gs_json_raw(&j, "verdict_layer", "null");
+        gs_json_raw(&j, "verdict_step", "null");
+    }
+    gs_json_str(&j, "verdict_detail", r->verdict.detail);
+    gs_json_num(&j, "chi_predicted", r->theory.valid ? r->theory.chi_predicted : NAN);
+    gs_json_num(&j, "chi_measured", r->theory.valid ? r->theory.chi_measured : NAN);
     gs_json_str(&j, "gradscope_version", PACKAGE_VERSION);
     gs_json_end(&j);
     int rc = gs_write_atomic(dir, "summary.json", j.buf, j.len, err);
@@ -363,8 +402,11 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
     gs_model *m = t->model;
     gs_monitor mon;
     double t0 = gs_now();
-    if (write_config(dir, v, err) < 0 || gs_monitor_open(&mon, dir, m, err) < 0)
+    if (write_config(dir, v, err) < 0 ||
+        gs_monitor_open(&mon, dir, m, v->monitor[M_DUMP].b, err) < 0)
         return GS_EXIT_RUNTIME;
+    int tty = !quiet && isatty(fileno(out));
+    double last_bar = 0;
     size_t batch = (size_t)v->training[T_BATCH].i;
     size_t epochs = (size_t)v->training[T_EPOCHS].i;
     uint64_t every = (uint64_t)v->monitor[M_EVERY].i;
@@ -375,6 +417,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
     gs_rng_seed(&shuffle, (uint64_t)v->seed, gs_hash_string("shuffle"));
     uint64_t step = 0;
     const char *status = "completed";
+    int io_failed = 0;
     r->val_loss = r->val_acc = NAN;
     char detail[512] = "";
     for (size_t epoch = 0; epoch < epochs && !detail[0]; epoch++) {
@@ -411,8 +454,12 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
             double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
                                                       steps_per_epoch);
             if (monitored)
-                gs_monitor_step(&mon, m, step, epoch, lr, gnorm);
+                gs_monitor_capture(&mon, m, step, epoch, lr, gnorm);
+            if (step == 0)
+                theory_at_init(m, &r->theory);
             if (!isfinite(gnorm)) {
+                if (monitored && gs_monitor_commit(&mon, m, err) < 0)
+                    break;
                 if (!monitored)
                     gs_monitor_metrics(&mon, step, epoch, lr, gnorm);
                 char where[256];
@@ -446,6 +493,16 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
                 t->opt->step(&c, p->numel, (float *)m->values + p->offset, g + p->offset,
                              t->opt_state + p->offset * t->slots);
             }
+            if (monitored && gs_monitor_commit(&mon, m, err) < 0) {
+                snprintf(detail, sizeof detail, "%s", err->msg);
+                io_failed = 1;
+                break;
+            }
+            if (tty && gs_now() - last_bar > 0.2) {
+                last_bar = gs_now();
+                progress_bar(out, epoch, epochs, b + n, t->n_train, step + 1, total_steps, loss,
+                             (double)(b + n) / (last_bar - te), last_bar - t0);
+            }
         }
         if (detail[0])
             break;
@@ -455,6 +512,8 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
         double last_loss = epoch_loss / (double)t->n_train;
         double last_acc = t->data.classes ? epoch_correct / (double)t->n_train : NAN;
         double secs = gs_now() - te;
+        if (tty)
+            fputs("\r\033[K", out);
         gs_monitor_epoch(&mon, epoch, step, last_loss, last_acc, vloss, vacc, secs);
         gs_monitor_flush(&mon);
         if (!quiet)
@@ -462,6 +521,10 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
                            (double)t->n_train / secs);
         r->val_loss = vloss;
         r->val_acc = vacc;
+    }
+    if (io_failed) {
+        gs_monitor_close(&mon);
+        return GS_EXIT_RUNTIME;
     }
     if (detail[0]) {
         status = "diverged";
@@ -475,18 +538,23 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
     r->status = status;
     r->steps = step;
     r->ratio = mon.ratio_first_last;
+    gs_monitor_verdict(&mon, &r->verdict);
+    if (!quiet)
+        fprintf(out, "  verdict: %s (%s)\n", r->verdict.verdict, r->verdict.detail);
     r->seconds = gs_now() - t0;
     r->n_layers = m->n_layers;
     r->first_norm = gs_xcalloc(m->n_layers, sizeof(double));
     r->last_norm = gs_xcalloc(m->n_layers, sizeof(double));
     r->layer_types = gs_xcalloc(m->n_layers, sizeof(char *));
+    size_t rows = mon.n_monitored, stride = m->n_layers + 1;
     for (size_t l = 0; l < m->n_layers; l++) {
-        r->first_norm[l] = mon.first_norm[l];
-        r->last_norm[l] = mon.last_norm[l];
+        r->first_norm[l] = rows ? mon.hist_norms[l] : NAN;
+        r->last_norm[l] = rows ? mon.hist_norms[(rows - 1) * stride + l] : NAN;
         r->layer_types[l] = gs_xstrdup(gs_module_type(m->layers[l]));
     }
     gs_monitor_close(&mon);
-    if (write_summary(dir, r, detail[0] ? detail : NULL, err) < 0)
+    if (gs_theory_write(dir, &r->theory, err) < 0 ||
+        write_summary(dir, r, detail[0] ? detail : NULL, err) < 0)
         return GS_EXIT_RUNTIME;
     return GS_EXIT_OK;
 }
@@ -525,15 +593,31 @@ static void print_layer_table(FILE *out, const gs_result *res, size_t n)
 
 static void print_comparison(FILE *out, const gs_result *res, size_t n)
 {
-    fprintf(out, "\n%-20s %-10s %8s %10s %10s %9s %14s %8s\n", "variant", "status", "steps",
-            "train_loss", "val_loss", "val_acc", "grad_ratio", "time_s");
+    fprintf(out, "\n%-20s %-10s %-10s %8s %10s %10s %9s %12s %8s\n", "variant", "status",
+            "verdict", "steps", "train_loss", "val_loss", "val_acc", "grad_ratio", "time_s");
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "%-20s %-10s %8llu %10.4f %10.4f %9.4f %14.3e %8.2f\n",
-                res[i].label[0] ? res[i].label : "run", res[i].status,
+        fprintf(out, "%-20s %-10s %-10s %8llu %10.4f %10.4f %9.4f %12.3e %8.2f\n",
+                res[i].label[0] ? res[i].label : "run", res[i].status, res[i].verdict.verdict,
                 (unsigned long long)res[i].steps, res[i].train_loss, res[i].val_loss,
                 res[i].val_acc, res[i].ratio, res[i].seconds);
     fprintf(out, "grad_ratio = |dL/dW| of the first layer / of the last layer, at the last "
                  "monitored step\n");
+    int header = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gs_theory *t = &res[i].theory;
+        if (!t->valid)
+            continue;
+        if (!header++)
+            fprintf(out, "\nMean-field factor per layer of |dL/dx|^2 at initialization, "
+                         "chi = sigma_w^2 E[phi'(h)^2]\n%-20s %-9s %-11s %9s %9s %10s %10s\n",
+                    "variant", "layers", "activation", "sigma_w2", "sigma_b2", "predicted",
+                    "measured");
+        char span[32];
+        snprintf(span, sizeof span, "%zu-%zu", t->first, t->last);
+        fprintf(out, "%-20s %-9s %-11s %9.4f %9.4f %10.4f %10.4f\n",
+                res[i].label[0] ? res[i].label : "run", span, t->activation, t->sigma_w2,
+                t->sigma_b2, t->chi_predicted, t->chi_measured);
+    }
 }
 
 static char *default_dir(const gs_experiment *e)

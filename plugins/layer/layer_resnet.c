@@ -5,6 +5,8 @@
  *        F = [norm -> act -> dense] x depth
  *   post (He et al. 2015, original ResNet):   y = act(lambda s(x) + F(x)),
  *        F = [dense -> norm -> act] x (depth - 1) -> dense -> norm
+ *   mlp  (the residual MLP block, x + W2 act(W1 x) at depth 2):
+ *        y = lambda s(x) + F(x), F = [dense -> norm -> act] x (depth - 1) -> dense
  *
  * s(x) = x when the widths agree, else a learned projection x P^T without
  * bias.  lambda (shortcut_scale) exists for the scaled-shortcut experiment:
@@ -18,6 +20,7 @@
 #include "layer_util.h"
 
 enum { P_UNITS, P_DEPTH, P_ACTIVATION, P_INIT, P_NORM, P_FORM, P_SCALE };
+enum { FORM_PRE, FORM_POST, FORM_MLP };
 
 static const gs_param_spec params[] = {
     [P_UNITS] = {.name = "units", .type = GS_P_INT, .def.i = 0, .min = 0, .max = 1 << 20,
@@ -32,8 +35,9 @@ static const gs_param_spec params[] = {
                 .doc = "initializer of every weight, the projection's included"},
     [P_NORM] = {.name = "norm", .type = GS_P_STRING, .def.s = "none", .choices = BLK_NORM_CHOICES,
                 .min = GS_ANY, .doc = "normalization inside F"},
-    [P_FORM] = {.name = "form", .type = GS_P_STRING, .def.s = "pre", .choices = "pre|post",
-                .min = GS_ANY, .doc = "pre-activation (2016) or original post-activation (2015)"},
+    [P_FORM] = {.name = "form", .type = GS_P_STRING, .def.s = "pre", .choices = "pre|post|mlp",
+                .min = GS_ANY,
+                .doc = "pre-activation (2016), original post-activation (2015) or mlp (no outer act)"},
     [P_SCALE] = {.name = "shortcut_scale", .type = GS_P_FLOAT, .def.f = 1.0, .min = GS_ANY,
                  .doc = "lambda multiplying the shortcut s(x)"},
     {0},
@@ -51,7 +55,7 @@ typedef struct resnet {
     gs_tensor *dxs;    /* scratch of the input's size */
 } resnet;
 
-static int build_branch(resnet *r, gs_module *m, const gs_value *p, int post, int norm)
+static int build_branch(resnet *r, gs_module *m, const gs_value *p, int form, int norm)
 {
     const gs_host *h = r->host;
     const char *norm_kind = p[P_NORM].s;
@@ -60,7 +64,7 @@ static int build_branch(resnet *r, gs_module *m, const gs_value *p, int post, in
     char name[32];
     for (size_t i = 0; i < depth; i++) {
         int last = i + 1 == depth;
-        if (!post) {
+        if (form == FORM_PRE) {
             if (norm) {
                 snprintf(name, sizeof name, "norm%zu", i);
                 if (blk_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
@@ -81,7 +85,7 @@ static int build_branch(resnet *r, gs_module *m, const gs_value *p, int post, in
             if (blk_chain_add_dense(h, m, &r->f, name, r->units, init,
                                     !norm && !last ? act : NULL) < 0)
                 return -1;
-            if (norm) {
+            if (norm && (!last || form == FORM_POST)) {
                 snprintf(name, sizeof name, "norm%zu", i);
                 if (blk_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
                     return -1;
@@ -105,11 +109,13 @@ static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_
     r->in = gs_shape_numel(in);
     r->units = p[P_UNITS].i ? (size_t)p[P_UNITS].i : r->in;
     r->scale = p[P_SCALE].f;
-    int post = strcmp(p[P_FORM].s, "post") == 0;
+    int form = strcmp(p[P_FORM].s, "pre") == 0    ? FORM_PRE
+               : strcmp(p[P_FORM].s, "post") == 0 ? FORM_POST
+                                                  : FORM_MLP;
     int norm = strcmp(p[P_NORM].s, "none") != 0;
     size_t depth = (size_t)p[P_DEPTH].i;
     blk_chain_init(h, &r->f, 3 * depth, in);
-    if (build_branch(r, m, p, post, norm) < 0)
+    if (build_branch(r, m, p, form, norm) < 0)
         return -1;
     *out = (gs_shape){.ndim = 1, .dims = {r->units}};
     if (r->units != r->in) {
@@ -124,7 +130,7 @@ static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_
     r->dxs = h->add_buffer(m, "dx_scratch", &xs);
     if (!r->fout || !r->dxs)
         return -1;
-    if (post) {
+    if (form == FORM_POST) {
         r->z = h->add_buffer(m, "sum", out);
         r->dz = h->add_buffer(m, "dsum", out);
         gs_shape act_out;
@@ -222,7 +228,7 @@ static const gs_component components[] = {{
     .size = sizeof(gs_component),
     .kind = GS_KIND_LAYER,
     .name = "resnet",
-    .doc = "residual block y = lambda s(x) + F(x) (pre) or act(lambda s(x) + F(x)) (post)",
+    .doc = "residual block y = lambda s(x) + F(x), or act(lambda s(x) + F(x)) in the post form",
     .params = params,
     .ops = &ops,
 }};
