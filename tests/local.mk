@@ -32,3 +32,10 @@ tests_test_run_SOURCES = tests/test_run.c tests/testutil.h
 tests_test_run_CFLAGS = $(TEST_CFLAGS)
 tests_test_run_LDADD = $(TEST_LDADD)
 include $(srcdir)/tests/blocks.mk
+check_PROGRAMS += tests/test_monitor
+TESTS += tests/test_monitor
+tests_test_monitor_SOURCES = tests/test_monitor.c tests/testutil.h
+tests_test_monitor_CFLAGS = $(TEST_CFLAGS)
+tests_test_monitor_LDADD = $(TEST_LDADD)
+TESTS += tests/cli.sh
+EXTRA_DIST += tests/cli.sh

@@ -72,8 +72,12 @@ START_TEST(run_directory_has_documented_files)
     ck_assert_msg(run_cfg(small_cfg, out, NULL, 0, 1, &err) == 0, "%s", err.msg);
     const char *headers[][2] = {
         {"metrics.csv", "step,epoch,loss,accuracy,lr,grad_norm\n"},
-        {"gradients.csv", "step,layer,tensor,grad_norm,weight_norm,grad_max_abs\n"},
-        {"layers.csv", "step,layer,type,input_grad_norm,act_mean,act_std\n"},
+        {"gradients.csv", "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n"},
+        {"layers.csv",
+         "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n"},
+        {"histograms.csv", "step,layer,tensor,log10_lo,log10_hi,count\n"},
+        {"theory.csv", "first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,chi_predicted,"
+                       "chi_measured\n"},
         {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n"},
         {"paths.csv", "step,layer,key,value\n"},
     };
@@ -98,7 +102,9 @@ START_TEST(run_directory_has_documented_files)
     char *summary = file_in(out, "summary.json");
     const char *keys[] = {"\"status\": \"completed\"", "\"steps\": 108", "\"train_loss\"",
                           "\"train_accuracy\"", "\"val_loss\"", "\"val_accuracy\"",
-                          "\"wall_time_s\"", "\"grad_ratio_first_last\""};
+                          "\"wall_time_s\"", "\"grad_ratio_first_last\"", "\"verdict\"",
+                          "\"verdict_layer\"", "\"verdict_step\"", "\"chi_predicted\"",
+                          "\"chi_measured\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(summary, keys[i]) != NULL, "%s not in %s", keys[i], summary);
     free(summary);
@@ -234,6 +240,9 @@ START_TEST(flagship_shows_vanishing_versus_healthy)
         char *summary = file_in(sub, "summary.json");
         ck_assert_msg(strstr(summary, "\"completed\"") != NULL, "%s", summary);
         ratio[i] = json_number(summary, "grad_ratio_first_last");
+        ck_assert_msg(strstr(summary, i == 0 ? "\"verdict\": \"vanishing\""
+                                             : "\"verdict\": \"healthy\"") != NULL,
+                      "%s", summary);
         free(summary);
     }
     ck_assert_str_eq(gs_experiment_variant_name(e, 0), "sigmoid-normal");

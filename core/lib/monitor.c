@@ -141,8 +141,10 @@ static void tensor_stats(const float *g, const float *w, size_t n, gs_tensor_sta
     s->grad_max = gmax;
 }
 
-void gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                        double grad_norm)
+static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err);
+
+int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
+                       double grad_norm, gs_error *err)
 {
     mon->cur_step = step;
     mon->cur_epoch = epoch;
@@ -154,6 +156,7 @@ void gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoc
                      &mon->cur[i]);
     }
     memcpy(mon->before, m->values, m->total * sizeof(float));
+    return mon->dump ? dump_tensors(mon, m, err) : 0;
 }
 
 static const char *bin_edge(int bin, int upper)
@@ -271,8 +274,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     }
     m->n_stats = 0;
     mon->n_monitored++;
-    if (mon->dump && dump_tensors(mon, m, err) < 0)
-        return -1;
+    (void)err;
     return 0;
 }
 

@@ -23,7 +23,7 @@ typedef struct gs_monitor {
     long *layer_weight;             /* per layer: its first weight tensor, or -1 */
     /* the monitored step in progress */
     gs_tensor_stats *cur;
-    double *before; /* parameter values before the update */
+    float *before; /* parameter values before the update */
     uint64_t cur_step;
     size_t cur_epoch;
     double cur_lr, cur_gnorm;
@@ -52,6 +52,9 @@ typedef struct gs_theory {
     size_t first, last; /* the stack of equal-width dense layers */
     char activation[64];
     double sigma_w2, sigma_b2, q_star, chi_predicted, chi_measured;
+    /* the prediction along this network's own variance path from its input
+       (finite depth: the fixed point may not be reached yet) */
+    double q_in, chi_path;
 } gs_theory;
 
 int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump,
@@ -61,9 +64,9 @@ void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n);
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
                         double grad_norm);
 /* Phase 1 of a monitored step, after backward and before clipping: gradient
-   statistics and a copy of the weights. */
-void gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                        double grad_norm);
+   statistics, a copy of the weights, the .npy dump. */
+int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
+                       double grad_norm, gs_error *err);
 /* Phase 2, after the optimizer step: update ratios, then every row. */
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,

@@ -168,6 +168,18 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
     moments(a, q, &ep, &edp);
     t->q_star = unbounded ? INFINITY : q;
     t->chi_predicted = t->sigma_w2 * edp;
+    /* The same recursion from the variance this network's stack really
+       receives (its input at initialization), layer by layer. */
+    const gs_tensor *x = &m->acts[best_first];
+    size_t nx = gs_tensor_numel(x);
+    t->q_in = t->sigma_w2 * gs_sumsq(x->dtype, nx, x->data) / (double)(nx ? nx : 1) + t->sigma_b2;
+    double qp = t->q_in, log_chi = 0;
+    for (size_t l = best_first; l <= last; l++) {
+        moments(a, qp, &ep, &edp);
+        log_chi += log(t->sigma_w2 * edp);
+        qp = t->sigma_w2 * ep + t->sigma_b2;
+    }
+    t->chi_path = exp(log_chi / (double)(last - best_first + 1));
     double log_sum = 0;
     size_t count = 0;
     for (size_t l = best_first; l <= last; l++)
@@ -189,12 +201,13 @@ int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err)
     char *text;
     if (t->valid)
         text = gs_xasprintf("first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
-                            "chi_predicted,chi_measured\n%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g\n",
+                            "chi_predicted,chi_measured,q_in,chi_path\n"
+                            "%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
                             t->first, t->last, t->activation, t->sigma_w2, t->sigma_b2,
-                            t->q_star, t->chi_predicted, t->chi_measured);
+                            t->q_star, t->chi_predicted, t->chi_measured, t->q_in, t->chi_path);
     else
         text = gs_xstrdup("first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
-                          "chi_predicted,chi_measured\n");
+                          "chi_predicted,chi_measured,q_in,chi_path\n");
     int rc = gs_write_atomic(dir, "theory.csv", text, strlen(text), err);
     free(text);
     return rc;

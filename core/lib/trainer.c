@@ -313,6 +313,7 @@ static int write_summary(const char *dir, const gs_result *r, const char *detail
     gs_json_str(&j, "verdict_detail", r->verdict.detail);
     gs_json_num(&j, "chi_predicted", r->theory.valid ? r->theory.chi_predicted : NAN);
     gs_json_num(&j, "chi_measured", r->theory.valid ? r->theory.chi_measured : NAN);
+    gs_json_num(&j, "chi_path", r->theory.valid ? r->theory.chi_path : NAN);
     gs_json_str(&j, "gradscope_version", PACKAGE_VERSION);
     gs_json_end(&j);
     int rc = gs_write_atomic(dir, "summary.json", j.buf, j.len, err);
@@ -453,8 +454,10 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
             double gnorm = sqrt(gs_sumsq(GS_F32, m->total, m->grads));
             double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
                                                       steps_per_epoch);
-            if (monitored)
-                gs_monitor_capture(&mon, m, step, epoch, lr, gnorm);
+            if (monitored && gs_monitor_capture(&mon, m, step, epoch, lr, gnorm, err) < 0) {
+                io_failed = 1;
+                break;
+            }
             if (step == 0)
                 theory_at_init(m, &r->theory);
             if (!isfinite(gnorm)) {
@@ -614,9 +617,9 @@ static void print_comparison(FILE *out, const gs_result *res, size_t n)
                     "measured");
         char span[32];
         snprintf(span, sizeof span, "%zu-%zu", t->first, t->last);
-        fprintf(out, "%-20s %-9s %-11s %9.4f %9.4f %10.4f %10.4f\n",
+        fprintf(out, "%-20s %-9s %-11s %9.4f %9.4f %10.4f %10.4f %10.4f\n",
                 res[i].label[0] ? res[i].label : "run", span, t->activation, t->sigma_w2,
-                t->sigma_b2, t->chi_predicted, t->chi_measured);
+                t->sigma_b2, t->chi_predicted, t->chi_path, t->chi_measured);
     }
 }
 

@@ -60,9 +60,11 @@ GS_API int gs_test_record(const gs_test_model *t, size_t i, int *layer, const ch
  * `training`) for every input and parameter element of a double-precision
  * model, at the current inputs and parameters, for L = sum(r * y) with a
  * random r.  Random modules (dropout) replay the same draws in every
- * evaluation.  Returns 1 when every relative error is at most 1e-5, 0
- * otherwise, -1 for a float model; *max_rel_err gets the largest error and
- * `what` (if not NULL) names where it occurred.
+ * evaluation.  Errors are relative to the larger of the two values, or to
+ * 1e-4 max(1, sum|r y|) when both are smaller (rounding noise of the
+ * differences).  Returns 1 when every error is at most 1e-5, 0 otherwise,
+ * -1 for a float model; *max_rel_err gets the largest error and `what` (if
+ * not NULL) names where it occurred.
  */
 GS_API int gs_test_gradcheck(gs_test_model *t, int training, double *max_rel_err, char *what,
                              size_t what_len);

@@ -1,0 +1,443 @@
+/*
+ * Matrix products C = alpha op(A) op(B) + beta C, row-major.
+ *
+ * Float products run on a register tile: up to 6 rows by 16 columns of C
+ * stay in registers while p runs over a chunk of K, each step broadcasting
+ * one element of op(A) per row against two 8-wide vectors of a row of
+ * op(B).  Operands are read in place when their layout allows it (small
+ * problems then pay no copying at all) and copied into contiguous panels
+ * ("packed") when op(B) is transposed or an operand is too large for the
+ * caches to hold at its natural stride.  The loops around the tile follow
+ * Goto's blocking: KC-deep slices of K, MC rows of A per L2-resident block.
+ *
+ * The tile exists twice, as AVX2+FMA intrinsics and as portable C; the
+ * first is chosen at run time when the processor has AVX2 and FMA, so one
+ * x86-64 binary runs everywhere.  GRADSCOPE_KERNELS=portable forces the
+ * second (for testing it, and for comparing).
+ *
+ * Determinism: C(i, j) is always the sum over K in chunks of KC, each
+ * chunk accumulated in p order in one register lane, scaled by alpha and
+ * added to C in chunk order.  Threads own disjoint blocks of C whose edges
+ * lie on the 6 x 16 tile grid; tiles at the edges of C are computed with
+ * the same per-element operations as full ones.  So neither the thread
+ * count, nor the split, nor packing changes a single bit of the result.
+ */
+#include "config.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#include <immintrin.h>
+#define GS_GEMM_AVX2 1
+#endif
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum {
+    MR = 6,    /* rows of the register tile */
+    NR = 16,   /* columns of the register tile (two AVX vectors) */
+    KC = 256,  /* depth of a slice of K: one B micro-panel is 16 KiB (L1) */
+    MC = 144,  /* rows of A per block: 144 KiB packed (L2) */
+    NC = 2048, /* columns of B per block: 2 MiB packed (L3) */
+};
+
+/* Below this many multiply-adds a product runs on the calling thread:
+   waking the team would cost more than it saves. */
+#define PARALLEL_MIN_FMAS (192.0 * 1024.0)
+
+/* Operands packed past these sizes (floats of the slice that one block
+   reads), so that strided rows do not fight over cache sets. */
+#define DIRECT_A_MAX (16 * 1024)
+#define DIRECT_B_MAX (64 * 1024)
+
+/* One product: op(A)(i, p) = a[i*ars + p*acs], op(B)(p, j) = b[p*brs + j*bcs]. */
+typedef struct sgemm {
+    size_t m, n, k;
+    const float *a;
+    size_t ars, acs;
+    const float *b;
+    size_t brs, bcs;
+    float *c;
+    size_t ldc;
+    float alpha, beta;
+} sgemm;
+
+/* Per-thread packing buffers, grown as needed and kept for the next call
+   (threads of the OpenMP team persist between parallel regions). */
+static _Thread_local float *scratch_buf;
+static _Thread_local size_t scratch_cap;
+
+static float *scratch(size_t floats)
+{
+    if (floats > scratch_cap) {
+        free(scratch_buf);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        if (posix_memalign((void **)&scratch_buf, 64, bytes) != 0)
+            scratch_buf = gs_xmalloc(bytes); /* reports exhaustion and stops */
+        scratch_cap = floats;
+    }
+    return scratch_buf;
+}
+
+static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/*
+ * Packing.  A block of op(B) (kc x nc) becomes ceil(nc/NR) panels of kc
+ * rows of NR floats; a block of op(A) (mc x kc) ceil(mc/MR) panels of kc
+ * columns of MR floats.  Panels are padded with zeros: padding only ever
+ * meets padding, never a real element of C.
+ */
+static ALWAYS_INLINE void pack_b(size_t kc, size_t nc, const float *b, size_t brs, size_t bcs,
+                                 float *dst)
+{
+    for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
+        size_t nr = min_sz(NR, nc - j);
+        const float *src = b + j * bcs;
+        if (bcs == 1) {
+            for (size_t p = 0; p < kc; p++) {
+                memcpy(dst + p * NR, src + p * brs, nr * sizeof(float));
+                memset(dst + p * NR + nr, 0, (NR - nr) * sizeof(float));
+            }
+        } else {
+            /* transposed: column c of the panel is row j + c of B in memory */
+            for (size_t p = 0; p < kc; p++)
+                for (size_t c = 0; c < NR; c++)
+                    dst[p * NR + c] = c < nr ? src[c * bcs + p * brs] : 0.0f;
+        }
+    }
+}
+
+static ALWAYS_INLINE void pack_a(size_t mc, size_t kc, const float *a, size_t ars, size_t acs,
+                                 float *dst)
+{
+    for (size_t i = 0; i < mc; i += MR, dst += kc * MR) {
+        size_t mr = min_sz(MR, mc - i);
+        const float *src = a + i * ars;
+        if (ars == 1) {
+            for (size_t p = 0; p < kc; p++) {
+                memcpy(dst + p * MR, src + p * acs, mr * sizeof(float));
+                memset(dst + p * MR + mr, 0, (MR - mr) * sizeof(float));
+            }
+        } else {
+            for (size_t p = 0; p < kc; p++)
+                for (size_t r = 0; r < MR; r++)
+                    dst[p * MR + r] = r < mr ? src[r * ars + p * acs] : 0.0f;
+        }
+    }
+}
+
+/*
+ * A tile: C[0:mr, 0:nr] (+)= alpha * sum_p A(r, p) B(p, c) over p < kc,
+ * with A(r, p) = a[r*ars + p*acs] and B(p, c) = b[p*brs + c].  `beta` is
+ * the caller's beta for the first K slice and 1 for the others.
+ */
+typedef void tile_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
+                     const float *b, size_t brs, float *c, size_t ldc, float alpha, float beta);
+
+static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *a, size_t ars,
+                                        size_t acs, const float *b, size_t brs, float *c,
+                                        size_t ldc, float alpha, float beta)
+{
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (size_t p = 0; p < kc; p++, a += acs, b += brs)
+        for (int r = 0; r < mr; r++) {
+            const float av = a[r * ars];
+            for (int j = 0; j < nr; j++)
+                acc[r][j] += av * b[j];
+        }
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        for (int j = 0; j < nr; j++) {
+            float t = alpha == 1.0f ? acc[r][j] : alpha * acc[r][j];
+            cr[j] = beta == 0.0f ? t : beta == 1.0f ? cr[j] + t : beta * cr[j] + t;
+        }
+    }
+}
+
+/*
+ * The blocked product of rows [i0, i1) and columns [j0, j1) of C, on one
+ * thread.  KC slices are the outer loop over K so that every element sees
+ * the same chunks whatever block it falls in.
+ */
+static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, size_t j0,
+                                        size_t j1, tile_fn *tile)
+{
+    size_t mb = i1 - i0, nb = j1 - j0;
+    int direct_b = g->bcs == 1 && min_sz(g->k, KC) * nb <= DIRECT_B_MAX;
+    int direct_a = min_sz(g->k, KC) * min_sz(mb, MC) <= DIRECT_A_MAX;
+    float *bpack = NULL, *apack = NULL;
+    if (!direct_b || !direct_a) {
+        size_t nbp = (min_sz(nb, NC) + NR - 1) / NR * NR, mbp = (min_sz(mb, MC) + MR - 1) / MR * MR;
+        float *w = scratch((direct_b ? 0 : KC * nbp) + (direct_a ? 0 : KC * mbp));
+        bpack = direct_b ? NULL : w;
+        apack = direct_a ? NULL : w + (direct_b ? 0 : KC * nbp);
+    }
+    for (size_t jc = j0; jc < j1; jc += NC) {
+        size_t nc = min_sz(NC, j1 - jc);
+        for (size_t pc = 0; pc < g->k; pc += KC) {
+            size_t kc = min_sz(KC, g->k - pc);
+            float beta = pc == 0 ? g->beta : 1.0f;
+            const float *bsl = g->b + pc * g->brs + jc * g->bcs;
+            if (bpack)
+                pack_b(kc, nc, bsl, g->brs, g->bcs, bpack);
+            for (size_t ic = i0; ic < i1; ic += MC) {
+                size_t mc = min_sz(MC, i1 - ic);
+                const float *asl = g->a + ic * g->ars + pc * g->acs;
+                if (apack)
+                    pack_a(mc, kc, asl, g->ars, g->acs, apack);
+                for (size_t jr = 0; jr < nc; jr += NR) {
+                    int nr = (int)min_sz(NR, nc - jr);
+                    const float *bp = bpack ? bpack + jr * kc : bsl + jr;
+                    size_t brs = bpack ? NR : g->brs;
+                    float *cc = g->c + ic * g->ldc + jc + jr;
+                    for (size_t ir = 0; ir < mc; ir += MR) {
+                        int mr = (int)min_sz(MR, mc - ir);
+                        if (apack)
+                            tile(mr, nr, kc, apack + ir * kc, 1, MR, bp, brs, cc + ir * g->ldc,
+                                 g->ldc, g->alpha, beta);
+                        else
+                            tile(mr, nr, kc, asl + ir * g->ars, g->ars, g->acs, bp, brs,
+                                 cc + ir * g->ldc, g->ldc, g->alpha, beta);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
+                             const float *b, size_t brs, float *c, size_t ldc, float alpha,
+                             float beta)
+{
+    tile_portable(mr, nr, kc, a, ars, acs, b, brs, c, ldc, alpha, beta);
+}
+
+static void block_portable(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    block_generic(g, i0, i1, j0, j1, tile_portable_fn);
+}
+
+#ifdef GS_GEMM_AVX2
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/*
+ * The AVX2 tile for MRV rows and NV vectors of columns, the last vector
+ * masked when MASKED; instantiated with constants so that accumulators
+ * live in registers and unused rows cost nothing.  Rows are independent
+ * lanes: a row's arithmetic does not depend on MRV, NV or MASKED.
+ */
+static ALWAYS_INLINE AVX2 void tile_avx2_body(const int MRV, const int NV, const int MASKED,
+                                              size_t kc, const float *a, size_t ars, size_t acs,
+                                              const float *b, size_t brs, float *c, size_t ldc,
+                                              __m256i mask, float alpha, float beta)
+{
+    __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+        acc0[r] = acc1[r] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+    for (size_t p = 0; p < kc; p++, a += acs, b += brs) {
+        __m256 b0, b1;
+        if (NV == 2) {
+            b0 = _mm256_loadu_ps(b);
+            b1 = MASKED ? _mm256_maskload_ps(b + 8, mask) : _mm256_loadu_ps(b + 8);
+        } else {
+            b0 = MASKED ? _mm256_maskload_ps(b, mask) : _mm256_loadu_ps(b);
+            b1 = b0;
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < MRV; r++) {
+            const __m256 av = _mm256_broadcast_ss(a + r * ars);
+            acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+            if (NV == 2)
+                acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+        }
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+    for (int r = 0; r < MRV; r++) {
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++) {
+            float *cp = c + r * ldc + 8 * v;
+            const int masked = MASKED && v == NV - 1;
+            __m256 t = v ? acc1[r] : acc0[r];
+            if (alpha != 1.0f)
+                t = _mm256_mul_ps(t, va);
+            if (beta != 0.0f) {
+                __m256 old = masked ? _mm256_maskload_ps(cp, mask) : _mm256_loadu_ps(cp);
+                t = beta == 1.0f ? _mm256_add_ps(old, t) : _mm256_fmadd_ps(vb, old, t);
+            }
+            if (masked)
+                _mm256_maskstore_ps(cp, mask, t);
+            else
+                _mm256_storeu_ps(cp, t);
+        }
+    }
+}
+
+#define TILE_ROWS(MRV)                                                                         \
+    case MRV:                                                                                  \
+        if (nr == 16)                                                                          \
+            tile_avx2_body(MRV, 2, 0, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+        else if (nr > 8)                                                                       \
+            tile_avx2_body(MRV, 2, 1, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+        else if (nr == 8)                                                                      \
+            tile_avx2_body(MRV, 1, 0, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+        else                                                                                   \
+            tile_avx2_body(MRV, 1, 1, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+        break;
+
+static AVX2 void tile_avx2(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
+                           const float *b, size_t brs, float *c, size_t ldc, float alpha,
+                           float beta)
+{
+    /* lanes below nr % 8 of the last vector are real columns */
+    const int left = nr % 8;
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    switch (mr) {
+        TILE_ROWS(6)
+        TILE_ROWS(5)
+        TILE_ROWS(4)
+        TILE_ROWS(3)
+        TILE_ROWS(2)
+        TILE_ROWS(1)
+    }
+}
+
+static AVX2 void block_avx2(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1)
+{
+    block_generic(g, i0, i1, j0, j1, tile_avx2);
+}
+#endif
+
+typedef void block_fn(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1);
+
+static block_fn *choose_block(void)
+{
+#ifdef GS_GEMM_AVX2
+    const char *env = getenv("GRADSCOPE_KERNELS");
+    __builtin_cpu_init();
+    if (!(env && strcmp(env, "portable") == 0) && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
+        return block_avx2;
+#endif
+    return block_portable;
+}
+
+static block_fn *block_impl;
+
+const char *gs_gemm_kernel_name(void)
+{
+    if (!block_impl)
+        block_impl = choose_block();
+#ifdef GS_GEMM_AVX2
+    if (block_impl == block_avx2)
+        return "avx2-fma";
+#endif
+    return "portable";
+}
+
+/*
+ * How to share C among up to `threads` threads: a tm x tn grid of blocks
+ * aligned to the tile grid, chosen to minimise the largest block's work
+ * plus the packing each block repeats (a packed element costs about as
+ * much as a few multiply-adds).
+ */
+static void split(size_t m, size_t n, size_t k, int threads, int *tm, int *tn)
+{
+    size_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR;
+    double best = -1;
+    *tm = *tn = 1;
+    for (int a = 1; a <= threads; a++)
+        for (int b = 1; a * b <= threads; b++) {
+            if ((size_t)a > mt || (size_t)b > nt)
+                continue;
+            double rows = (double)((mt + a - 1) / a * MR), cols = (double)((nt + b - 1) / b * NR);
+            double cost = rows * cols * (double)k + 4.0 * (double)k * (rows + cols);
+            if (best < 0 || cost < best) {
+                best = cost;
+                *tm = a;
+                *tn = b;
+            }
+        }
+}
+
+static void sgemm_run(const sgemm *g)
+{
+    if (!block_impl)
+        block_impl = choose_block();
+    int threads = gs_get_threads();
+    if (threads <= 1 || (double)g->m * (double)g->n * (double)g->k < PARALLEL_MIN_FMAS) {
+        block_impl(g, 0, g->m, 0, g->n);
+        return;
+    }
+    int tm, tn;
+    split(g->m, g->n, g->k, threads, &tm, &tn);
+    size_t mt = (g->m + MR - 1) / MR, nt = (g->n + NR - 1) / NR;
+    int blocks = tm * tn;
+    block_fn *impl = block_impl;
+#pragma omp parallel num_threads(blocks)
+    {
+#ifdef _OPENMP
+        int id = omp_get_thread_num(), team = omp_get_num_threads();
+#else
+        int id = 0, team = 1;
+#endif
+        /* A smaller team than asked for (nesting, thread limits) still
+           covers every block. */
+        for (int blk = id; blk < blocks; blk += team) {
+            size_t bi = (size_t)(blk / tn), bj = (size_t)(blk % tn);
+            size_t i0 = bi * mt / (size_t)tm * MR, i1 = min_sz((bi + 1) * mt / (size_t)tm * MR, g->m);
+            size_t j0 = bj * nt / (size_t)tn * NR, j1 = min_sz((bj + 1) * nt / (size_t)tn * NR, g->n);
+            if (i0 < i1 && j0 < j1)
+                impl(g, i0, i1, j0, j1);
+        }
+    }
+}
+
+/* Double products serve the gradient checker: small, single-threaded,
+   accumulated in p order. */
+static void dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *a,
+                  size_t lda, const double *b, size_t ldb, double beta, double *c, size_t ldc)
+{
+    size_t ars = ta ? 1 : lda, acs = ta ? lda : 1, brs = tb ? 1 : ldb, bcs = tb ? ldb : 1;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            double s = 0;
+            for (size_t p = 0; p < k; p++)
+                s += a[i * ars + p * acs] * b[p * brs + j * bcs];
+            double *cij = c + i * ldc + j;
+            *cij = alpha * s + (beta == 0 ? 0.0 : beta * *cij);
+        }
+}
+
+void gs_gemm(gs_dtype dt, int ta, int tb, size_t m, size_t n, size_t k, double alpha,
+             const void *a, size_t lda, const void *b, size_t ldb, double beta, void *c,
+             size_t ldc)
+{
+    if (m == 0 || n == 0)
+        return;
+    if (dt != GS_F32) {
+        dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    if (k == 0 || alpha == 0) {
+        float *cf = c, bf = (float)beta;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++)
+                cf[i * ldc + j] = bf == 0.0f ? 0.0f : bf * cf[i * ldc + j];
+        return;
+    }
+    sgemm g = {.m = m, .n = n, .k = k,
+               .a = a, .ars = ta ? 1 : lda, .acs = ta ? lda : 1,
+               .b = b, .brs = tb ? 1 : ldb, .bcs = tb ? ldb : 1,
+               .c = c, .ldc = ldc, .alpha = (float)alpha, .beta = (float)beta};
+    sgemm_run(&g);
+}

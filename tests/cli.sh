@@ -1,0 +1,98 @@
+#!/bin/sh
+# The gradscope program: help, version, exit statuses, listings, checks.
+set -u
+GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
+SRC="${GRADSCOPE_TEST_SRCDIR:-.}"
+FIX="${GRADSCOPE_TEST_BUILDDIR:-.}/tests/fixtures/.libs"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() { # NAME EXPECTED-STATUS COMMAND...
+    name=$1 want=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name: exit $got, expected $want"
+        sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
+    fi
+}
+
+expect() { # NAME FILE PATTERN
+    if grep -q -- "$3" "$tmp/$2"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $1: '$3' not in $2"
+        sed 's/^/  | /' "$tmp/$2" | head -20
+    fi
+}
+
+check "no arguments" 2 "$GS"
+check "--help" 0 "$GS" --help
+expect "--help lists commands" out "check-plugin"
+check "--version" 0 "$GS" --version
+expect "--version has the ABI" out "plugin ABI 1\.0"
+for cmd in run validate plugins check-plugin; do
+    check "$cmd --help" 0 "$GS" "$cmd" --help
+    expect "$cmd --help" out "Usage: gradscope $cmd"
+done
+check "unknown command" 2 "$GS" frobnicate
+expect "unknown command names valid ones" err "valid: run, validate"
+check "unknown option" 2 "$GS" run --frobnicate x.cfg
+check "bad --threads" 2 "$GS" run "$SRC/configs/quickstart.cfg" --threads zero
+
+check "plugins" 0 "$GS" plugins
+for c in "activation  *relu" "initializer *he" "optimizer  *adam" "layer  *dense" \
+         "loss  *softmax_cross_entropy" "dataset  *idx" "schedule  *cosine"; do
+    expect "plugins lists $c" out "^$c "
+done
+expect "plugins shows parameters with defaults" out "negative_slope.*default 0.01"
+expect "plugins shows files" out "act_relu.so"
+check "plugins KIND" 0 "$GS" plugins optimizer
+expect "plugins KIND filters" out "^optimizer"
+if grep -q "^activation" "$tmp/out"; then failed=$((failed + 1)); echo "FAIL: plugins optimizer listed activations"; fi
+check "plugins bad kind" 2 "$GS" plugins colour
+
+check "validate quickstart" 0 "$GS" validate "$SRC/configs/quickstart.cfg"
+expect "validate prints the resolved config" out "variant relu-he"
+cat >"$tmp/bad.cfg" <<'CFG'
+data = { type = "synthetic"; };
+model = { layers = ( { type = "dense"; units = 2; activation = "sigmoud"; } ); };
+CFG
+check "validate bad" 2 "$GS" validate "$tmp/bad.cfg"
+expect "error has FILE:LINE and a suggestion" err "bad.cfg:2: .*did you mean 'sigmoid'"
+check "run bad writes nothing" 2 "$GS" run "$tmp/bad.cfg" --out "$tmp/never"
+[ -e "$tmp/never" ] && { failed=$((failed + 1)); echo "FAIL: a bad run created its directory"; }
+check "run bad --set" 2 "$GS" run "$SRC/configs/quickstart.cfg" --set optimizer.lr=-1 --out "$tmp/never"
+expect "--set error names the override" err "^gradscope: --set optimizer.lr=-1"
+check "missing config" 2 "$GS" run "$tmp/none.cfg"
+
+cat >"$tmp/ok.cfg" <<'CFG'
+data = { type = "synthetic"; samples = 200; test_samples = 0; };
+model = { layers = ( { type = "dense"; units = 8; activation = "tanh"; }, { type = "dense"; units = 2; } ); };
+training = { epochs = 1; };
+CFG
+check "run" 0 "$GS" run "$tmp/ok.cfg" --out "$tmp/run" --threads 2 --seed 3
+expect "run prints the comparison" out "grad_ratio"
+[ -f "$tmp/run/summary.json" ] || { failed=$((failed + 1)); echo "FAIL: no summary.json"; }
+check "run --quiet" 0 "$GS" run "$tmp/ok.cfg" --out "$tmp/run2" --quiet
+[ -s "$tmp/out" ] && { failed=$((failed + 1)); echo "FAIL: --quiet printed something"; }
+check "run into a finished run" 1 "$GS" run "$tmp/ok.cfg" --out "$tmp/run"
+
+check "check-plugin by name" 0 "$GS" check-plugin relu
+expect "check-plugin reports" out "^ok   activation relu"
+check "check-plugin file" 0 "$GS" check-plugin "$FIX/fx_valid.so" --plugin-path "$FIX/../../../plugins/activation/.libs"
+check "check-plugin wrong backward" 1 "$GS" check-plugin "$FIX/fx_wrongbackward.so"
+expect "check-plugin names the failure" out "FAIL activation fx_wrong"
+check "check-plugin bad magic" 2 "$GS" check-plugin "$FIX/fx_badmagic.so"
+expect "refusal names the file" err "fx_badmagic.so: not a gradscope plugin"
+check "check-plugin unknown" 2 "$GS" check-plugin nosuchthing
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

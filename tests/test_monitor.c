@@ -1,0 +1,263 @@
+/* The gradient-flow statistics: histograms, update ratios, dead and saturated
+   units, the mean-field prediction beside the measurement, NumPy dumps. */
+#include <math.h>
+#include "testutil.h"
+
+static gs_registry *reg;
+static char *dir;
+
+static void setup(void)
+{
+    reg = tu_registry();
+    dir = tu_tempdir();
+}
+
+static void teardown(void)
+{
+    gs_registry_free(reg);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static char *run(const char *cfg, const char *name, const char *const *sets, size_t n)
+{
+    char *path = tu_path(dir, "exp.cfg");
+    tu_write(path, cfg);
+    char *out = tu_path(dir, name);
+    gs_run_options opt = {.out_dir = out, .sets = sets, .n_sets = n, .seed = -1, .quiet = 1};
+    gs_error err;
+    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_msg(gs_experiment_run(e, &opt, &err) == 0, "%s", err.msg);
+    gs_experiment_free(e);
+    free(path);
+    return out;
+}
+
+/* Value of column `col` in the first data row whose first `nkey` fields are `key`. */
+static double csv_lookup(const char *run_dir, const char *file, const char *key, const char *col)
+{
+    char *p = tu_path(run_dir, file);
+    char *text = tu_read(p, NULL);
+    ck_assert_msg(text != NULL, "missing %s", p);
+    char header[512];
+    sscanf(text, "%511[^\n]", header);
+    int idx = -1, i = 0;
+    for (char *tok = strtok(header, ","); tok; tok = strtok(NULL, ","), i++)
+        if (!strcmp(tok, col))
+            idx = i;
+    ck_assert_msg(idx >= 0, "no column %s in %s", col, file);
+    double v = NAN;
+    size_t klen = strlen(key);
+    for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        if (strncmp(line + 1, key, klen) != 0 || line[1 + klen] != ',')
+            continue;
+        char *f = line + 1;
+        for (int k = 0; k < idx; k++)
+            f = strchr(f, ',') + 1;
+        v = strtod(f, NULL);
+        break;
+    }
+    free(text);
+    free(p);
+    return v;
+}
+
+static const char *base =
+    "seed = 5;\n"
+    "data = { type = \"synthetic\"; set = \"blobs\"; features = 32; classes = 4; samples = 512; "
+    "test_samples = 0; };\n"
+    "training = { epochs = 1; batch_size = 64; validation = 0; };\n"
+    "optimizer = { type = \"sgd\"; lr = 0.01; };\n"
+    "monitor = { every = 1; };\n";
+
+static char *cfg_with(const char *model)
+{
+    size_t n = strlen(base) + strlen(model) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, "%s%s", base, model);
+    return s;
+}
+
+START_TEST(histogram_counts_every_element)
+{
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 8; activation = \"tanh\"; },"
+                         " { type = \"dense\"; units = 4; } ); };\n");
+    char *out = run(cfg, "h", NULL, 0);
+    char *p = tu_path(out, "histograms.csv");
+    char *text = tu_read(p, NULL);
+    long total[2][2] = {{0, 0}, {0, 0}}; /* layer x (weight, bias) at step 0 */
+    for (char *line = strtok(strchr(text, '\n') + 1, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long step;
+        int layer;
+        char tensor[64];
+        if (sscanf(line, "%llu,%d,%63[^,],", &step, &layer, tensor) != 3 || step != 0)
+            continue;
+        total[layer][strcmp(tensor, "weight") != 0] += strtol(strrchr(line, ',') + 1, NULL, 10);
+    }
+    free(text);
+    text = tu_read(p, NULL);
+    ck_assert_int_eq(total[0][0], 8 * 32);
+    ck_assert_int_eq(total[0][1], 8);
+    ck_assert_int_eq(total[1][0], 4 * 8);
+    ck_assert_int_eq(total[1][1], 4);
+    /* the decade of the largest |g| holds it: 10^lo <= max < 10^hi */
+    double gmax = csv_lookup(out, "gradients.csv", "0,0,weight", "grad_max_abs");
+    ck_assert(gmax > 0);
+    char want[64];
+    snprintf(want, sizeof want, "\n0,0,weight,%d,%d,", (int)floor(log10(gmax)),
+             (int)floor(log10(gmax)) + 1);
+    ck_assert_msg(strstr(text, want) != NULL, "no bin %s", want);
+    free(text);
+    free(p);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(update_ratio_matches_sgd)
+{
+    /* plain SGD: |dtheta| = lr |g|, so update_ratio = lr * grad_norm / weight_norm */
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 4; } ); };\n");
+    char *out = run(cfg, "u", NULL, 0);
+    double g = csv_lookup(out, "gradients.csv", "0,0,weight", "grad_norm");
+    double w = csv_lookup(out, "gradients.csv", "0,0,weight", "weight_norm");
+    double r = csv_lookup(out, "gradients.csv", "0,0,weight", "update_ratio");
+    ck_assert_msg(fabs(r - 0.01 * g / w) < 1e-4 * r, "update ratio %g, expected %g", r,
+                  0.01 * g / w);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(dead_relu_units_are_counted)
+{
+    /* a bias of -100 kills every ReLU unit of the first layer */
+    char *cfg = cfg_with(
+        "model = { layers = ( { type = \"dense\"; units = 16; activation = \"relu\"; "
+        "bias_init = { type = \"constant\"; value = -100.0; }; },"
+        " { type = \"dense\"; units = 16; activation = \"relu\"; init = \"he\"; },"
+        " { type = \"dense\"; units = 4; } ); };\n");
+    char *out = run(cfg, "d", NULL, 0);
+    ck_assert_double_eq(csv_lookup(out, "layers.csv", "0,0", "dead_fraction"), 1.0);
+    /* the second layer sees zeros: f'(b) for its bias alone decides, no unit dead for sure */
+    double second = csv_lookup(out, "layers.csv", "0,1", "dead_fraction");
+    ck_assert(second >= 0.0 && second <= 1.0);
+    ck_assert(isnan(csv_lookup(out, "layers.csv", "0,0", "saturated_fraction")));
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(saturated_sigmoid_units_are_counted)
+{
+    char *cfg = cfg_with(
+        "model = { layers = ( { type = \"dense\"; units = 16; activation = \"sigmoid\"; "
+        "init = { type = \"normal\"; std = 30.0; }; },"
+        " { type = \"dense\"; units = 16; activation = \"sigmoid\"; "
+        "init = { type = \"normal\"; std = 0.001; }; },"
+        " { type = \"dense\"; units = 4; } ); };\n");
+    char *out = run(cfg, "s", NULL, 0);
+    double big = csv_lookup(out, "layers.csv", "0,0", "saturated_fraction");
+    double small = csv_lookup(out, "layers.csv", "0,1", "saturated_fraction");
+    ck_assert_msg(big > 0.8, "huge weights: saturated fraction %g", big);
+    ck_assert_msg(small == 0.0, "tiny weights: saturated fraction %g", small);
+    ck_assert_double_eq(csv_lookup(out, "layers.csv", "0,1", "dead_fraction"), 0.0);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+static void theory_case(const char *act, double std, double chi, double tol)
+{
+    char model[1024];
+    snprintf(model, sizeof model,
+             "model = { layers = ( { type = \"dense\"; units = 256; activation = \"%s\"; "
+             "init = { type = \"normal\"; std = %.17g; }; repeat = 12; },"
+             " { type = \"dense\"; units = 4; } ); };\n",
+             act, std);
+    char *cfg = cfg_with(model);
+    char *out = run(cfg, act, NULL, 0);
+    double pred = csv_lookup(out, "theory.csv", "1", "chi_predicted");
+    double meas = csv_lookup(out, "theory.csv", "1", "chi_measured");
+    double path = csv_lookup(out, "theory.csv", "1", "chi_path");
+    double sw2 = csv_lookup(out, "theory.csv", "1", "sigma_w2");
+    ck_assert_msg(fabs(sw2 - std * std * 256) < 0.05 * std * std * 256, "sigma_w2 %g", sw2);
+    ck_assert_msg(fabs(pred - chi) < tol, "%s: predicted chi %g, expected %g", act, pred, chi);
+    /* at finite depth the measurement follows the variance path from the input */
+    ck_assert_msg(fabs(meas - path) < 0.1 * path, "%s: measured chi %g vs predicted %g", act,
+                  meas, path);
+    free(out);
+    free(cfg);
+}
+
+START_TEST(mean_field_relu_is_critical_at_two)
+{
+    theory_case("relu", sqrt(2.0 / 256), 1.0, 0.03);
+}
+END_TEST
+
+START_TEST(mean_field_tanh_is_critical_at_one)
+{
+    theory_case("tanh", sqrt(1.0 / 256), 1.0, 0.01);
+}
+END_TEST
+
+START_TEST(mean_field_relu_subcritical)
+{
+    theory_case("relu", sqrt(1.5 / 256), 0.75, 0.03);
+}
+END_TEST
+
+START_TEST(npy_dump_reads_back)
+{
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 4; } ); };\n");
+    const char *sets[] = {"monitor.dump=true", "monitor.every=1000"};
+    char *out = run(cfg, "npy", sets, 2);
+    char *idx = tu_path(out, "dump/index.csv");
+    char *index = tu_read(idx, NULL);
+    ck_assert_msg(index && strstr(index, "0,0,weight,value,dump/step_00000000/0.weight.value.npy,4x32"),
+                  "%s", index ? index : "(none)");
+    char *f = tu_path(out, "dump/step_00000000/0.weight.value.npy");
+    size_t len;
+    char *data = tu_read(f, &len);
+    ck_assert_ptr_nonnull(data);
+    ck_assert(memcmp(data, "\x93NUMPY\x01\x00", 8) == 0);
+    unsigned hlen = (unsigned char)data[8] | (unsigned)(unsigned char)data[9] << 8;
+    ck_assert_uint_eq((10 + hlen) % 64, 0);
+    ck_assert_msg(strstr(data + 10, "'descr': '<f4'") && strstr(data + 10, "'shape': (4, 32)"),
+                  "%.*s", (int)hlen, data + 10);
+    ck_assert_uint_eq(len, 10 + hlen + 4 * 32 * 4);
+    const float *w = (const float *)(data + 10 + hlen);
+    double ss = 0;
+    for (size_t i = 0; i < 128; i++)
+        ss += (double)w[i] * w[i];
+    /* the dumped values before the step are the weights whose norm was logged */
+    double logged = csv_lookup(out, "gradients.csv", "0,0,weight", "weight_norm");
+    ck_assert_msg(fabs(sqrt(ss) - logged) < 1e-6 * logged, "%g vs %g", sqrt(ss), logged);
+    free(data);
+    free(f);
+    free(index);
+    free(idx);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("monitor");
+    TCase *tc = tcase_create("monitor");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, histogram_counts_every_element);
+    tcase_add_test(tc, update_ratio_matches_sgd);
+    tcase_add_test(tc, dead_relu_units_are_counted);
+    tcase_add_test(tc, saturated_sigmoid_units_are_counted);
+    tcase_add_test(tc, mean_field_relu_is_critical_at_two);
+    tcase_add_test(tc, mean_field_tanh_is_critical_at_one);
+    tcase_add_test(tc, mean_field_relu_subcritical);
+    tcase_add_test(tc, npy_dump_reads_back);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
