@@ -7,7 +7,8 @@ core_libgradscope_la_SOURCES = \
 	core/lib/experiment.h core/lib/experiment.c \
 	core/lib/monitor.h core/lib/monitor.c core/lib/theory.c core/lib/npy.c \
 	core/lib/rundir.h core/lib/rundir.c \
-	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h
+	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h \
+	core/lib/report.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
 core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) -fvisibility=hidden
 core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) -lm
@@ -18,7 +19,7 @@ gradscopeinclude_HEADERS = core/include/gradscope/plugin.h core/include/gradscop
 	core/include/gradscope/activation.h
 
 bin_PROGRAMS += core/gradscope
-core_gradscope_SOURCES = core/cli/main.c
+core_gradscope_SOURCES = core/cli/main.c core/cli/report.c
 core_gradscope_LDADD = core/libgradscope.la
 
 # Lets the uninstalled program find the build tree's plugins.

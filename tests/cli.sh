@@ -37,7 +37,7 @@ check "no arguments" 2 "$GS"
 check "--help" 0 "$GS" --help
 expect "--help lists commands" out "check-plugin"
 check "--version" 0 "$GS" --version
-expect "--version has the ABI" out "plugin ABI 1\.0"
+expect "--version has the ABI" out "plugin ABI 1\.1"
 for cmd in run validate plugins check-plugin; do
     check "$cmd --help" 0 "$GS" "$cmd" --help
     expect "$cmd --help" out "Usage: gradscope $cmd"

@@ -61,3 +61,8 @@ tests_fixtures_fx_twin_la_SOURCES = tests/fixtures/fixture.c
 tests_fixtures_fx_twin_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_VALID
 tests_fixtures_fx_twin_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_fixtures_fx_twin_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_oldminor.la
+tests_fixtures_fx_oldminor_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_oldminor_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_OLD_MINOR
+tests_fixtures_fx_oldminor_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_oldminor_la_LDFLAGS = $(FIXTURE_LDFLAGS)

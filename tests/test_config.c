@@ -129,6 +129,13 @@ START_TEST(wrong_type_and_range)
 }
 END_TEST
 
+START_TEST(component_validate_hook)
+{
+    expect_error(9, "optimizer = { type = \"sgd\"; lr = 0.1; nesterov = true; };", NULL, 9,
+                 NEEDLES("optimizer 'sgd'", "nesterov = true requires momentum > 0"));
+}
+END_TEST
+
 START_TEST(missing_required_key)
 {
     expect_error(6, "    { type = \"dense\"; }", NULL, 6, NEEDLES("missing required key 'units'"));
@@ -321,6 +328,7 @@ int main(void)
     tcase_add_test(tc, unknown_plugin_with_suggestion);
     tcase_add_test(tc, wrong_type_and_range);
     tcase_add_test(tc, missing_required_key);
+    tcase_add_test(tc, component_validate_hook);
     tcase_add_test(tc, unknown_top_level_key);
     tcase_add_test(tc, syntax_error_has_line);
     tcase_add_test(tc, string_choice_suggestion);

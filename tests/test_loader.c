@@ -33,6 +33,27 @@ START_TEST(valid_plugin_loads)
 }
 END_TEST
 
+START_TEST(older_minor_still_loads)
+{
+    /* Built against ABI 1.0: no validate hook, a shorter component struct. */
+    gs_registry *reg = gs_registry_new();
+    gs_error err;
+    char *path = tu_fixture("oldminor");
+    ck_assert_msg(gs_registry_load_file(reg, path, &err) == 0, "%s", err.msg);
+    const gs_component_info *ci = gs_registry_find(reg, GS_KIND_ACTIVATION, "fx_double");
+    ck_assert_ptr_nonnull(ci);
+    ck_assert_uint_eq(ci->plugin->abi_minor, 0);
+    ck_assert_uint_eq(ci->component->size, GS_COMPONENT_SIZE_1_0);
+    gs_ref *r = gs_ref_parse(reg, GS_KIND_ACTIVATION, "fx_double", "", &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    gs_check_result res;
+    ck_assert_int_eq(gs_check_ref(reg, r, &res), 1);
+    gs_ref_free(r);
+    free(path);
+    gs_registry_free(reg);
+}
+END_TEST
+
 START_TEST(no_entry_symbol) { expect_refused("noentry", "no symbol gradscope_plugin_entry"); }
 END_TEST
 START_TEST(bad_magic) { expect_refused("badmagic", "bad magic"); }
@@ -147,6 +168,7 @@ int main(void)
     Suite *s = suite_create("loader");
     TCase *tc = tcase_create("loader");
     tcase_add_test(tc, valid_plugin_loads);
+    tcase_add_test(tc, older_minor_still_loads);
     tcase_add_test(tc, no_entry_symbol);
     tcase_add_test(tc, bad_magic);
     tcase_add_test(tc, abi_major_mismatch);

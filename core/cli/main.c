@@ -33,6 +33,7 @@ static void usage_main(FILE *f)
             "  validate CONFIG   check an experiment file without running it\n"
             "  plugins           list the installed components and their parameters\n"
             "  check-plugin FILE.so|NAME  verify a plugin's gradients and definitions\n"
+            "  report RUNDIR...  draw runs into report.html and gradflow.svg\n"
             "\n"
             "Options for every command:\n"
             "  --plugin-path DIR   search DIR for plugins first (repeatable)\n"
@@ -420,6 +421,8 @@ out:
     return rc;
 }
 
+int cmd_report(int argc, char **argv); /* report.c */
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -443,7 +446,9 @@ int main(int argc, char **argv)
         return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-plugin"))
         return cmd_check(argc - 1, argv + 1);
-    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, plugins, check-plugin)\n",
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
+    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, plugins, check-plugin, report)\n",
             cmd);
     return GS_EXIT_INPUT;
 }

@@ -233,7 +233,7 @@ static int validate(const gs_plugin_desc *d, const char *path, gs_error *err)
     }
     for (size_t i = 0; i < d->n_components; i++) {
         const gs_component *c = &d->components[i];
-        if (c->size < sizeof(gs_component) || c->size > 65536) {
+        if (c->size < GS_COMPONENT_SIZE_1_0 || c->size > 65536) {
             gs_err_set(err, "%s: invalid descriptor (component %zu has size %zu)", path, i,
                        c->size);
             return -1;

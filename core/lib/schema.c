@@ -442,6 +442,17 @@ gs_ref *gs_ref_from_setting(const gs_registry *reg, gs_kind kind, const config_s
         gs_ref_free(r);
         return NULL;
     }
+    const gs_component *c = info->component;
+    if (c->size >= GS_COMPONENT_SIZE_1_0 + sizeof c->validate && c->validate) {
+        gs_clear_error();
+        if (c->validate(r->values, gs_host_table()) != 0) {
+            gs_origin_where(origin, s, where, sizeof where);
+            gs_err_set(err, "%s: %s: %s", where, what,
+                       gs_last_error()[0] ? gs_last_error() : "invalid combination of parameters");
+            gs_ref_free(r);
+            return NULL;
+        }
+    }
     return r;
 }
 

@@ -69,6 +69,16 @@ static const gs_param_spec sgd_params[] = {
      .doc = "L2 penalty added to the gradient (applied per group by the core)"},
     {0}};
 
+/* torch.optim.SGD refuses the same combination. */
+static int sgd_validate(const gs_value *p, const gs_host *host)
+{
+    if (p[P_NESTEROV].b && (p[P_MOMENTUM].f <= 0.0 || p[P_DAMPENING].f != 0.0)) {
+        host->error("nesterov = true requires momentum > 0 and dampening = 0 (as torch.optim.SGD)");
+        return -1;
+    }
+    return 0;
+}
+
 static const gs_optimizer_ops sgd_ops = {
     .size = sizeof(gs_optimizer_ops),
     .state_slots = sgd_state_slots,
@@ -83,6 +93,7 @@ static const gs_component sgd_components[] = {{
     .doc = "SGD with momentum, dampening, Nesterov and L2 decay (torch.optim.SGD)",
     .params = sgd_params,
     .ops = &sgd_ops,
+    .validate = sgd_validate,
 }};
 
 static const gs_plugin_desc sgd_desc = {

@@ -129,6 +129,17 @@ GS_API int gs_check_component(const gs_registry *reg, const gs_component_info *c
 /* The same checks for a component with chosen parameters (gs_ref_parse). */
 GS_API int gs_check_ref(const gs_registry *reg, const gs_ref *ref, gs_check_result *res);
 
+/* ---- reports (gradscope report) ---- */
+/*
+ * Writes OUT_DIR/report.html (self-contained: inline SVG, no scripts, no
+ * network) and OUT_DIR/gradflow.svg for the runs in run_dirs.  Each entry is
+ * a run directory or a directory of variant runs, which stands for all of
+ * them.  out_dir NULL: the first entry.  Malformed rows are skipped and the
+ * report says so.  Returns GS_EXIT_INPUT for a directory that is not a run,
+ * GS_EXIT_RUNTIME when the output cannot be written.
+ */
+GS_API int gs_report(const char *const *run_dirs, size_t n, const char *out_dir, gs_error *err);
+
 #ifdef __cplusplus
 }
 #endif

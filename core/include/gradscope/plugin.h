@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define GS_ABI_MAJOR 1
-#define GS_ABI_MINOR 0
+#define GS_ABI_MINOR 1
 #define GS_PLUGIN_MAGIC 0x47534331u /* "GSC1" */
 #define GS_PLUGIN_ENTRY_SYMBOL "gradscope_plugin_entry"
 
@@ -378,7 +378,16 @@ typedef struct gs_component {
     const char *doc;              /* one line */
     const gs_param_spec *params;  /* terminated by an entry with name == NULL */
     const void *ops;              /* gs_<kind>_ops for `kind` */
+    /*
+     * Since 1.1, optional: checks combinations of parameters that a schema
+     * cannot express (SGD's nesterov needs momentum > 0).  Returns 0, or -1
+     * after host->error("...") with a message naming the parameters.
+     */
+    int (*validate)(const gs_value *p, const gs_host *host);
 } gs_component;
+
+/* Size of gs_component in ABI 1.0, which the host still accepts. */
+#define GS_COMPONENT_SIZE_1_0 offsetof(gs_component, validate)
 
 typedef struct gs_plugin_desc {
     uint32_t magic; /* GS_PLUGIN_MAGIC */
