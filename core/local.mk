@@ -6,12 +6,13 @@ core_libgradscope_la_SOURCES = \
 	core/lib/model.h core/lib/model.c \
 	core/lib/experiment.h core/lib/experiment.c \
 	core/lib/monitor.h core/lib/monitor.c core/lib/theory.c core/lib/npy.c \
-	core/lib/rundir.h core/lib/rundir.c \
+	core/lib/rundir.h core/lib/rundir.c core/lib/csv.h core/lib/csv.c \
+	core/lib/checkpoint.h core/lib/checkpoint.c \
 	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h \
 	core/lib/report.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
-core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) -fvisibility=hidden
-core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) -lm
+core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS) -fvisibility=hidden
+core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) $(ZLIB_LIBS) -lm
 core_libgradscope_la_LDFLAGS = -version-info 0:0:0 $(AM_LDFLAGS)
 
 gradscopeincludedir = $(includedir)/gradscope
@@ -19,7 +20,7 @@ gradscopeinclude_HEADERS = core/include/gradscope/plugin.h core/include/gradscop
 	core/include/gradscope/activation.h
 
 bin_PROGRAMS += core/gradscope
-core_gradscope_SOURCES = core/cli/main.c core/cli/report.c
+core_gradscope_SOURCES = core/cli/main.c core/cli/report.c core/cli/newplugin.c
 core_gradscope_LDADD = core/libgradscope.la
 
 # Lets the uninstalled program find the build tree's plugins.

@@ -39,3 +39,6 @@ tests_test_monitor_CFLAGS = $(TEST_CFLAGS)
 tests_test_monitor_LDADD = $(TEST_LDADD)
 TESTS += tests/cli.sh
 EXTRA_DIST += tests/cli.sh
+include $(srcdir)/tests/report.mk
+TESTS += tests/resume.sh
+EXTRA_DIST += tests/resume.sh

@@ -32,7 +32,9 @@ static void usage_main(FILE *f)
             "  run CONFIG        train an experiment (every variant) into a run directory\n"
             "  validate CONFIG   check an experiment file without running it\n"
             "  plugins           list the installed components and their parameters\n"
+            "  resume RUNDIR     continue a stopped run from its last checkpoint\n"
             "  check-plugin FILE.so|NAME  verify a plugin's gradients and definitions\n"
+            "  new-plugin KIND NAME [DIR]  write a skeleton plugin and its Makefile\n"
             "  report RUNDIR...  draw runs into report.html and gradflow.svg\n"
             "\n"
             "Options for every command:\n"
@@ -67,6 +69,16 @@ static void usage_validate(FILE *f)
                "\n"
                "Checks the experiment (every variant) and prints the resolved configuration\n"
                "of each; nothing is trained or written.\n");
+}
+
+static void usage_resume(FILE *f)
+{
+    fprintf(f, "Usage: gradscope resume RUNDIR [--threads N] [--quiet] [--plugin-path DIR]\n"
+               "\n"
+               "Continues a run stopped by a signal, a crash or the end of a job from its last\n"
+               "checkpoint (RUNDIR/checkpoint.bin), or every unfinished variant of a run\n"
+               "directory.  The result is bit-identical to a run that was never stopped.\n"
+               "Exit status 130/143 if interrupted again.\n");
 }
 
 static void usage_plugins(FILE *f)
@@ -231,6 +243,17 @@ static int parse_options(int argc, char **argv, cli *c, const char **pos, int ma
     return 0;
 }
 
+/* A run stopped by a signal reports it; the checkpoint lets it resume. */
+static int report_status(int rc, const gs_error *err)
+{
+    if (rc >= 128)
+        fprintf(stderr, "gradscope: interrupted by signal %d; continue with gradscope resume\n",
+                rc - 128);
+    else if (rc != GS_EXIT_OK)
+        fprintf(stderr, "gradscope: %s\n", err->msg);
+    return rc;
+}
+
 /* Option letters: a plugin-path, b set, c out, d threads, e seed, f quiet. */
 
 static int cmd_run(int argc, char **argv, int validate_only)
@@ -275,15 +298,40 @@ static int cmd_run(int argc, char **argv, int validate_only)
                 gs_experiment_variants(e) == 1 ? "" : "s");
         rc = GS_EXIT_OK;
     } else {
-        rc = gs_experiment_run(e, &opt, &err);
-        if (rc != GS_EXIT_OK)
-            fprintf(stderr, "gradscope: %s\n", err.msg);
+        rc = report_status(gs_experiment_run(e, &opt, &err), &err);
     }
     gs_experiment_free(e);
     gs_registry_free(reg);
 out:
     free(c.plugin_dirs);
     free(c.sets);
+    return rc;
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+    cli c = {.seed = -1};
+    const char *pos[1];
+    int n_pos, rc;
+    gs_error err = {{0}};
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, "adf", usage_resume)))
+        goto out;
+    if (n_pos != 1) {
+        usage_resume(stderr);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    gs_registry *reg = load_registry(&c, &err);
+    if (!reg) {
+        fprintf(stderr, "gradscope: %s\n", err.msg);
+        rc = GS_EXIT_INPUT;
+        goto out;
+    }
+    gs_run_options opt = {.threads = c.threads, .seed = -1, .quiet = c.quiet, .out = stdout};
+    rc = report_status(gs_resume(reg, pos[0], &opt, &err), &err);
+    gs_registry_free(reg);
+out:
+    free(c.plugin_dirs);
     return rc;
 }
 
@@ -422,6 +470,7 @@ out:
 }
 
 int cmd_report(int argc, char **argv); /* report.c */
+int cmd_new_plugin(int argc, char **argv); /* newplugin.c */
 
 int main(int argc, char **argv)
 {
@@ -444,11 +493,15 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1, 1);
     if (!strcmp(cmd, "plugins"))
         return cmd_plugins(argc - 1, argv + 1);
+    if (!strcmp(cmd, "resume"))
+        return cmd_resume(argc - 1, argv + 1);
     if (!strcmp(cmd, "check-plugin"))
         return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
-    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, plugins, check-plugin, report)\n",
+    if (!strcmp(cmd, "new-plugin"))
+        return cmd_new_plugin(argc - 1, argv + 1);
+    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, resume, plugins, check-plugin, new-plugin, report)\n",
             cmd);
     return GS_EXIT_INPUT;
 }

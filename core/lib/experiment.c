@@ -55,9 +55,16 @@ const gs_param_spec gs_output_schema[] = {
     {0},
 };
 
-static const char *const top_keys[] = {"name",     "seed",     "data",     "model",
-                                       "loss",     "optimizer", "schedule", "training",
-                                       "monitor",  "output",   "variants", NULL};
+const gs_param_spec gs_checkpoint_schema[] = {
+    [C_EVERY] = {.name = "every", .type = GS_P_INT, .def.i = 0, .min = 0, .max = 1e12,
+                 .doc = "write a checkpoint every this many steps; 0 = at each epoch's end"},
+    {0},
+};
+
+static const char *const top_keys[] = {"name",     "seed",     "data",       "model",
+                                       "loss",     "optimizer", "schedule",  "training",
+                                       "monitor",  "output",   "checkpoint", "variants",
+                                       NULL};
 
 /* ---- copying and merging settings ---- */
 
@@ -292,7 +299,8 @@ static int check_top_keys(const config_setting_t *root, const gs_origin *o, gs_e
             else
                 gs_err_set(err,
                            "%s: unknown key '%s' (valid: name, seed, data, model, loss, "
-                           "optimizer, schedule, training, monitor, output, variants)",
+                           "optimizer, schedule, training, monitor, output, checkpoint, "
+                           "variants)",
                            w, name);
             return -1;
         }
@@ -474,7 +482,9 @@ static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v,
         return -1;
     if (section(reg, root, "training", gs_training_schema, v->training, &v->pool, o, err) < 0 ||
         section(reg, root, "monitor", gs_monitor_schema, v->monitor, &v->pool, o, err) < 0 ||
-        section(reg, root, "output", gs_output_schema, v->output, &v->pool, o, err) < 0)
+        section(reg, root, "output", gs_output_schema, v->output, &v->pool, o, err) < 0 ||
+        section(reg, root, "checkpoint", gs_checkpoint_schema, v->checkpoint, &v->pool, o, err) <
+            0)
         return -1;
     return 0;
 }
@@ -705,6 +715,7 @@ void gs_variant_write(const gs_variant *v, FILE *f)
     write_section(f, "training", gs_training_schema, v->training);
     write_section(f, "monitor", gs_monitor_schema, v->monitor);
     write_section(f, "output", gs_output_schema, v->output);
+    write_section(f, "checkpoint", gs_checkpoint_schema, v->checkpoint);
 }
 
 int gs_experiment_write_config(const gs_experiment *e, size_t i, FILE *f)

@@ -8,6 +8,7 @@ enum { T_EPOCHS, T_BATCH, T_THREADS, T_VALIDATION, T_CLIP_NORM, T_CLIP_VALUE, T_
        T_DECAY_BIASES, T_DECAY_SLOPES, T_DECAY_NORM, T_COUNT };
 enum { M_EVERY, M_DUMP, M_COUNT };
 enum { O_DIR, O_COUNT };
+enum { C_EVERY, C_COUNT };
 
 typedef struct gs_layer_spec {
     gs_ref *ref;
@@ -24,6 +25,7 @@ typedef struct gs_variant {
     gs_value training[T_COUNT];
     gs_value monitor[M_COUNT];
     gs_value output[O_COUNT];
+    gs_value checkpoint[C_COUNT];
     gs_pool pool;
 } gs_variant;
 
@@ -38,6 +40,7 @@ struct gs_experiment {
 extern const gs_param_spec gs_training_schema[];
 extern const gs_param_spec gs_monitor_schema[];
 extern const gs_param_spec gs_output_schema[];
+extern const gs_param_spec gs_checkpoint_schema[];
 
 /* Writes a variant as a complete libconfig experiment. */
 void gs_variant_write(const gs_variant *v, FILE *f);

@@ -53,7 +53,7 @@ enum {
 /* Operands packed past these sizes (floats of the slice that one block
    reads), so that strided rows do not fight over cache sets. */
 #define DIRECT_A_MAX (16 * 1024)
-#define DIRECT_B_MAX (64 * 1024)
+#define DIRECT_B_MAX (4 * 1024)
 
 /* One product: op(A)(i, p) = a[i*ars + p*acs], op(B)(p, j) = b[p*brs + j*bcs]. */
 typedef struct sgemm {
@@ -92,57 +92,86 @@ static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
  * columns of MR floats.  Panels are padded with zeros: padding only ever
  * meets padding, never a real element of C.
  */
-static ALWAYS_INLINE void pack_b(size_t kc, size_t nc, const float *b, size_t brs, size_t bcs,
-                                 float *dst)
+static ALWAYS_INLINE void pack_b_rows(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
 {
-    for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
-        size_t nr = min_sz(NR, nc - j);
-        const float *src = b + j * bcs;
-        if (bcs == 1) {
-            for (size_t p = 0; p < kc; p++) {
-                memcpy(dst + p * NR, src + p * brs, nr * sizeof(float));
-                memset(dst + p * NR + nr, 0, (NR - nr) * sizeof(float));
-            }
-        } else {
-            /* transposed: column c of the panel is row j + c of B in memory */
-            for (size_t p = 0; p < kc; p++)
-                for (size_t c = 0; c < NR; c++)
-                    dst[p * NR + c] = c < nr ? src[c * bcs + p * brs] : 0.0f;
+    /* Sixteen rows of B at a time: reads stream along them while writes
+       stay contiguous within a panel.  Full panels first. */
+    size_t full = nc / NR;
+    for (size_t p0 = 0; p0 < kc; p0 += 16) {
+        size_t p1 = min_sz(p0 + 16, kc);
+        for (size_t q = 0; q < full; q++)
+            for (size_t p = p0; p < p1; p++)
+                memcpy(dst + (q * kc + p) * NR, b + p * brs + q * NR, NR * sizeof(float));
+    }
+    size_t nr = nc - full * NR;
+    if (nr) {
+        float *d = dst + full * kc * NR;
+        for (size_t p = 0; p < kc; p++) {
+            memcpy(d + p * NR, b + p * brs + full * NR, nr * sizeof(float));
+            memset(d + p * NR + nr, 0, (NR - nr) * sizeof(float));
         }
     }
 }
 
-static ALWAYS_INLINE void pack_a(size_t mc, size_t kc, const float *a, size_t ars, size_t acs,
-                                 float *dst)
+/* op(B) = B^T: column c of a panel is row j + c of B in memory. */
+static ALWAYS_INLINE void pack_b_cols(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
+{
+    for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
+        size_t nr = min_sz(NR, nc - j);
+        const float *src = b + j * bcs;
+        for (size_t c = 0; c < NR; c++)
+            for (size_t p = 0; p < kc; p++)
+                dst[p * NR + c] = c < nr ? src[c * bcs + p] : 0.0f;
+    }
+}
+
+/* op(A) = A^T: a panel's column p is a run of row p of A in memory. */
+static ALWAYS_INLINE void pack_a_cols(size_t mc, size_t kc, const float *a, size_t acs, float *dst)
+{
+    size_t full = mc / MR;
+    for (size_t p = 0; p < kc; p++) {
+        const float *src = a + p * acs;
+        for (size_t q = 0; q < full; q++)
+            memcpy(dst + (q * kc + p) * MR, src + q * MR, MR * sizeof(float));
+    }
+    size_t mr = mc - full * MR;
+    if (mr) {
+        float *d = dst + full * kc * MR;
+        for (size_t p = 0; p < kc; p++) {
+            memcpy(d + p * MR, a + p * acs + full * MR, mr * sizeof(float));
+            memset(d + p * MR + mr, 0, (MR - mr) * sizeof(float));
+        }
+    }
+}
+
+/* op(A) = A: a panel interleaves MR rows of A. */
+static ALWAYS_INLINE void pack_a_rows(size_t mc, size_t kc, const float *a, size_t ars,
+                                      float *dst)
 {
     for (size_t i = 0; i < mc; i += MR, dst += kc * MR) {
         size_t mr = min_sz(MR, mc - i);
         const float *src = a + i * ars;
-        if (ars == 1) {
-            for (size_t p = 0; p < kc; p++) {
-                memcpy(dst + p * MR, src + p * acs, mr * sizeof(float));
-                memset(dst + p * MR + mr, 0, (MR - mr) * sizeof(float));
-            }
-        } else {
+        for (size_t r = 0; r < MR; r++)
             for (size_t p = 0; p < kc; p++)
-                for (size_t r = 0; r < MR; r++)
-                    dst[p * MR + r] = r < mr ? src[r * ars + p * acs] : 0.0f;
-        }
+                dst[p * MR + r] = r < mr ? src[r * ars + p] : 0.0f;
     }
 }
 
 /*
  * A tile: C[0:mr, 0:nr] (+)= alpha * sum_p A(r, p) B(p, c) over p < kc,
- * with A(r, p) = a[r*ars + p*acs] and B(p, c) = b[p*brs + c].  `beta` is
- * the caller's beta for the first K slice and 1 for the others.
+ * with A(r, p) = a[r*ars + p*acs] and B(p, c) = b[p*brs + c].  ab holds
+ * alpha and beta: the caller's beta for the first K slice, 1 for the others.
+ * (Passed in memory: as float arguments they would occupy two vector
+ * registers through the loop, and the tile needs all sixteen.)
  */
 typedef void tile_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
-                     const float *b, size_t brs, float *c, size_t ldc, float alpha, float beta);
+                     const float *b, size_t brs, float *c, size_t ldc, const float *ab);
 
 static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *a, size_t ars,
                                         size_t acs, const float *b, size_t brs, float *c,
-                                        size_t ldc, float alpha, float beta)
+                                        size_t ldc, const float *ab)
 {
+    const float alpha = ab[0], beta = ab[1];
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
     for (size_t p = 0; p < kc; p++, a += acs, b += brs)
@@ -160,21 +189,28 @@ static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *
     }
 }
 
+/* The transposing packers, vectorized where the processor allows. */
+typedef void pack_bt_fn(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
+typedef void pack_ar_fn(size_t mc, size_t kc, const float *a, size_t ars, float *dst);
+
 /*
  * The blocked product of rows [i0, i1) and columns [j0, j1) of C, on one
  * thread.  KC slices are the outer loop over K so that every element sees
- * the same chunks whatever block it falls in.
+ * the same chunks whatever block it falls in.  Small operands are read in
+ * place; a B slice is packed when its rows would collide in L1 (or it is
+ * transposed), an A block when it outgrows L1.
  */
 static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, size_t j0,
-                                        size_t j1, tile_fn *tile)
+                                        size_t j1, tile_fn *tile, pack_bt_fn *pack_bt,
+                                        pack_ar_fn *pack_ar)
 {
-    size_t mb = i1 - i0, nb = j1 - j0;
-    int direct_b = g->bcs == 1 && min_sz(g->k, KC) * nb <= DIRECT_B_MAX;
-    int direct_a = min_sz(g->k, KC) * min_sz(mb, MC) <= DIRECT_A_MAX;
+    size_t mb = i1 - i0, nb = j1 - j0, kc0 = min_sz(g->k, KC);
+    int direct_b = g->bcs == 1 && (kc0 <= 32 || kc0 * nb <= DIRECT_B_MAX);
+    int direct_a = kc0 * min_sz(mb, MC) <= DIRECT_A_MAX;
     float *bpack = NULL, *apack = NULL;
     if (!direct_b || !direct_a) {
         size_t nbp = (min_sz(nb, NC) + NR - 1) / NR * NR, mbp = (min_sz(mb, MC) + MR - 1) / MR * MR;
-        float *w = scratch((direct_b ? 0 : KC * nbp) + (direct_a ? 0 : KC * mbp));
+        float *w = scratch((direct_b ? 0 : KC * nbp) + (direct_a ? 0 : KC * mbp) + 8);
         bpack = direct_b ? NULL : w;
         apack = direct_a ? NULL : w + (direct_b ? 0 : KC * nbp);
     }
@@ -182,15 +218,19 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, si
         size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += KC) {
             size_t kc = min_sz(KC, g->k - pc);
-            float beta = pc == 0 ? g->beta : 1.0f;
+            const float ab[2] = {g->alpha, pc == 0 ? g->beta : 1.0f};
             const float *bsl = g->b + pc * g->brs + jc * g->bcs;
-            if (bpack)
-                pack_b(kc, nc, bsl, g->brs, g->bcs, bpack);
+            if (bpack && g->bcs == 1)
+                pack_b_rows(kc, nc, bsl, g->brs, bpack);
+            else if (bpack)
+                pack_bt(kc, nc, bsl, g->bcs, bpack);
             for (size_t ic = i0; ic < i1; ic += MC) {
                 size_t mc = min_sz(MC, i1 - ic);
                 const float *asl = g->a + ic * g->ars + pc * g->acs;
-                if (apack)
-                    pack_a(mc, kc, asl, g->ars, g->acs, apack);
+                if (apack && g->ars == 1)
+                    pack_a_cols(mc, kc, asl, g->acs, apack);
+                else if (apack)
+                    pack_ar(mc, kc, asl, g->ars, apack);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)min_sz(NR, nc - jr);
                     const float *bp = bpack ? bpack + jr * kc : bsl + jr;
@@ -200,10 +240,10 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, si
                         int mr = (int)min_sz(MR, mc - ir);
                         if (apack)
                             tile(mr, nr, kc, apack + ir * kc, 1, MR, bp, brs, cc + ir * g->ldc,
-                                 g->ldc, g->alpha, beta);
+                                 g->ldc, ab);
                         else
                             tile(mr, nr, kc, asl + ir * g->ars, g->ars, g->acs, bp, brs,
-                                 cc + ir * g->ldc, g->ldc, g->alpha, beta);
+                                 cc + ir * g->ldc, g->ldc, ab);
                     }
                 }
             }
@@ -211,44 +251,62 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, si
     }
 }
 
-static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
-                             const float *b, size_t brs, float *c, size_t ldc, float alpha,
-                             float beta)
+static void pack_bt_portable(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
 {
-    tile_portable(mr, nr, kc, a, ars, acs, b, brs, c, ldc, alpha, beta);
+    pack_b_cols(kc, nc, b, bcs, dst);
+}
+
+static void pack_ar_portable(size_t mc, size_t kc, const float *a, size_t ars, float *dst)
+{
+    pack_a_rows(mc, kc, a, ars, dst);
+}
+
+static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
+                             const float *b, size_t brs, float *c, size_t ldc, const float *ab)
+{
+    tile_portable(mr, nr, kc, a, ars, acs, b, brs, c, ldc, ab);
 }
 
 static void block_portable(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1)
 {
-    block_generic(g, i0, i1, j0, j1, tile_portable_fn);
+    block_generic(g, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable, pack_ar_portable);
 }
 
 #ifdef GS_GEMM_AVX2
 #define AVX2 __attribute__((target("avx2,fma")))
 
+/* Lanes below nr % 8 set: the real columns of a partial last vector. */
+static ALWAYS_INLINE AVX2 __m256i lane_mask(int nr)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(nr % 8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 /*
  * The AVX2 tile for MRV rows and NV vectors of columns, the last vector
  * masked when MASKED; instantiated with constants so that accumulators
- * live in registers and unused rows cost nothing.  Rows are independent
- * lanes: a row's arithmetic does not depend on MRV, NV or MASKED.
+ * live in registers and unused rows cost nothing.  Rows and lanes are
+ * independent: an element's arithmetic does not depend on MRV, NV or MASKED.
  */
 static ALWAYS_INLINE AVX2 void tile_avx2_body(const int MRV, const int NV, const int MASKED,
-                                              size_t kc, const float *a, size_t ars, size_t acs,
-                                              const float *b, size_t brs, float *c, size_t ldc,
-                                              __m256i mask, float alpha, float beta)
+                                              int nr, size_t kc, const float *a, size_t ars,
+                                              size_t acs, const float *b, size_t brs, float *c,
+                                              size_t ldc, const float *ab)
 {
     __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 6
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < MR; r++) {
         acc0[r] = acc1[r] = _mm256_setzero_ps();
+        if (r < MRV) /* C is needed only at the end: fetch it meanwhile */
+            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    }
 #pragma GCC unroll 2
     for (size_t p = 0; p < kc; p++, a += acs, b += brs) {
         __m256 b0, b1;
         if (NV == 2) {
             b0 = _mm256_loadu_ps(b);
-            b1 = MASKED ? _mm256_maskload_ps(b + 8, mask) : _mm256_loadu_ps(b + 8);
+            b1 = MASKED ? _mm256_maskload_ps(b + 8, lane_mask(nr)) : _mm256_loadu_ps(b + 8);
         } else {
-            b0 = MASKED ? _mm256_maskload_ps(b, mask) : _mm256_loadu_ps(b);
+            b0 = MASKED ? _mm256_maskload_ps(b, lane_mask(nr)) : _mm256_loadu_ps(b);
             b1 = b0;
         }
 #pragma GCC unroll 6
@@ -259,7 +317,9 @@ static ALWAYS_INLINE AVX2 void tile_avx2_body(const int MRV, const int NV, const
                 acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
         }
     }
+    const float alpha = ab[0], beta = ab[1];
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const __m256i mask = lane_mask(nr);
 #pragma GCC unroll 6
     for (int r = 0; r < MRV; r++) {
 #pragma GCC unroll 2
@@ -284,23 +344,18 @@ static ALWAYS_INLINE AVX2 void tile_avx2_body(const int MRV, const int NV, const
 #define TILE_ROWS(MRV)                                                                         \
     case MRV:                                                                                  \
         if (nr == 16)                                                                          \
-            tile_avx2_body(MRV, 2, 0, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+            tile_avx2_body(MRV, 2, 0, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
         else if (nr > 8)                                                                       \
-            tile_avx2_body(MRV, 2, 1, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+            tile_avx2_body(MRV, 2, 1, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
         else if (nr == 8)                                                                      \
-            tile_avx2_body(MRV, 1, 0, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+            tile_avx2_body(MRV, 1, 0, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
         else                                                                                   \
-            tile_avx2_body(MRV, 1, 1, kc, a, ars, acs, b, brs, c, ldc, mask, alpha, beta);     \
+            tile_avx2_body(MRV, 1, 1, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
         break;
 
 static AVX2 void tile_avx2(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
-                           const float *b, size_t brs, float *c, size_t ldc, float alpha,
-                           float beta)
+                           const float *b, size_t brs, float *c, size_t ldc, const float *ab)
 {
-    /* lanes below nr % 8 of the last vector are real columns */
-    const int left = nr % 8;
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left),
-                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     switch (mr) {
         TILE_ROWS(6)
         TILE_ROWS(5)
@@ -311,9 +366,84 @@ static AVX2 void tile_avx2(int mr, int nr, size_t kc, const float *a, size_t ars
     }
 }
 
+/* Transposes the 8 x 8 block in r[] in place. */
+static ALWAYS_INLINE AVX2 void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+}
+
+/* B^T packed with 8 x 8 transposes in registers; edges element by element. */
+static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
+{
+    size_t kc8 = kc / 8 * 8;
+    for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
+        size_t nr = min_sz(NR, nc - j);
+        const float *src = b + j * bcs;
+        if (nr < NR) {
+            pack_b_cols(kc, nr, src, bcs, dst);
+            continue;
+        }
+        for (size_t p = 0; p < kc8; p += 8)
+            for (size_t h = 0; h < NR; h += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++)
+                    r[i] = _mm256_loadu_ps(src + (h + (size_t)i) * bcs + p);
+                transpose8(r);
+                for (int i = 0; i < 8; i++)
+                    _mm256_storeu_ps(dst + (p + (size_t)i) * NR + h, r[i]);
+            }
+        for (size_t p = kc8; p < kc; p++)
+            for (size_t c = 0; c < NR; c++)
+                dst[p * NR + c] = src[c * bcs + p];
+    }
+}
+
+/* A packed by 8 x 8 transposes of its 6 rows and 2 zero rows; each
+   transposed row is stored whole and its 2 extra floats are overwritten by
+   the next store (the last spill lands in the next panel, packed later,
+   or in the scratch buffer's slack). */
+static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, float *dst)
+{
+    size_t kc8 = kc / 8 * 8;
+    for (size_t i = 0; i < mc; i += MR, dst += kc * MR) {
+        size_t mr = min_sz(MR, mc - i);
+        const float *src = a + i * ars;
+        if (mr < MR) {
+            pack_a_rows(mr, kc, src, ars, dst);
+            continue;
+        }
+        for (size_t p = 0; p < kc8; p += 8) {
+            __m256 r[8];
+            for (int q = 0; q < MR; q++)
+                r[q] = _mm256_loadu_ps(src + (size_t)q * ars + p);
+            r[6] = r[7] = _mm256_setzero_ps();
+            transpose8(r);
+            for (int q = 0; q < 8; q++)
+                _mm256_storeu_ps(dst + (p + (size_t)q) * MR, r[q]);
+        }
+        for (size_t p = kc8; p < kc; p++)
+            for (size_t q = 0; q < MR; q++)
+                dst[p * MR + q] = src[q * ars + p];
+    }
+}
+
 static AVX2 void block_avx2(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1)
 {
-    block_generic(g, i0, i1, j0, j1, tile_avx2);
+    block_generic(g, i0, i1, j0, j1, tile_avx2, pack_bt_avx2, pack_ar_avx2);
 }
 #endif
 

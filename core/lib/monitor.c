@@ -23,9 +23,11 @@ static void fmt(char *buf, size_t n, double v)
         snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
 }
 
-int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump, gs_error *err)
+void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int dump)
 {
     memset(mon, 0, sizeof *mon);
+    for (int k = 0; k < LOG_COUNT; k++)
+        mon->log[k].fd = -1;
     for (int k = GS_HIST_LO; k <= GS_HIST_HI; k++)
         pow10_table[k - GS_HIST_LO] = pow(10.0, k);
     mon->dir = gs_xstrdup(dir);
@@ -48,34 +50,52 @@ int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dum
     mon->cur = gs_xcalloc(m->n_params + 1, sizeof *mon->cur);
     mon->before = gs_xcalloc(m->total + 1, sizeof(float));
     mon->first_input_grad = gs_xcalloc(m->n_layers + 1, sizeof(double));
-    if (!(mon->metrics = gs_rundir_open(dir, "metrics.csv", err)) ||
-        !(mon->gradients = gs_rundir_open(dir, "gradients.csv", err)) ||
-        !(mon->layers = gs_rundir_open(dir, "layers.csv", err)) ||
-        !(mon->paths = gs_rundir_open(dir, "paths.csv", err)) ||
-        !(mon->epochs = gs_rundir_open(dir, "epochs.csv", err)) ||
-        !(mon->histograms = gs_rundir_open(dir, "histograms.csv", err))) {
-        gs_monitor_close(mon);
-        return -1;
-    }
+}
+
+int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *err)
+{
+    const char *dir = mon->dir;
+    int dump = mon->dump;
+    static const char *const names[LOG_COUNT] = {
+        "metrics.csv", "gradients.csv", "layers.csv", "paths.csv",
+        "epochs.csv",  "histograms.csv", "dump/index.csv"};
+    static const char *const headers[LOG_COUNT] = {
+        "step,epoch,loss,accuracy,lr,grad_norm\n",
+        "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n",
+        "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
+        "step,layer,key,value\n",
+        "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n",
+        "step,layer,tensor,log10_lo,log10_hi,count\n",
+        "step,layer,tensor,kind,file,shape\n"};
     if (dump) {
         char *d = gs_xasprintf("%s/dump", dir);
         int ok = mkdir(d, 0777) == 0 || errno == EEXIST;
         free(d);
-        if (!ok || !(mon->dump_index = gs_rundir_open(dir, "dump/index.csv", err))) {
-            if (!ok)
-                gs_err_set(err, "%s/dump: %s", dir, strerror(errno));
-            gs_monitor_close(mon);
+        if (!ok) {
+            gs_err_set(err, "%s/dump: %s", dir, strerror(errno));
             return -1;
         }
-        fputs("step,layer,tensor,kind,file,shape\n", mon->dump_index);
     }
-    fputs("step,epoch,loss,accuracy,lr,grad_norm\n", mon->metrics);
-    fputs("step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n", mon->gradients);
-    fputs("step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
-          mon->layers);
-    fputs("step,layer,key,value\n", mon->paths);
-    fputs("epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n", mon->epochs);
-    fputs("step,layer,tensor,log10_lo,log10_hi,count\n", mon->histograms);
+    for (int k = 0; k < LOG_COUNT; k++) {
+        if (k == LOG_DUMP_INDEX && !dump)
+            continue;
+        if (gs_csv_open(&mon->log[k], dir, names[k], !resume_at, resume_at ? resume_at[k] : 0,
+                        err) < 0)
+            return -1;
+        if (!resume_at)
+            gs_csv_row(&mon->log[k], "%s", headers[k]);
+    }
+    return 0;
+}
+
+int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump,
+                    gs_error *err)
+{
+    gs_monitor_init(mon, dir, m, dump);
+    if (gs_monitor_open_logs(mon, NULL, err) < 0) {
+        gs_monitor_close(mon, NULL);
+        return -1;
+    }
     return 0;
 }
 
@@ -96,7 +116,7 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
     fmt(b, sizeof b, acc);
     fmt(c, sizeof c, lr);
     fmt(d, sizeof d, grad_norm);
-    fprintf(mon->metrics, "%llu,%zu,%s,%s,%s,%s\n", (unsigned long long)step, epoch, a, b, c, d);
+    gs_csv_row(&mon->log[LOG_METRICS], "%llu,%zu,%s,%s,%s,%s\n", (unsigned long long)step, epoch, a, b, c, d);
     mon->loss_sum = mon->correct = 0;
     mon->examples = 0;
 }
@@ -192,11 +212,14 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
             char *path = gs_xasprintf("%s/%s", mon->dir, rel);
             int rc = gs_npy_write(path, ts[k], err);
             if (rc == 0) {
-                fprintf(mon->dump_index, "%llu,%d,%s,%s,%s,", (unsigned long long)mon->cur_step,
-                        p->layer, p->local_name, kinds[k], rel);
+                char shape[96] = "";
+                size_t used = 0;
                 for (int dd = 0; dd < ts[k]->ndim; dd++)
-                    fprintf(mon->dump_index, "%s%zu", dd ? "x" : "", ts[k]->dims[dd]);
-                fputc('\n', mon->dump_index);
+                    used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%zu",
+                                             dd ? "x" : "", ts[k]->dims[dd]);
+                gs_csv_row(&mon->log[LOG_DUMP_INDEX], "%llu,%d,%s,%s,%s,%s\n",
+                           (unsigned long long)mon->cur_step, p->layer, p->local_name, kinds[k],
+                           rel, shape);
             }
             free(rel);
             free(path);
@@ -226,6 +249,8 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     for (size_t i = 0; i < m->n_params; i++) {
         gs_param_rec *p = m->params[i];
         const gs_tensor_stats *s = &mon->cur[i];
+        if (p->pub.role == GS_ROLE_BUFFER)
+            continue; /* not learned: no gradient to report */
         double dd = 0;
         for (size_t e = p->offset; e < p->offset + p->numel; e++) {
             double delta = (double)now[e] - (double)mon->before[e];
@@ -236,13 +261,13 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         fmt(b, sizeof b, s->weight_norm);
         fmt(c, sizeof c, s->grad_max);
         fmt(d, sizeof d, ratio);
-        fprintf(mon->gradients, "%llu,%d,%s,%s,%s,%s,%s\n", (unsigned long long)step, p->layer,
+        gs_csv_row(&mon->log[LOG_GRADIENTS], "%llu,%d,%s,%s,%s,%s,%s\n", (unsigned long long)step, p->layer,
                 p->local_name, a, b, c, d);
         for (int bin = 0; bin < GS_HIST_BINS; bin++)
             if (s->hist[bin]) {
-                fprintf(mon->histograms, "%llu,%d,%s,%s,", (unsigned long long)step, p->layer,
+                gs_csv_row(&mon->log[LOG_HISTOGRAMS], "%llu,%d,%s,%s,", (unsigned long long)step, p->layer,
                         p->local_name, bin_edge(bin, 0));
-                fprintf(mon->histograms, "%s,%u\n", bin_edge(bin, 1), s->hist[bin]);
+                gs_csv_row(&mon->log[LOG_HISTOGRAMS], "%s,%u\n", bin_edge(bin, 1), s->hist[bin]);
             }
     }
     if (mon->first_weight >= 0)
@@ -264,12 +289,12 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         fmt(c, sizeof c, sqrt(var > 0 ? var : 0));
         fmt(e, sizeof e, as->units ? as->dead / as->units : NAN);
         fmt(f, sizeof f, as->elements ? as->saturated / as->elements : NAN);
-        fprintf(mon->layers, "%llu,%zu,%s,%s,%s,%s,%s,%s\n", (unsigned long long)step, l,
+        gs_csv_row(&mon->log[LOG_LAYERS], "%llu,%zu,%s,%s,%s,%s,%s,%s\n", (unsigned long long)step, l,
                 gs_module_type(m->layers[l]), a, b, c, e, f);
     }
     for (size_t i = 0; i < m->n_stats; i++) {
         fmt(a, sizeof a, m->stats[i].value);
-        fprintf(mon->paths, "%llu,%d,%s,%s\n", (unsigned long long)step, m->stats[i].layer,
+        gs_csv_row(&mon->log[LOG_PATHS], "%llu,%d,%s,%s\n", (unsigned long long)step, m->stats[i].layer,
                 m->stats[i].key, a);
     }
     m->n_stats = 0;
@@ -286,7 +311,7 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
     fmt(b, sizeof b, train_acc);
     fmt(c, sizeof c, val_loss);
     fmt(d, sizeof d, val_acc);
-    fprintf(mon->epochs, "%zu,%llu,%s,%s,%s,%s,%.3f\n", epoch, (unsigned long long)step, a, b,
+    gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%.3f\n", epoch, (unsigned long long)step, a, b,
             c, d, seconds);
 }
 
@@ -383,22 +408,22 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
              (unsigned long long)v->step, layer, layer >= 0 ? g[layer] / ref : NAN);
 }
 
-void gs_monitor_flush(gs_monitor *mon)
+int gs_monitor_flush(gs_monitor *mon, gs_error *err)
 {
-    FILE *files[] = {mon->metrics, mon->gradients, mon->layers,
-                     mon->paths,   mon->epochs,    mon->histograms, mon->dump_index};
-    for (size_t i = 0; i < GS_ARRAY_LEN(files); i++)
-        if (files[i])
-            fflush(files[i]);
+    int rc = 0;
+    for (int k = 0; k < LOG_COUNT; k++)
+        if (gs_csv_flush(&mon->log[k], err) < 0)
+            rc = -1;
+    return rc;
 }
 
-void gs_monitor_close(gs_monitor *mon)
+int gs_monitor_close(gs_monitor *mon, gs_error *err)
 {
-    FILE *files[] = {mon->metrics, mon->gradients, mon->layers,
-                     mon->paths,   mon->epochs,    mon->histograms, mon->dump_index};
-    for (size_t i = 0; i < GS_ARRAY_LEN(files); i++)
-        if (files[i])
-            fclose(files[i]);
+    int rc = 0;
+    gs_error ignored;
+    for (int k = 0; k < LOG_COUNT; k++)
+        if (gs_csv_close(&mon->log[k], err ? err : &ignored) < 0)
+            rc = -1;
     free(mon->dir);
     free(mon->layer_weight);
     free(mon->cur);
@@ -408,4 +433,5 @@ void gs_monitor_close(gs_monitor *mon)
     free(mon->hist_steps);
     free(mon->first_input_grad);
     memset(mon, 0, sizeof *mon);
+    return rc;
 }

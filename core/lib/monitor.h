@@ -3,6 +3,7 @@
 #ifndef GS_MONITOR_H
 #define GS_MONITOR_H
 
+#include "csv.h"
 #include "model.h"
 
 enum { GS_HIST_LO = -30, GS_HIST_HI = 2 }; /* log10|g| bins [k, k+1) for k in [LO, HI) */
@@ -14,8 +15,11 @@ typedef struct gs_tensor_stats {
     uint32_t hist[GS_HIST_BINS];
 } gs_tensor_stats;
 
+enum { LOG_METRICS, LOG_GRADIENTS, LOG_LAYERS, LOG_PATHS, LOG_EPOCHS, LOG_HISTOGRAMS,
+       LOG_DUMP_INDEX, LOG_COUNT };
+
 typedef struct gs_monitor {
-    FILE *metrics, *gradients, *layers, *paths, *epochs, *histograms, *dump_index;
+    gs_csv log[LOG_COUNT];
     char *dir;
     int dump;
     size_t n_layers, n_params;
@@ -57,8 +61,13 @@ typedef struct gs_theory {
     double q_in, chi_path;
 } gs_theory;
 
+/* A new run's monitor with fresh logs. */
 int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump,
                     gs_error *err);
+/* The same in two steps, for resuming: the state (which a checkpoint then
+   fills), and the logs, cut back to the byte lengths of resume_at. */
+void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int dump);
+int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *err);
 void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n);
 /* One metrics.csv row: the running means since the previous row. */
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
@@ -71,9 +80,9 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
                       double train_acc, double val_loss, double val_acc, double seconds);
-void gs_monitor_flush(gs_monitor *mon);
+int gs_monitor_flush(gs_monitor *mon, gs_error *err);
 void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v);
-void gs_monitor_close(gs_monitor *mon);
+int gs_monitor_close(gs_monitor *mon, gs_error *err);
 
 /* theory.c: mean-field chi for the longest stack of equal-width dense layers. */
 void gs_theory_compute(const gs_model *m, const double *first_input_grad, gs_theory *t);

@@ -903,6 +903,7 @@ static const char *const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 #define INK "#333"
 #define GRID "#e3e3e3"
+#define MINOR "#f2f2f2"
 #define FONT "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif"
 
 static const char *run_color(int i)
@@ -910,10 +911,17 @@ static const char *run_color(int i)
     return i < 0 ? INK : palette[(size_t)i % GS_ARRAY_LEN(palette)];
 }
 
+/* Line styles: solid, dashed, dotted, and a wide translucent band that
+   stays visible under a measured curve it matches. */
+enum { SOLID, DASHED, DOTTED, BAND };
+
 static const char *dash_attr(int dash)
 {
-    static const char *const d[] = {"", " stroke-dasharray=\"7 4\"", " stroke-dasharray=\"2 3\""};
-    return d[dash > 0 && dash < 3 ? dash : 0];
+    static const char *const d[] = {
+        " stroke-width=\"1.8\"", " stroke-width=\"1.8\" stroke-dasharray=\"7 4\"",
+        " stroke-width=\"1.8\" stroke-dasharray=\"2 3\"",
+        " stroke-width=\"7\" stroke-opacity=\"0.3\" stroke-linecap=\"round\""};
+    return d[dash > 0 && dash <= BAND ? dash : 0];
 }
 
 /* An axis maps data (log10 of it for log axes) from [lo, hi] onto pixels [a, b]. */
@@ -1097,6 +1105,18 @@ static void draw_frame(sbuf *b, panel *p)
             tick_label(b, ax, t0);
             sb_puts(b, "</text>\n");
         }
+        /* a log axis of few decades gets gridlines at 2..9 x 10^k */
+        if (ax->log && ax->hi - ax->lo <= 4)
+            for (double dec = ax->lo; dec < ax->hi; dec++)
+                for (int m = 2; m <= 9; m++) {
+                    double px = ax->a + (dec + log10(m) - ax->lo) * (ax->b - ax->a) / (ax->hi - ax->lo);
+                    if (k == 0)
+                        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" MINOR "\"/>",
+                                  px, t, px, bo);
+                    else
+                        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" MINOR "\"/>",
+                                  l, px, r, px);
+                }
     }
     sb_puts(b, "</g>\n");
     text_el(b, (l + r) / 2, p->y + p->h - 10, "middle", " class=\"xlabel\"", p->xlabel);
@@ -1112,22 +1132,33 @@ static void draw_frame(sbuf *b, panel *p)
 static void draw_series(sbuf *b, const panel *p, const series *s)
 {
     size_t stride = s->n > MAX_POINTS ? (s->n + MAX_POINTS - 1) / MAX_POINTS : 1;
-    sbuf d = {0};
-    int pen = 0;
-    for (size_t i = 0; i < s->n; i += stride) {
-        size_t k = i + stride >= s->n ? s->n - 1 : i;
+    sbuf d = {0}, dots = {0};
+    size_t run_len = 0; /* points in the current unbroken stretch */
+    double lx = 0, ly = 0;
+    for (size_t i = 0; i <= s->n; i += stride) {
+        size_t k = i >= s->n ? s->n : i + stride >= s->n ? s->n - 1 : i;
         double x, y;
-        if (!ax_px(&p->ax, s->x[k], &x) || !ax_px(&p->ay, s->y[k], &y)) {
-            pen = 0;
+        if (k == s->n || !ax_px(&p->ax, s->x[k], &x) || !ax_px(&p->ay, s->y[k], &y)) {
+            /* a point between gaps would be an invisible path: a dot */
+            if (run_len == 1 && !s->marker)
+                sb_printf(&dots, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\"/>", lx, ly);
+            run_len = 0;
+            if (k == s->n)
+                break;
             continue;
         }
-        sb_printf(&d, "%s%.1f %.1f", pen ? " L" : (d.len ? " M" : "M"), x, y);
-        pen = 1;
+        sb_printf(&d, "%s%.1f %.1f", run_len ? " L" : (d.len ? " M" : "M"), x, y);
+        run_len++;
+        lx = x;
+        ly = y;
     }
     if (d.len)
-        sb_printf(b, "<path d=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s/>\n", d.s,
+        sb_printf(b, "<path d=\"%s\" fill=\"none\" stroke=\"%s\"%s/>\n", d.s,
                   run_color(s->color), dash_attr(s->dash));
+    if (dots.len)
+        sb_printf(b, "<g fill=\"%s\">%s</g>\n", run_color(s->color), dots.s);
     sb_free(&d);
+    sb_free(&dots);
     if (s->marker && s->n <= 60) {
         sb_printf(b, "<g fill=\"%s\">", run_color(s->color));
         for (size_t i = 0; i < s->n; i++) {
@@ -1135,6 +1166,16 @@ static void draw_series(sbuf *b, const panel *p, const series *s)
             if (ax_px(&p->ax, s->x[i], &x) && ax_px(&p->ay, s->y[i], &y))
                 sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\"/>", x, y,
                           s->dash ? "2" : "2.6");
+        }
+        sb_puts(b, "</g>\n");
+    }
+    /* exact zeros have no place on a log axis: open triangles on its floor */
+    if (s->marker && p->ay.log) {
+        sb_printf(b, "<g class=\"zeros\" fill=\"#fff\" stroke=\"%s\">", run_color(s->color));
+        for (size_t i = 0; i < s->n; i++) {
+            double x, y = p->ay.a;
+            if (s->y[i] == 0 && ax_px(&p->ax, s->x[i], &x))
+                sb_printf(b, "<path d=\"M%.1f %.1fl4 -7h-8z\"/>", x, y);
         }
         sb_puts(b, "</g>\n");
     }
@@ -1160,8 +1201,7 @@ static void draw_legend(sbuf *b, double x, double y, const legend_item *it, size
         double yy = y + 18.0 * (double)i;
         if (!it[i].label) /* a gap between groups */
             continue;
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                     "stroke-width=\"2.5\"%s/>",
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"%s/>",
                   x, yy, x + 26, yy, run_color(it[i].color), dash_attr(it[i].dash));
         text_el(b, x + 32, yy + 4, "start", NULL, it[i].label);
     }
@@ -1368,9 +1408,10 @@ static void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     }
     double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
     double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
-    double H = top + ph + 90;
+    double H = top + ph + (bad + missing + zero ? 50 + 17 * (bad + missing + zero) : 50);
     char title[512];
-    snprintf(title, sizeof title, "%s: log10 \u2016\u2202L/\u2202W\u2016 per layer and monitored step",
+    snprintf(title, sizeof title,
+             "%s: log\u2081\u2080 \u2016\u2202L/\u2202W\u2016 per layer and monitored step",
              r->label);
     sb_printf(b, "<div class=\"fig\" data-run=\"");
     sb_esc(b, r->label);
@@ -1473,6 +1514,7 @@ static void fig_histogram(sbuf *b, const run *r, int color)
     qsort(layers, R, sizeof *layers, cmp_hist_layer);
     /* columns: zero, below the range, decades, at or above it / non-finite */
     int dlo = INT_MAX, dhi = INT_MIN, zero = 0, under = 0, over = 0;
+    double under_hi = 0, over_lo = 0;
     for (size_t i = 0; i < r->n_hb; i++) {
         const hist_bin *h = &r->hb[i];
         if (isfinite(h->lo) && isfinite(h->hi)) {
@@ -1483,8 +1525,10 @@ static void fig_histogram(sbuf *b, const run *r, int color)
             zero = 1;
         } else if (h->lo == -INFINITY) {
             under = 1;
+            under_hi = h->hi;
         } else {
             over = 1;
+            over_lo = h->lo;
         }
     }
     int ndec = dlo <= dhi ? dhi - dlo + 1 : 0;
@@ -1551,10 +1595,10 @@ static void fig_histogram(sbuf *b, const run *r, int color)
             sb_puts(b, "0");
         else if (special && c == C - 1 && over) {
             sb_puts(b, "\u2265");
-            tick_label(b, &lg, dhi >= dlo ? dhi + 1 : 2);
+            tick_label(b, &lg, over_lo);
         } else if (special) {
             sb_puts(b, "&lt;");
-            tick_label(b, &lg, ndec ? dlo : -30);
+            tick_label(b, &lg, under_hi);
         } else {
             tick_label(b, &lg, dlo + (int)(c - (size_t)(zero + under)));
         }
@@ -1562,7 +1606,8 @@ static void fig_histogram(sbuf *b, const run *r, int color)
     }
     sb_puts(b, "</g>\n");
     text_el(b, left + pw / 2, top + ph + 40, "middle", " class=\"xlabel\"",
-            "|\u2202L/\u2202w| of single weights: decade [10^k, 10^(k+1)) labelled 10^k");
+            "|\u2202L/\u2202w| of single weights (one column per decade, labelled by its lower "
+            "edge; \u2265 includes inf/NaN)");
     char rot[96];
     snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
     text_el(b, 20, top + ph / 2, "middle", rot, "layer (input at bottom)");
@@ -1710,6 +1755,45 @@ static void fig_gradflow(sbuf *b, const runs *rs, int standalone)
     free(s);
 }
 
+/* A number from the first row of theory.csv; NaN if absent. */
+static double theory_value(const run *r, const char *col)
+{
+    double v;
+    for (size_t k = 0; r->th_rows && k < r->th_cols; k++)
+        if (!strcmp(r->th[k], col))
+            return num(r->th[r->th_cols + k], &v) == 0 ? v : NAN;
+    return NAN;
+}
+
+/*
+ * Mean-field theory's |dL/dx| through the stack first..last at the first
+ * monitored step: each layer multiplies the squared norm by chi, so from the
+ * measured value just above the stack, |dL/dx_l| = |dL/dx_A| chi^((A-l)/2).
+ * Returns the number of points written to x and y (capacity n_lf + 1).
+ */
+static size_t theory_curve(const run *r, double *x, double *y)
+{
+    double first = theory_value(r, "first_layer"), last = theory_value(r, "last_layer");
+    double chi = theory_value(r, "chi_predicted");
+    if (!isfinite(first) || !isfinite(last) || !(chi > 0) || !isfinite(chi) || last < first)
+        return 0;
+    double anchor = NAN, at = NAN;
+    for (size_t i = 0; i < r->n_lf; i++)
+        if ((r->lf[i].layer == last + 1 || (r->lf[i].layer == last && isnan(anchor))) &&
+            r->lf[i].input_grad > 0 && isfinite(r->lf[i].input_grad)) {
+            anchor = r->lf[i].input_grad;
+            at = r->lf[i].layer;
+        }
+    if (isnan(anchor))
+        return 0;
+    size_t n = 0;
+    for (double l = first; l <= at && n < r->n_lf + 1; l++) {
+        x[n] = l;
+        y[n++] = anchor * pow(chi, (at - l) / 2);
+    }
+    return n;
+}
+
 /* The back-propagated signal |dL/dx| per layer, and the update ratio. */
 static void fig_signal(sbuf *b, const runs *rs)
 {
@@ -1724,17 +1808,29 @@ static void fig_signal(sbuf *b, const runs *rs)
     if (!any_ig && !any_up)
         return;
     fig_begin(b, "signal", 1100, 320, "Back-propagated signal and update size per layer", 0);
-    size_t cap = 2 * rs->n + 1;
+    size_t cap = 3 * rs->n + 1;
     series *s = gs_xmalloc(cap * sizeof *s);
+    int any_theory = 0;
     double **tmp = gs_xcalloc(cap, sizeof(double *));
     size_t nt = 0;
     double x = 0, pw = 450;
     if (any_ig) {
         panel p = {.x = x, .y = 5, .w = pw, .h = 310,
-                   .title = "\u2016\u2202L/\u2202x\u2016 entering each layer",
+                   .title = "\u2016\u2202L/\u2202x\u2016 at each layer's input",
                    .xlabel = "layer (input \u2192 output)", .ylabel = "\u2016\u2202L/\u2202x\u2016",
                    .integer_x = 1};
         size_t ns = 0;
+        /* the theory bands first, beneath the measurements */
+        for (size_t i = 0; i < rs->n; i++) {
+            const run *r = &rs->v[i];
+            double *xy = gs_xmalloc(2 * (r->n_lf + 1) * sizeof(double));
+            tmp[nt++] = xy;
+            size_t m = theory_curve(r, xy, xy + r->n_lf + 1);
+            if (m) {
+                s[ns++] = (series){xy, xy + r->n_lf + 1, m, (int)i, BAND, 0};
+                any_theory = 1;
+            }
+        }
         for (size_t i = 0; i < rs->n; i++) {
             const run *r = &rs->v[i];
             const layer_row *rows[2] = {r->ll, r->lf};
@@ -1748,7 +1844,7 @@ static void fig_signal(sbuf *b, const runs *rs)
                     xy[counts[k] + l] = rows[k][l].input_grad;
                 }
                 tmp[nt++] = xy;
-                s[ns++] = (series){xy, xy + counts[k], counts[k], (int)i, k, 1};
+                s[ns++] = (series){xy, xy + counts[k], counts[k], (int)i, k ? DASHED : SOLID, 1};
             }
         }
         panel_fit(&p, s, ns, 2);
@@ -1772,10 +1868,12 @@ static void fig_signal(sbuf *b, const runs *rs)
     }
     run_legend(b, rs, 920, 50);
     if (any_ig) {
-        legend_item key[] = {{"last monitored step", -1, 0}, {"first monitored step", -1, 1}};
+        legend_item key[] = {{"last monitored step", -1, 0},
+                             {"first monitored step", -1, 1},
+                             {"theory (\u03c7 predicted)", -1, BAND}};
         double ky = 50 + 18.0 * (double)rs->n + 30;
         text_el(b, 920, ky - 16, "start", " font-size=\"11\"", "\u2016\u2202L/\u2202x\u2016 at:");
-        draw_legend(b, 920, ky, key, 2);
+        draw_legend(b, 920, ky, key, any_theory ? 3 : 2);
     }
     fig_end(b);
     for (size_t i = 0; i < nt; i++)
@@ -1922,6 +2020,11 @@ static void summary_table(sbuf *b, const runs *rs)
     sb_puts(b, "</table>\n");
 }
 
+static void section(sbuf *b, const char *id, const char *title, const char *how)
+{
+    sb_printf(b, "<h2 id=\"%s\">%s</h2>\n<p class=\"how\">%s</p>\n", id, title, how);
+}
+
 static const char *theory_heading(const char *col)
 {
     static const char *const names[][2] = {
@@ -1929,6 +2032,7 @@ static const char *theory_heading(const char *col)
         {"activation", "activation"},     {"sigma_w2", "\u03c3<sub>w</sub>\u00b2"},
         {"sigma_b2", "\u03c3<sub>b</sub>\u00b2"}, {"q_star", "q*"},
         {"chi_predicted", "\u03c7 predicted"},    {"chi_measured", "\u03c7 measured"},
+        {"q_in", "q<sub>in</sub>"},               {"chi_path", "\u03c7 along the path"},
     };
     for (size_t i = 0; i < GS_ARRAY_LEN(names); i++)
         if (!strcmp(col, names[i][0]))
@@ -1944,12 +2048,18 @@ static void theory_table(sbuf *b, const runs *rs)
             h = &rs->v[i];
     if (!h)
         return;
-    sb_puts(b, "<h2 id=\"theory\">Theory versus measurement</h2>\n<p>For the longest stack of "
-               "equal-width dense layers, mean-field theory predicts the factor \u03c7 by "
-               "which the back-propagated gradient's squared norm changes per layer: \u03c7 "
-               "&lt; 1 vanishes geometrically with depth, \u03c7 &gt; 1 explodes, \u03c7 = 1 is "
-               "the edge of chaos. \u03c7 measured comes from the run's first monitored "
-               "step.</p>\n<table class=\"theory\">\n<tr><th>run</th>");
+    section(b, "theory", "Theory versus measurement",
+            "For the longest stack of equal-width dense layers, mean-field theory predicts the "
+            "factor \u03c7 by which each layer multiplies the squared norm of the "
+            "back-propagated gradient: below 1 it vanishes geometrically with depth, above 1 "
+            "it explodes, 1 is the edge of chaos. \u03c3<sub>w</sub>\u00b2 and "
+            "\u03c3<sub>b</sub>\u00b2 are measured on the initialized weights and biases, q* "
+            "is the fixed point of the pre-activation variance, \u03c7 predicted is \u03c7 at "
+            "q*, \u03c7 along the path follows the variance from the stack's real input "
+            "(q<sub>in</sub>), and \u03c7 measured is the geometric mean over the stack of "
+            "(\u2016\u2202L/\u2202x<sub>l</sub>\u2016 / "
+            "\u2016\u2202L/\u2202x<sub>l+1</sub>\u2016)\u00b2 at the first monitored step.");
+    sb_puts(b, "<table class=\"theory\">\n<tr><th>run</th>");
     for (size_t c = 0; c < h->th_cols; c++) {
         const char *t = theory_heading(h->th[c]);
         sb_puts(b, "<th>");
@@ -1998,6 +2108,7 @@ static const char *css =
     "table{border-collapse:collapse;font-size:14px;margin:8px 0}\n"
     "th,td{border:1px solid #ccc;padding:4px 9px;text-align:right;vertical-align:top}\n"
     "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}\n"
+    "table.summary td:nth-child(-n+3),table.summary th:nth-child(-n+3){text-align:left}\n"
     "td .detail{font-size:12px;color:#555;text-align:left;max-width:330px}\n"
     ".swatch{display:inline-block;width:12px;height:12px;margin-right:6px;border-radius:2px;"
     "vertical-align:-1px}\n"
@@ -2007,15 +2118,10 @@ static const char *css =
     ".notes{background:#fff4e0;border:1px solid #f0c36d;padding:6px 14px;font-size:14px}\n"
     "code{font-size:90%}\n";
 
-static void section(sbuf *b, const char *id, const char *title, const char *how)
-{
-    sb_printf(b, "<h2 id=\"%s\">%s</h2>\n<p class=\"how\">%s</p>\n", id, title, how);
-}
-
 static void build_html(sbuf *b, const runs *rs)
 {
-    sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
                "<title>gradscope report: ");
     for (size_t i = 0; i < rs->n; i++) {
         sb_puts(b, i ? ", " : "");
@@ -2025,7 +2131,7 @@ static void build_html(sbuf *b, const runs *rs)
                  "<p class=\"how\">",
               css);
     for (size_t i = 0; i < rs->n; i++) {
-        sb_puts(b, i ? "<br>" : "");
+        sb_puts(b, i ? "<br/>" : "");
         sb_printf(b, "<span class=\"swatch\" style=\"background:%s\"></span><b>",
                   run_color((int)i));
         sb_esc(b, rs->v[i].label);
@@ -2033,7 +2139,7 @@ static void build_html(sbuf *b, const runs *rs)
         sb_esc(b, rs->v[i].dir);
         sb_puts(b, "</code>");
     }
-    sb_printf(b, "<br>gradscope %s. L is the mean loss of a batch; \u2016\u00b7\u2016 is the "
+    sb_printf(b, "<br/>gradscope %s. L is the mean loss of a batch; \u2016\u00b7\u2016 is the "
                  "L2 norm over a whole tensor.</p>\n",
               gs_version());
 
@@ -2060,6 +2166,7 @@ static void build_html(sbuf *b, const runs *rs)
             "global norm grew 10<sup>3</sup>-fold, else <b>healthy</b>. The grad ratio is "
             "the first layer's \u2016\u2202L/\u2202W\u2016 over the last layer's.");
     summary_table(b, rs);
+    theory_table(b, rs);
 
     sbuf fig = {0};
     fig_training(&fig, rs);
@@ -2152,8 +2259,6 @@ static void build_html(sbuf *b, const runs *rs)
         sb_put(b, fig.s, fig.len);
     }
     sb_free(&fig);
-
-    theory_table(b, rs);
     sb_puts(b, "</body>\n</html>\n");
 }
 

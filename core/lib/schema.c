@@ -262,8 +262,8 @@ int gs_params_defaults(const gs_registry *reg, const gs_param_spec *schema, gs_v
                 continue;
             const gs_component_info *info = gs_registry_find(reg, spec->component_kind, spec->def.s);
             if (!info) {
-                gs_err_set(err, "%s: default %s '%s' of %s is not installed",
-                           what, gs_kind_name(spec->component_kind), spec->def.s, spec->name);
+                gs_err_set(err, "%s: the default of %s, %s '%s', is not installed", what,
+                           spec->name, gs_kind_name(spec->component_kind), spec->def.s);
                 return -1;
             }
             gs_ref *r = gs_ref_new_default(reg, info);
@@ -307,8 +307,11 @@ int gs_params_from_group(const gs_registry *reg, const gs_param_spec *schema,
 {
     char where[1024];
     size_t n = gs_schema_len(schema);
-    if (gs_params_defaults(reg, schema, values, pool, what, err) < 0)
+    if (gs_params_defaults(reg, schema, values, pool, what, err) < 0) {
+        if (group)
+            gs_err_prefix(err, "%s: ", gs_origin_where(origin, group, where, sizeof where));
         return -1;
+    }
     unsigned char *seen = gs_xcalloc(n ? n : 1, 1);
     int count = group ? config_setting_length(group) : 0;
     for (int m = 0; m < count; m++) {

@@ -6,15 +6,19 @@
  */
 #include "config.h"
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <errno.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "experiment.h"
 #include "model.h"
+#include "checkpoint.h"
 #include "monitor.h"
 #include "rundir.h"
 
@@ -397,40 +401,120 @@ static int prepare(trainer *t, const gs_variant *v, gs_error *err)
     return 0;
 }
 
-static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r, gs_error *err)
+/* SIGINT/SIGTERM: the first one finishes the step, checkpoints and stops;
+   a second one ends the process at once (the last checkpoint is intact). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    if (stop_signal)
+        _exit(128 + sig);
+    stop_signal = sig;
+}
+
+/* "component KIND NAME VERSION" per distinct component of the variant. */
+static char *component_list(const gs_variant *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    const gs_ref *refs[4] = {v->data, v->loss, v->optimizer, v->schedule};
+    for (size_t i = 0; i < 4; i++)
+        fprintf(f, "component %s %s %s\n", gs_kind_name(refs[i]->info->component->kind),
+                refs[i]->info->component->name, refs[i]->info->plugin->version);
+    for (size_t i = 0; i < v->n_layers; i++) {
+        const gs_ref *r = v->layers[i].ref;
+        fprintf(f, "component %s %s %s\n", gs_kind_name(r->info->component->kind),
+                r->info->component->name, r->info->plugin->version);
+    }
+    fclose(f);
+    return buf;
+}
+
+static uint64_t config_hash(const gs_variant *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    gs_variant_write(v, f);
+    fclose(f);
+    uint64_t h = gs_hash_string(buf);
+    free(buf);
+    return h;
+}
+
+/*
+ * Trains from pos (a new run starts at zero) to the end, writing the logs,
+ * checkpoints and the summary.  resume says the logs exist and a checkpoint
+ * was loaded into the state.
+ */
+static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, gs_result *r,
+                 gs_error *err)
 {
     const gs_variant *v = t->v;
     gs_model *m = t->model;
     gs_monitor mon;
     double t0 = gs_now();
-    if (write_config(dir, v, err) < 0 ||
-        gs_monitor_open(&mon, dir, m, v->monitor[M_DUMP].b, err) < 0)
+    gs_position pos = {0};
+    gs_rng shuffle;
+    gs_rng_seed(&shuffle, (uint64_t)v->seed, gs_hash_string("shuffle"));
+    char *components = component_list(v);
+    gs_ckpt ck = {.config_hash = config_hash(v),
+                  .components = components,
+                  .model = m,
+                  .opt_state = t->opt_state,
+                  .opt_floats = m->total * t->slots,
+                  .shuffle = &shuffle,
+                  .order = t->train_idx,
+                  .n_order = t->n_train,
+                  .pos = &pos,
+                  .mon = &mon,
+                  .theory = &r->theory};
+    gs_monitor_init(&mon, dir, m, v->monitor[M_DUMP].b);
+    uint64_t offsets[LOG_COUNT];
+    int rc = resume ? gs_checkpoint_load(dir, &ck, offsets, err) : 1;
+    if (rc < 0) {
+        gs_monitor_close(&mon, NULL);
+        free(components);
+        return GS_EXIT_INPUT;
+    }
+    int resumed = rc == 0;
+    if ((!resumed && write_config(dir, v, err) < 0) ||
+        gs_monitor_open_logs(&mon, resumed ? offsets : NULL, err) < 0) {
+        gs_monitor_close(&mon, NULL);
+        free(components);
         return GS_EXIT_RUNTIME;
+    }
+    if (resumed && !quiet)
+        fprintf(out, "  resuming at step %llu (epoch %llu)\n", (unsigned long long)pos.step,
+                (unsigned long long)pos.epoch + 1);
     int tty = !quiet && isatty(fileno(out));
     double last_bar = 0;
     size_t batch = (size_t)v->training[T_BATCH].i;
     size_t epochs = (size_t)v->training[T_EPOCHS].i;
     uint64_t every = (uint64_t)v->monitor[M_EVERY].i;
+    uint64_t ckpt_every = (uint64_t)v->checkpoint[C_EVERY].i;
     double clip_norm = v->training[T_CLIP_NORM].f, clip_value = v->training[T_CLIP_VALUE].f;
     size_t steps_per_epoch = (t->n_train + batch - 1) / batch;
     uint64_t total_steps = (uint64_t)steps_per_epoch * epochs;
-    gs_rng shuffle;
-    gs_rng_seed(&shuffle, (uint64_t)v->seed, gs_hash_string("shuffle"));
-    uint64_t step = 0;
     const char *status = "completed";
-    int io_failed = 0;
-    r->val_loss = r->val_acc = NAN;
     char detail[512] = "";
-    for (size_t epoch = 0; epoch < epochs && !detail[0]; epoch++) {
+    int failed = 0;
+    r->val_loss = r->val_acc = NAN;
+    for (; pos.epoch < epochs && !detail[0] && !failed && !stop_signal; pos.epoch++) {
+        size_t epoch = (size_t)pos.epoch;
         double te = gs_now();
-        for (size_t i = t->n_train; i > 1; i--) {
-            size_t j = (size_t)gs_rng_below(&shuffle, i);
-            size_t tmp = t->train_idx[i - 1];
-            t->train_idx[i - 1] = t->train_idx[j];
-            t->train_idx[j] = tmp;
+        if (!pos.shuffled) {
+            for (size_t i = t->n_train; i > 1; i--) {
+                size_t j = (size_t)gs_rng_below(&shuffle, i);
+                size_t tmp = t->train_idx[i - 1];
+                t->train_idx[i - 1] = t->train_idx[j];
+                t->train_idx[j] = tmp;
+            }
+            pos.shuffled = 1;
         }
-        double epoch_loss = 0, epoch_correct = 0;
-        for (size_t b = 0; b < t->n_train; b += batch, step++) {
+        while (pos.batch < t->n_train) {
+            size_t b = (size_t)pos.batch, step = (size_t)pos.step;
             size_t n = b + batch < t->n_train ? batch : t->n_train - b;
             int monitored = step % every == 0 || step + 1 == total_steps;
             gather(t, &t->data.train, t->train_idx + b, n);
@@ -439,15 +523,15 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
             size_t correct;
             float *dout = m->dacts[m->n_layers].data;
             double loss = eval_loss(t, n, dout, &correct);
-            epoch_loss += loss * (double)n;
-            epoch_correct += (double)correct;
+            pos.epoch_loss += loss * (double)n;
+            pos.epoch_correct += (double)correct;
             gs_monitor_batch(&mon, loss, correct, n);
             if (!isfinite(loss)) {
                 char where[256];
                 locate_nonfinite(m, 1, where, sizeof where);
                 gs_monitor_metrics(&mon, step, epoch, NAN, NAN);
-                snprintf(detail, sizeof detail, "non-finite loss at step %llu (first in the %s)",
-                         (unsigned long long)step, where);
+                snprintf(detail, sizeof detail, "non-finite loss at step %zu (first in the %s)",
+                         step, where);
                 break;
             }
             gs_model_backward(m, monitored);
@@ -455,20 +539,22 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
             double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
                                                       steps_per_epoch);
             if (monitored && gs_monitor_capture(&mon, m, step, epoch, lr, gnorm, err) < 0) {
-                io_failed = 1;
+                failed = 1;
                 break;
             }
             if (step == 0)
                 theory_at_init(m, &r->theory);
             if (!isfinite(gnorm)) {
-                if (monitored && gs_monitor_commit(&mon, m, err) < 0)
+                if (monitored ? gs_monitor_commit(&mon, m, err) < 0 : 0) {
+                    failed = 1;
                     break;
+                }
                 if (!monitored)
                     gs_monitor_metrics(&mon, step, epoch, lr, gnorm);
                 char where[256];
                 locate_nonfinite(m, 0, where, sizeof where);
-                snprintf(detail, sizeof detail, "non-finite gradient at step %llu (first in the %s)",
-                         (unsigned long long)step, where);
+                snprintf(detail, sizeof detail,
+                         "non-finite gradient at step %zu (first in the %s)", step, where);
                 break;
             }
             float *g = m->grads;
@@ -481,13 +567,15 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
                 /* torch.nn.utils.clip_grad_norm_: scale = max_norm / (norm + 1e-6), capped at 1 */
                 double scale = clip_norm / (gnorm + 1e-6);
                 if (scale < 1.0) {
-                    float s = (float)scale;
+                    float sc = (float)scale;
                     for (size_t i = 0; i < m->total; i++)
-                        g[i] *= s;
+                        g[i] *= sc;
                 }
             }
             for (size_t i = 0; i < m->n_params; i++) {
                 gs_param_rec *p = m->params[i];
+                if (p->pub.role == GS_ROLE_BUFFER)
+                    continue;
                 gs_opt_call c = {.host = gs_host_table(),
                                  .p = t->opt_p,
                                  .t = step + 1,
@@ -497,39 +585,69 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
                              t->opt_state + p->offset * t->slots);
             }
             if (monitored && gs_monitor_commit(&mon, m, err) < 0) {
-                snprintf(detail, sizeof detail, "%s", err->msg);
-                io_failed = 1;
+                failed = 1;
                 break;
             }
+            pos.step++;
+            pos.batch += n;
             if (tty && gs_now() - last_bar > 0.2) {
                 last_bar = gs_now();
-                progress_bar(out, epoch, epochs, b + n, t->n_train, step + 1, total_steps, loss,
+                progress_bar(out, epoch, epochs, b + n, t->n_train, pos.step, total_steps, loss,
                              (double)(b + n) / (last_bar - te), last_bar - t0);
             }
+            int last_of_epoch = pos.batch >= t->n_train;
+            if ((ckpt_every && pos.step % ckpt_every == 0 && !last_of_epoch) ||
+                (stop_signal && !last_of_epoch)) {
+                if (gs_checkpoint_save(dir, &ck, err) < 0) {
+                    failed = 1;
+                    break;
+                }
+                if (stop_signal)
+                    break;
+            }
         }
-        if (detail[0])
+        if (detail[0] || failed || (stop_signal && pos.batch < t->n_train))
             break;
         double vloss = NAN, vacc = NAN;
         if (t->n_val)
             evaluate(t, &t->data.train, t->val_idx, t->n_val, &vloss, &vacc);
-        double last_loss = epoch_loss / (double)t->n_train;
-        double last_acc = t->data.classes ? epoch_correct / (double)t->n_train : NAN;
+        double train_loss = pos.epoch_loss / (double)t->n_train;
+        double train_acc = t->data.classes ? pos.epoch_correct / (double)t->n_train : NAN;
         double secs = gs_now() - te;
         if (tty)
             fputs("\r\033[K", out);
-        gs_monitor_epoch(&mon, epoch, step, last_loss, last_acc, vloss, vacc, secs);
-        gs_monitor_flush(&mon);
+        gs_monitor_epoch(&mon, epoch, pos.step, train_loss, train_acc, vloss, vacc, secs);
         if (!quiet)
-            print_progress(out, epoch + 1, epochs, last_loss, last_acc, vloss, vacc,
+            print_progress(out, epoch + 1, epochs, train_loss, train_acc, vloss, vacc,
                            (double)t->n_train / secs);
         r->val_loss = vloss;
         r->val_acc = vacc;
+        /* the next epoch starts here: checkpoint at this boundary */
+        pos.batch = 0;
+        pos.shuffled = 0;
+        pos.epoch_loss = pos.epoch_correct = 0;
+        pos.epoch++;
+        int save = gs_checkpoint_save(dir, &ck, err);
+        pos.epoch--;
+        if (save < 0) {
+            failed = 1;
+            break;
+        }
     }
-    if (io_failed) {
-        gs_monitor_close(&mon);
+    free(components);
+    if (failed) {
+        gs_monitor_close(&mon, NULL);
         return GS_EXIT_RUNTIME;
     }
-    if (detail[0]) {
+    if (stop_signal && !detail[0] && pos.epoch < epochs) {
+        status = "interrupted";
+        snprintf(detail, sizeof detail, "stopped by signal %d at step %llu; continue with "
+                 "gradscope resume", (int)stop_signal, (unsigned long long)pos.step);
+        if (!quiet)
+            fprintf(out, "\n  interrupted: checkpoint written at step %llu\n",
+                    (unsigned long long)pos.step);
+        r->train_loss = r->train_acc = NAN;
+    } else if (detail[0]) {
         status = "diverged";
         r->train_loss = r->train_acc = NAN;
         if (!quiet)
@@ -538,11 +656,13 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
         /* Final train metrics in evaluation mode over the training part. */
         evaluate(t, &t->data.train, t->train_idx, t->n_train, &r->train_loss, &r->train_acc);
     }
+    if (!strcmp(status, "completed") && r->val_loss != r->val_loss && t->n_val)
+        evaluate(t, &t->data.train, t->val_idx, t->n_val, &r->val_loss, &r->val_acc);
     r->status = status;
-    r->steps = step;
+    r->steps = pos.step;
     r->ratio = mon.ratio_first_last;
     gs_monitor_verdict(&mon, &r->verdict);
-    if (!quiet)
+    if (!quiet && strcmp(status, "interrupted") != 0)
         fprintf(out, "  verdict: %s (%s)\n", r->verdict.verdict, r->verdict.detail);
     r->seconds = gs_now() - t0;
     r->n_layers = m->n_layers;
@@ -555,10 +675,11 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, gs_result *r
         r->last_norm[l] = rows ? mon.hist_norms[(rows - 1) * stride + l] : NAN;
         r->layer_types[l] = gs_xstrdup(gs_module_type(m->layers[l]));
     }
-    gs_monitor_close(&mon);
-    if (gs_theory_write(dir, &r->theory, err) < 0 ||
+    if (gs_monitor_close(&mon, err) < 0 || gs_theory_write(dir, &r->theory, err) < 0 ||
         write_summary(dir, r, detail[0] ? detail : NULL, err) < 0)
         return GS_EXIT_RUNTIME;
+    if (!strcmp(status, "interrupted"))
+        return 128 + (int)stop_signal;
     return GS_EXIT_OK;
 }
 
@@ -634,7 +755,39 @@ static char *default_dir(const gs_experiment *e)
     return gs_xasprintf("%s/%s-%s", parent && parent[0] ? parent : "runs", e->name, stamp);
 }
 
+typedef struct signal_guard {
+    struct sigaction old_int, old_term;
+} signal_guard;
+
+static void signals_catch(signal_guard *g)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &g->old_int);
+    sigaction(SIGTERM, &sa, &g->old_term);
+}
+
+static void signals_restore(signal_guard *g)
+{
+    sigaction(SIGINT, &g->old_int, NULL);
+    sigaction(SIGTERM, &g->old_term, NULL);
+}
+
+static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err);
+
 int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
+{
+    signal_guard g;
+    signals_catch(&g);
+    int rc = experiment_run(e, opt, err);
+    signals_restore(&g);
+    return rc;
+}
+
+static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
 {
     FILE *out = opt && opt->out ? opt->out : stdout;
     int quiet = opt && opt->quiet;
@@ -655,6 +808,8 @@ int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err
         }
     }
     char *root = opt && opt->out_dir ? gs_xstrdup(opt->out_dir) : default_dir(e);
+    /* Every variant's directory and resolved config exist before the first
+       trains, so that `gradscope resume` can finish a run cut short anywhere. */
     for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
         gs_variant *v = &e->variants[i];
         res[i].label = v->label;
@@ -662,10 +817,11 @@ int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err
             snprintf(res[i].dir, sizeof res[i].dir, "%s/%s", root, v->label);
         else
             snprintf(res[i].dir, sizeof res[i].dir, "%s", root);
-        if (gs_rundir_create(res[i].dir, err) < 0) {
+        if (gs_rundir_create(res[i].dir, err) < 0 || write_config(res[i].dir, v, err) < 0)
             rc = GS_EXIT_RUNTIME;
-            break;
-        }
+    }
+    for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
+        gs_variant *v = &e->variants[i];
         if (!quiet)
             fprintf(out, "%s: %s -> %s\n", v->label[0] ? v->label : "run", v->name, res[i].dir);
         if (prepare(&tr[i], v, err) < 0) {
@@ -673,7 +829,7 @@ int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err
             rc = GS_EXIT_INPUT;
             break;
         }
-        rc = train(&tr[i], res[i].dir, out, quiet, &res[i], err);
+        rc = train(&tr[i], res[i].dir, out, quiet, 0, &res[i], err);
         trainer_free(&tr[i]);
     }
     if (rc == GS_EXIT_OK && !quiet) {
@@ -687,5 +843,130 @@ done:
         result_free(&res[i]);
     free(res);
     free(tr);
+    return rc;
+}
+
+static int finished(const char *dir)
+{
+    char *path = gs_xasprintf("%s/summary.json", dir);
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return 0;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, "\"status\": \"interrupted\"") == NULL;
+}
+
+static int has_config(const char *dir)
+{
+    char *path = gs_xasprintf("%s/config.cfg", dir);
+    int ok = access(path, R_OK) == 0;
+    free(path);
+    return ok;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int resume_dirs(const gs_registry *reg, char **dirs, size_t n, const gs_run_options *opt,
+                       gs_error *err)
+{
+    FILE *out = opt && opt->out ? opt->out : stdout;
+    int quiet = opt && opt->quiet;
+    gs_result *res = gs_xcalloc(n, sizeof *res);
+    size_t done = 0;
+    int rc = GS_EXIT_OK;
+    for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
+        const char *label = strrchr(dirs[i], '/') ? strrchr(dirs[i], '/') + 1 : dirs[i];
+        if (finished(dirs[i])) {
+            if (!quiet)
+                fprintf(out, "%s: already finished\n", dirs[i]);
+            continue;
+        }
+        char *cfg = gs_xasprintf("%s/config.cfg", dirs[i]);
+        gs_run_options o = opt ? *opt : (gs_run_options){.seed = -1};
+        o.sets = NULL;
+        o.n_sets = 0;
+        o.seed = -1;
+        gs_experiment *e = gs_experiment_load(reg, cfg, &o, err);
+        free(cfg);
+        if (!e) {
+            rc = GS_EXIT_INPUT;
+            break;
+        }
+        trainer t;
+        if (prepare(&t, &e->variants[0], err) < 0) {
+            trainer_free(&t);
+            gs_experiment_free(e);
+            rc = GS_EXIT_INPUT;
+            break;
+        }
+        res[done].label = gs_xstrdup(label);
+        snprintf(res[done].dir, sizeof res[done].dir, "%s", dirs[i]);
+        if (!quiet)
+            fprintf(out, "%s: %s -> %s\n", label, e->variants[0].name, dirs[i]);
+        rc = train(&t, dirs[i], out, quiet, 1, &res[done], err);
+        done++;
+        trainer_free(&t);
+        gs_experiment_free(e);
+    }
+    if (rc == GS_EXIT_OK && !quiet && done) {
+        print_layer_table(out, res, done);
+        print_comparison(out, res, done);
+    }
+    for (size_t i = 0; i < done; i++) {
+        free((char *)res[i].label);
+        result_free(&res[i]);
+    }
+    free(res);
+    return rc;
+}
+
+int gs_resume(const gs_registry *reg, const char *dir, const gs_run_options *opt, gs_error *err)
+{
+    char **dirs = NULL;
+    size_t n = 0;
+    if (has_config(dir)) {
+        dirs = gs_xmalloc(sizeof *dirs);
+        dirs[n++] = gs_xstrdup(dir);
+    } else {
+        DIR *d = opendir(dir);
+        if (!d) {
+            gs_err_set(err, "%s: %s", dir, strerror(errno));
+            return GS_EXIT_INPUT;
+        }
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+            if (ent->d_name[0] == '.')
+                continue;
+            char *sub = gs_xasprintf("%s/%s", dir, ent->d_name);
+            if (has_config(sub)) {
+                dirs = gs_xrealloc(dirs, (n + 1) * sizeof *dirs);
+                dirs[n++] = sub;
+            } else {
+                free(sub);
+            }
+        }
+        closedir(d);
+        qsort(dirs, n, sizeof *dirs, by_name);
+    }
+    int rc;
+    if (n == 0) {
+        gs_err_set(err, "%s: not a run directory (no config.cfg in it or its subdirectories)", dir);
+        rc = GS_EXIT_INPUT;
+    } else {
+        signal_guard g;
+        signals_catch(&g);
+        rc = resume_dirs(reg, dirs, n, opt, err);
+        signals_restore(&g);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
     return rc;
 }

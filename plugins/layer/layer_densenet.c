@@ -19,7 +19,8 @@ static const gs_param_spec params[] = {
     [P_GROWTH] = {.name = "growth", .type = GS_P_INT, .def.i = 12, .min = 1, .max = 1 << 16,
                   .doc = "growth rate k: features each layer adds"},
     [P_BOTTLENECK] = {.name = "bottleneck", .type = GS_P_INT, .def.i = 0, .min = 0,
-                      .max = 1 << 16, .doc = "units of a bottleneck dense before each layer; 0: none"},
+                      .max = 1 << 16,
+                      .doc = "units of a bottleneck dense before each layer; 0: none"},
     [P_ACTIVATION] = {.name = "activation", .type = GS_P_COMPONENT, .def.s = "relu",
                       .component_kind = GS_KIND_ACTIVATION, .min = GS_ANY,
                       .doc = "activation before each dense"},
@@ -126,8 +127,8 @@ static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int
             in = l->in;
         }
         blk_chain_forward(d->host, &l->c, in, l->h, training);
-        blk_copy_cols(dt, n, d->k, l->h->data, d->k, (char *)y->data + l->width * blk_dtype_size(dt),
-                      w, 0);
+        char *slot = (char *)y->data + l->width * blk_dtype_size(dt);
+        blk_copy_cols(dt, n, d->k, l->h->data, d->k, slot, w, 0);
     }
 }
 

@@ -99,7 +99,7 @@ static const gs_component components[] = {{
     .size = sizeof(gs_component),
     .kind = GS_KIND_LAYER,
     .name = "dropout",
-    .doc = "inverted dropout: zero with probability p, scale the rest by 1/(1-p) (torch.nn.Dropout)",
+    .doc = "inverted dropout: zero with probability p, scale the rest by 1/(1-p)",
     .params = params,
     .ops = &ops,
 }};

@@ -37,7 +37,7 @@ static const gs_param_spec params[] = {
                 .min = GS_ANY, .doc = "normalization inside F"},
     [P_FORM] = {.name = "form", .type = GS_P_STRING, .def.s = "pre", .choices = "pre|post|mlp",
                 .min = GS_ANY,
-                .doc = "pre-activation (2016), original post-activation (2015) or mlp (no outer act)"},
+                .doc = "pre-activation (2016), post-activation (2015) or mlp (no outer act)"},
     [P_SCALE] = {.name = "shortcut_scale", .type = GS_P_FLOAT, .def.f = 1.0, .min = GS_ANY,
                  .doc = "lambda multiplying the shortcut s(x)"},
     {0},
@@ -181,21 +181,22 @@ static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y
                 r->proj->grad.data, r->in);
     if (monitoring) {
         size_t nx = n * r->in;
+        /* the branch part first: with a projection dxs is reused for the shortcut */
         double res_norm = blk_norm2(dt, nx, dxf->data), sc_norm;
         if (r->proj) {
-            /* dxs may hold the branch gradient: record it before reusing it */
-            h->record(m, "residual_grad_norm", res_norm);
             h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units,
                     r->proj->value.data, r->in, 0.0, r->dxs->data, r->in);
             sc_norm = blk_norm2(dt, nx, r->dxs->data);
-            h->record(m, "shortcut_grad_norm", sc_norm);
+        } else {
+            sc_norm = fabs(r->scale) * blk_norm2(dt, nx, ds->data);
+        }
+        h->record(m, "shortcut_grad_norm", sc_norm);
+        h->record(m, "residual_grad_norm", res_norm);
+        if (r->proj) {
             if (dx)
                 h->axpy(dt, nx, 1.0, r->dxs->data, dx->data);
             return;
         }
-        sc_norm = fabs(r->scale) * blk_norm2(dt, nx, ds->data);
-        h->record(m, "shortcut_grad_norm", sc_norm);
-        h->record(m, "residual_grad_norm", res_norm);
     }
     if (!dx)
         return;

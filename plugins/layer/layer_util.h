@@ -26,7 +26,10 @@
         }                                                                                    \
     } while (0)
 
-static inline size_t blk_dtype_size(gs_dtype dt) { return dt == GS_F32 ? sizeof(float) : sizeof(double); }
+static inline size_t blk_dtype_size(gs_dtype dt)
+{
+    return dt == GS_F32 ? sizeof(float) : sizeof(double);
+}
 
 /* Euclidean norm of n elements, accumulated in double. */
 static inline double blk_norm2(gs_dtype dt, size_t n, const void *x)
@@ -43,7 +46,7 @@ static inline double blk_norm2(gs_dtype dt, size_t n, const void *x)
 /* dst[r*dld + j] (+)= src[r*sld + j] for j < cols: moves column blocks of
    row-major batches (the concatenations of a dense block). */
 static inline void blk_copy_cols(gs_dtype dt, size_t rows, size_t cols, const void *src,
-                                size_t sld, void *dst, size_t dld, int accumulate)
+                                 size_t sld, void *dst, size_t dld, int accumulate)
 {
     size_t es = blk_dtype_size(dt);
     if (!accumulate) {
@@ -81,7 +84,8 @@ typedef struct blk_chain {
     gs_shape shape; /* output shape so far */
 } blk_chain;
 
-static inline void blk_chain_init(const gs_host *h, blk_chain *c, size_t cap, const gs_shape *in)
+static inline void blk_chain_init(const gs_host *h, blk_chain *c, size_t cap,
+                                  const gs_shape *in)
 {
     c->st = h->zalloc(cap * sizeof *c->st);
     c->n = 0;
@@ -93,10 +97,10 @@ static inline void blk_chain_free(const gs_host *h, blk_chain *c) { h->free(c->s
 
 /* Appends a child built from `spec`; 0, or -1 with the host's error set. */
 static inline int blk_chain_add(const gs_host *h, gs_module *m, blk_chain *c, const char *name,
-                               const gs_ref *spec)
+                                const gs_ref *spec)
 {
-    if (!spec || c->n == c->cap) {
-        h->error("%s: cannot add stage '%s'", h->ref_name(spec), name);
+    if (c->n == c->cap) {
+        h->error("stage '%s' exceeds the %zu reserved", name, c->cap);
         return -1;
     }
     if (c->n > 0) {
@@ -122,8 +126,8 @@ static inline int blk_chain_add(const gs_host *h, gs_module *m, blk_chain *c, co
 /* A dense child of `units` outputs with initializer `init` and (fused)
    activation `act` (NULL: identity). */
 static inline int blk_chain_add_dense(const gs_host *h, gs_module *m, blk_chain *c,
-                                     const char *name, size_t units, const gs_ref *init,
-                                     const gs_ref *act)
+                                      const char *name, size_t units, const gs_ref *init,
+                                      const gs_ref *act)
 {
     gs_ref *r = h->ref_new(m, GS_KIND_LAYER, "dense");
     if (!r || h->ref_set_int(r, "units", (int64_t)units) < 0 ||
@@ -134,7 +138,7 @@ static inline int blk_chain_add_dense(const gs_host *h, gs_module *m, blk_chain 
 
 /* A normalization child: "batchnorm" or "layernorm" with its defaults. */
 static inline int blk_chain_add_norm(const gs_host *h, gs_module *m, blk_chain *c,
-                                    const char *name, const char *kind)
+                                     const char *name, const char *kind)
 {
     gs_ref *r = h->ref_new(m, GS_KIND_LAYER, kind);
     return r ? blk_chain_add(h, m, c, name, r) : -1;
@@ -142,7 +146,7 @@ static inline int blk_chain_add_norm(const gs_host *h, gs_module *m, blk_chain *
 
 /* y = chain(x); the last stage writes into y. */
 static inline void blk_chain_forward(const gs_host *h, const blk_chain *c, const gs_tensor *x,
-                                    gs_tensor *y, int training)
+                                     gs_tensor *y, int training)
 {
     for (size_t k = 0; k < c->n; k++)
         h->forward(c->st[k].mod, k ? c->st[k - 1].y : x, k + 1 < c->n ? c->st[k].y : y,
@@ -151,7 +155,7 @@ static inline void blk_chain_forward(const gs_host *h, const blk_chain *c, const
 
 /* Backward from dy = dL/dy; dx may be NULL (parameter gradients only). */
 static inline void blk_chain_backward(const gs_host *h, const blk_chain *c, const gs_tensor *x,
-                                     const gs_tensor *y, const gs_tensor *dy, gs_tensor *dx)
+                                      const gs_tensor *y, const gs_tensor *dy, gs_tensor *dx)
 {
     for (size_t k = c->n; k-- > 0;) {
         int last = k + 1 == c->n;

@@ -108,8 +108,15 @@ GS_API const char *gs_experiment_name(const gs_experiment *e);
 /* The fully resolved configuration of variant i, as libconfig text. */
 GS_API int gs_experiment_write_config(const gs_experiment *e, size_t i, FILE *f);
 
-/* Trains every variant; returns a GS_EXIT_* status. */
+/* Trains every variant; returns a GS_EXIT_* status, or 128 + the signal
+   number when SIGINT or SIGTERM stopped it (after writing a checkpoint). */
 GS_API int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err);
+
+/* Continues a stopped run (or every unfinished variant under a run
+   directory) from its last checkpoint; a resumed run ends bit-identical to
+   one that was never stopped.  Same statuses as gs_experiment_run. */
+GS_API int gs_resume(const gs_registry *reg, const char *run_dir, const gs_run_options *opt,
+                     gs_error *err);
 
 /* ---- plugin checks (gradscope check-plugin) ---- */
 typedef struct gs_check_result {

@@ -174,7 +174,11 @@ typedef enum {
     GS_ROLE_WEIGHT = 1, /* weight decay applies by default */
     GS_ROLE_BIAS = 2,
     GS_ROLE_SLOPE = 3,  /* learnable activation parameters (PReLU) */
-    GS_ROLE_NORM = 4    /* batchnorm/layernorm gamma and beta */
+    GS_ROLE_NORM = 4,   /* batchnorm/layernorm gamma and beta */
+    /* Since 1.1: state that is not learned but belongs to the model (batch
+       norm's running statistics): checkpointed and exported with the
+       weights, never updated by the optimizer; its grad view is unused. */
+    GS_ROLE_BUFFER = 5
 } gs_role;
 
 /*

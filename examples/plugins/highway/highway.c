@@ -1,0 +1,195 @@
+/*
+ * highway: a highway layer (Srivastava, Greff and Schmidhuber 2015) built
+ * from two dense children:
+ *
+ *   h = H(x) = act(x W_H^T + b_H)          the transform
+ *   t = T(x) = sigmoid(x W_T^T + b_T)      the transform gate
+ *   y = t * h + (1 - t) * x                element-wise; width in = width out
+ *
+ * The carry path (1 - t) * x passes the gradient straight through where the
+ * gate is closed, which is why a negative gate bias (b_T = gate_bias, -1 to
+ * -3 in the paper) lets very deep stacks train.  Backward, with dy = dL/dy:
+ *
+ *   dL/dh = t * dy,   dL/dt = (h - x) * dy,   dL/dx = (1 - t) * dy + (terms
+ *   back-propagated through H and T by their own backward)
+ *
+ * When the host is monitoring it records the mean gate value and the norms
+ * of the carry and transform parts of dL/dx into paths.csv.
+ */
+#include <math.h>
+#include <string.h>
+#include <gradscope/plugin.h>
+
+enum { P_ACTIVATION, P_INIT, P_GATE_BIAS };
+
+static const gs_param_spec params[] = {
+    [P_ACTIVATION] = {.name = "activation", .type = GS_P_COMPONENT, .def.s = "relu",
+                      .component_kind = GS_KIND_ACTIVATION, .min = GS_ANY,
+                      .doc = "activation of the transform H"},
+    [P_INIT] = {.name = "init", .type = GS_P_COMPONENT, .def.s = "xavier",
+                .component_kind = GS_KIND_INITIALIZER, .min = GS_ANY,
+                .doc = "initializer of both weight matrices"},
+    [P_GATE_BIAS] = {.name = "gate_bias", .type = GS_P_FLOAT, .def.f = -1.0, .min = -20.0,
+                     .max = 20.0, .doc = "initial bias of the gate T (negative: carry x at first)"},
+    {0},
+};
+
+typedef struct highway {
+    const gs_host *host;
+    size_t width;
+    gs_module *h_mod, *t_mod;    /* H and T */
+    gs_tensor *h, *t, *dh, *dt;  /* their outputs and the gradients sent into them */
+    gs_tensor *dxs;              /* scratch: dL/dx through T */
+} highway;
+
+/* A dense child of `units` outputs with the given activation and initializers. */
+static gs_module *add_dense(gs_module *m, const char *name, size_t units, const gs_ref *act,
+                            const gs_ref *init, const gs_ref *bias_init, const gs_shape *in)
+{
+    const gs_host *h = gs_host_of(m);
+    gs_ref *r = h->ref_new(m, GS_KIND_LAYER, "dense");
+    if (!r || h->ref_set_int(r, "units", (int64_t)units) < 0 ||
+        h->ref_set_ref(r, "activation", act) < 0 || h->ref_set_ref(r, "init", init) < 0 ||
+        (bias_init && h->ref_set_ref(r, "bias_init", bias_init) < 0))
+        return NULL;
+    gs_shape out;
+    return h->add_child(m, name, r, in, &out);
+}
+
+static int highway_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
+{
+    const gs_host *h = gs_host_of(m);
+    highway *hw = h->zalloc(sizeof *hw);
+    h->set_state(m, hw);
+    hw->host = h;
+    hw->width = gs_shape_numel(in);
+    *out = (gs_shape){.ndim = 1, .dims = {hw->width}};
+
+    gs_ref *sigmoid = h->ref_new(m, GS_KIND_ACTIVATION, "sigmoid");
+    gs_ref *gate_bias = h->ref_new(m, GS_KIND_INITIALIZER, "constant");
+    if (!sigmoid || !gate_bias || h->ref_set_float(gate_bias, "value", p[P_GATE_BIAS].f) < 0)
+        return -1;
+    hw->h_mod = add_dense(m, "transform", hw->width, p[P_ACTIVATION].ref, p[P_INIT].ref, NULL, in);
+    hw->t_mod = add_dense(m, "gate", hw->width, sigmoid, p[P_INIT].ref, gate_bias, in);
+    hw->h = h->add_buffer(m, "h", out);
+    hw->t = h->add_buffer(m, "t", out);
+    hw->dh = h->add_buffer(m, "dh", out);
+    hw->dt = h->add_buffer(m, "dt", out);
+    hw->dxs = h->add_buffer(m, "dx_gate", out);
+    if (!hw->h_mod || !hw->t_mod || !hw->h || !hw->t || !hw->dh || !hw->dt || !hw->dxs)
+        return -1;
+    return 0;
+}
+
+/* The element-wise parts, written once for both element types. */
+#define HIGHWAY_MIX(T, sfx)                                                     \
+    static void mix_##sfx(size_t n, const T *x, const T *h, const T *t, T *y)    \
+    {                                                                           \
+        for (size_t i = 0; i < n; i++)                                          \
+            y[i] = t[i] * h[i] + (1 - t[i]) * x[i];                             \
+    }                                                                           \
+    /* dh = t dy, dt = (h - x) dy, dx = (1 - t) dy (the carry part) */         \
+    static void unmix_##sfx(size_t n, const T *x, const T *h, const T *t, const T *dy, \
+                            T *dh, T *dt, T *dx)                                \
+    {                                                                           \
+        for (size_t i = 0; i < n; i++) {                                        \
+            dh[i] = t[i] * dy[i];                                               \
+            dt[i] = (h[i] - x[i]) * dy[i];                                      \
+            if (dx)                                                             \
+                dx[i] = (1 - t[i]) * dy[i];                                     \
+        }                                                                       \
+    }
+
+HIGHWAY_MIX(float, f32)
+HIGHWAY_MIX(double, f64)
+
+static double norm2(gs_dtype dt, size_t n, const void *v)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = dt == GS_F32 ? ((const float *)v)[i] : ((const double *)v)[i];
+        s += e * e;
+    }
+    return sqrt(s);
+}
+
+static void highway_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
+{
+    highway *hw = gs_host_of(m)->get_state(m);
+    const gs_host *h = hw->host;
+    size_t n = x->dims[0] * hw->width;
+    h->forward(hw->h_mod, x, hw->h, training);
+    h->forward(hw->t_mod, x, hw->t, training);
+    if (x->dtype == GS_F32)
+        mix_f32(n, x->data, hw->h->data, hw->t->data, y->data);
+    else
+        mix_f64(n, x->data, hw->h->data, hw->t->data, y->data);
+}
+
+static void highway_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
+                             const gs_tensor *dy, gs_tensor *dx)
+{
+    (void)y;
+    highway *hw = gs_host_of(m)->get_state(m);
+    const gs_host *h = hw->host;
+    gs_dtype dt = x->dtype;
+    size_t n = x->dims[0] * hw->width;
+    int monitoring = h->monitoring(m);
+    /* Without dx (first layer) the carry part is only needed for monitoring. */
+    gs_tensor *carry = dx ? dx : (monitoring ? hw->dxs : NULL);
+    void *cd = carry ? carry->data : NULL;
+    if (dt == GS_F32)
+        unmix_f32(n, x->data, hw->h->data, hw->t->data, dy->data, hw->dh->data, hw->dt->data, cd);
+    else
+        unmix_f64(n, x->data, hw->h->data, hw->t->data, dy->data, hw->dh->data, hw->dt->data, cd);
+    if (monitoring) {
+        double t_sum = 0;
+        for (size_t i = 0; i < n; i++)
+            t_sum += dt == GS_F32 ? ((const float *)hw->t->data)[i]
+                                  : ((const double *)hw->t->data)[i];
+        h->record(m, "gate_mean", t_sum / (double)n);
+        h->record(m, "carry_grad_norm", norm2(dt, n, cd));
+    }
+    /* H and T write their dL/dx into scratch, added to the carry part. */
+    h->backward(hw->h_mod, x, hw->h, hw->dh, dx ? hw->dxs : NULL);
+    if (dx)
+        h->axpy(dt, n, 1.0, hw->dxs->data, dx->data);
+    h->backward(hw->t_mod, x, hw->t, hw->dt, dx ? hw->dxs : NULL);
+    if (dx)
+        h->axpy(dt, n, 1.0, hw->dxs->data, dx->data);
+}
+
+static void highway_destroy(gs_module *m)
+{
+    const gs_host *h = gs_host_of(m);
+    h->free(h->get_state(m));
+}
+
+static const gs_layer_ops ops = {
+    .size = sizeof(gs_layer_ops),
+    .build = highway_build,
+    .forward = highway_forward,
+    .backward = highway_backward,
+    .destroy = highway_destroy,
+};
+
+static const gs_component components[] = {{
+    .size = sizeof(gs_component),
+    .kind = GS_KIND_LAYER,
+    .name = "highway",
+    .doc = "highway layer y = T(x) H(x) + (1 - T(x)) x with a sigmoid gate T",
+    .params = params,
+    .ops = &ops,
+}};
+
+static const gs_plugin_desc desc = {
+    GS_PLUGIN_HEADER,
+    .name = "highway",
+    .version = "1.0.0",
+    .license = "MIT",
+    .description = "highway layer (example block plugin)",
+    .n_components = 1,
+    .components = components,
+};
+
+GS_PLUGIN_DEFINE(desc)

@@ -1,0 +1,2 @@
+# The manual page.
+dist_man_MANS = man/gradscope.1

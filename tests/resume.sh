@@ -1,0 +1,126 @@
+#!/bin/sh
+# Checkpoints and resume: runs killed (SIGKILL, SIGINT, SIGTERM) at random
+# moments and resumed end bit-identical to a run never stopped; damaged or
+# foreign checkpoints are refused without touching anything.
+set -u
+GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+cat >"$tmp/exp.cfg" <<'CFG'
+seed = 11;
+data = { type = "synthetic"; set = "blobs"; features = 12; classes = 3; samples = 1500; test_samples = 0; };
+model = { layers = ( { type = "dense"; units = 48; activation = "tanh"; repeat = 6; },
+                     { type = "dense"; units = 48; activation = "prelu"; },
+                     { type = "dense"; units = 3; } ); };
+optimizer = { type = "adam"; lr = 0.002; };
+training = { epochs = 4; batch_size = 8; };
+monitor = { every = 3; };
+checkpoint = { every = 7; };
+variants = ( { name = "a"; }, { name = "b"; optimizer = { lr = 0.001; }; } );
+CFG
+
+same_as_reference() { # DIR LABEL
+    for v in a b; do
+        for f in metrics.csv gradients.csv layers.csv histograms.csv paths.csv theory.csv; do
+            cmp -s "$tmp/ref/$v/$f" "$1/$v/$f" || { bad "$2: $v/$f differs"; return; }
+        done
+        cut -d, -f1-6 "$tmp/ref/$v/epochs.csv" >"$tmp/e1"
+        cut -d, -f1-6 "$1/$v/epochs.csv" >"$tmp/e2"
+        cmp -s "$tmp/e1" "$tmp/e2" || { bad "$2: $v/epochs.csv differs"; return; }
+        grep -v wall_time "$tmp/ref/$v/summary.json" >"$tmp/s1"
+        grep -v wall_time "$1/$v/summary.json" >"$tmp/s2"
+        cmp -s "$tmp/s1" "$tmp/s2" || { bad "$2: $v/summary.json differs"; return; }
+    done
+    ok
+}
+
+start=$(date +%s%N)
+"$GS" run "$tmp/exp.cfg" --out "$tmp/ref" --quiet || bad "reference run"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+
+# Starts a run into DIR, waits for its first checkpoint, waits FRACTION of the
+# reference run's time more, then sends SIG (whether or not it has finished).
+start_and_kill() { # SIG DIR FRACTION
+    "$GS" run "$tmp/exp.cfg" --out "$2" --quiet &
+    pid=$!
+    n=0
+    while [ -z "$(ls "$2"/*/checkpoint.bin 2>/dev/null)" ] && [ $n -lt 3000 ]; do
+        sleep 0.02
+        n=$((n + 1))
+    done
+    sleep "$(awk -v f="$3" -v ms="$ms" 'BEGIN { printf "%.3f", f * ms / 1000 }')"
+    kill "-$1" "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    rc=$?
+}
+
+# SIGKILL at random moments.
+for i in 1 2 3 4; do
+    d="$tmp/kill$i"
+    start_and_kill KILL "$d" "$(awk -v s="$i" 'BEGIN { srand(s * 7919); printf "%.3f", rand() * 0.7 }')"
+    # logs hold whole rows only
+    for f in "$d"/*/metrics.csv "$d"/*/gradients.csv; do
+        [ -f "$f" ] || continue
+        [ -z "$(tail -c 1 "$f")" ] || bad "kill $i: $f ends inside a row"
+    done
+    "$GS" resume "$d" --quiet 2>"$tmp/err" || bad "kill $i: resume failed: $(cat "$tmp/err")"
+    same_as_reference "$d" "kill $i"
+done
+
+# SIGINT: finish the step, checkpoint, exit 130, status interrupted.
+d="$tmp/int"
+start_and_kill INT "$d" 0.1
+[ $rc -eq 130 ] && ok || bad "SIGINT exit status $rc"
+grep -q '"status": "interrupted"' "$d"/*/summary.json && ok || bad "no interrupted status"
+"$GS" resume "$d" --quiet || bad "resume after SIGINT"
+same_as_reference "$d" "SIGINT"
+
+# SIGTERM: 143.
+d="$tmp/term"
+start_and_kill TERM "$d" 0.3
+[ $rc -eq 143 ] && ok || bad "SIGTERM exit status $rc"
+"$GS" resume "$d" --quiet || bad "resume after SIGTERM"
+same_as_reference "$d" "SIGTERM"
+
+# A finished run is left alone.
+"$GS" resume "$tmp/ref" >"$tmp/out" 2>&1 && grep -q "already finished" "$tmp/out" && ok ||
+    bad "resume of a finished run"
+
+# Damaged, foreign and orphaned checkpoints: refused, nothing changes.
+d="$tmp/dmg"
+start_and_kill KILL "$d" 0
+ck=$(ls "$d"/*/checkpoint.bin | head -1)
+v=$(dirname "$ck")
+if [ -n "$ck" ]; then
+    before=$(cat "$v"/* | md5sum)
+    cp "$ck" "$tmp/ck.bak"
+    printf '\377' | dd of="$ck" bs=1 seek=200 conv=notrunc 2>/dev/null
+    "$GS" resume "$v" --quiet 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "checksum mismatch" "$tmp/err" && ok || bad "damaged checkpoint: $rc $(cat "$tmp/err")"
+    head -c 100 "$tmp/ck.bak" >"$ck"
+    "$GS" resume "$v" --quiet 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -q "checkpoint" "$tmp/err" && ok || bad "truncated checkpoint accepted"
+    cp "$tmp/ck.bak" "$ck"
+    sed -i 's/units = 48;/units = 40;/' "$v/config.cfg"
+    "$GS" resume "$v" --quiet 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -q "different experiment" "$tmp/err" && ok || bad "foreign checkpoint: $(cat "$tmp/err")"
+    sed -i 's/units = 40;/units = 48;/' "$v/config.cfg"
+    GRADSCOPE_PLUGIN_PATH="$(echo "$GRADSCOPE_PLUGIN_PATH" | tr ':' '\n' | grep -v '/activation/' | paste -sd:)" \
+        "$GS" resume "$v" --quiet 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -q "config.cfg:[0-9]*: .*activation.*not installed\|unknown activation" "$tmp/err" && ok || bad "missing plugin: $(cat "$tmp/err")"
+    after=$(cat "$v"/* | md5sum)
+    [ "$before" = "$after" ] && ok || bad "a refused resume changed the run directory"
+else
+    bad "no checkpoint written"
+fi
+"$GS" resume "$tmp/nothing-here" --quiet 2>/dev/null
+[ $? -eq 2 ] && ok || bad "resume of a missing directory"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,529 @@
+/* gradscope report: a self-contained page with the expected figures for a
+   real run, tolerance of damaged logs, refusal of directories that are not
+   runs, the command line, and (where Chromium is installed) a rendering
+   that is not blank. */
+#include <math.h>
+#include <sys/wait.h>
+#include <zlib.h>
+#include "testutil.h"
+
+/* Two variants of a small tanh network; one is initialized to vanish. */
+static const char *small_cfg =
+    "name = \"rep\";\n"
+    "seed = 5;\n"
+    "data = { type = \"synthetic\"; set = \"blobs\"; features = 6; classes = 3; samples = 300; "
+    "test_samples = 60; };\n"
+    "model = { layers = ( { type = \"dense\"; units = 12; activation = \"tanh\"; repeat = 4; },\n"
+    "                     { type = \"dense\"; units = 3; } ); };\n"
+    "optimizer = { type = \"sgd\"; lr = 0.05; momentum = 0.9; };\n"
+    "training = { epochs = 3; batch_size = 30; };\n"
+    "monitor = { every = 3; };\n"
+    "variants = ( { name = \"healthy\"; },\n"
+    "             { name = \"tiny-init\";\n"
+    "               set = ( \"model.layers.[0].init = { type = \\\"normal\\\"; std = 0.05; }\" ); } );\n";
+
+static char *dir; /* made once for the whole suite, before the tests fork */
+static char *run_dir;
+
+static void setup_once(void)
+{
+    gs_registry *reg = tu_registry();
+    dir = tu_tempdir();
+    run_dir = tu_path(dir, "run");
+    char *cfg = tu_path(dir, "rep.cfg");
+    tu_write(cfg, small_cfg);
+    gs_error err;
+    gs_run_options opt = {.out_dir = run_dir, .threads = 1, .seed = -1, .quiet = 1};
+    gs_experiment *e = gs_experiment_load(reg, cfg, &opt, &err);
+    if (!e)
+        ck_abort_msg("%s", err.msg);
+    if (gs_experiment_run(e, &opt, &err) != 0)
+        ck_abort_msg("%s", err.msg);
+    gs_experiment_free(e);
+    gs_registry_free(reg);
+    free(cfg);
+}
+
+static void teardown_once(void)
+{
+    tu_rmrf(dir);
+    free(run_dir);
+    free(dir);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Every tag closed in order (comments, declarations and "/>" allowed). */
+static int balanced(const char *s, const char *end, char *why, size_t n)
+{
+    const char *stack[512];
+    size_t sl[512], depth = 0;
+    for (const char *p = s; p < end && (p = memchr(p, '<', (size_t)(end - p)));) {
+        const char *q = memchr(p, '>', (size_t)(end - p));
+        if (!q) {
+            snprintf(why, n, "unterminated tag");
+            return 0;
+        }
+        if (p[1] == '!' || p[1] == '?') {
+            p = q + 1;
+            continue;
+        }
+        int closing = p[1] == '/';
+        const char *name = p + 1 + closing;
+        size_t len = strcspn(name, " \t\n/>");
+        if (closing) {
+            if (!depth || sl[depth - 1] != len || strncmp(stack[depth - 1], name, len)) {
+                snprintf(why, n, "</%.*s> does not close the open tag", (int)len, name);
+                return 0;
+            }
+            depth--;
+        } else if (q[-1] != '/') {
+            if (depth == 512) {
+                snprintf(why, n, "too deep");
+                return 0;
+            }
+            stack[depth] = name;
+            sl[depth++] = len;
+        }
+        p = q + 1;
+    }
+    if (depth)
+        snprintf(why, n, "<%.*s> never closed", (int)sl[depth - 1], stack[depth - 1]);
+    return depth == 0;
+}
+
+static double json_number(const char *json, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(json, pat);
+    ck_assert_msg(p != NULL, "no %s in %s", key, json);
+    return strtod(p + strlen(pat), NULL);
+}
+
+/* Distinct monitored steps and distinct layers with a "...weight" tensor. */
+static void weight_grid(const char *gradients_csv, size_t *steps, size_t *layers)
+{
+    char *text = tu_read(gradients_csv, NULL);
+    ck_assert_ptr_nonnull(text);
+    long seen_steps[4096], seen_layers[256];
+    size_t ns = 0, nl = 0;
+    for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        long step, layer;
+        char tensor[64];
+        if (sscanf(line + 1, "%ld,%ld,%63[^,]", &step, &layer, tensor) != 3)
+            continue;
+        size_t tl = strlen(tensor);
+        if (tl < 6 || strcmp(tensor + tl - 6, "weight"))
+            continue;
+        size_t i = 0;
+        while (i < ns && seen_steps[i] != step)
+            i++;
+        if (i == ns && ns < 4096)
+            seen_steps[ns++] = step;
+        i = 0;
+        while (i < nl && seen_layers[i] != layer)
+            i++;
+        if (i == nl && nl < 256)
+            seen_layers[nl++] = layer;
+    }
+    free(text);
+    *steps = ns;
+    *layers = nl;
+}
+
+START_TEST(report_of_an_experiment)
+{
+    char *out = tu_path(dir, "out");
+    gs_error err;
+    const char *dirs[] = {run_dir};
+    ck_assert_msg(gs_report(dirs, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
+    char *html_path = tu_path(out, "report.html"), *svg_path = tu_path(out, "gradflow.svg");
+    size_t len;
+    char *html = tu_read(html_path, &len);
+    ck_assert_msg(html != NULL, "no %s", html_path);
+
+    /* self-contained: nothing fetched, nothing scripted */
+    const char *forbidden[] = {"<script", "http://", "https://", "src=", "@import", "url("};
+    for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++)
+        ck_assert_msg(!strstr(html, forbidden[i]), "report.html contains %s", forbidden[i]);
+    ck_assert_msg(strncmp(html, "<!DOCTYPE html>", 15) == 0, "not an HTML5 page");
+
+    /* both variants, the figures, the tables */
+    ck_assert_msg(strstr(html, ">healthy<") && strstr(html, ">tiny-init<"), "variant labels");
+    const char *expected[] = {
+        "<svg class=\"figure training\"", "<title>Loss and accuracy during training</title>",
+        "<svg class=\"figure gradflow\"", "<svg class=\"figure signal\"",
+        "<svg class=\"figure activations\"", "<table class=\"summary\">",
+        "<h2 id=\"gradflow\">Gradient flow</h2>", "class=\"xlabel\">step</text>"};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        ck_assert_msg(strstr(html, expected[i]) != NULL, "report.html lacks %s", expected[i]);
+    ck_assert_uint_eq(count(html, "<svg class=\"figure heatmap\""), 2);
+    ck_assert_uint_eq(count(html, "<svg "), count(html, "</svg>"));
+
+    /* each heatmap has one row per layer with a weight and one column per
+       monitored step, as counted here from gradients.csv */
+    const char *variants[] = {"healthy", "tiny-init"};
+    const char *p = html;
+    for (size_t v = 0; v < 2; v++) {
+        char *vdir = tu_path(run_dir, variants[v]);
+        char *grads = tu_path(vdir, "gradients.csv");
+        size_t steps, layers;
+        weight_grid(grads, &steps, &layers);
+        ck_assert_uint_eq(layers, 5);
+        char want[160];
+        snprintf(want, sizeof want, "heatmap\" data-layers=\"%zu\" data-steps=\"%zu\"", layers,
+                 steps);
+        p = strstr(p, want);
+        ck_assert_msg(p != NULL, "%s: no %s", variants[v], want);
+        /* the summary row shows summary.json's numbers */
+        char *sp = tu_path(vdir, "summary.json");
+        char *summary = tu_read(sp, NULL);
+        char cell[64];
+        snprintf(cell, sizeof cell, "<td>%.4g</td>", json_number(summary, "val_accuracy"));
+        ck_assert_msg(strstr(html, cell) != NULL, "%s: no val accuracy cell %s", variants[v],
+                      cell);
+        snprintf(cell, sizeof cell, "<td>%.4g</td>", json_number(summary, "grad_ratio_first_last"));
+        ck_assert_msg(strstr(html, cell) != NULL, "%s: no grad ratio cell %s", variants[v], cell);
+        free(summary);
+        free(sp);
+        free(grads);
+        free(vdir);
+    }
+
+    /* every figure is well-formed */
+    char why[256];
+    for (const char *s = strstr(html, "<svg "); s; s = strstr(s + 1, "<svg ")) {
+        const char *e = strstr(s, "</svg>");
+        ck_assert_ptr_nonnull(e);
+        ck_assert_msg(balanced(s, e + 6, why, sizeof why), "unbalanced svg: %s", why);
+    }
+    ck_assert_msg(balanced(html, html + len, why, sizeof why), "report.html: %s", why);
+
+    /* gradflow.svg stands alone: the three panels and the legend */
+    size_t slen;
+    char *svg = tu_read(svg_path, &slen);
+    ck_assert_msg(svg != NULL, "no %s", svg_path);
+    ck_assert_msg(strncmp(svg, "<svg ", 5) == 0, "gradflow.svg starts with %.20s", svg);
+    ck_assert_msg(strstr(svg, "xmlns=\"http://www.w3.org/2000/svg\"") != NULL, "no namespace");
+    ck_assert_msg(balanced(svg, svg + slen, why, sizeof why), "gradflow.svg: %s", why);
+    ck_assert_uint_eq(count(svg, "<g class=\"panel\">"), 3);
+    ck_assert_msg(strstr(svg, ">healthy</text>") && strstr(svg, ">tiny-init</text>"), "legend");
+    ck_assert_msg(strstr(svg, "First monitored step (step 0)") != NULL, "panel titles");
+    free(svg);
+    free(html);
+    free(html_path);
+    free(svg_path);
+    free(out);
+}
+END_TEST
+
+/* A run directory by hand: optional files present, numbers non-finite. */
+static void write_full_run(const char *d)
+{
+    ck_assert_int_eq(mkdir(d, 0777), 0);
+    const char *files[][2] = {
+        {"summary.json", "{\n  \"status\": \"diverged\",\n  \"detail\": \"step 4: \\\"loss\\\" "
+                         "is inf\",\n  \"steps\": 5,\n  \"val_accuracy\": null,\n  \"verdict\": "
+                         "\"exploding\",\n  \"verdict_layer\": 0,\n  \"verdict_step\": 2\n}\n"},
+        {"metrics.csv", "step,epoch,loss,accuracy,lr,grad_norm\n0,0,1.5,0.25,0.1,2\n"
+                        "2,0,nan,0.5,0.1,inf\n4,0,inf,nan,0.1,nan\n"},
+        {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n"
+                       "0,4,1.2,0.4,1.1,0.5,0.01\n"},
+        /* layer 1 has no weight; layer 2's weight is its first tensor ending in "weight" */
+        {"gradients.csv", "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n"
+                          "0,0,weight,0.5,1,0.1,0.001\n0,2,f0.bias,9,1,1,0.1\n"
+                          "0,2,f0.weight,0.25,1,0.1,0\n0,2,f1.weight,7,1,1,0.1\n"
+                          "0,3,weight,0.1,1,0.1,0.01\n"
+                          "2,0,weight,inf,1,inf,nan\n2,2,f0.weight,0,1,0,0\n"},
+        {"layers.csv", "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,"
+                       "saturated_fraction\n0,0,dense,1,0.1,1,0.5,nan\n0,1,relu,0.5,0.2,0.9,0.25,"
+                       "nan\n0,2,resnet,0.2,0.3,0.8,nan,0.1\n"},
+        {"paths.csv", "step,layer,key,value\n0,2,shortcut_grad_norm,0.2\n"
+                      "0,2,residual_grad_norm,0.02\n0,2,f.layer1_grad_norm,3\n"},
+        {"theory.csv", "first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
+                       "chi_predicted,chi_measured\n0,1,tanh,1.5,0.01,0.3,1.2,1.3\n"},
+        {"histograms.csv", "step,layer,tensor,log10_lo,log10_hi,count\n"
+                           "0,0,weight,-inf,-inf,3\n0,0,weight,-inf,-30,1\n0,0,weight,-3,-2,10\n"
+                           "0,0,weight,2,inf,2\n0,2,f0.weight,-5,-4,4\n"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = tu_path(d, files[i][0]);
+        tu_write(p, files[i][1]);
+        free(p);
+    }
+}
+
+/* Damaged logs: truncated summary and rows, garbage, an empty file. */
+static void write_broken_run(const char *d)
+{
+    ck_assert_int_eq(mkdir(d, 0777), 0);
+    const char *files[][2] = {
+        {"summary.json", "{\n  \"status\": \"completed\",\n  \"steps\": 4,\n  \"val_acc"},
+        {"metrics.csv", "step,epoch,loss,accuracy,lr,grad_norm\n0,0,1.5,0.25,0.1,2\n"
+                        "1,0,abc,0.3,0.1,2\n2,0,1.2\n3,0,1.1,0.5,0.1,2\n4,0,1.0,0"},
+        {"epochs.csv", ""},
+        {"gradients.csv", "step,layer,tensor,grad_norm,weight_norm,grad_max_abs\n"
+                          "0,0,weight,1,1,1\n\n0,1,weight,0.1,1,1\n3,0,weight,1,1\n"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = tu_path(d, files[i][0]);
+        tu_write(p, files[i][1]);
+        free(p);
+    }
+}
+
+START_TEST(optional_and_damaged_logs)
+{
+    char *parent = tu_path(dir, "hand");
+    ck_assert_int_eq(mkdir(parent, 0777), 0);
+    char *full = tu_path(parent, "full"), *broken = tu_path(parent, "broken");
+    write_full_run(full);
+    write_broken_run(broken);
+    gs_error err;
+    const char *dirs[] = {parent};
+    ck_assert_msg(gs_report(dirs, 1, NULL, &err) == GS_EXIT_OK, "%s", err.msg);
+    char *hp = tu_path(parent, "report.html");
+    size_t len;
+    char *html = tu_read(hp, &len);
+    ck_assert_ptr_nonnull(html);
+    char why[256];
+    ck_assert_msg(balanced(html, html + len, why, sizeof why), "%s", why);
+    /* the parent stands for its variants, in name order */
+    const char *b = strstr(html, ">broken<"), *f = strstr(html, ">full<");
+    ck_assert_msg(b && f && b < f, "both hand-made runs, broken first");
+    const char *expected[] = {
+        /* what was damaged, said on the page */
+        "metrics.csv: 3 malformed or truncated rows skipped (first at line 3)",
+        "gradients.csv: 1 malformed or truncated row skipped (first at line 5)",
+        "epochs.csv: no header row", "layers.csv: missing",
+        /* optional inputs drawn */
+        "<svg class=\"figure paths\"", "<table class=\"theory\">", "<td>1.2</td><td>1.3</td>",
+        "<svg class=\"figure histogram\"", ">Dead units</text>", ">Saturated activations</text>",
+        "Update ratio", "theory (\u03c7 predicted)",
+        /* non-finite and absent values */
+        "inf / NaN", "not recorded", "zero (bottom color)", "<span class=\"badge exploding\">exploding</span>",
+        "step 4: &quot;loss&quot; is inf", "<td>n/a</td>",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        ck_assert_msg(strstr(html, expected[i]) != NULL, "report.html lacks %s", expected[i]);
+    /* a layer without a weight tensor gets no heatmap row */
+    ck_assert_msg(strstr(html, "heatmap\" data-layers=\"3\" data-steps=\"2\"") != NULL,
+                  "full run heatmap grid");
+    ck_assert_msg(strstr(html, "heatmap\" data-layers=\"2\" data-steps=\"1\"") != NULL,
+                  "broken run heatmap grid");
+    free(html);
+    free(hp);
+    free(full);
+    free(broken);
+    free(parent);
+}
+END_TEST
+
+START_TEST(directories_that_are_not_runs)
+{
+    gs_error err;
+    char *missing = tu_path(dir, "no-such-dir");
+    const char *d1[] = {missing};
+    ck_assert_int_eq(gs_report(d1, 1, NULL, &err), GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, missing) && strstr(err.msg, "No such file"), "%s", err.msg);
+
+    char *empty = tu_path(dir, "empty");
+    ck_assert_int_eq(mkdir(empty, 0777), 0);
+    char *sub = tu_path(empty, "sub");
+    ck_assert_int_eq(mkdir(sub, 0777), 0);
+    const char *d2[] = {run_dir, empty};
+    ck_assert_int_eq(gs_report(d2, 2, empty, &err), GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "not a run directory") != NULL, "%s", err.msg);
+    char *html = tu_path(empty, "report.html");
+    ck_assert_msg(!tu_exists(html), "wrote a report after an error");
+
+    char *file = tu_path(dir, "rep.cfg");
+    const char *d3[] = {file};
+    ck_assert_int_eq(gs_report(d3, 1, NULL, &err), GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "not a directory") != NULL, "%s", err.msg);
+    ck_assert_int_eq(gs_report(NULL, 0, NULL, &err), GS_EXIT_INPUT);
+    free(file);
+    free(html);
+    free(sub);
+    free(empty);
+    free(missing);
+}
+END_TEST
+
+static int shell(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(command_line)
+{
+    char cmd[8192], *out = tu_path(dir, "cli");
+    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' report '%s' --out '%s' --quiet",
+             tu_builddir(), run_dir, out);
+    ck_assert_int_eq(shell(cmd), 0);
+    char *html = tu_path(out, "report.html");
+    ck_assert_msg(tu_exists(html), "%s", html);
+    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' report '%s/nothing-here' 2>/dev/null",
+             tu_builddir(), dir);
+    ck_assert_int_eq(shell(cmd), GS_EXIT_INPUT);
+    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' report 2>/dev/null", tu_builddir());
+    ck_assert_int_eq(shell(cmd), GS_EXIT_INPUT);
+    free(html);
+    free(out);
+}
+END_TEST
+
+/* ---- a minimal PNG reader for the screenshot (8-bit RGB/RGBA) ---- */
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int paeth(int a, int b, int c)
+{
+    int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/* Decodes to packed RGB; NULL with a reason. */
+static unsigned char *png_rgb(const unsigned char *png, size_t len, uint32_t *w, uint32_t *h,
+                              char *why, size_t wn)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len < 8 || memcmp(png, sig, 8)) {
+        snprintf(why, wn, "not a PNG");
+        return NULL;
+    }
+    unsigned char *idat = NULL;
+    size_t ni = 0;
+    int depth = 0, type = -1, interlace = 0;
+    *w = *h = 0;
+    for (size_t p = 8; p + 12 <= len;) {
+        uint32_t n = be32(png + p);
+        const unsigned char *t = png + p + 4, *d = png + p + 8;
+        if (p + 12 + n > len)
+            break;
+        if (!memcmp(t, "IHDR", 4)) {
+            *w = be32(d);
+            *h = be32(d + 4);
+            depth = d[8];
+            type = d[9];
+            interlace = d[12];
+        } else if (!memcmp(t, "IDAT", 4)) {
+            idat = realloc(idat, ni + n);
+            memcpy(idat + ni, d, n);
+            ni += n;
+        }
+        p += 12 + n;
+    }
+    if (depth != 8 || (type != 2 && type != 6) || interlace || !*w || !*h) {
+        snprintf(why, wn, "unsupported PNG: depth %d, color type %d, interlace %d", depth, type,
+                 interlace);
+        free(idat);
+        return NULL;
+    }
+    size_t bpp = type == 6 ? 4 : 3, stride = *w * bpp;
+    uLongf raw_len = (uLongf)(*h * (stride + 1));
+    unsigned char *raw = malloc(raw_len);
+    if (uncompress(raw, &raw_len, idat, (uLong)ni) != Z_OK || raw_len != *h * (stride + 1)) {
+        snprintf(why, wn, "PNG data does not inflate to %u rows", *h);
+        free(idat);
+        free(raw);
+        return NULL;
+    }
+    free(idat);
+    unsigned char *img = malloc((size_t)*h * stride), *rgb = malloc((size_t)*w * *h * 3);
+    for (uint32_t y = 0; y < *h; y++) {
+        const unsigned char *src = raw + y * (stride + 1) + 1;
+        unsigned char *row = img + y * stride, *up = y ? row - stride : NULL;
+        int f = src[-1];
+        for (size_t x = 0; x < stride; x++) {
+            int a = x >= bpp ? row[x - bpp] : 0, b = up ? up[x] : 0;
+            int c = up && x >= bpp ? up[x - bpp] : 0;
+            int pred = f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) / 2 : f == 4 ? paeth(a, b, c) : 0;
+            row[x] = (unsigned char)(src[x] + pred);
+        }
+    }
+    for (size_t i = 0; i < (size_t)*w * *h; i++)
+        memcpy(rgb + 3 * i, img + bpp * i, 3);
+    free(raw);
+    free(img);
+    return rgb;
+}
+
+START_TEST(renders_in_chromium)
+{
+    const char *chromium = "/usr/bin/chromium";
+    if (access(chromium, X_OK) != 0) {
+        printf("renders_in_chromium: %s not installed, rendering check skipped\n", chromium);
+        return;
+    }
+    char *out = tu_path(dir, "render"), *profile = tu_path(dir, "chromium-profile");
+    char *png_path = tu_path(dir, "report.png");
+    gs_error err;
+    const char *dirs[] = {run_dir};
+    ck_assert_msg(gs_report(dirs, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+             "--disable-background-networking --disable-component-update --disable-sync "
+             "--user-data-dir='%s' --screenshot='%s' --window-size=1200,2000 "
+             "'file://%s/report.html' >/dev/null 2>&1",
+             chromium, profile, png_path, out);
+    ck_assert_int_eq(shell(cmd), 0);
+    size_t len;
+    unsigned char *png = (unsigned char *)tu_read(png_path, &len);
+    ck_assert_msg(png != NULL, "no screenshot %s", png_path);
+    uint32_t w, h;
+    char why[160];
+    unsigned char *rgb = png_rgb(png, len, &w, &h, why, sizeof why);
+    ck_assert_msg(rgb != NULL, "%s", why);
+    ck_assert_uint_eq(w, 1200);
+    ck_assert_uint_eq(h, 2000);
+    size_t ink = 0, distinct = 0;
+    unsigned char *seen = calloc(1 << 21, 1); /* one bit per 24-bit color */
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        const unsigned char *px = rgb + 3 * i;
+        ink += px[0] < 235 || px[1] < 235 || px[2] < 235;
+        uint32_t c = (uint32_t)px[0] << 16 | (uint32_t)px[1] << 8 | px[2];
+        if (!(seen[c >> 3] & (1u << (c & 7)))) {
+            seen[c >> 3] |= (unsigned char)(1u << (c & 7));
+            distinct++;
+        }
+    }
+    double frac = (double)ink / ((double)w * h);
+    printf("renders_in_chromium: %ux%u, %.1f%% ink, %zu colors\n", w, h, 100 * frac, distinct);
+    ck_assert_msg(frac > 0.01, "screenshot nearly blank: %.3f%% non-white", 100 * frac);
+    ck_assert_msg(distinct >= 32, "screenshot has only %zu colors", distinct);
+    free(seen);
+    free(rgb);
+    free(png);
+    free(png_path);
+    free(profile);
+    free(out);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("report");
+    tcase_add_unchecked_fixture(tc, setup_once, teardown_once);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, report_of_an_experiment);
+    tcase_add_test(tc, optional_and_damaged_logs);
+    tcase_add_test(tc, directories_that_are_not_runs);
+    tcase_add_test(tc, command_line);
+    tcase_add_test(tc, renders_in_chromium);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
