@@ -68,20 +68,25 @@ typedef struct sgemm {
 } sgemm;
 
 /* Per-thread packing buffers, grown as needed and kept for the next call
-   (threads of the OpenMP team persist between parallel regions). */
-static _Thread_local float *scratch_buf;
-static _Thread_local size_t scratch_cap;
+   (threads of the OpenMP team persist between parallel regions): one for
+   op(A), which the calling thread packs for the whole team, one for B. */
+typedef struct scratch {
+    float *buf;
+    size_t cap;
+} scratch;
 
-static float *scratch(size_t floats)
+static _Thread_local scratch scratch_a, scratch_b;
+
+static float *scratch_get(scratch *s, size_t floats)
 {
-    if (floats > scratch_cap) {
-        free(scratch_buf);
+    if (floats > s->cap) {
+        free(s->buf);
         size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-        if (posix_memalign((void **)&scratch_buf, 64, bytes) != 0)
-            scratch_buf = gs_xmalloc(bytes); /* reports exhaustion and stops */
-        scratch_cap = floats;
+        if (posix_memalign((void **)&s->buf, 64, bytes) != 0)
+            s->buf = gs_xmalloc(bytes); /* reports exhaustion and stops */
+        s->cap = floats;
     }
-    return scratch_buf;
+    return s->buf;
 }
 
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -193,27 +198,43 @@ static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *
 typedef void pack_bt_fn(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
 typedef void pack_ar_fn(size_t mc, size_t kc, const float *a, size_t ars, float *dst);
 
+/* Rows of op(A) rounded up to whole panels. */
+static inline size_t rows_padded(size_t m) { return (m + MR - 1) / MR * MR; }
+
 /*
- * The blocked product of rows [i0, i1) and columns [j0, j1) of C, on one
- * thread.  KC slices are the outer loop over K so that every element sees
- * the same chunks whatever block it falls in.  Small operands are read in
- * place; a B slice is packed when its rows would collide in L1 (or it is
- * transposed), an A block when it outgrows L1.
+ * Packs panels [q0, q1) of op(A) for every KC slice.  Slice s (starting at
+ * p = pc) begins at pc * rows_padded(m); panel q of a slice of depth kc
+ * at q * kc * MR within it.
  */
-static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, size_t j0,
-                                        size_t j1, tile_fn *tile, pack_bt_fn *pack_bt,
+static ALWAYS_INLINE void pack_a_panels(const sgemm *g, size_t q0, size_t q1, float *dst,
                                         pack_ar_fn *pack_ar)
 {
-    size_t mb = i1 - i0, nb = j1 - j0, kc0 = min_sz(g->k, KC);
-    int direct_b = g->bcs == 1 && (kc0 <= 32 || kc0 * nb <= DIRECT_B_MAX);
-    int direct_a = kc0 * min_sz(mb, MC) <= DIRECT_A_MAX;
-    float *bpack = NULL, *apack = NULL;
-    if (!direct_b || !direct_a) {
-        size_t nbp = (min_sz(nb, NC) + NR - 1) / NR * NR, mbp = (min_sz(mb, MC) + MR - 1) / MR * MR;
-        float *w = scratch((direct_b ? 0 : KC * nbp) + (direct_a ? 0 : KC * mbp) + 8);
-        bpack = direct_b ? NULL : w;
-        apack = direct_a ? NULL : w + (direct_b ? 0 : KC * nbp);
+    size_t mp = rows_padded(g->m), i0 = q0 * MR, i1 = min_sz(q1 * MR, g->m);
+    for (size_t pc = 0; pc < g->k; pc += KC) {
+        size_t kc = min_sz(KC, g->k - pc);
+        const float *src = g->a + i0 * g->ars + pc * g->acs;
+        float *d = dst + pc * mp + q0 * kc * MR;
+        if (g->ars == 1)
+            pack_a_cols(i1 - i0, kc, src, g->acs, d);
+        else
+            pack_ar(i1 - i0, kc, src, g->ars, d);
     }
+}
+
+/*
+ * The blocked product of rows [i0, i1) and columns [j0, j1) of C, on one
+ * thread, i0 a multiple of MR and j0 of NR.  KC slices are the outer loop
+ * over K so that every element sees the same chunks whatever block it
+ * falls in.  op(A) is read from `ap` (packed by pack_a_panels) or, when
+ * that is NULL, in place.  A slice of B is packed when it is transposed
+ * or its rows would collide in L1, and read in place otherwise.
+ */
+static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, size_t i0, size_t i1,
+                                        size_t j0, size_t j1, tile_fn *tile, pack_bt_fn *pack_bt)
+{
+    size_t nb = j1 - j0, kc0 = min_sz(g->k, KC), mp = rows_padded(g->m);
+    int direct_b = g->bcs == 1 && (kc0 <= 32 || kc0 * nb <= DIRECT_B_MAX);
+    float *bpack = direct_b ? NULL : scratch_get(&scratch_b, KC * ((min_sz(nb, NC) + NR - 1) / NR * NR));
     for (size_t jc = j0; jc < j1; jc += NC) {
         size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += KC) {
@@ -226,11 +247,6 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, si
                 pack_bt(kc, nc, bsl, g->bcs, bpack);
             for (size_t ic = i0; ic < i1; ic += MC) {
                 size_t mc = min_sz(MC, i1 - ic);
-                const float *asl = g->a + ic * g->ars + pc * g->acs;
-                if (apack && g->ars == 1)
-                    pack_a_cols(mc, kc, asl, g->acs, apack);
-                else if (apack)
-                    pack_ar(mc, kc, asl, g->ars, apack);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)min_sz(NR, nc - jr);
                     const float *bp = bpack ? bpack + jr * kc : bsl + jr;
@@ -238,12 +254,12 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, size_t i0, size_t i1, si
                     float *cc = g->c + ic * g->ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += MR) {
                         int mr = (int)min_sz(MR, mc - ir);
-                        if (apack)
-                            tile(mr, nr, kc, apack + ir * kc, 1, MR, bp, brs, cc + ir * g->ldc,
-                                 g->ldc, ab);
-                        else
-                            tile(mr, nr, kc, asl + ir * g->ars, g->ars, g->acs, bp, brs,
+                        if (ap)
+                            tile(mr, nr, kc, ap + pc * mp + (ic + ir) * kc, 1, MR, bp, brs,
                                  cc + ir * g->ldc, g->ldc, ab);
+                        else
+                            tile(mr, nr, kc, g->a + (ic + ir) * g->ars + pc * g->acs, g->ars,
+                                 g->acs, bp, brs, cc + ir * g->ldc, g->ldc, ab);
                     }
                 }
             }
@@ -267,9 +283,15 @@ static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t a
     tile_portable(mr, nr, kc, a, ars, acs, b, brs, c, ldc, ab);
 }
 
-static void block_portable(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1)
+static void block_portable(const sgemm *g, const float *ap, size_t i0, size_t i1, size_t j0,
+                           size_t j1)
 {
-    block_generic(g, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable, pack_ar_portable);
+    block_generic(g, ap, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable);
+}
+
+static void pack_a_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
+{
+    pack_a_panels(g, q0, q1, dst, pack_ar_portable);
 }
 
 #ifdef GS_GEMM_AVX2
@@ -414,11 +436,12 @@ static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, 
 
 /* A packed by 8 x 8 transposes of its 6 rows and 2 zero rows; each
    transposed row is stored whole and its 2 extra floats are overwritten by
-   the next store (the last spill lands in the next panel, packed later,
-   or in the scratch buffer's slack). */
+   the next store.  The last store of a panel is masked so that no thread
+   writes past the panels it packs. */
 static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, float *dst)
 {
     size_t kc8 = kc / 8 * 8;
+    const __m256i six = lane_mask(6);
     for (size_t i = 0; i < mc; i += MR, dst += kc * MR) {
         size_t mr = min_sz(MR, mc - i);
         const float *src = a + i * ars;
@@ -432,8 +455,9 @@ static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, 
                 r[q] = _mm256_loadu_ps(src + (size_t)q * ars + p);
             r[6] = r[7] = _mm256_setzero_ps();
             transpose8(r);
-            for (int q = 0; q < 8; q++)
+            for (int q = 0; q < 7; q++)
                 _mm256_storeu_ps(dst + (p + (size_t)q) * MR, r[q]);
+            _mm256_maskstore_ps(dst + (p + 7) * MR, six, r[7]);
         }
         for (size_t p = kc8; p < kc; p++)
             for (size_t q = 0; q < MR; q++)
@@ -441,93 +465,99 @@ static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, 
     }
 }
 
-static AVX2 void block_avx2(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1)
+static AVX2 void block_avx2(const sgemm *g, const float *ap, size_t i0, size_t i1, size_t j0,
+                            size_t j1)
 {
-    block_generic(g, i0, i1, j0, j1, tile_avx2, pack_bt_avx2, pack_ar_avx2);
+    block_generic(g, ap, i0, i1, j0, j1, tile_avx2, pack_bt_avx2);
+}
+
+static AVX2 void pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
+{
+    pack_a_panels(g, q0, q1, dst, pack_ar_avx2);
 }
 #endif
 
-typedef void block_fn(const sgemm *g, size_t i0, size_t i1, size_t j0, size_t j1);
+/* The implementation in use: AVX2+FMA or portable. */
+typedef struct kernels {
+    const char *name;
+    void (*block)(const sgemm *g, const float *ap, size_t i0, size_t i1, size_t j0, size_t j1);
+    void (*pack_a)(const sgemm *g, size_t q0, size_t q1, float *dst);
+} kernels;
 
-static block_fn *choose_block(void)
-{
+static const kernels portable = {"portable", block_portable, pack_a_portable};
 #ifdef GS_GEMM_AVX2
-    const char *env = getenv("GRADSCOPE_KERNELS");
-    __builtin_cpu_init();
-    if (!(env && strcmp(env, "portable") == 0) && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma"))
-        return block_avx2;
+static const kernels avx2 = {"avx2-fma", block_avx2, pack_a_avx2};
 #endif
-    return block_portable;
+
+static const kernels *impl;
+
+static const kernels *kernels_get(void)
+{
+    if (!impl) {
+        impl = &portable;
+#ifdef GS_GEMM_AVX2
+        const char *env = getenv("GRADSCOPE_KERNELS");
+        __builtin_cpu_init();
+        if (!(env && strcmp(env, "portable") == 0) && __builtin_cpu_supports("avx2") &&
+            __builtin_cpu_supports("fma"))
+            impl = &avx2;
+#endif
+    }
+    return impl;
 }
 
-static block_fn *block_impl;
+const char *gs_gemm_kernel_name(void) { return kernels_get()->name; }
 
-const char *gs_gemm_kernel_name(void)
+/* op(A) is packed once per product, for all threads, when its blocks
+   outgrow L1 and enough columns of B reuse them to repay the copy. */
+static int pack_a_pays(const sgemm *g)
 {
-    if (!block_impl)
-        block_impl = choose_block();
-#ifdef GS_GEMM_AVX2
-    if (block_impl == block_avx2)
-        return "avx2-fma";
-#endif
-    return "portable";
+    return min_sz(g->k, KC) * min_sz(g->m, MC) > DIRECT_A_MAX && g->n >= 64;
 }
 
 /*
- * How to share C among up to `threads` threads: a tm x tn grid of blocks
- * aligned to the tile grid, chosen to minimise the largest block's work
- * plus the packing each block repeats (a packed element costs about as
- * much as a few multiply-adds).
+ * How to share C among `threads` threads: a tm x tn grid of blocks on the
+ * tile grid, about three per thread so that dynamic scheduling evens out
+ * threads that the system delays.  Columns first: a block packs its own
+ * slice of B (a transposed copy of the weights, in the forward pass),
+ * which then is never packed twice.
  */
-static void split(size_t m, size_t n, size_t k, int threads, int *tm, int *tn)
+static void grid(size_t m, size_t n, int threads, size_t *tm, size_t *tn)
 {
-    size_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR;
-    double best = -1;
-    *tm = *tn = 1;
-    for (int a = 1; a <= threads; a++)
-        for (int b = 1; a * b <= threads; b++) {
-            if ((size_t)a > mt || (size_t)b > nt)
-                continue;
-            double rows = (double)((mt + a - 1) / a * MR), cols = (double)((nt + b - 1) / b * NR);
-            double cost = rows * cols * (double)k + 4.0 * (double)k * (rows + cols);
-            if (best < 0 || cost < best) {
-                best = cost;
-                *tm = a;
-                *tn = b;
-            }
-        }
+    size_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR, want = 3 * (size_t)threads;
+    *tn = min_sz(nt, want);
+    *tm = min_sz(mt, (want + *tn - 1) / *tn);
 }
 
 static void sgemm_run(const sgemm *g)
 {
-    if (!block_impl)
-        block_impl = choose_block();
+    const kernels *kern = kernels_get();
     int threads = gs_get_threads();
+    size_t panels = (g->m + MR - 1) / MR;
+    float *ap = pack_a_pays(g) ? scratch_get(&scratch_a, rows_padded(g->m) * g->k) : NULL;
     if (threads <= 1 || (double)g->m * (double)g->n * (double)g->k < PARALLEL_MIN_FMAS) {
-        block_impl(g, 0, g->m, 0, g->n);
+        if (ap)
+            kern->pack_a(g, 0, panels, ap);
+        kern->block(g, ap, 0, g->m, 0, g->n);
         return;
     }
-    int tm, tn;
-    split(g->m, g->n, g->k, threads, &tm, &tn);
-    size_t mt = (g->m + MR - 1) / MR, nt = (g->n + NR - 1) / NR;
-    int blocks = tm * tn;
-    block_fn *impl = block_impl;
-#pragma omp parallel num_threads(blocks)
+    size_t tm, tn;
+    grid(g->m, g->n, threads, &tm, &tn);
+    size_t mt = panels, nt = (g->n + NR - 1) / NR;
+    long blocks = (long)(tm * tn);
+#pragma omp parallel num_threads(threads)
     {
-#ifdef _OPENMP
-        int id = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-        int id = 0, team = 1;
-#endif
-        /* A smaller team than asked for (nesting, thread limits) still
-           covers every block. */
-        for (int blk = id; blk < blocks; blk += team) {
-            size_t bi = (size_t)(blk / tn), bj = (size_t)(blk % tn);
-            size_t i0 = bi * mt / (size_t)tm * MR, i1 = min_sz((bi + 1) * mt / (size_t)tm * MR, g->m);
-            size_t j0 = bj * nt / (size_t)tn * NR, j1 = min_sz((bj + 1) * nt / (size_t)tn * NR, g->n);
-            if (i0 < i1 && j0 < j1)
-                impl(g, i0, i1, j0, j1);
+        if (ap) {
+#pragma omp for schedule(static)
+            for (long q = 0; q < (long)panels; q++)
+                kern->pack_a(g, (size_t)q, (size_t)q + 1, ap);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (long blk = 0; blk < blocks; blk++) {
+            size_t bi = (size_t)blk / tn, bj = (size_t)blk % tn;
+            size_t i0 = bi * mt / tm * MR, i1 = min_sz((bi + 1) * mt / tm * MR, g->m);
+            size_t j0 = bj * nt / tn * NR, j1 = min_sz((bj + 1) * nt / tn * NR, g->n);
+            kern->block(g, ap, i0, i1, j0, j1);
         }
     }
 }

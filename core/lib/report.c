@@ -1169,15 +1169,23 @@ static void draw_series(sbuf *b, const panel *p, const series *s)
         }
         sb_puts(b, "</g>\n");
     }
-    /* exact zeros have no place on a log axis: open triangles on its floor */
-    if (s->marker && p->ay.log) {
-        sb_printf(b, "<g class=\"zeros\" fill=\"#fff\" stroke=\"%s\">", run_color(s->color));
+    /* exact zeros have no place on a log axis: open triangles on its floor;
+       infinite values (and failed, NaN gradients) crosses on its ceiling */
+    if (s->marker) {
+        sbuf m = {0};
         for (size_t i = 0; i < s->n; i++) {
-            double x, y = p->ay.a;
-            if (s->y[i] == 0 && ax_px(&p->ax, s->x[i], &x))
-                sb_printf(b, "<path d=\"M%.1f %.1fl4 -7h-8z\"/>", x, y);
+            double x;
+            if (!ax_px(&p->ax, s->x[i], &x))
+                continue;
+            if (s->y[i] == 0 && p->ay.log)
+                sb_printf(&m, "<path d=\"M%.1f %.1fl4 -7h-8z\" fill=\"#fff\"/>", x, p->ay.a);
+            else if (s->y[i] == INFINITY)
+                sb_printf(&m, "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" stroke-width=\"2\"/>", x - 4,
+                          p->ay.b - 4);
         }
-        sb_puts(b, "</g>\n");
+        if (m.len)
+            sb_printf(b, "<g class=\"offscale\" stroke=\"%s\">%s</g>\n", run_color(s->color), m.s);
+        sb_free(&m);
     }
 }
 
