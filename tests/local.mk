@@ -42,3 +42,4 @@ EXTRA_DIST += tests/cli.sh
 include $(srcdir)/tests/report.mk
 TESTS += tests/resume.sh
 EXTRA_DIST += tests/resume.sh
+include $(srcdir)/tests/sdk.mk

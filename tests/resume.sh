@@ -14,7 +14,8 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 cat >"$tmp/exp.cfg" <<'CFG'
 seed = 11;
 data = { type = "synthetic"; set = "blobs"; features = 12; classes = 3; samples = 1500; test_samples = 0; };
-model = { layers = ( { type = "dense"; units = 48; activation = "tanh"; repeat = 6; },
+model = { layers = ( { type = "dense"; units = 48; activation = "tanh"; repeat = 5; },
+                     { type = "batchnorm"; }, { type = "dropout"; p = 0.2; },
                      { type = "dense"; units = 48; activation = "prelu"; },
                      { type = "dense"; units = 3; } ); };
 optimizer = { type = "adam"; lr = 0.002; };

@@ -69,6 +69,8 @@ static void nudge(gs_test_model *t, uint64_t seed)
     gs_rng *r = gs_rng_new(seed, 7);
     for (size_t i = 0; i < gs_test_n_params(t); i++) {
         gs_param *p = gs_test_param(t, i);
+        if (p->role == GS_ROLE_BUFFER)
+            continue; /* running statistics keep their definition */
         size_t n = gs_tensor_numel(&p->value);
         for (size_t k = 0; k < n; k++) {
             double d = 0.2 * h->rng_normal(r);
@@ -372,6 +374,13 @@ START_TEST(batchnorm_training_then_running_statistics)
             run_mean[ch] = (1 - mom) * run_mean[ch] + mom * mean;
             run_var[ch] = (1 - mom) * run_var[ch] + mom * var * m / (m - 1);
         }
+    }
+    /* the running statistics are model buffers, checkpointed with the weights */
+    gs_param *rm = param_named(t, "0.running_mean"), *rv = param_named(t, "0.running_var");
+    ck_assert(rm->role == GS_ROLE_BUFFER && rv->role == GS_ROLE_BUFFER);
+    for (size_t ch = 0; ch < C; ch++) {
+        assert_close(f64(&rm->value)[ch], run_mean[ch], 1e-12, "running mean");
+        assert_close(f64(&rv->value)[ch], run_var[ch], 1e-12, "running var");
     }
     fill(gs_test_input(t), 50, -1.0, 2.0);
     gs_test_forward(t, 0);

@@ -51,10 +51,16 @@ uint64_t gs_hash_string(const char *s);
 /* Uniform integer in [0, n). */
 uint64_t gs_rng_below(gs_rng *r, uint64_t n);
 
-/* ---- kernels.c ---- */
+/* ---- gemm.c ---- */
 void gs_gemm(gs_dtype dt, int ta, int tb, size_t m, size_t n, size_t k, double alpha,
              const void *a, size_t lda, const void *b, size_t ldb, double beta, void *c,
              size_t ldc);
+/* "avx2-fma" or "portable": the float GEMM chosen for this processor. */
+const char *gs_gemm_kernel_name(void);
+
+/* ---- kernels.c ---- */
+/* Flush-to-zero and denormals-are-zero on every thread of the team. */
+void gs_set_flush_denormals(int on);
 void gs_add_row_vector(gs_dtype dt, size_t rows, size_t cols, const void *b, void *y);
 void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s);
 void gs_axpy(gs_dtype dt, size_t n, double alpha, const void *x, void *y);

@@ -968,6 +968,30 @@ static double nice_step(double span, int target)
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * m;
 }
 
+/* Whole decades; at most 8 of them labelled (the multiples of the step,
+   so that 10^0 is one of them when in range). */
+static void decades(double lo, double hi, double *out_lo, double *out_hi, double *step)
+{
+    if (hi <= lo)
+        hi = lo + 1;
+    *out_lo = lo;
+    *out_hi = hi;
+    *step = ceil((hi - lo) / 8);
+}
+
+/* The first tick: the smallest multiple of the step in range. */
+static double first_tick(const axis *ax) { return ceil(ax->lo / ax->step - 1e-9) * ax->step; }
+
+/* A 1-2-5 stride for labelling every n-th of `count` rows or columns. */
+static size_t label_stride(size_t count, size_t max_labels)
+{
+    static const size_t nice[] = {1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000};
+    for (size_t i = 0; i < GS_ARRAY_LEN(nice); i++)
+        if (count <= nice[i] * max_labels)
+            return nice[i];
+    return (count + max_labels - 1) / max_labels;
+}
+
 /* Whole decades on a log axis; 1-2-5 steps on a linear one. */
 static void axis_fit(axis *ax, const range *r, int log, int integer)
 {
@@ -975,11 +999,7 @@ static void axis_fit(axis *ax, const range *r, int log, int integer)
     ax->integer = integer;
     double lo = r->any ? r->lo : 0, hi = r->any ? r->hi : 1;
     if (log) {
-        ax->lo = floor(lo);
-        ax->hi = ceil(hi);
-        if (ax->hi <= ax->lo)
-            ax->hi = ax->lo + 1;
-        ax->step = ceil((ax->hi - ax->lo) / 8);
+        decades(floor(lo), ceil(hi), &ax->lo, &ax->hi, &ax->step);
         return;
     }
     if (hi - lo < 1e-12 * (fabs(hi) + fabs(lo)) || hi == lo) {
@@ -1089,9 +1109,10 @@ static void draw_frame(sbuf *b, panel *p)
     const axis *axes[2] = {&p->ax, &p->ay};
     for (int k = 0; k < 2; k++) {
         const axis *ax = axes[k];
-        int n = (int)floor((ax->hi - ax->lo) / ax->step + 1e-6);
+        double t1 = first_tick(ax);
+        int n = (int)floor((ax->hi - t1) / ax->step + 1e-6);
         for (int i = 0; i <= n; i++) {
-            double t0 = ax->lo + i * ax->step;
+            double t0 = t1 + i * ax->step;
             double px = ax->a + (t0 - ax->lo) * (ax->b - ax->a) / (ax->hi - ax->lo);
             if (k == 0) {
                 sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" GRID "\"/>",
@@ -1105,10 +1126,14 @@ static void draw_frame(sbuf *b, panel *p)
             tick_label(b, ax, t0);
             sb_puts(b, "</text>\n");
         }
-        /* a log axis of few decades gets gridlines at 2..9 x 10^k */
-        if (ax->log && ax->hi - ax->lo <= 4)
+        /* faint gridlines: every decade of a log axis, and 2..9 x 10^k on a
+           log axis of few decades */
+        int fine = ax->log && ax->hi - ax->lo <= 4;
+        if (ax->log && (fine || ax->step > 1))
             for (double dec = ax->lo; dec < ax->hi; dec++)
-                for (int m = 2; m <= 9; m++) {
+                for (int m = 1; m <= (fine ? 9 : 1); m++) {
+                    if (m == 1 && fmod(dec, ax->step) == 0)
+                        continue;
                     double px = ax->a + (dec + log10(m) - ax->lo) * (ax->b - ax->a) / (ax->hi - ax->lo);
                     if (k == 0)
                         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" MINOR "\"/>",
@@ -1299,8 +1324,9 @@ static void draw_cells(sbuf *b, const int *lev, size_t rows, size_t cols, double
                 while (e + 1 < cols && lev[r * cols + e + 1] == L)
                     e++;
                 double x = x0 + cw * (double)c, y = y0 + ch * (double)(rows - 1 - r);
-                double w = cw * (double)(e - c + 1);
-                sb_printf(&d, "M%.1f %.1fh%.1fv%.1fh-%.1fz", x, y, w, ch, w);
+                /* a little overlap: no hairline gaps where edges round apart */
+                double w = cw * (double)(e - c + 1) + 0.6;
+                sb_printf(&d, "M%.1f %.1fh%.1fv%.1fh-%.1fz", x, y, w, ch + 0.6, w);
                 c = e;
             }
         if (d.len)
@@ -1327,7 +1353,7 @@ static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, do
     fixed_axis(&ax, lo, hi, ceil((hi - lo) / 8));
     ax.log = 1;
     sb_puts(b, "<g font-size=\"11\">");
-    for (double k = lo; k <= hi + 1e-9; k += ax.step) {
+    for (double k = first_tick(&ax); k <= hi + 1e-9; k += ax.step) {
         double y = top + h - (k - lo) / (hi - lo) * h;
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>",
                   x + 16, y, x + 20, y);
@@ -1438,13 +1464,13 @@ static void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
               left, top, pw, ph);
     /* ticks: layer indices on y, step numbers on x */
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
-    size_t ystride = (R + 15) / 16;
+    size_t ystride = label_stride(R, 16);
     for (size_t i = 0; i < R; i += ystride) {
         double y = top + ch * ((double)(R - 1 - i) + 0.5);
         sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
                   y + 4, r->g_layers[i * rb]);
     }
-    size_t xstride = (C + 9) / 10;
+    size_t xstride = label_stride(C, 10);
     for (size_t i = 0; i < C; i += xstride) {
         double x = left + cw * ((double)i + 0.5);
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
@@ -1586,11 +1612,11 @@ static void fig_histogram(sbuf *b, const run *r, int color)
                  "stroke=\"#999\"/>\n",
               left, top, pw, ph);
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
-    size_t ystride = (R + 15) / 16;
+    size_t ystride = label_stride(R, 16);
     for (size_t i = 0; i < R; i += ystride)
         sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
                   top + ch * ((double)(R - 1 - i) + 0.5) + 4, layers[i].layer);
-    size_t xstride = (C + 13) / 14;
+    size_t xstride = label_stride(C, 14);
     axis lg = {.log = 1, .step = 1};
     for (size_t c = 0; c < C; c++) {
         int special = (zero && c == 0) || (under && c == (size_t)zero) || (over && c == C - 1);
@@ -2115,7 +2141,7 @@ static const char *css =
     "svg.figure{display:block;max-width:100%;height:auto;margin:8px 0}\n"
     "table{border-collapse:collapse;font-size:14px;margin:8px 0}\n"
     "th,td{border:1px solid #ccc;padding:4px 9px;text-align:right;vertical-align:top}\n"
-    "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}\n"
+    "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left;white-space:nowrap}\n"
     "table.summary td:nth-child(-n+3),table.summary th:nth-child(-n+3){text-align:left}\n"
     "td .detail{font-size:12px;color:#555;text-align:left;max-width:330px}\n"
     ".swatch{display:inline-block;width:12px;height:12px;margin-right:6px;border-radius:2px;"
@@ -2195,7 +2221,7 @@ static void build_html(sbuf *b, const runs *rs)
                 "Each layer's weight-gradient norm, input layer on the left, on a log axis. "
                 "A healthy network keeps the curve roughly flat; a line falling steeply "
                 "towards the input means gradients vanish on their way back, rising means "
-                "they explode. One decade per gridline. (Also written as "
+                "they explode. Gridlines mark powers of ten. (Also written as "
                 "<code>gradflow.svg</code>.)");
         fig.len = 0;
         fig_gradflow(&fig, rs, 0);
@@ -2204,11 +2230,10 @@ static void build_html(sbuf *b, const runs *rs)
         range rv = {0};
         for (size_t i = 0; i < rs->n; i++)
             range_addv(&rv, rs->v[i].g_norm, rs->v[i].n_steps * rs->v[i].n_layers, 1);
-        double lo = rv.any ? floor(rv.lo) : -1, hi = rv.any ? ceil(rv.hi) : 0;
-        if (hi <= lo)
-            hi = lo + 1;
+        double lo, hi, step;
+        decades(rv.any ? floor(rv.lo) : -1, rv.any ? ceil(rv.hi) : 0, &lo, &hi, &step);
         if (hi - lo > 40)
-            lo = hi - 40;
+            decades(hi - 40, hi, &lo, &hi, &step);
         section(b, "heatmaps", "Gradient norm over layers and time",
                 "One heatmap per run, all on the same color scale: layer on the vertical axis "
                 "(input at the bottom), monitored step on the horizontal one, color = "

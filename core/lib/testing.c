@@ -120,6 +120,8 @@ int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_
     for (size_t i = 0; i < m->total; i += stride) {
         while (p + 1 < m->n_params && i >= m->params[p]->offset + m->params[p]->numel)
             p++;
+        if (m->params[p]->pub.role == GS_ROLE_BUFFER)
+            continue; /* not differentiated: running statistics */
         double err = rel_err(central_difference(&s, &w[i]), gw[i], tiny);
         if (err > *max_err || isnan(err)) {
             char name[160];
@@ -187,7 +189,15 @@ gs_param *gs_test_param(gs_test_model *t, size_t i)
 {
     return i < t->m->n_params ? &t->m->params[i]->pub : NULL;
 }
-size_t gs_test_param_count(const gs_test_model *t) { return t->m->total; }
+/* Learnable values only: buffers (running statistics) are not parameters. */
+size_t gs_test_param_count(const gs_test_model *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->m->n_params; i++)
+        if (t->m->params[i]->pub.role != GS_ROLE_BUFFER)
+            n += t->m->params[i]->numel;
+    return n;
+}
 
 void gs_test_forward(gs_test_model *t, int training)
 {

@@ -6,8 +6,9 @@
  * running = (1 - momentum) running + momentum batch, with the unbiased
  * variance for running_var; evaluation uses the running statistics.
  *
- * The running statistics are module state, not parameters: the optimizer
- * never sees them.  Statistics are accumulated in double.
+ * The running statistics are model buffers (GS_ROLE_BUFFER): checkpointed
+ * with the weights, stored in the model's precision like PyTorch's, never
+ * touched by the optimizer.  Batch statistics are accumulated in double.
  */
 #include <gradscope/plugin.h>
 #include "layer_util.h"
@@ -29,7 +30,7 @@ typedef struct bn {
     size_t c, inner;
     double eps, momentum;
     gs_param *gamma, *beta; /* NULL without affine */
-    double *run_mean, *run_var;
+    gs_param *run_mean, *run_var;
     double *mean, *invstd; /* used by the last forward */
     double *s1, *s2;       /* per-channel sums */
     gs_tensor *xhat;
@@ -46,20 +47,20 @@ static int bn_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shap
     b->inner = gs_shape_numel(in) / b->c;
     b->eps = p[P_EPS].f;
     b->momentum = p[P_MOMENTUM].f;
-    double *block = h->zalloc(6 * b->c * sizeof *block);
-    b->run_mean = block;
-    b->run_var = block + b->c;
-    b->mean = block + 2 * b->c;
-    b->invstd = block + 3 * b->c;
-    b->s1 = block + 4 * b->c;
-    b->s2 = block + 5 * b->c;
-    for (size_t i = 0; i < b->c; i++)
-        b->run_var[i] = 1.0;
+    double *block = h->zalloc(4 * b->c * sizeof *block);
+    b->mean = block;
+    b->invstd = block + b->c;
+    b->s1 = block + 2 * b->c;
+    b->s2 = block + 3 * b->c;
+    size_t dims[1] = {b->c};
+    gs_ref *one = h->ref_new(m, GS_KIND_INITIALIZER, "constant");
+    if (!one || h->ref_set_float(one, "value", 1.0) < 0)
+        return -1;
+    b->run_mean = h->add_param(m, "running_mean", 1, dims, GS_ROLE_BUFFER, 0, 0, NULL, NULL);
+    b->run_var = h->add_param(m, "running_var", 1, dims, GS_ROLE_BUFFER, 0, 0, one, NULL);
+    if (!b->run_mean || !b->run_var)
+        return -1;
     if (p[P_AFFINE].b) {
-        size_t dims[1] = {b->c};
-        gs_ref *one = h->ref_new(m, GS_KIND_INITIALIZER, "constant");
-        if (!one || h->ref_set_float(one, "value", 1.0) < 0)
-            return -1;
         b->gamma = h->add_param(m, "weight", 1, dims, GS_ROLE_NORM, 0, 0, one, NULL);
         b->beta = h->add_param(m, "bias", 1, dims, GS_ROLE_NORM, 0, 0, NULL, NULL);
         if (!b->gamma || !b->beta)
@@ -98,13 +99,16 @@ static void batch_stats(bn *b, gs_dtype dt, size_t n, const void *x)
             }
     });
     double mom = b->momentum;
-    for (size_t c = 0; c < C; c++) {
-        double var = b->s2[c] / count;
-        b->invstd[c] = 1.0 / sqrt(var + b->eps);
-        double unbiased = count > 1 ? b->s2[c] / (count - 1) : var;
-        b->run_mean[c] = (1 - mom) * b->run_mean[c] + mom * b->mean[c];
-        b->run_var[c] = (1 - mom) * b->run_var[c] + mom * unbiased;
-    }
+    BLK_WITH_TYPE(dt, T, {
+        T *rm = b->run_mean->value.data, *rv = b->run_var->value.data;
+        for (size_t c = 0; c < C; c++) {
+            double var = b->s2[c] / count;
+            b->invstd[c] = 1.0 / sqrt(var + b->eps);
+            double unbiased = count > 1 ? b->s2[c] / (count - 1) : var;
+            rm[c] = (T)((1 - mom) * rm[c] + mom * b->mean[c]);
+            rv[c] = (T)((1 - mom) * rv[c] + mom * unbiased);
+        }
+    });
 }
 
 static void bn_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
@@ -115,10 +119,13 @@ static void bn_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int train
     if (training) {
         batch_stats(b, x->dtype, n, x->data);
     } else {
-        for (size_t c = 0; c < C; c++) {
-            b->mean[c] = b->run_mean[c];
-            b->invstd[c] = 1.0 / sqrt(b->run_var[c] + b->eps);
-        }
+        BLK_WITH_TYPE(x->dtype, T, {
+            const T *rm = b->run_mean->value.data, *rv = b->run_var->value.data;
+            for (size_t c = 0; c < C; c++) {
+                b->mean[c] = rm[c];
+                b->invstd[c] = 1.0 / sqrt((double)rv[c] + b->eps);
+            }
+        });
     }
     BLK_WITH_TYPE(x->dtype, T, {
         const T *xv = x->data;
@@ -197,7 +204,7 @@ static void bn_destroy(gs_module *m)
     bn *b = h->get_state(m);
     if (!b)
         return;
-    h->free(b->run_mean);
+    h->free(b->mean);
     h->free(b);
 }
 
