@@ -30,8 +30,8 @@ same_as_reference() { # DIR LABEL
         for f in metrics.csv gradients.csv layers.csv histograms.csv paths.csv theory.csv; do
             cmp -s "$tmp/ref/$v/$f" "$1/$v/$f" || { bad "$2: $v/$f differs"; return; }
         done
-        cut -d, -f1-6 "$tmp/ref/$v/epochs.csv" >"$tmp/e1"
-        cut -d, -f1-6 "$1/$v/epochs.csv" >"$tmp/e2"
+        cut -d, -f1-8 "$tmp/ref/$v/epochs.csv" >"$tmp/e1"
+        cut -d, -f1-8 "$1/$v/epochs.csv" >"$tmp/e2"
         cmp -s "$tmp/e1" "$tmp/e2" || { bad "$2: $v/epochs.csv differs"; return; }
         grep -v wall_time "$tmp/ref/$v/summary.json" >"$tmp/s1"
         grep -v wall_time "$1/$v/summary.json" >"$tmp/s2"

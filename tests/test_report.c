@@ -141,10 +141,11 @@ static void weight_grid(const char *gradients_csv, size_t *steps, size_t *layers
 START_TEST(report_of_an_experiment)
 {
     char *out = tu_path(dir, "out");
+    char *html_path = tu_path(dir, "out/report.html");
+    char *svg_path = tu_path(dir, "out/gradflow.svg");
     gs_error err;
     const char *dirs[] = {run_dir};
     ck_assert_msg(gs_report(dirs, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
-    char *html_path = tu_path(out, "report.html"), *svg_path = tu_path(out, "gradflow.svg");
     size_t len;
     char *html = tu_read(html_path, &len);
     ck_assert_msg(html != NULL, "no %s", html_path);
@@ -171,7 +172,7 @@ START_TEST(report_of_an_experiment)
        monitored step, as counted here from gradients.csv */
     const char *variants[] = {"healthy", "tiny-init"};
     const char *p = html;
-    for (size_t v = 0; v < 2; v++) {
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
         char *vdir = tu_path(run_dir, variants[v]);
         char *grads = tu_path(vdir, "gradients.csv");
         size_t steps, layers;

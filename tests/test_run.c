@@ -78,7 +78,8 @@ START_TEST(run_directory_has_documented_files)
         {"histograms.csv", "step,layer,tensor,log10_lo,log10_hi,count\n"},
         {"theory.csv", "first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,chi_predicted,"
                        "chi_measured,q_in,chi_path\n"},
-        {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n"},
+        {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
+                       "test_accuracy,seconds\n"},
         {"paths.csv", "step,layer,key,value\n"},
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
@@ -101,7 +102,8 @@ START_TEST(run_directory_has_documented_files)
     free(layers);
     char *summary = file_in(out, "summary.json");
     const char *keys[] = {"\"status\": \"completed\"", "\"steps\": 108", "\"train_loss\"",
-                          "\"train_accuracy\"", "\"val_loss\"", "\"val_accuracy\"",
+                          "\"train_accuracy\"", "\"val_loss\"", "\"val_accuracy\"", "\"test_loss\"",
+                          "\"test_accuracy\"",
                           "\"wall_time_s\"", "\"grad_ratio_first_last\"", "\"verdict\"",
                           "\"verdict_layer\"", "\"verdict_step\"", "\"chi_predicted\"",
                           "\"chi_measured\""};

@@ -64,7 +64,7 @@ int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *e
         "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n",
         "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
         "step,layer,key,value\n",
-        "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n",
+        "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy,seconds\n",
         "step,layer,tensor,log10_lo,log10_hi,count\n",
         "step,layer,tensor,kind,file,shape\n"};
     if (dump) {
@@ -304,15 +304,18 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
 }
 
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
-                      double train_acc, double val_loss, double val_acc, double seconds)
+                      double train_acc, double val_loss, double val_acc, double test_loss,
+                      double test_acc, double seconds)
 {
-    char a[32], b[32], c[32], d[32];
+    char a[32], b[32], c[32], d[32], e[32], f[32];
     fmt(a, sizeof a, train_loss);
     fmt(b, sizeof b, train_acc);
     fmt(c, sizeof c, val_loss);
     fmt(d, sizeof d, val_acc);
-    gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%.3f\n", epoch, (unsigned long long)step, a, b,
-            c, d, seconds);
+    fmt(e, sizeof e, test_loss);
+    fmt(f, sizeof f, test_acc);
+    gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%s,%s,%.3f\n", epoch,
+               (unsigned long long)step, a, b, c, d, e, f, seconds);
 }
 
 /*

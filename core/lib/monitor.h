@@ -79,7 +79,8 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
 /* Phase 2, after the optimizer step: update ratios, then every row. */
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
-                      double train_acc, double val_loss, double val_acc, double seconds);
+                      double train_acc, double val_loss, double val_acc, double test_loss,
+                      double test_acc, double seconds);
 int gs_monitor_flush(gs_monitor *mon, gs_error *err);
 void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v);
 int gs_monitor_close(gs_monitor *mon, gs_error *err);

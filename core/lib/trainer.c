@@ -27,7 +27,7 @@ typedef struct gs_result {
     const char *status;
     gs_verdict verdict;
     gs_theory theory;
-    double train_loss, train_acc, val_loss, val_acc, ratio, seconds;
+    double train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, ratio, seconds;
     uint64_t steps;
     size_t n_layers;
     double *first_norm, *last_norm;
@@ -39,7 +39,7 @@ typedef struct trainer {
     const gs_variant *v;
     gs_model *model;
     gs_dataset data;
-    size_t *train_idx, *val_idx;
+    size_t *train_idx, *val_idx, *test_idx;
     size_t n_train, n_val;
     const gs_loss_ops *loss;
     const gs_value *loss_p;
@@ -112,7 +112,9 @@ static int load_data(trainer *t, gs_error *err)
     memcpy(t->val_idx, perm, n_val * sizeof(size_t));
     memcpy(t->train_idx, perm + n_val, t->n_train * sizeof(size_t));
     free(perm);
-    /* Keep the validation set in file order so evaluation is easy to reproduce. */
+    t->test_idx = gs_xmalloc((d->test.count + 1) * sizeof(size_t));
+    for (size_t i = 0; i < d->test.count; i++)
+        t->test_idx[i] = i;
     return 0;
 }
 
@@ -284,10 +286,13 @@ static void progress_bar(FILE *out, size_t epoch, size_t epochs, size_t done, si
 }
 
 static void print_progress(FILE *out, size_t epoch, size_t epochs, double loss, double acc,
-                           double vloss, double vacc, double rate)
+                           double vloss, double vacc, double tacc, double rate)
 {
-    fprintf(out, "  epoch %zu/%zu  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.0f samples/s\n",
-            epoch, epochs, loss, acc, vloss, vacc, rate);
+    fprintf(out, "  epoch %zu/%zu  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f", epoch,
+            epochs, loss, acc, vloss, vacc);
+    if (tacc == tacc)
+        fprintf(out, "  test_acc %.4f", tacc);
+    fprintf(out, "  %.0f samples/s\n", rate);
     fflush(out);
 }
 
@@ -304,6 +309,8 @@ static int write_summary(const char *dir, const gs_result *r, const char *detail
     gs_json_num(&j, "train_accuracy", r->train_acc);
     gs_json_num(&j, "val_loss", r->val_loss);
     gs_json_num(&j, "val_accuracy", r->val_acc);
+    gs_json_num(&j, "test_loss", r->test_loss);
+    gs_json_num(&j, "test_accuracy", r->test_acc);
     gs_json_num(&j, "wall_time_s", r->seconds);
     gs_json_num(&j, "grad_ratio_first_last", r->ratio);
     gs_json_str(&j, "verdict", r->verdict.verdict);
@@ -347,6 +354,7 @@ static void trainer_free(trainer *t)
     free_dataset(&t->data);
     free(t->train_idx);
     free(t->val_idx);
+    free(t->test_idx);
     free(t->opt_state);
     free(t->batch_labels);
     free(t->batch_targets);
@@ -500,7 +508,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     const char *status = "completed";
     char detail[512] = "";
     int failed = 0;
-    r->val_loss = r->val_acc = NAN;
+    r->val_loss = r->val_acc = r->test_loss = r->test_acc = NAN;
     for (; pos.epoch < epochs && !detail[0] && !failed && !stop_signal; pos.epoch++) {
         size_t epoch = (size_t)pos.epoch;
         double te = gs_now();
@@ -608,20 +616,25 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         }
         if (detail[0] || failed || (stop_signal && pos.batch < t->n_train))
             break;
-        double vloss = NAN, vacc = NAN;
+        double vloss = NAN, vacc = NAN, tloss = NAN, tacc = NAN;
         if (t->n_val)
             evaluate(t, &t->data.train, t->val_idx, t->n_val, &vloss, &vacc);
+        if (t->data.test.count)
+            evaluate(t, &t->data.test, t->test_idx, t->data.test.count, &tloss, &tacc);
         double train_loss = pos.epoch_loss / (double)t->n_train;
         double train_acc = t->data.classes ? pos.epoch_correct / (double)t->n_train : NAN;
         double secs = gs_now() - te;
         if (tty)
             fputs("\r\033[K", out);
-        gs_monitor_epoch(&mon, epoch, pos.step, train_loss, train_acc, vloss, vacc, secs);
+        gs_monitor_epoch(&mon, epoch, pos.step, train_loss, train_acc, vloss, vacc, tloss, tacc,
+                         secs);
         if (!quiet)
-            print_progress(out, epoch + 1, epochs, train_loss, train_acc, vloss, vacc,
+            print_progress(out, epoch + 1, epochs, train_loss, train_acc, vloss, vacc, tacc,
                            (double)t->n_train / secs);
         r->val_loss = vloss;
         r->val_acc = vacc;
+        r->test_loss = tloss;
+        r->test_acc = tacc;
         /* the next epoch starts here: checkpoint at this boundary */
         pos.batch = 0;
         pos.shuffled = 0;
@@ -656,8 +669,11 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         /* Final train metrics in evaluation mode over the training part. */
         evaluate(t, &t->data.train, t->train_idx, t->n_train, &r->train_loss, &r->train_acc);
     }
+    /* a run resumed at its very end has no epoch left to evaluate */
     if (!strcmp(status, "completed") && r->val_loss != r->val_loss && t->n_val)
         evaluate(t, &t->data.train, t->val_idx, t->n_val, &r->val_loss, &r->val_acc);
+    if (!strcmp(status, "completed") && r->test_loss != r->test_loss && t->data.test.count)
+        evaluate(t, &t->data.test, t->test_idx, t->data.test.count, &r->test_loss, &r->test_acc);
     r->status = status;
     r->steps = pos.step;
     r->ratio = mon.ratio_first_last;
@@ -717,13 +733,14 @@ static void print_layer_table(FILE *out, const gs_result *res, size_t n)
 
 static void print_comparison(FILE *out, const gs_result *res, size_t n)
 {
-    fprintf(out, "\n%-20s %-10s %-10s %8s %10s %10s %9s %12s %8s\n", "variant", "status",
-            "verdict", "steps", "train_loss", "val_loss", "val_acc", "grad_ratio", "time_s");
+    fprintf(out, "\n%-20s %-10s %-10s %8s %10s %10s %9s %9s %12s %8s\n", "variant", "status",
+            "verdict", "steps", "train_loss", "val_loss", "val_acc", "test_acc", "grad_ratio",
+            "time_s");
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "%-20s %-10s %-10s %8llu %10.4f %10.4f %9.4f %12.3e %8.2f\n",
+        fprintf(out, "%-20s %-10s %-10s %8llu %10.4f %10.4f %9.4f %9.4f %12.3e %8.2f\n",
                 res[i].label[0] ? res[i].label : "run", res[i].status, res[i].verdict.verdict,
                 (unsigned long long)res[i].steps, res[i].train_loss, res[i].val_loss,
-                res[i].val_acc, res[i].ratio, res[i].seconds);
+                res[i].val_acc, res[i].test_acc, res[i].ratio, res[i].seconds);
     fprintf(out, "grad_ratio = |dL/dW| of the first layer / of the last layer, at the last "
                  "monitored step\n");
     int header = 0;

@@ -55,6 +55,18 @@
 #define GS_SIMD
 #endif
 
+/*
+ * Each kernel is compiled twice, for x86-64-v3 (AVX2, FMA) and for the
+ * baseline, and the loader picks the copy the processor can run: twice
+ * the vector width without giving up portability.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define GS_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define GS_KERNEL_CLONES
+#endif
+
 /* A constant in the kernel's element type T. */
 #define GS_C(v) ((T)(v))
 
@@ -109,6 +121,7 @@ static inline double gs_sigmoid_f64_(double x)
 #define gs_sigmoid(x) _Generic((x), float: gs_sigmoid_f32_, default: gs_sigmoid_f64_)(x)
 
 #define GS_ACT_KERNELS_(prefix, T_, sfx, SETUP, FWD, BWD)                       \
+    GS_KERNEL_CLONES                                                            \
     static void prefix##_forward_##sfx(const gs_act_call *c, const T_ *xs_, T_ *ys_) \
     {                                                                           \
         typedef T_ T;                                                           \
@@ -120,6 +133,7 @@ static inline double gs_sigmoid_f64_(double x)
             ys_[i_] = (T)(FWD);                                                 \
         }                                                                       \
     }                                                                           \
+    GS_KERNEL_CLONES                                                            \
     static void prefix##_backward_##sfx(const gs_act_call *c, const T_ *xs_,     \
                                         const T_ *ys_, const T_ *dys_, T_ *dxs_, \
                                         T_ *dtheta_)                            \
