@@ -20,7 +20,8 @@ static const char *small_cfg =
     "monitor = { every = 3; };\n"
     "variants = ( { name = \"healthy\"; },\n"
     "             { name = \"tiny-init\";\n"
-    "               set = ( \"model.layers.[0].init = { type = \\\"normal\\\"; std = 0.05; }\" ); } );\n";
+    "               set = ( \"model.layers.[0].init = { type = \\\"normal\\\"; std = 0.05; }\" ); "
+    "} );\n";
 
 static char *dir; /* made once for the whole suite, before the tests fork */
 static char *run_dir;
@@ -158,11 +159,14 @@ START_TEST(report_of_an_experiment)
 
     /* both variants, the figures, the tables */
     ck_assert_msg(strstr(html, ">healthy<") && strstr(html, ">tiny-init<"), "variant labels");
-    const char *expected[] = {
-        "<svg class=\"figure training\"", "<title>Loss and accuracy during training</title>",
-        "<svg class=\"figure gradflow\"", "<svg class=\"figure signal\"",
-        "<svg class=\"figure activations\"", "<table class=\"summary\">",
-        "<h2 id=\"gradflow\">Gradient flow</h2>", "class=\"xlabel\">step</text>"};
+    const char *expected[] = {"<svg class=\"figure training\"",
+                              "<title>Loss and accuracy during training</title>",
+                              "<svg class=\"figure gradflow\"",
+                              "<svg class=\"figure signal\"",
+                              "<svg class=\"figure activations\"",
+                              "<table class=\"summary\">",
+                              "<h2 id=\"gradflow\">Gradient flow</h2>",
+                              "class=\"xlabel\">step</text>"};
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         ck_assert_msg(strstr(html, expected[i]) != NULL, "report.html lacks %s", expected[i]);
     ck_assert_uint_eq(count(html, "<svg class=\"figure heatmap\""), 2);
@@ -188,8 +192,7 @@ START_TEST(report_of_an_experiment)
         char *summary = tu_read(sp, NULL);
         char cell[64];
         snprintf(cell, sizeof cell, "<td>%.4g</td>", json_number(summary, "val_accuracy"));
-        ck_assert_msg(strstr(html, cell) != NULL, "%s: no val accuracy cell %s", variants[v],
-                      cell);
+        ck_assert_msg(strstr(html, cell) != NULL, "%s: no val accuracy cell %s", variants[v], cell);
         snprintf(cell, sizeof cell, "<td>%.4g</td>", json_number(summary, "grad_ratio_first_last"));
         ck_assert_msg(strstr(html, cell) != NULL, "%s: no grad ratio cell %s", variants[v], cell);
         free(summary);
@@ -303,14 +306,24 @@ START_TEST(optional_and_damaged_logs)
         /* what was damaged, said on the page */
         "metrics.csv: 3 malformed or truncated rows skipped (first at line 3)",
         "gradients.csv: 1 malformed or truncated row skipped (first at line 5)",
-        "epochs.csv: no header row", "layers.csv: missing",
+        "epochs.csv: no header row",
+        "layers.csv: missing",
         /* optional inputs drawn */
-        "<svg class=\"figure paths\"", "<table class=\"theory\">", "<td>1.2</td><td>1.3</td>",
-        "<svg class=\"figure histogram\"", ">Dead units</text>", ">Saturated activations</text>",
-        "Update ratio", "theory (\u03c7 predicted)",
+        "<svg class=\"figure paths\"",
+        "<table class=\"theory\">",
+        "<td>1.2</td><td>1.3</td>",
+        "<svg class=\"figure histogram\"",
+        ">Dead units</text>",
+        ">Saturated activations</text>",
+        "Update ratio",
+        "theory (\u03c7 predicted)",
         /* non-finite and absent values */
-        "inf / NaN", "not recorded", "zero (bottom color)", "<span class=\"badge exploding\">exploding</span>",
-        "step 4: &quot;loss&quot; is inf", "<td>n/a</td>",
+        "inf / NaN",
+        "not recorded",
+        "zero (bottom color)",
+        "<span class=\"badge exploding\">exploding</span>",
+        "step 4: &quot;loss&quot; is inf",
+        "<td>n/a</td>",
     };
     for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
         ck_assert_msg(strstr(html, expected[i]) != NULL, "report.html lacks %s", expected[i]);
@@ -367,8 +380,8 @@ static int shell(const char *cmd)
 START_TEST(command_line)
 {
     char cmd[8192], *out = tu_path(dir, "cli");
-    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' report '%s' --out '%s' --quiet",
-             tu_builddir(), run_dir, out);
+    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' report '%s' --out '%s' --quiet", tu_builddir(),
+             run_dir, out);
     ck_assert_int_eq(shell(cmd), 0);
     char *html = tu_path(out, "report.html");
     ck_assert_msg(tu_exists(html), "%s", html);
@@ -475,11 +488,12 @@ START_TEST(renders_in_chromium)
     ck_assert_msg(gs_report(dirs, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
-             "timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-             "--disable-background-networking --disable-component-update --disable-sync "
+             "HOME='%s' timeout 60 %s --headless --no-sandbox --disable-gpu --disable-quic "
+             "--no-first-run --disable-background-networking --disable-component-update "
+             "--disable-sync --disable-dev-shm-usage "
              "--user-data-dir='%s' --screenshot='%s' --window-size=1200,2000 "
              "'file://%s/report.html' >/dev/null 2>&1",
-             chromium, profile, png_path, out);
+             profile, chromium, profile, png_path, out);
     ck_assert_int_eq(shell(cmd), 0);
     size_t len;
     unsigned char *png = (unsigned char *)tu_read(png_path, &len);

@@ -392,16 +392,19 @@ static AVX2 void tile_avx2(int mr, int nr, size_t kc, const float *a, size_t ars
 static ALWAYS_INLINE AVX2 void transpose8(__m256 r[8])
 {
     __m256 t[8], u[8];
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
+#pragma GCC unroll 2
     for (int i = 0; i < 2; i++) {
         u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
         u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
         u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
         u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
         r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
@@ -422,9 +425,11 @@ static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, 
         for (size_t p = 0; p < kc8; p += 8)
             for (size_t h = 0; h < NR; h += 8) {
                 __m256 r[8];
+#pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
                     r[i] = _mm256_loadu_ps(src + (h + (size_t)i) * bcs + p);
                 transpose8(r);
+#pragma GCC unroll 8
                 for (int i = 0; i < 8; i++)
                     _mm256_storeu_ps(dst + (p + (size_t)i) * NR + h, r[i]);
             }
@@ -451,10 +456,12 @@ static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, 
         }
         for (size_t p = 0; p < kc8; p += 8) {
             __m256 r[8];
+#pragma GCC unroll 6
             for (int q = 0; q < MR; q++)
                 r[q] = _mm256_loadu_ps(src + (size_t)q * ars + p);
             r[6] = r[7] = _mm256_setzero_ps();
             transpose8(r);
+#pragma GCC unroll 7
             for (int q = 0; q < 7; q++)
                 _mm256_storeu_ps(dst + (p + (size_t)q) * MR, r[q]);
             _mm256_maskstore_ps(dst + (p + 7) * MR, six, r[7]);

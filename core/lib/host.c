@@ -99,6 +99,15 @@ static int host_ref_set_ref(gs_ref *r, const char *key, const gs_ref *v)
 {
     return ref_set(r, key, GS_P_COMPONENT, (gs_value){.ref = v});
 }
+static int host_ref_set_bool(gs_ref *r, const char *key, int v)
+{
+    return ref_set(r, key, GS_P_BOOL, (gs_value){.b = v != 0});
+}
+static void host_rng_uniform_fill(gs_rng *r, size_t n, float *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)gs_rng_uniform01(r);
+}
 static const char *host_ref_name(const gs_ref *r)
 {
     return r ? r->info->component->name : "";
@@ -164,6 +173,8 @@ static const gs_host host_table = {
     .monitoring = host_monitoring,
     .record = host_record,
     .rng = host_module_rng,
+    .ref_set_bool = host_ref_set_bool,
+    .rng_uniform_fill = host_rng_uniform_fill,
 };
 
 const gs_host *gs_host_table(void) { return &host_table; }

@@ -153,44 +153,40 @@ static double combine_lanes(double *acc, int max)
     return acc[0];
 }
 
-/* Loads four elements as doubles. */
-static inline v4d load4_f32(const float *p)
-{
-    v4f x;
-    memcpy(&x, p, sizeof x);
-    return __builtin_convertvector(x, v4d);
-}
-
-static inline v4d load4_f64(const double *p)
-{
-    v4d x;
-    memcpy(&x, p, sizeof x);
-    return x;
-}
+/* Four elements at p as doubles (a macro: a function returning a vector
+   would have an ABI that depends on the clone). */
+#define LOAD4_F32(p) (__extension__({ v4f x_; memcpy(&x_, (p), sizeof x_); __builtin_convertvector(x_, v4d); }))
+#define LOAD4_F64(p) (__extension__({ v4d x_; memcpy(&x_, (p), sizeof x_); x_; }))
 
 /* Sum of x or of x^2 over one chunk. */
 #define DEFINE_SUM_CHUNK(NAME, T, LOAD, SQUARE)                                              \
     GS_MULTIVERSION                                                                          \
     static double NAME(const T *restrict v, size_t n)                                        \
     {                                                                                        \
-        v4d a[4] = {{0}};                                                                    \
+        v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};                                          \
         size_t i = 0;                                                                        \
-        for (; i + LANES <= n; i += LANES)                                                   \
-            for (int q = 0; q < 4; q++) {                                                    \
-                v4d x = LOAD(v + i + 4 * (size_t)q);                                         \
-                a[q] += SQUARE ? x * x : x;                                                  \
-            }                                                                                \
+        for (; i + LANES <= n; i += LANES) {                                                 \
+            v4d x0 = LOAD(v + i), x1 = LOAD(v + i + 4), x2 = LOAD(v + i + 8),                \
+                x3 = LOAD(v + i + 12);                                                       \
+            a0 += SQUARE ? x0 * x0 : x0;                                                     \
+            a1 += SQUARE ? x1 * x1 : x1;                                                     \
+            a2 += SQUARE ? x2 * x2 : x2;                                                     \
+            a3 += SQUARE ? x3 * x3 : x3;                                                     \
+        }                                                                                    \
         double acc[LANES];                                                                   \
-        memcpy(acc, a, sizeof acc);                                                          \
+        memcpy(acc, &a0, sizeof a0);                                                         \
+        memcpy(acc + 4, &a1, sizeof a1);                                                     \
+        memcpy(acc + 8, &a2, sizeof a2);                                                     \
+        memcpy(acc + 12, &a3, sizeof a3);                                                    \
         for (int l = 0; i < n; i++, l++)                                                     \
             acc[l] += SQUARE ? (double)v[i] * (double)v[i] : (double)v[i];                   \
         return combine_lanes(acc, 0);                                                        \
     }
 
-DEFINE_SUM_CHUNK(sumsq_f32, float, load4_f32, 1)
-DEFINE_SUM_CHUNK(sumsq_f64, double, load4_f64, 1)
-DEFINE_SUM_CHUNK(sum_f32, float, load4_f32, 0)
-DEFINE_SUM_CHUNK(sum_f64, double, load4_f64, 0)
+DEFINE_SUM_CHUNK(sumsq_f32, float, LOAD4_F32, 1)
+DEFINE_SUM_CHUNK(sumsq_f64, double, LOAD4_F64, 1)
+DEFINE_SUM_CHUNK(sum_f32, float, LOAD4_F32, 0)
+DEFINE_SUM_CHUNK(sum_f64, double, LOAD4_F64, 0)
 
 /* Largest |x| over one chunk (no hot caller: plain loop). */
 #define DEFINE_MAX_CHUNK(NAME, T)                                                            \

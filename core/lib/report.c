@@ -257,8 +257,7 @@ static int csv_require(csv *c, const char *name, const char *const *cols, int *i
     int ok = 1;
     for (size_t i = 0; i < n; i++)
         if ((idx[i] = csv_col(c, cols[i])) < 0) {
-            sb_printf(notes, "<li>%s: no column <code>%s</code>; file ignored</li>", name,
-                      cols[i]);
+            sb_printf(notes, "<li>%s: no column <code>%s</code>; file ignored</li>", name, cols[i]);
             ok = 0;
         }
     return ok ? 0 : -1;
@@ -267,8 +266,9 @@ static int csv_require(csv *c, const char *name, const char *const *cols, int *i
 static void csv_close(csv *c, const char *name, sbuf *notes)
 {
     if (c->bad)
-        sb_printf(notes, "<li>%s: %zu malformed or truncated row%s skipped (first at line %zu)</li>",
-                  name, c->bad, c->bad == 1 ? "" : "s", c->first_bad);
+        sb_printf(notes,
+                  "<li>%s: %zu malformed or truncated row%s skipped (first at line %zu)</li>", name,
+                  c->bad, c->bad == 1 ? "" : "s", c->first_bad);
     free(c->text);
     memset(c, 0, sizeof *c);
 }
@@ -354,8 +354,8 @@ static void run_free(run *r)
     free(r->dir);
     free(r->label);
     sb_free(&r->notes);
-    dvec *vs[] = {&r->m_step, &r->m_loss,  &r->m_acc,   &r->e_epoch, &r->e_tl, &r->e_ta,
-                  &r->e_vl,   &r->e_va,    &r->p_layer, &r->p_short, &r->p_resid};
+    dvec *vs[] = {&r->m_step, &r->m_loss, &r->m_acc,   &r->e_epoch, &r->e_tl,   &r->e_ta,
+                  &r->e_vl,   &r->e_va,   &r->p_layer, &r->p_short, &r->p_resid};
     for (size_t i = 0; i < GS_ARRAY_LEN(vs); i++)
         free(vs[i]->v);
     free(r->g_steps);
@@ -639,9 +639,8 @@ static void push_layer_row(layer_row **rows, size_t *n, const layer_row *x)
 
 static void read_layers(run *r)
 {
-    static const char *const cols[] = {"step",    "layer",         "input_grad_norm",
-                                       "act_mean", "act_std",      "dead_fraction",
-                                       "saturated_fraction"};
+    static const char *const cols[] = {"step",    "layer",         "input_grad_norm",   "act_mean",
+                                       "act_std", "dead_fraction", "saturated_fraction"};
     csv c;
     int st = csv_open(&c, r->dir, "layers.csv", &r->notes), idx[7];
     r->l_first = INFINITY;
@@ -740,8 +739,7 @@ static void read_theory(run *r)
 
 static void read_histograms(run *r)
 {
-    static const char *const cols[] = {"step", "layer", "tensor", "log10_lo", "log10_hi",
-                                       "count"};
+    static const char *const cols[] = {"step", "layer", "tensor", "log10_lo", "log10_hi", "count"};
     csv c;
     int idx[6];
     r->h_step = -INFINITY;
@@ -751,8 +749,7 @@ static void read_histograms(run *r)
         while (csv_next(&c, f)) {
             int nidx[5] = {idx[0], idx[1], idx[3], idx[4], idx[5]};
             double v[5];
-            if (nums(f, nidx, 5, v) < 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
-                !(v[4] >= 0)) {
+            if (nums(f, nidx, 5, v) < 0 || !isfinite(v[0]) || !isfinite(v[1]) || !(v[4] >= 0)) {
                 csv_bad(&c);
                 continue;
             }
@@ -1032,8 +1029,8 @@ static void tick_label(sbuf *b, const axis *ax, double t)
 {
     if (ax->log) {
         long k = lround(t);
-        sb_printf(b, "10<tspan dy=\"-0.45em\" font-size=\"78%%\">%s%ld</tspan>", k < 0 ? "\u2212" : "",
-                  labs(k));
+        sb_printf(b, "10<tspan dy=\"-0.45em\" font-size=\"78%%\">%s%ld</tspan>",
+                  k < 0 ? "\u2212" : "", labs(k));
         return;
     }
     double v = ax->step * round(t / ax->step);
@@ -1055,7 +1052,7 @@ typedef struct series {
 typedef struct panel {
     double x, y, w, h; /* outer box */
     const char *title, *xlabel, *ylabel;
-    axis ax, ay;       /* filled by panel_fit unless fixed_y */
+    axis ax, ay; /* filled by panel_fit unless fixed_y */
     int fixed_y, integer_x;
 } panel;
 
@@ -1091,6 +1088,21 @@ static void text_el(sbuf *b, double x, double y, const char *anchor, const char 
     sb_puts(b, "</text>\n");
 }
 
+/* Pixel of an axis position (log10 units on log axes). */
+static double ax_pos(const axis *ax, double t)
+{
+    return ax->a + (t - ax->lo) * (ax->b - ax->a) / (ax->hi - ax->lo);
+}
+
+/* A line across the plot area at pixel px of the x (k = 0) or y axis. */
+static void gridline(sbuf *b, const panel *p, int k, double px, const char *color)
+{
+    double x1 = k ? pl_left(p) : px, x2 = k ? pl_right(p) : px;
+    double y1 = k ? px : pl_top(p), y2 = k ? px : pl_bottom(p);
+    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", x1, y1,
+              x2, y2, color);
+}
+
 static void draw_frame(sbuf *b, panel *p)
 {
     double l = pl_left(p), r = pl_right(p), t = pl_top(p), bo = pl_bottom(p);
@@ -1101,47 +1113,35 @@ static void draw_frame(sbuf *b, panel *p)
     sb_printf(b, "<g class=\"panel\">\n");
     text_el(b, (l + r) / 2, p->y + 18, "middle", " font-weight=\"bold\" font-size=\"13\"",
             p->title);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
-                 "stroke=\"#999\"/>\n",
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
+              "stroke=\"#999\"/>\n",
               l, t, r - l, bo - t);
     /* grid and tick labels */
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\" fill=\"" INK "\">\n");
     const axis *axes[2] = {&p->ax, &p->ay};
     for (int k = 0; k < 2; k++) {
         const axis *ax = axes[k];
-        double t1 = first_tick(ax);
-        int n = (int)floor((ax->hi - t1) / ax->step + 1e-6);
-        for (int i = 0; i <= n; i++) {
-            double t0 = t1 + i * ax->step;
-            double px = ax->a + (t0 - ax->lo) * (ax->b - ax->a) / (ax->hi - ax->lo);
-            if (k == 0) {
-                sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" GRID "\"/>",
-                          px, t, px, bo);
-                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px, bo + 15);
-            } else {
-                sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" GRID "\"/>",
-                          l, px, r, px);
-                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", l - 5, px + 4);
-            }
-            tick_label(b, ax, t0);
-            sb_puts(b, "</text>\n");
-        }
-        /* faint gridlines: every decade of a log axis, and 2..9 x 10^k on a
-           log axis of few decades */
+        /* faint gridlines first: every decade of a log axis, and 2..9 x 10^k
+           on a log axis of few decades */
         int fine = ax->log && ax->hi - ax->lo <= 4;
         if (ax->log && (fine || ax->step > 1))
             for (double dec = ax->lo; dec < ax->hi; dec++)
-                for (int m = 1; m <= (fine ? 9 : 1); m++) {
-                    if (m == 1 && fmod(dec, ax->step) == 0)
-                        continue;
-                    double px = ax->a + (dec + log10(m) - ax->lo) * (ax->b - ax->a) / (ax->hi - ax->lo);
-                    if (k == 0)
-                        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" MINOR "\"/>",
-                                  px, t, px, bo);
-                    else
-                        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" MINOR "\"/>",
-                                  l, px, r, px);
-                }
+                for (int m = 1; m <= (fine ? 9 : 1); m++)
+                    if (m > 1 || fmod(dec, ax->step) != 0)
+                        gridline(b, p, k, ax_pos(ax, dec + log10(m)), MINOR);
+        double t1 = first_tick(ax);
+        int n = (int)floor((ax->hi - t1) / ax->step + 1e-6);
+        for (int i = 0; i <= n; i++) {
+            double t0 = t1 + i * ax->step, px = ax_pos(ax, t0);
+            gridline(b, p, k, px, GRID);
+            if (k == 0)
+                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px, bo + 15);
+            else
+                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", l - 5, px + 4);
+            tick_label(b, ax, t0);
+            sb_puts(b, "</text>\n");
+        }
     }
     sb_puts(b, "</g>\n");
     text_el(b, (l + r) / 2, p->y + p->h - 10, "middle", " class=\"xlabel\"", p->xlabel);
@@ -1178,8 +1178,8 @@ static void draw_series(sbuf *b, const panel *p, const series *s)
         ly = y;
     }
     if (d.len)
-        sb_printf(b, "<path d=\"%s\" fill=\"none\" stroke=\"%s\"%s/>\n", d.s,
-                  run_color(s->color), dash_attr(s->dash));
+        sb_printf(b, "<path d=\"%s\" fill=\"none\" stroke=\"%s\"%s/>\n", d.s, run_color(s->color),
+                  dash_attr(s->dash));
     if (dots.len)
         sb_printf(b, "<g fill=\"%s\">%s</g>\n", run_color(s->color), dots.s);
     sb_free(&d);
@@ -1234,8 +1234,8 @@ static void draw_legend(sbuf *b, double x, double y, const legend_item *it, size
         double yy = y + 18.0 * (double)i;
         if (!it[i].label) /* a gap between groups */
             continue;
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"%s/>",
-                  x, yy, x + 26, yy, run_color(it[i].color), dash_attr(it[i].dash));
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"%s/>", x,
+                  yy, x + 26, yy, run_color(it[i].color), dash_attr(it[i].dash));
         text_el(b, x + 32, yy + 4, "start", NULL, it[i].label);
     }
     sb_puts(b, "</g>\n");
@@ -1253,8 +1253,9 @@ static void run_legend(sbuf *b, const runs *rs, double x, double y)
 static void fig_begin(sbuf *b, const char *cls, double w, double h, const char *title,
                       int standalone)
 {
-    sb_printf(b, "<svg %sclass=\"figure %s\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" "
-                 "font-family=\"" FONT "\" font-size=\"12\" fill=\"" INK "\" role=\"img\">\n<title>",
+    sb_printf(b,
+              "<svg %sclass=\"figure %s\" viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\" "
+              "font-family=\"" FONT "\" font-size=\"12\" fill=\"" INK "\" role=\"img\">\n<title>",
               standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", cls, w, h, w, h);
     sb_esc(b, title);
     sb_printf(b, "</title>\n<rect width=\"%.0f\" height=\"%.0f\" fill=\"#fff\"/>\n", w, h);
@@ -1339,15 +1340,15 @@ static void draw_cells(sbuf *b, const int *lev, size_t rows, size_t cols, double
 /* A vertical color bar for [lo, hi] decades (log10 values), ticked as 10^k,
    with swatches for the special levels that occur. */
 static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, double hi,
-                          char pal[LEV_COUNT][8], const char *label, int bad, int missing,
-                          int zero)
+                          char pal[LEV_COUNT][8], const char *label, int bad, int missing, int zero)
 {
     sb_puts(b, "<g class=\"colorbar\" shape-rendering=\"crispEdges\">\n");
     for (int i = 0; i < NLEV; i++)
         sb_printf(b, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"%s\"/>", x,
                   top + h - h * (i + 1) / NLEV, h / NLEV + 0.3, pal[i]);
-    sb_printf(b, "\n<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"%.1f\" fill=\"none\" "
-                 "stroke=\"#999\"/>\n</g>\n",
+    sb_printf(b,
+              "\n<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n</g>\n",
               x, top, h);
     axis ax;
     fixed_axis(&ax, lo, hi, ceil((hi - lo) / 8));
@@ -1375,8 +1376,9 @@ static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, do
     for (size_t i = 0; i < GS_ARRAY_LEN(sw); i++) {
         if (!sw[i].on || (sw[i].lev == 0 && !zero))
             continue;
-        sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" "
-                     "stroke=\"#999\"/>",
+        sb_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" "
+                  "stroke=\"#999\"/>",
                   x - 40, y - 10, pal[sw[i].lev]);
         text_el(b, x - 24, y, "start", " font-size=\"11\"", sw[i].what);
         y += 17;
@@ -1385,8 +1387,8 @@ static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, do
 
 /* Block means of log10 values, so that at most max_r x max_c cells are
    drawn; NaN missing, +inf non-finite, -inf zero. */
-static double *block_means(const double *v, size_t rows, size_t cols, size_t max_r,
-                           size_t max_c, size_t *out_r, size_t *out_c, size_t *rb, size_t *cb)
+static double *block_means(const double *v, size_t rows, size_t cols, size_t max_r, size_t max_c,
+                           size_t *out_r, size_t *out_c, size_t *rb, size_t *cb)
 {
     *rb = (rows + max_r - 1) / max_r;
     *cb = (cols + max_c - 1) / max_c;
@@ -1459,22 +1461,24 @@ static void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     char pal[LEV_COUNT][8];
     make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
     draw_cells(b, lev, R, C, left, top, cw, ch, pal);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-                 "stroke=\"#999\"/>\n",
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n",
               left, top, pw, ph);
     /* ticks: layer indices on y, step numbers on x */
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
     size_t ystride = label_stride(R, 16);
     for (size_t i = 0; i < R; i += ystride) {
         double y = top + ch * ((double)(R - 1 - i) + 0.5);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
-                  y + 4, r->g_layers[i * rb]);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5, y + 4,
+                  r->g_layers[i * rb]);
     }
     size_t xstride = label_stride(C, 10);
     for (size_t i = 0; i < C; i += xstride) {
         double x = left + cw * ((double)i + 0.5);
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
-                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
                   x, top + ph, x, top + ph + 4, x, top + ph + 17, r->g_steps[i * cb]);
     }
     sb_puts(b, "</g>\n");
@@ -1491,9 +1495,10 @@ static void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
         if (li < L && si < S) {
             double x = left + cw * ((double)(si / cb) + 0.5);
             double y = top + ch * ((double)(R - 1 - li / rb) + 0.5);
-            sb_printf(b, "<g class=\"verdict-mark\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" "
-                         "fill=\"none\" stroke=\"#fff\" stroke-width=\"3\"/><circle cx=\"%.1f\" "
-                         "cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#e8112d\" stroke-width=\"1.5\"/>",
+            sb_printf(b,
+                      "<g class=\"verdict-mark\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" "
+                      "fill=\"none\" stroke=\"#fff\" stroke-width=\"3\"/><circle cx=\"%.1f\" "
+                      "cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#e8112d\" stroke-width=\"1.5\"/>",
                       x, y, x, y);
             text_el(b, x + 9, y - 8, x > left + pw - 160 ? "end" : "start",
                     " font-size=\"11\" font-weight=\"bold\" fill=\"#e8112d\" stroke=\"#fff\" "
@@ -1608,8 +1613,9 @@ static void fig_histogram(sbuf *b, const run *r, int color)
     char pal[LEV_COUNT][8];
     make_palette(blues, GS_ARRAY_LEN(blues), pal);
     draw_cells(b, lev, R, C, left, top, cw, ch, pal);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-                 "stroke=\"#999\"/>\n",
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n",
               left, top, pw, ph);
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
     size_t ystride = label_stride(R, 16);
@@ -1675,27 +1681,44 @@ static void fig_training(sbuf *b, const runs *rs)
     double y = 5;
     double pw = 450;
     if (any_metrics) {
-        panel p = {.x = 0, .y = y, .w = pw, .h = 300, .title = "Training loss (logged steps)",
-                   .xlabel = "step", .ylabel = "loss (batch mean)"};
+        panel p = {.x = 0,
+                   .y = y,
+                   .w = pw,
+                   .h = 300,
+                   .title = "Training loss (logged steps)",
+                   .xlabel = "step",
+                   .ylabel = "loss (batch mean)"};
         for (size_t i = 0; i < rs->n; i++)
             s[i] = (series){rs->v[i].m_step.v, rs->v[i].m_loss.v, rs->v[i].m_step.n, (int)i, 0, 0};
         panel_fit(&p, s, rs->n, 1);
         draw_panel(b, &p, s, rs->n);
         if (any_acc) {
-            panel q = {.x = pw, .y = y, .w = pw, .h = 300, .title = "Training accuracy (logged steps)",
-                       .xlabel = "step", .ylabel = "accuracy", .fixed_y = 1};
+            panel q = {.x = pw,
+                       .y = y,
+                       .w = pw,
+                       .h = 300,
+                       .title = "Training accuracy (logged steps)",
+                       .xlabel = "step",
+                       .ylabel = "accuracy",
+                       .fixed_y = 1};
             fixed_axis(&q.ay, 0, 1, 0.2);
             for (size_t i = 0; i < rs->n; i++)
-                s[i] = (series){rs->v[i].m_step.v, rs->v[i].m_acc.v, rs->v[i].m_step.n, (int)i,
-                                0, 0};
+                s[i] =
+                    (series){rs->v[i].m_step.v, rs->v[i].m_acc.v, rs->v[i].m_step.n, (int)i, 0, 0};
             panel_fit(&q, s, rs->n, 0);
             draw_panel(b, &q, s, rs->n);
         }
         y += 300;
     }
     if (any_epochs) {
-        panel p = {.x = 0, .y = y, .w = pw, .h = 300, .title = "Loss per epoch",
-                   .xlabel = "epoch", .ylabel = "loss", .integer_x = 1};
+        panel p = {.x = 0,
+                   .y = y,
+                   .w = pw,
+                   .h = 300,
+                   .title = "Loss per epoch",
+                   .xlabel = "epoch",
+                   .ylabel = "loss",
+                   .integer_x = 1};
         size_t ns = 0;
         for (size_t i = 0; i < rs->n; i++) {
             const run *r = &rs->v[i];
@@ -1705,8 +1728,15 @@ static void fig_training(sbuf *b, const runs *rs)
         panel_fit(&p, s, ns, 1);
         draw_panel(b, &p, s, ns);
         if (any_eacc) {
-            panel q = {.x = pw, .y = y, .w = pw, .h = 300, .title = "Accuracy per epoch",
-                       .xlabel = "epoch", .ylabel = "accuracy", .fixed_y = 1, .integer_x = 1};
+            panel q = {.x = pw,
+                       .y = y,
+                       .w = pw,
+                       .h = 300,
+                       .title = "Accuracy per epoch",
+                       .xlabel = "epoch",
+                       .ylabel = "accuracy",
+                       .fixed_y = 1,
+                       .integer_x = 1};
             fixed_axis(&q.ay, 0, 1, 0.2);
             ns = 0;
             for (size_t i = 0; i < rs->n; i++) {
@@ -1769,9 +1799,15 @@ static void fig_gradflow(sbuf *b, const runs *rs, int standalone)
         else
             snprintf(title, sizeof title, "%s monitored step", names[w]);
         title[0] = (char)toupper((unsigned char)title[0]);
-        panel p = {.x = pw * w, .y = 40, .w = pw, .h = 380, .title = title,
+        panel p = {.x = pw * w,
+                   .y = 40,
+                   .w = pw,
+                   .h = 380,
+                   .title = title,
                    .xlabel = "layer (input \u2192 output)",
-                   .ylabel = "\u2016\u2202L/\u2202W\u2016", .fixed_y = 1, .integer_x = 1};
+                   .ylabel = "\u2016\u2202L/\u2202W\u2016",
+                   .fixed_y = 1,
+                   .integer_x = 1};
         axis_fit(&p.ay, &ry, 1, 0);
         size_t ns = 0;
         for (size_t i = 0; i < rs->n; i++) {
@@ -1849,9 +1885,13 @@ static void fig_signal(sbuf *b, const runs *rs)
     size_t nt = 0;
     double x = 0, pw = 450;
     if (any_ig) {
-        panel p = {.x = x, .y = 5, .w = pw, .h = 310,
+        panel p = {.x = x,
+                   .y = 5,
+                   .w = pw,
+                   .h = 310,
                    .title = "\u2016\u2202L/\u2202x\u2016 at each layer's input",
-                   .xlabel = "layer (input \u2192 output)", .ylabel = "\u2016\u2202L/\u2202x\u2016",
+                   .xlabel = "layer (input \u2192 output)",
+                   .ylabel = "\u2016\u2202L/\u2202x\u2016",
                    .integer_x = 1};
         size_t ns = 0;
         /* the theory bands first, beneath the measurements */
@@ -1886,16 +1926,21 @@ static void fig_signal(sbuf *b, const runs *rs)
         x += pw;
     }
     if (any_up) {
-        panel p = {.x = x, .y = 5, .w = pw, .h = 310,
+        panel p = {.x = x,
+                   .y = 5,
+                   .w = pw,
+                   .h = 310,
                    .title = "Update ratio \u2016\u0394W\u2016/\u2016W\u2016 (last step)",
                    .xlabel = "layer (input \u2192 output)",
-                   .ylabel = "\u2016\u0394W\u2016 / \u2016W\u2016", .integer_x = 1};
+                   .ylabel = "\u2016\u0394W\u2016 / \u2016W\u2016",
+                   .integer_x = 1};
         size_t ns = 0;
         for (size_t i = 0; i < rs->n; i++) {
             const run *r = &rs->v[i];
             if (r->n_steps && r->has_update)
                 s[ns++] = (series){r->g_layers, r->g_update + (r->n_steps - 1) * r->n_layers,
-                                   r->n_layers, (int)i, 0, 1};
+                                   r->n_layers, (int)i,
+                                   0,           1};
         }
         panel_fit(&p, s, ns, 2);
         draw_panel(b, &p, s, ns);
@@ -1933,8 +1978,8 @@ static void fig_activations(sbuf *b, const runs *rs)
         int logy, frac;
     } panels[] = {
         {"Mean activation", "mean of the layer's output", offsetof(layer_row, mean), 0, 0},
-        {"Activation standard deviation", "std of the layer's output", offsetof(layer_row, std),
-         1, 0},
+        {"Activation standard deviation", "std of the layer's output", offsetof(layer_row, std), 1,
+         0},
         {"Dead units", "fraction never active in the batch", offsetof(layer_row, dead), 0, 1},
         {"Saturated activations", "fraction in the flat region", offsetof(layer_row, sat), 0, 1},
     };
@@ -1955,9 +2000,15 @@ static void fig_activations(sbuf *b, const runs *rs)
     for (size_t pi = 0; pi < GS_ARRAY_LEN(panels); pi++) {
         if ((pi == 2 && !dead) || (pi == 3 && !sat))
             continue;
-        panel p = {.x = 450.0 * (double)(k % 2), .y = 5 + 300.0 * (double)(k / 2), .w = 450,
-                   .h = 300, .title = panels[pi].title, .xlabel = "layer (input \u2192 output)",
-                   .ylabel = panels[pi].ylabel, .integer_x = 1, .fixed_y = panels[pi].frac};
+        panel p = {.x = 450.0 * (double)(k % 2),
+                   .y = 5 + 300.0 * (double)(k / 2),
+                   .w = 450,
+                   .h = 300,
+                   .title = panels[pi].title,
+                   .xlabel = "layer (input \u2192 output)",
+                   .ylabel = panels[pi].ylabel,
+                   .integer_x = 1,
+                   .fixed_y = panels[pi].frac};
         if (panels[pi].frac)
             fixed_axis(&p.ay, 0, 1, 0.2);
         for (size_t i = 0; i < rs->n; i++) {
@@ -1988,9 +2039,15 @@ static void fig_paths(sbuf *b, const runs *rs)
         return;
     fig_begin(b, "paths", 1100, 330, "Residual blocks: shortcut versus residual branch", 0);
     series *s = gs_xmalloc(2 * rs->n * sizeof *s + 1);
-    panel p = {.x = 0, .y = 5, .w = 900, .h = 320,
-               .title = "Gradient norm through each residual block (last step with block statistics)",
-               .xlabel = "block (layer index)", .ylabel = "gradient norm", .integer_x = 1};
+    panel p = {.x = 0,
+               .y = 5,
+               .w = 900,
+               .h = 320,
+               .title =
+                   "Gradient norm through each residual block (last step with block statistics)",
+               .xlabel = "block (layer index)",
+               .ylabel = "gradient norm",
+               .integer_x = 1};
     size_t ns = 0;
     for (size_t i = 0; i < rs->n; i++) {
         const run *r = &rs->v[i];
@@ -2046,7 +2103,8 @@ static void summary_table(sbuf *b, const runs *rs)
             sb_esc(b, r->verdict_detail);
             sb_puts(b, "</div>");
         }
-        sb_printf(b, "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+        sb_printf(b,
+                  "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
                   fmt_num(n1, sizeof n1, r->steps), fmt_num(n2, sizeof n2, r->train_loss),
                   fmt_num(n3, sizeof n3, r->val_loss), fmt_num(n4, sizeof n4, r->val_acc),
                   fmt_num(n5, sizeof n5, r->ratio), fmt_num(n6, sizeof n6, r->wall));
@@ -2062,11 +2120,16 @@ static void section(sbuf *b, const char *id, const char *title, const char *how)
 static const char *theory_heading(const char *col)
 {
     static const char *const names[][2] = {
-        {"first_layer", "first layer"},   {"last_layer", "last layer"},
-        {"activation", "activation"},     {"sigma_w2", "\u03c3<sub>w</sub>\u00b2"},
-        {"sigma_b2", "\u03c3<sub>b</sub>\u00b2"}, {"q_star", "q*"},
-        {"chi_predicted", "\u03c7 predicted"},    {"chi_measured", "\u03c7 measured"},
-        {"q_in", "q<sub>in</sub>"},               {"chi_path", "\u03c7 along the path"},
+        {"first_layer", "first layer"},
+        {"last_layer", "last layer"},
+        {"activation", "activation"},
+        {"sigma_w2", "\u03c3<sub>w</sub>\u00b2"},
+        {"sigma_b2", "\u03c3<sub>b</sub>\u00b2"},
+        {"q_star", "q*"},
+        {"chi_predicted", "\u03c7 predicted"},
+        {"chi_measured", "\u03c7 measured"},
+        {"q_in", "q<sub>in</sub>"},
+        {"chi_path", "\u03c7 along the path"},
     };
     for (size_t i = 0; i < GS_ARRAY_LEN(names); i++)
         if (!strcmp(col, names[i][0]))
@@ -2161,8 +2224,9 @@ static void build_html(sbuf *b, const runs *rs)
         sb_puts(b, i ? ", " : "");
         sb_esc(b, rs->v[i].label);
     }
-    sb_printf(b, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>gradscope report</h1>\n"
-                 "<p class=\"how\">",
+    sb_printf(b,
+              "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>gradscope report</h1>\n"
+              "<p class=\"how\">",
               css);
     for (size_t i = 0; i < rs->n; i++) {
         sb_puts(b, i ? "<br/>" : "");
@@ -2173,8 +2237,9 @@ static void build_html(sbuf *b, const runs *rs)
         sb_esc(b, rs->v[i].dir);
         sb_puts(b, "</code>");
     }
-    sb_printf(b, "<br/>gradscope %s. L is the mean loss of a batch; \u2016\u00b7\u2016 is the "
-                 "L2 norm over a whole tensor.</p>\n",
+    sb_printf(b,
+              "<br/>gradscope %s. L is the mean loss of a batch; \u2016\u00b7\u2016 is the "
+              "L2 norm over a whole tensor.</p>\n",
               gs_version());
 
     int notes = 0;
@@ -2295,20 +2360,35 @@ static void build_html(sbuf *b, const runs *rs)
     sb_puts(b, "</body>\n</html>\n");
 }
 
+/* mkdir -p, like the run directory of gradscope run --out. */
 static int make_dir(const char *dir, gs_error *err)
 {
-    struct stat st;
-    if (stat(dir, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return 0;
-        gs_err_set(err, "%s: not a directory", dir);
-        return -1;
+    char *path = gs_xstrdup(dir);
+    int rc = 0;
+    for (char *p = path + 1;; p++) {
+        if (*p && *p != '/')
+            continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        const char *why = NULL;
+        if (stat(path, &st) == 0) {
+            if (!S_ISDIR(st.st_mode))
+                why = "not a directory";
+        } else if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            why = strerror(errno);
+        }
+        if (why) {
+            gs_err_set(err, "%s: %s", path, why);
+            rc = -1;
+            break;
+        }
+        *p = c;
+        if (!c)
+            break;
     }
-    if (mkdir(dir, 0777) != 0) {
-        gs_err_set(err, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
+    free(path);
+    return rc;
 }
 
 GS_API int gs_report(const char *const *run_dirs, size_t n, const char *out_dir, gs_error *err)

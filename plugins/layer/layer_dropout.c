@@ -50,11 +50,18 @@ static void dropout_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int 
     }
     gs_rng *rng = h->rng(m);
     double keep = 1.0 - d->p, scale = 1.0 / keep;
+    int bulk = x->dtype == GS_F32 && GS_HOST_HAS(h, rng_uniform_fill);
+    if (bulk) /* the draws land in the mask, which the loop below turns into 0 or scale */
+        h->rng_uniform_fill(rng, n, d->mask->data);
     BLK_WITH_TYPE(x->dtype, T, {
         T *mk = d->mask->data, *yv = y->data;
         const T *xv = x->data;
-        for (size_t i = 0; i < n; i++)
-            mk[i] = h->rng_uniform(rng) < keep ? (T)scale : (T)0;
+        if (bulk)
+            for (size_t i = 0; i < n; i++)
+                mk[i] = mk[i] < (T)keep ? (T)scale : (T)0;
+        else
+            for (size_t i = 0; i < n; i++)
+                mk[i] = h->rng_uniform(rng) < keep ? (T)scale : (T)0;
         for (size_t i = 0; i < n; i++)
             yv[i] = xv[i] * mk[i];
     });

@@ -492,7 +492,17 @@ struct gs_host {
     void (*record)(gs_module *m, const char *key, double value);
     /* seeded stream for this module (dropout masks) */
     gs_rng *(*rng)(gs_module *m);
+
+    /* ---- since 1.1 (check host->size before use) ---- */
+    int (*ref_set_bool)(gs_ref *r, const char *key, int v);
+    /* n uniform [0, 1) draws at once, in float: the same numbers as n calls
+       of rng_uniform, rounded */
+    void (*rng_uniform_fill)(gs_rng *r, size_t n, float *out);
 };
+
+/* True when the host table provides `field` (appended in a later minor). */
+#define GS_HOST_HAS(host, field) \
+    ((host)->size >= offsetof(gs_host, field) + sizeof((host)->field) && (host)->field)
 
 #ifdef __cplusplus
 }
