@@ -64,7 +64,7 @@ const gs_param_spec gs_checkpoint_schema[] = {
 static const char *const top_keys[] = {"name",     "seed",     "data",       "model",
                                        "loss",     "optimizer", "schedule",  "training",
                                        "monitor",  "output",   "checkpoint", "variants",
-                                       NULL};
+                                       "sweep",    NULL};
 
 /* ---- copying and merging settings ---- */
 
@@ -300,7 +300,7 @@ static int check_top_keys(const config_setting_t *root, const gs_origin *o, gs_e
                 gs_err_set(err,
                            "%s: unknown key '%s' (valid: name, seed, data, model, loss, "
                            "optimizer, schedule, training, monitor, output, checkpoint, "
-                           "variants)",
+                           "variants, sweep)",
                            w, name);
             return -1;
         }
@@ -542,6 +542,7 @@ static int build_variant(const gs_registry *reg, const char *path, const char *d
         }
     }
     config_setting_remove(config_root_setting(&cfg), "variants");
+    config_setting_remove(config_root_setting(&cfg), "sweep"); /* read by sweep.c */
     for (size_t i = 0; rc == 0 && opt && i < opt->n_sets; i++) {
         char *label = gs_xasprintf("--set %s", opt->sets[i]);
         rc = apply_override(&cfg, opt->sets[i], label, &o, err);

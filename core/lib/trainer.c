@@ -288,8 +288,9 @@ static void progress_bar(FILE *out, size_t epoch, size_t epochs, size_t done, si
 static void print_progress(FILE *out, size_t epoch, size_t epochs, double loss, double acc,
                            double vloss, double vacc, double tacc, double rate)
 {
-    fprintf(out, "  epoch %zu/%zu  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f", epoch,
-            epochs, loss, acc, vloss, vacc);
+    fprintf(out, "  epoch %zu/%zu  loss %.4f  acc %.4f", epoch, epochs, loss, acc);
+    if (vloss == vloss)
+        fprintf(out, "  val_loss %.4f  val_acc %.4f", vloss, vacc);
     if (tacc == tacc)
         fprintf(out, "  test_acc %.4f", tacc);
     fprintf(out, "  %.0f samples/s\n", rate);

@@ -147,6 +147,65 @@ GS_API int gs_check_ref(const gs_registry *reg, const gs_ref *ref, gs_check_resu
  */
 GS_API int gs_report(const char *const *run_dirs, size_t n, const char *out_dir, gs_error *err);
 
+/* ---- sweeps (gradscope sweep): see docs/CONFIG.md#sweep, docs/CLUSTERS.md ---- */
+/*
+ * A sweep is the `sweep` section of an experiment file: keys with lists of
+ * values, crossed as a grid (the first key varies slowest) and then with the
+ * positions of the zipped lists (fastest).  Each combination is a list of
+ * "KEY=VALUE" overrides applied after the options' own, validated like
+ * --set, and trains into a subdirectory of the sweep directory named by its
+ * values ("activation=relu,seed=1").
+ */
+typedef struct gs_sweep gs_sweep;
+
+typedef struct gs_sweep_options {
+    const char *dir;          /* sweep directory; NULL: <output.dir>/<name>-sweep */
+    const char *const *sets;  /* "KEY=VALUE" for every combination, before its own */
+    size_t n_sets;
+    int threads;              /* total threads; 0: the file's (one job) or every core */
+    int jobs;                 /* runs at a time in forked processes; 0 or 1: in process */
+    int quiet;
+    FILE *out;                /* progress and the table (stdout) */
+} gs_sweep_options;
+
+/*
+ * Reads and expands the sweep of the experiment file at path and validates
+ * every combination, and every run directory already there against it,
+ * before anything runs.  NULL on error (naming the combination).
+ */
+GS_API gs_sweep *gs_sweep_load(const gs_registry *reg, const char *path,
+                               const gs_sweep_options *opt, gs_error *err);
+GS_API void gs_sweep_free(gs_sweep *s);
+GS_API size_t gs_sweep_count(const gs_sweep *s);
+GS_API const char *gs_sweep_dir(const gs_sweep *s);
+/* Combination i's subdirectory name. */
+GS_API const char *gs_sweep_name(const gs_sweep *s, size_t i);
+/* The swept keys (k < gs_sweep_keys) and combination i's "KEY=VALUE" for key k. */
+GS_API size_t gs_sweep_keys(const gs_sweep *s);
+GS_API const char *gs_sweep_set(const gs_sweep *s, size_t i, size_t k);
+
+/*
+ * Trains combination i with `threads` threads (0: the file's): skipped when
+ * every run of it is completed or diverged, resumed from its checkpoint when
+ * it was stopped, else started.  Prints one line per run unless quiet.
+ * Same statuses as gs_experiment_run.
+ */
+GS_API int gs_sweep_run_one(const gs_registry *reg, const gs_sweep *s, size_t i, int threads,
+                            gs_error *err);
+/*
+ * Runs every combination, opt->jobs at a time (call it before any OpenMP
+ * work in this process when jobs > 1: the jobs are forked), then writes
+ * sweep.csv.  GS_EXIT_RUNTIME if any run failed, 128 + the signal number if
+ * SIGINT or SIGTERM stopped the sweep.
+ */
+GS_API int gs_sweep_run(const gs_registry *reg, const gs_sweep *s, gs_error *err);
+/*
+ * Writes DIR/sweep.csv from the run directories as they are (one row per
+ * run) and prints the table unless quiet; *unfinished (if not NULL) gets the
+ * number of runs neither completed nor diverged.
+ */
+GS_API int gs_sweep_collect(const gs_sweep *s, size_t *unfinished, gs_error *err);
+
 #ifdef __cplusplus
 }
 #endif
