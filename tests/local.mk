@@ -43,3 +43,8 @@ include $(srcdir)/tests/report.mk
 TESTS += tests/resume.sh
 EXTRA_DIST += tests/resume.sh
 include $(srcdir)/tests/sdk.mk
+check_PROGRAMS += tests/test_training
+TESTS += tests/test_training
+tests_test_training_SOURCES = tests/test_training.c tests/testutil.h
+tests_test_training_CFLAGS = $(TEST_CFLAGS)
+tests_test_training_LDADD = $(TEST_LDADD)

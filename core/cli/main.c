@@ -36,6 +36,7 @@ static void usage_main(FILE *f)
             "  check-plugin FILE.so|NAME  verify a plugin's gradients and definitions\n"
             "  new-plugin KIND NAME [DIR]  write a skeleton plugin and its Makefile\n"
             "  report RUNDIR...  draw runs into report.html and gradflow.svg\n"
+            "  sweep CONFIG      train every combination of the file's sweep section\n"
             "\n"
             "Options for every command:\n"
             "  --plugin-path DIR   search DIR for plugins first (repeatable)\n"
@@ -143,6 +144,14 @@ static gs_registry *load_registry(const cli *c, gs_error *err)
         return NULL;
     }
     return reg;
+}
+
+/* For the commands in other files (sweep.c). */
+gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err);
+gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err)
+{
+    cli c = {.plugin_dirs = plugin_dirs, .n_plugin_dirs = n};
+    return load_registry(&c, err);
 }
 
 enum { OPT_PLUGIN_PATH = 1000, OPT_SET, OPT_OUT, OPT_THREADS, OPT_SEED, OPT_QUIET, OPT_VERSION };
@@ -471,6 +480,7 @@ out:
 
 int cmd_report(int argc, char **argv); /* report.c */
 int cmd_new_plugin(int argc, char **argv); /* newplugin.c */
+int cmd_sweep(int argc, char **argv); /* sweep.c */
 
 int main(int argc, char **argv)
 {
@@ -501,7 +511,9 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "new-plugin"))
         return cmd_new_plugin(argc - 1, argv + 1);
-    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, resume, plugins, check-plugin, new-plugin, report)\n",
+    if (!strcmp(cmd, "sweep"))
+        return cmd_sweep(argc - 1, argv + 1);
+    fprintf(stderr, "gradscope: unknown command '%s' (valid: run, validate, resume, plugins, check-plugin, new-plugin, report, sweep)\n",
             cmd);
     return GS_EXIT_INPUT;
 }

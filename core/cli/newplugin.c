@@ -29,8 +29,9 @@ static const char tpl_activation[] =
     " *   GRADSCOPE_PLUGIN_PATH=$PWD gradscope run my.cfg --set model.layers.[0].activation=@NAME@\n"
     " *\n"
     " * <gradscope/activation.h> turns the two expressions below into the float\n"
-    " * and double kernels; learnable parameters (n_params, init_params and a\n"
-    " * dtheta in backward) are shown by act_prelu.c and docs/PLUGINS.md.\n"
+    " * and double kernels.  For learnable parameters (n_params, init_params and\n"
+    " * a dtheta in backward) see the pswish walkthrough in PLUGINS.md and\n"
+    " * examples/plugins/pswish in the documentation directory.\n"
     " */\n"
     "#include <gradscope/activation.h>\n"
     "\n"
@@ -609,6 +610,7 @@ static int make_dirs(const char *dir)
 /* Writes tpl to path with @NAME@ and @KIND@ replaced; 0 or -1 (errno set). */
 static int write_template(const char *path, const char *tpl, const char *name, const char *kind)
 {
+    errno = 0;
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
@@ -625,8 +627,7 @@ static int write_template(const char *path, const char *tpl, const char *name, c
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
-        if (!errno)
-            errno = EIO;
+        errno = errno ? errno : EIO;
         return -1;
     }
     return 0;
@@ -678,7 +679,7 @@ int cmd_new_plugin(int argc, char **argv)
                 name, MAX_NAME);
         return GS_EXIT_INPUT;
     }
-    const char *dir = n_pos == 3 ? pos[2] : name;
+    const char *dir = n_pos < 3 ? name : pos[2][0] ? pos[2] : ".";
     size_t len = strlen(dir) + strlen(name) + 16;
     char *source = malloc(len), *makefile = malloc(len);
     if (!source || !makefile) {

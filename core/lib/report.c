@@ -547,7 +547,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Sorted distinct values of v[i*stride + off]. */
+/* Sorted distinct steps (or layers) of the records. */
 static double *distinct(const grad_rec *v, size_t n, int layer, size_t *out_n)
 {
     double *d = gs_xmalloc((n + 1) * sizeof(double));
@@ -965,15 +965,14 @@ static double nice_step(double span, int target)
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * m;
 }
 
-/* Whole decades; at most 8 of them labelled (the multiples of the step,
-   so that 10^0 is one of them when in range). */
-static void decades(double lo, double hi, double *out_lo, double *out_hi, double *step)
+/* The whole decades around [lo, hi] (log10 units), at least one; at most
+   8 are labelled, the multiples of the step, so that 10^0 is one of them
+   when in range. */
+static void decades(double lo, double hi, axis *ax)
 {
-    if (hi <= lo)
-        hi = lo + 1;
-    *out_lo = lo;
-    *out_hi = hi;
-    *step = ceil((hi - lo) / 8);
+    ax->lo = floor(lo);
+    ax->hi = ceil(hi) > ax->lo ? ceil(hi) : ax->lo + 1;
+    ax->step = ceil((ax->hi - ax->lo) / 8);
 }
 
 /* The first tick: the smallest multiple of the step in range. */
@@ -996,7 +995,7 @@ static void axis_fit(axis *ax, const range *r, int log, int integer)
     ax->integer = integer;
     double lo = r->any ? r->lo : 0, hi = r->any ? r->hi : 1;
     if (log) {
-        decades(floor(lo), ceil(hi), &ax->lo, &ax->hi, &ax->step);
+        decades(lo, hi, ax);
         return;
     }
     if (hi - lo < 1e-12 * (fabs(hi) + fabs(lo)) || hi == lo) {
@@ -1374,7 +1373,7 @@ static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, do
               {bad, LEV_BAD, "inf / NaN"},
               {missing, LEV_MISSING, "not recorded"}};
     for (size_t i = 0; i < GS_ARRAY_LEN(sw); i++) {
-        if (!sw[i].on || (sw[i].lev == 0 && !zero))
+        if (!sw[i].on)
             continue;
         sb_printf(b,
                   "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" "
@@ -2295,10 +2294,10 @@ static void build_html(sbuf *b, const runs *rs)
         range rv = {0};
         for (size_t i = 0; i < rs->n; i++)
             range_addv(&rv, rs->v[i].g_norm, rs->v[i].n_steps * rs->v[i].n_layers, 1);
-        double lo, hi, step;
-        decades(rv.any ? floor(rv.lo) : -1, rv.any ? ceil(rv.hi) : 0, &lo, &hi, &step);
-        if (hi - lo > 40)
-            decades(hi - 40, hi, &lo, &hi, &step);
+        axis scale;
+        decades(rv.any ? rv.lo : -1, rv.any ? rv.hi : 0, &scale);
+        if (scale.hi - scale.lo > 40)
+            decades(scale.hi - 40, scale.hi, &scale);
         section(b, "heatmaps", "Gradient norm over layers and time",
                 "One heatmap per run, all on the same color scale: layer on the vertical axis "
                 "(input at the bottom), monitored step on the horizontal one, color = "
@@ -2307,7 +2306,7 @@ static void build_html(sbuf *b, const runs *rs)
                 "problem started.");
         for (size_t i = 0; i < rs->n; i++)
             if (rs->v[i].n_steps)
-                fig_heatmap(b, &rs->v[i], (int)i, lo, hi);
+                fig_heatmap(b, &rs->v[i], (int)i, scale.lo, scale.hi);
     }
 
     int any_hist = 0;

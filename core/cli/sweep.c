@@ -1,0 +1,264 @@
+/* gradscope sweep: every combination of an experiment's `sweep` section, on
+   one machine (--jobs), as Slurm array tasks (--index, --collect) or under
+   mpirun (sweep_mpi.c). */
+#include "config.h"
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gradscope/gradscope.h"
+#include "sweep_mpi.h"
+
+int cmd_sweep(int argc, char **argv);
+/* main.c */
+gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err);
+
+static void usage_sweep(FILE *f)
+{
+    fprintf(f,
+            "Usage: gradscope sweep CONFIG [--out DIR] [--jobs N] [--set KEY=VALUE]...\n"
+            "                      [--threads N] [--quiet] [--plugin-path DIR]\n"
+            "       gradscope sweep CONFIG --index I | --collect | --list [--out DIR]\n"
+            "       mpirun -n K gradscope sweep CONFIG [--out DIR] [--threads N]\n"
+            "\n"
+            "Trains every combination of the values in CONFIG's sweep section, each into\n"
+            "its own subdirectory of the sweep directory (named by its values), and writes\n"
+            "DIR/sweep.csv: one row per run with the swept values, status, final metrics,\n"
+            "verdict and gradient ratio.  Every combination is validated first.  Started\n"
+            "again, a sweep skips finished runs and resumes stopped ones.\n"
+            "\n"
+            "  --out DIR        sweep directory (default: <output.dir>/<name>-sweep)\n"
+            "  --jobs N         runs at a time on this machine, the threads divided\n"
+            "                   between them (results do not depend on it)\n"
+            "  --index I        run combination I only (0-based; default: the variable\n"
+            "                   SLURM_ARRAY_TASK_ID when it is set); see --list\n"
+            "  --collect        write sweep.csv from the run directories as they are\n"
+            "                   (exit 1 if some runs are not finished)\n"
+            "  --list           print each combination's index, directory and settings\n"
+            "  --set KEY=VALUE  override a setting in every combination\n"
+            "  --threads N      threads in all (divided between --jobs; per MPI rank)\n"
+            "  --quiet          print nothing but errors\n"
+            "\n"
+            "Under mpirun rank 0 hands the combinations out to the other ranks as they\n"
+            "become free and writes sweep.csv.  MPI: %s.  docs/CLUSTERS.md has\n"
+            "examples for Slurm and MPI.\n",
+            sweep_mpi_available() ? "built in" : "not built in (configure --with-mpi)");
+}
+
+enum { O_OUT = 1000, O_JOBS, O_INDEX, O_COLLECT, O_LIST, O_SET, O_THREADS, O_QUIET,
+       O_PLUGIN_PATH };
+
+static int parse_count(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct sweep_cli {
+    const char *config, *out;
+    long long jobs, index, threads;
+    int collect, list, quiet;
+    const char **sets, **plugin_dirs;
+    size_t n_sets, n_plugin_dirs;
+} sweep_cli;
+
+static int parse(int argc, char **argv, sweep_cli *c)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, O_OUT},
+        {"jobs", required_argument, NULL, O_JOBS},
+        {"index", required_argument, NULL, O_INDEX},
+        {"collect", no_argument, NULL, O_COLLECT},
+        {"list", no_argument, NULL, O_LIST},
+        {"set", required_argument, NULL, O_SET},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"plugin-path", required_argument, NULL, O_PLUGIN_PATH},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int o;
+    while ((o = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+        switch (o) {
+        case 1:
+            if (c->config) {
+                fprintf(stderr, "gradscope: unexpected argument '%s'\n", optarg);
+                return GS_EXIT_INPUT;
+            }
+            c->config = optarg;
+            break;
+        case 'h': usage_sweep(stdout); exit(0);
+        case O_OUT: c->out = optarg; break;
+        case O_JOBS:
+            if (parse_count(optarg, 1, 4096, &c->jobs) < 0) {
+                fprintf(stderr, "gradscope: --jobs must be an integer in [1, 4096]\n");
+                return GS_EXIT_INPUT;
+            }
+            break;
+        case O_INDEX:
+            if (parse_count(optarg, 0, 1LL << 40, &c->index) < 0) {
+                fprintf(stderr, "gradscope: --index must be a non-negative integer\n");
+                return GS_EXIT_INPUT;
+            }
+            break;
+        case O_THREADS:
+            if (parse_count(optarg, 1, 1024, &c->threads) < 0) {
+                fprintf(stderr, "gradscope: --threads must be an integer in [1, 1024]\n");
+                return GS_EXIT_INPUT;
+            }
+            break;
+        case O_COLLECT: c->collect = 1; break;
+        case O_LIST: c->list = 1; break;
+        case O_QUIET: c->quiet = 1; break;
+        case O_SET:
+            c->sets = realloc(c->sets, (c->n_sets + 1) * sizeof *c->sets);
+            c->sets[c->n_sets++] = optarg;
+            break;
+        case O_PLUGIN_PATH:
+            c->plugin_dirs = realloc(c->plugin_dirs, (c->n_plugin_dirs + 1) * sizeof(char *));
+            c->plugin_dirs[c->n_plugin_dirs++] = optarg;
+            break;
+        default:
+            fprintf(stderr, "gradscope: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            usage_sweep(stderr);
+            return GS_EXIT_INPUT;
+        }
+    }
+    if (!c->config) {
+        usage_sweep(stderr);
+        return GS_EXIT_INPUT;
+    }
+    if (c->collect + c->list + (c->index >= 0) > 1) {
+        fprintf(stderr, "gradscope: --index, --collect and --list exclude each other\n");
+        return GS_EXIT_INPUT;
+    }
+    if (c->jobs && (c->collect || c->list || c->index >= 0)) {
+        fprintf(stderr, "gradscope: --jobs applies to a whole sweep only\n");
+        return GS_EXIT_INPUT;
+    }
+    return 0;
+}
+
+/* Slurm array tasks name their combination in the environment. */
+static int index_from_slurm(sweep_cli *c)
+{
+    const char *task = getenv("SLURM_ARRAY_TASK_ID");
+    if (!task || c->index >= 0 || c->collect || c->list || c->jobs)
+        return 0;
+    if (parse_count(task, 0, 1LL << 40, &c->index) < 0) {
+        fprintf(stderr, "gradscope: SLURM_ARRAY_TASK_ID='%s' is not a combination index\n",
+                task);
+        return GS_EXIT_INPUT;
+    }
+    return 0;
+}
+
+static void list(const gs_sweep *s)
+{
+    for (size_t i = 0; i < gs_sweep_count(s); i++) {
+        printf("%zu\t%s", i, gs_sweep_name(s, i));
+        for (size_t k = 0; k < gs_sweep_keys(s); k++)
+            printf("\t%s", gs_sweep_set(s, i, k));
+        putchar('\n');
+    }
+    fprintf(stderr, "%zu combinations into %s (Slurm: sbatch --array=0-%zu)\n",
+            gs_sweep_count(s), gs_sweep_dir(s), gs_sweep_count(s) - 1);
+}
+
+static int run(const sweep_cli *c, int mpi_size, int mpi_rank)
+{
+    gs_error err = {{0}};
+    int leader = mpi_rank == 0;
+    gs_registry *reg = cli_registry(c->plugin_dirs, c->n_plugin_dirs, &err);
+    gs_sweep *s = NULL;
+    if (reg) {
+        gs_sweep_options so = {.dir = c->out,
+                               .sets = c->sets,
+                               .n_sets = c->n_sets,
+                               .threads = (int)c->threads,
+                               .jobs = (int)c->jobs,
+                               .quiet = c->quiet,
+                               .out = stdout};
+        s = gs_sweep_load(reg, c->config, &so, &err);
+    }
+    /* every rank reads the same file; one message is enough */
+    if (!sweep_mpi_agree(s != NULL)) {
+        if (leader && err.msg[0])
+            fprintf(stderr, "gradscope: %s\n", err.msg);
+        gs_sweep_free(s);
+        gs_registry_free(reg);
+        return GS_EXIT_INPUT;
+    }
+    int rc;
+    if (mpi_size > 1) {
+        rc = sweep_mpi_run(reg, s, (int)c->threads, &err);
+    } else if (c->list) {
+        list(s);
+        rc = GS_EXIT_OK;
+    } else if (c->collect) {
+        size_t left = 0;
+        rc = gs_sweep_collect(s, &left, &err);
+        if (rc == GS_EXIT_OK && left) {
+            snprintf(err.msg, sizeof err.msg,
+                     "%zu of the sweep's runs are not finished (see the status column)", left);
+            rc = GS_EXIT_RUNTIME;
+        }
+    } else if (c->index >= 0) {
+        if ((size_t)c->index >= gs_sweep_count(s)) {
+            snprintf(err.msg, sizeof err.msg,
+                     "--index %lld: the sweep has %zu combinations (0 to %zu; see --list)",
+                     c->index, gs_sweep_count(s), gs_sweep_count(s) - 1);
+            rc = GS_EXIT_INPUT;
+        } else {
+            rc = gs_sweep_run_one(reg, s, (size_t)c->index, (int)c->threads, &err);
+        }
+    } else {
+        rc = gs_sweep_run(reg, s, &err);
+    }
+    if (leader) {
+        if (rc >= 128)
+            fprintf(stderr, "gradscope: interrupted by signal %d; run the same command again "
+                            "to continue\n",
+                    rc - 128);
+        else if (rc != GS_EXIT_OK)
+            fprintf(stderr, "gradscope: %s\n", err.msg);
+    }
+    gs_sweep_free(s);
+    gs_registry_free(reg);
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    sweep_cli c = {.index = -1};
+    int rc = parse(argc, argv, &c);
+    if (rc == 0)
+        rc = index_from_slurm(&c);
+    if (rc == 0) {
+        int size = 1, rank = 0;
+        sweep_mpi_init(&size, &rank);
+        if (size > 1 && (c.jobs || c.index >= 0 || c.collect || c.list)) {
+            if (rank == 0)
+                fprintf(stderr, "gradscope: under mpirun a sweep takes no --jobs, --index, "
+                                "--collect or --list (rank 0 schedules the runs)\n");
+            rc = GS_EXIT_INPUT;
+        } else {
+            rc = run(&c, size, rank);
+        }
+        /* the other ranks' statuses would only repeat rank 0's */
+        if (rank != 0 && rc < 128)
+            rc = GS_EXIT_OK;
+        sweep_mpi_finalize();
+    }
+    free(c.sets);
+    free(c.plugin_dirs);
+    return rc;
+}

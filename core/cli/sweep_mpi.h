@@ -1,0 +1,31 @@
+/* MPI for gradscope sweep (sweep_mpi.c, built with configure --with-mpi);
+   without MPI every process is a world of one. */
+#ifndef GS_SWEEP_MPI_H
+#define GS_SWEEP_MPI_H
+
+#include "gradscope/gradscope.h"
+
+#ifdef HAVE_MPI
+int sweep_mpi_available(void);
+/* Joins the MPI job when started by an MPI launcher; else size 1, rank 0. */
+void sweep_mpi_init(int *size, int *rank);
+/* True when every rank says true. */
+int sweep_mpi_agree(int ok);
+/* Rank 0 hands combinations to the other ranks as they ask, then writes
+   sweep.csv; returns the sweep's status on rank 0. */
+int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int threads, gs_error *err);
+void sweep_mpi_finalize(void);
+#else
+static inline int sweep_mpi_available(void) { return 0; }
+static inline void sweep_mpi_init(int *size, int *rank) { *size = 1, *rank = 0; }
+static inline int sweep_mpi_agree(int ok) { return ok; }
+static inline int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int threads,
+                                gs_error *err)
+{
+    (void)reg, (void)s, (void)threads, (void)err;
+    return GS_EXIT_RUNTIME;
+}
+static inline void sweep_mpi_finalize(void) {}
+#endif
+
+#endif
