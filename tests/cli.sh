@@ -85,6 +85,19 @@ check "run --quiet" 0 "$GS" run "$tmp/ok.cfg" --out "$tmp/run2" --quiet
 [ -s "$tmp/out" ] && { failed=$((failed + 1)); echo "FAIL: --quiet printed something"; }
 check "run into a finished run" 1 "$GS" run "$tmp/ok.cfg" --out "$tmp/run"
 
+# A model that cannot fit in memory is an input error, found before anything is allocated.
+check "huge model" 2 "$GS" run "$tmp/ok.cfg" --set model.layers.[0].units=1000000 --set model.layers.[1].units=1000000 --out "$tmp/huge"
+expect "huge model names the size" err "GiB, more than this machine"
+[ -e "$tmp/huge" ] && { failed=$((failed + 1)); echo "FAIL: the huge model created its directory"; }
+# Output that cannot be created, and a disk that fills up during the run.
+check "unwritable output" 1 "$GS" run "$tmp/ok.cfg" --out /dev/null/run
+expect "unwritable output names the directory" err "/dev/null/run"
+( trap '' XFSZ; ulimit -f 40; exec "$GS" run "$tmp/ok.cfg" --out "$tmp/full" --quiet --set monitor.every=1 --set training.epochs=40 ) \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "write failed" "$tmp/err"; then passed=$((passed + 1)); else
+    failed=$((failed + 1)); echo "FAIL: disk full: exit $rc: $(cat "$tmp/err")"; fi
+
 check "check-plugin by name" 0 "$GS" check-plugin relu
 expect "check-plugin reports" out "^ok   activation relu"
 check "check-plugin file" 0 "$GS" check-plugin "$FIX/fx_valid.so" --plugin-path "$FIX/../../../plugins/activation/.libs"

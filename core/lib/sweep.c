@@ -300,6 +300,9 @@ static void make_labels(sweep_key *keys, size_t n)
             size_t np = key_parts(keys[i].key, parts, 64);
             if (depth[i] > np)
                 depth[i] = np;
+            /* optimizer.type reads as "optimizer" */
+            if (np > 1 && depth[i] == 1 && !strcmp(parts[np - 1], "type"))
+                np--;
             char buf[1024] = "";
             for (size_t j = np - depth[i]; j < np; j++)
                 snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s",
@@ -771,7 +774,7 @@ static int read_summary(const char *dir, row *r)
             rc = -1;
             break;
         }
-        char key[64], val[512];
+        char key[64], val[sizeof r->f[0]];
         p = skip_ws(json_string(p + 1, key, sizeof key));
         if (*p != ':') {
             rc = -1;
@@ -839,8 +842,9 @@ static void print_run(const gs_sweep *s, size_t i, size_t v, const char *how)
     if (n > 0 && (size_t)n < sizeof line && strcmp(r.f[F_STATUS], "missing") != 0 &&
         strcmp(r.f[F_STATUS], "unfinished") != 0)
         snprintf(line + n, sizeof line - (size_t)n,
-                 ", verdict %s, val_accuracy %s, grad_ratio %s, %s s", r.f[F_VERDICT],
-                 r.f[F_VAL_ACC], r.f[F_RATIO], r.f[F_WALL]);
+                 ", verdict %s, val_accuracy %.4f, grad_ratio %.3e, %.1f s", r.f[F_VERDICT],
+                 strtod(r.f[F_VAL_ACC], NULL), strtod(r.f[F_RATIO], NULL),
+                 strtod(r.f[F_WALL], NULL));
     /* one write per line: the lines of parallel jobs do not interleave */
     fprintf(s->opt.out, "%s\n", line);
     fflush(s->opt.out);

@@ -361,6 +361,32 @@ static void trainer_free(trainer *t)
     free(t->batch_targets);
 }
 
+/*
+ * A model whose arenas would not fit in this machine's memory is an input
+ * error, reported before anything is allocated: parameters, gradients,
+ * optimizer state, the monitor's copy of the weights, and the activations
+ * and work buffers of one batch.
+ */
+static int check_memory(const gs_model *m, size_t batch, size_t slots, gs_error *err)
+{
+    double per_example = 0;
+    for (size_t l = 0; l <= m->n_layers; l++)
+        per_example += 2.0 * (double)gs_shape_numel(l ? &m->layers[l - 1]->out : &m->in);
+    for (size_t i = 0; i < m->n_buffers; i++)
+        per_example += (double)m->buffer_numel[i];
+    double bytes = 4.0 * ((double)m->total * (3.0 + (double)slots) + per_example * (double)batch);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (ram > 0 && bytes > 0.9 * ram) {
+        gs_err_set(err,
+                   "model: %zu parameters and batch %zu need %.1f GiB, more than this machine's "
+                   "%.1f GiB",
+                   m->total, batch, bytes / 1073741824.0, ram / 1073741824.0);
+        return -1;
+    }
+    return 0;
+}
+
 /* Everything that can fail because of the input, before anything is written. */
 static int prepare(trainer *t, const gs_variant *v, gs_error *err)
 {
@@ -389,7 +415,8 @@ static int prepare(trainer *t, const gs_variant *v, gs_error *err)
                 gs_err_prefix(err, "model: ");
                 return -1;
             }
-    if (gs_model_finalize(t->model, batch, err) < 0)
+    if (check_memory(t->model, batch, t->opt->state_slots(t->opt_p), err) < 0 ||
+        gs_model_finalize(t->model, batch, err) < 0)
         return -1;
     if (check_compat(t, err) < 0)
         return -1;
