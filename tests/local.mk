@@ -48,3 +48,4 @@ TESTS += tests/test_training
 tests_test_training_SOURCES = tests/test_training.c tests/testutil.h
 tests_test_training_CFLAGS = $(TEST_CFLAGS)
 tests_test_training_LDADD = $(TEST_LDADD)
+include $(srcdir)/tests/sweep.mk

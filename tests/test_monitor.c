@@ -21,17 +21,7 @@ static void teardown(void)
 
 static char *run(const char *cfg, const char *name, const char *const *sets, size_t n)
 {
-    char *path = tu_path(dir, "exp.cfg");
-    tu_write(path, cfg);
-    char *out = tu_path(dir, name);
-    gs_run_options opt = {.out_dir = out, .sets = sets, .n_sets = n, .seed = -1, .quiet = 1};
-    gs_error err;
-    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
-    ck_assert_msg(e != NULL, "%s", err.msg);
-    ck_assert_msg(gs_experiment_run(e, &opt, &err) == 0, "%s", err.msg);
-    gs_experiment_free(e);
-    free(path);
-    return out;
+    return tu_train(reg, dir, cfg, name, sets, n);
 }
 
 /* Value of column `col` in the first data row whose first `nkey` fields are `key`. */

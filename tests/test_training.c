@@ -33,17 +33,7 @@ static const char *cfg =
 
 static char *run(const char *name, const char *const *sets, size_t n)
 {
-    char *path = tu_path(dir, "exp.cfg");
-    tu_write(path, cfg);
-    char *out = tu_path(dir, name);
-    gs_run_options opt = {.out_dir = out, .sets = sets, .n_sets = n, .seed = -1, .quiet = 1};
-    gs_error err;
-    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
-    ck_assert_msg(e != NULL, "%s", err.msg);
-    ck_assert_msg(gs_experiment_run(e, &opt, &err) == 0, "%s", err.msg);
-    gs_experiment_free(e);
-    free(path);
-    return out;
+    return tu_train(reg, dir, cfg, name, sets, n);
 }
 
 static char *read_in(const char *run_dir, const char *file)

@@ -97,6 +97,24 @@ static inline char *tu_fixture(const char *name)
     return p;
 }
 
+/* Writes `cfg` to DIR/exp.cfg and trains it into DIR/NAME (asserting that
+   both succeed); returns the run directory, which the caller frees. */
+static inline char *tu_train(gs_registry *reg, const char *dir, const char *cfg, const char *name,
+                             const char *const *sets, size_t n_sets)
+{
+    char *path = tu_path(dir, "exp.cfg");
+    tu_write(path, cfg);
+    char *out = tu_path(dir, name);
+    gs_run_options opt = {.out_dir = out, .sets = sets, .n_sets = n_sets, .seed = -1, .quiet = 1};
+    gs_error err;
+    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_msg(gs_experiment_run(e, &opt, &err) == 0, "%s", err.msg);
+    gs_experiment_free(e);
+    free(path);
+    return out;
+}
+
 /* Runs a suite without forking when GS_NOFORK is set (for valgrind/gdb). */
 static inline int tu_run(Suite *s)
 {
