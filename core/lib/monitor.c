@@ -12,9 +12,6 @@
 #include "monitor.h"
 #include "rundir.h"
 
-/* 10^k for the histogram's bin edges, filled once when a monitor opens. */
-static double pow10_table[GS_HIST_HI - GS_HIST_LO + 1];
-
 static void fmt(char *buf, size_t n, double v)
 {
     if (isfinite(v))
@@ -28,8 +25,6 @@ void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int du
     memset(mon, 0, sizeof *mon);
     for (int k = 0; k < LOG_COUNT; k++)
         mon->log[k].fd = -1;
-    for (int k = GS_HIST_LO; k <= GS_HIST_HI; k++)
-        pow10_table[k - GS_HIST_LO] = pow(10.0, k);
     mon->dir = gs_xstrdup(dir);
     mon->dump = dump;
     mon->n_layers = m->n_layers;
@@ -121,44 +116,16 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
     mon->examples = 0;
 }
 
-/* Bin index of |g|: 0 zero, 1 below 10^LO, 2.. the decades [10^k, 10^(k+1)),
-   last 10^HI and up (and non-finite).  floor(log10 |g|) comes from the
-   binary exponent, corrected by one comparison: no log per element. */
-static inline int hist_bin(float g)
-{
-    float a = fabsf(g);
-    if (a == 0.0f)
-        return 0;
-    if (!isfinite(a))
-        return GS_HIST_BINS - 1;
-    int e2;
-    frexpf(a, &e2);
-    int k = (int)floor((double)(e2 - 1) * 0.30102999566398120);
-    if (k + 1 >= GS_HIST_LO && k + 1 <= GS_HIST_HI && a >= pow10_table[k + 1 - GS_HIST_LO])
-        k++;
-    if (k < GS_HIST_LO)
-        return 1;
-    if (k >= GS_HIST_HI)
-        return GS_HIST_BINS - 1;
-    return 2 + (k - GS_HIST_LO);
-}
-
+/* Norms, largest |g| and the log10 |g| histogram (bins: 0 zero, 1 below
+   10^LO, 2.. the decades [10^k, 10^(k+1)), last 10^HI and up or not
+   finite) in one vectorized pass: gs_grad_stats in kernels.c. */
 static void tensor_stats(const float *g, const float *w, size_t n, gs_tensor_stats *s)
 {
     memset(s, 0, sizeof *s);
-    double gg = 0, ww = 0, gmax = 0;
-    for (size_t i = 0; i < n; i++) {
-        double gi = g[i], wi = w[i];
-        gg += gi * gi;
-        ww += wi * wi;
-        double a = fabs(gi);
-        if (a > gmax || isnan(a))
-            gmax = a;
-        s->hist[hist_bin(g[i])]++;
-    }
+    double gg, ww;
+    gs_grad_stats(g, w, n, GS_HIST_LO, GS_HIST_HI, &gg, &ww, &s->grad_max, s->hist);
     s->grad_norm = sqrt(gg);
     s->weight_norm = sqrt(ww);
-    s->grad_max = gmax;
 }
 
 static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err);
@@ -342,6 +309,11 @@ static int classify(const gs_monitor *mon, size_t s, long *layer)
     if (last < 0)
         return 0;
     double ref = g[last];
+    if (ref == 0.0) {
+        /* no gradient reaches even the last layer: nothing below it learns */
+        *layer = last;
+        return 1;
+    }
     int vanish = 0, explode = 0;
     long vl = -1, el = -1;
     for (long l = 0; l < last; l++) {

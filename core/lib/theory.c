@@ -148,8 +148,8 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
     t->sigma_w2 = sw / nw;
     t->sigma_b2 = nb ? sb / nb : 0.0;
     double q = 1.0, ep, edp;
-    int unbounded = 0;
-    for (int it = 0; it < 5000; it++) {
+    int unbounded = 0, converged = 0, growing = 0;
+    for (int it = 0; it < 5000 && !converged; it++) {
         moments(a, q, &ep, &edp);
         double next = t->sigma_w2 * ep + t->sigma_b2;
         /* No finite fixed point (an unbounded activation above criticality):
@@ -161,12 +161,22 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
             break;
         }
         double dq = fabs(next - q);
+        growing = next > q;
         q = next;
-        if (dq <= 1e-12 * (q > 1e-300 ? q : 1e-300) || q < 1e-12)
-            break;
+        converged = dq <= 1e-12 * (q > 1e-300 ? q : 1e-300) || q < 1e-12;
+    }
+    /* Not converged after 5000 layers: the map creeps along a marginal
+       direction, towards infinity (ReLU just above criticality) or towards
+       the fixed point 0 (tanh at sigma_w^2 = 1, where q falls like 1/l). */
+    int to_zero = 0;
+    if (!converged && !unbounded) {
+        if (growing)
+            unbounded = 1;
+        else
+            to_zero = 1; /* chi is the limit from above: evaluated at the last q */
     }
     moments(a, q, &ep, &edp);
-    t->q_star = unbounded ? INFINITY : q;
+    t->q_star = unbounded ? INFINITY : to_zero ? 0.0 : q;
     t->chi_predicted = t->sigma_w2 * edp;
     /* The same recursion from the variance this network's stack really
        receives (its input at initialization), layer by layer. */

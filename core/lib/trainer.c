@@ -236,27 +236,28 @@ static double group_decay(const trainer *t, gs_role role)
 
 /* Where a non-finite value first appears: forward outputs in layer order,
    then gradients in backward order. */
-static void locate_nonfinite(const gs_model *m, int in_loss, char *buf, size_t n)
+static long locate_nonfinite(const gs_model *m, int in_loss, char *buf, size_t n)
 {
     if (in_loss) {
         for (size_t l = 0; l < m->n_layers; l++) {
             const gs_tensor *y = &m->acts[l + 1];
             if (!gs_all_finite(m->dtype, gs_tensor_numel(y), y->data)) {
                 snprintf(buf, n, "output of layer %zu (%s)", l, gs_module_type(m->layers[l]));
-                return;
+                return (long)l;
             }
         }
         snprintf(buf, n, "loss");
-        return;
+        return (long)m->n_layers - 1;
     }
     for (size_t i = m->n_params; i-- > 0;) {
         const gs_param_rec *p = m->params[i];
         if (!gs_all_finite(m->dtype, p->numel, p->pub.grad.data)) {
             snprintf(buf, n, "gradient of layer %d tensor %s", p->layer, p->local_name);
-            return;
+            return p->layer;
         }
     }
     snprintf(buf, n, "gradients");
+    return (long)m->n_layers - 1;
 }
 
 /* dL/dx of every layer at initialization, for the mean-field comparison. */
@@ -405,6 +406,9 @@ static int prepare(trainer *t, const gs_variant *v, gs_error *err)
         threads = omp_get_num_procs();
 #endif
     gs_set_threads(threads);
+    /* Off by default: denormals cost little on current x86 and they are the
+       smallest gradients this tool exists to see (docs/PERFORMANCE.md). */
+    gs_set_flush_denormals(getenv("GRADSCOPE_FLUSH_DENORMALS") != NULL);
     if (load_data(t, err) < 0)
         return -1;
     size_t batch = (size_t)v->training[T_BATCH].i;
@@ -536,6 +540,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     const char *status = "completed";
     char detail[512] = "";
     int failed = 0;
+    long bad_layer = -1;
     r->val_loss = r->val_acc = r->test_loss = r->test_acc = NAN;
     for (; pos.epoch < epochs && !detail[0] && !failed && !stop_signal; pos.epoch++) {
         size_t epoch = (size_t)pos.epoch;
@@ -553,6 +558,8 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
             size_t b = (size_t)pos.batch, step = (size_t)pos.step;
             size_t n = b + batch < t->n_train ? batch : t->n_train - b;
             int monitored = step % every == 0 || step + 1 == total_steps;
+            double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
+                                                      steps_per_epoch);
             gather(t, &t->data.train, t->train_idx + b, n);
             m->monitoring = monitored;
             gs_model_forward(m, 1);
@@ -564,16 +571,14 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
             gs_monitor_batch(&mon, loss, correct, n);
             if (!isfinite(loss)) {
                 char where[256];
-                locate_nonfinite(m, 1, where, sizeof where);
-                gs_monitor_metrics(&mon, step, epoch, NAN, NAN);
+                bad_layer = locate_nonfinite(m, 1, where, sizeof where);
+                gs_monitor_metrics(&mon, step, epoch, lr, NAN);
                 snprintf(detail, sizeof detail, "non-finite loss at step %zu (first in the %s)",
                          step, where);
                 break;
             }
             gs_model_backward(m, monitored);
             double gnorm = sqrt(gs_sumsq(GS_F32, m->total, m->grads));
-            double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
-                                                      steps_per_epoch);
             if (monitored && gs_monitor_capture(&mon, m, step, epoch, lr, gnorm, err) < 0) {
                 failed = 1;
                 break;
@@ -588,7 +593,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                 if (!monitored)
                     gs_monitor_metrics(&mon, step, epoch, lr, gnorm);
                 char where[256];
-                locate_nonfinite(m, 0, where, sizeof where);
+                bad_layer = locate_nonfinite(m, 0, where, sizeof where);
                 snprintf(detail, sizeof detail,
                          "non-finite gradient at step %zu (first in the %s)", step, where);
                 break;
@@ -706,6 +711,14 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     r->steps = pos.step;
     r->ratio = mon.ratio_first_last;
     gs_monitor_verdict(&mon, &r->verdict);
+    if (!strcmp(status, "diverged")) {
+        /* a value that overflowed is the extreme of explosion, whatever the
+           monitored steps before it looked like */
+        r->verdict.verdict = "exploding";
+        r->verdict.layer = bad_layer;
+        r->verdict.step = pos.step;
+        snprintf(r->verdict.detail, sizeof r->verdict.detail, "%s", detail);
+    }
     if (!quiet && strcmp(status, "interrupted") != 0)
         fprintf(out, "  verdict: %s (%s)\n", r->verdict.verdict, r->verdict.detail);
     r->seconds = gs_now() - t0;
