@@ -9,7 +9,7 @@ core_libgradscope_la_SOURCES = \
 	core/lib/rundir.h core/lib/rundir.c core/lib/csv.h core/lib/csv.c \
 	core/lib/checkpoint.h core/lib/checkpoint.c \
 	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h \
-	core/lib/report.c core/lib/sweep.c
+	core/lib/report.c core/lib/sweep.c core/lib/dataparallel.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
 core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS) -fvisibility=hidden
 core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) $(ZLIB_LIBS) -lm
@@ -24,7 +24,7 @@ core_gradscope_SOURCES = core/cli/main.c core/cli/report.c core/cli/newplugin.c 
 	core/cli/sweep.c core/cli/sweep_mpi.h
 core_gradscope_CFLAGS = $(AM_CFLAGS) $(MPI_CFLAGS)
 core_gradscope_LDADD = core/libgradscope.la $(MPI_LIBS)
-# MPI stays out of libgradscope: only the program's sweep scheduler uses it.
+# MPI stays out of libgradscope: only the program (sweeps, data-parallel runs) links it.
 if HAVE_MPI
 core_gradscope_SOURCES += core/cli/sweep_mpi.c
 endif

@@ -49,3 +49,6 @@ tests_test_training_SOURCES = tests/test_training.c tests/testutil.h
 tests_test_training_CFLAGS = $(TEST_CFLAGS)
 tests_test_training_LDADD = $(TEST_LDADD)
 include $(srcdir)/tests/sweep.mk
+include $(srcdir)/tests/regress.mk
+TESTS += tests/dataparallel_mpi.sh
+EXTRA_DIST += tests/dataparallel_mpi.sh

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "gradscope/gradscope.h"
+#include "sweep_mpi.h"
 
 typedef struct cli {
     const char **plugin_dirs;
@@ -285,7 +286,11 @@ static int cmd_run(int argc, char **argv, int validate_only)
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    gs_run_options opt = {.out_dir = c.out_dir,
+    /* Started by mpirun: one run trained by every rank (data parallel). */
+    gs_comm comm;
+    int parallel = !validate_only && gs_cli_mpi_comm(&comm);
+    gs_run_options opt = {.comm = parallel ? &comm : NULL,
+                          .out_dir = c.out_dir,
                           .sets = c.sets,
                           .n_sets = c.n_sets,
                           .threads = c.threads,
@@ -307,10 +312,14 @@ static int cmd_run(int argc, char **argv, int validate_only)
                 gs_experiment_variants(e) == 1 ? "" : "s");
         rc = GS_EXIT_OK;
     } else {
-        rc = report_status(gs_experiment_run(e, &opt, &err), &err);
+        rc = gs_experiment_run(e, &opt, &err);
+        if (!parallel || comm.rank == 0)
+            report_status(rc, &err);
     }
     gs_experiment_free(e);
     gs_registry_free(reg);
+    if (parallel)
+        sweep_mpi_finalize();
 out:
     free(c.plugin_dirs);
     free(c.sets);
@@ -336,9 +345,19 @@ static int cmd_resume(int argc, char **argv)
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    gs_run_options opt = {.threads = c.threads, .seed = -1, .quiet = c.quiet, .out = stdout};
-    rc = report_status(gs_resume(reg, pos[0], &opt, &err), &err);
+    gs_comm comm;
+    int parallel = gs_cli_mpi_comm(&comm);
+    gs_run_options opt = {.comm = parallel ? &comm : NULL,
+                          .threads = c.threads,
+                          .seed = -1,
+                          .quiet = c.quiet,
+                          .out = stdout};
+    rc = gs_resume(reg, pos[0], &opt, &err);
+    if (!parallel || comm.rank == 0)
+        report_status(rc, &err);
     gs_registry_free(reg);
+    if (parallel)
+        sweep_mpi_finalize();
 out:
     free(c.plugin_dirs);
     return rc;

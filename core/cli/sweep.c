@@ -31,8 +31,8 @@ static void usage_sweep(FILE *f)
             "  --out DIR        sweep directory (default: <output.dir>/<name>-sweep)\n"
             "  --jobs N         runs at a time on this machine, the threads divided\n"
             "                   between them (results do not depend on it)\n"
-            "  --index I        run combination I only (0-based; default: the variable\n"
-            "                   SLURM_ARRAY_TASK_ID when it is set); see --list\n"
+            "  --index I        run combination I only (0-based; see --list); without\n"
+            "                   --index, --jobs, --collect and --list: SLURM_ARRAY_TASK_ID\n"
             "  --collect        write sweep.csv from the run directories as they are\n"
             "                   (exit 1 if some runs are not finished)\n"
             "  --list           print each combination's index, directory and settings\n"
@@ -41,8 +41,9 @@ static void usage_sweep(FILE *f)
             "  --quiet          print nothing but errors\n"
             "\n"
             "Under mpirun rank 0 hands the combinations out to the other ranks as they\n"
-            "become free and writes sweep.csv.  MPI: %s.  docs/CLUSTERS.md has\n"
-            "examples for Slurm and MPI.\n",
+            "become free and writes sweep.csv.  docs/CLUSTERS.md has examples for Slurm\n"
+            "and MPI.\n"
+            "MPI: %s.\n",
             sweep_mpi_available() ? "built in" : "not built in (configure --with-mpi)");
 }
 

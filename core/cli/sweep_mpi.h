@@ -15,6 +15,9 @@ int sweep_mpi_agree(int ok);
    sweep.csv; returns the sweep's status on rank 0. */
 int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int threads, gs_error *err);
 void sweep_mpi_finalize(void);
+/* Joins the MPI job for data-parallel training: 1 and *c filled when there
+   are several ranks, else 0. */
+int gs_cli_mpi_comm(gs_comm *c);
 #else
 static inline int sweep_mpi_available(void) { return 0; }
 static inline void sweep_mpi_init(int *size, int *rank) { *size = 1, *rank = 0; }
@@ -26,6 +29,11 @@ static inline int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int t
     return GS_EXIT_RUNTIME;
 }
 static inline void sweep_mpi_finalize(void) {}
+static inline int gs_cli_mpi_comm(gs_comm *c)
+{
+    (void)c;
+    return 0;
+}
 #endif
 
 #endif

@@ -226,6 +226,30 @@ static int parse(const unsigned char *data, size_t len, image *img, const char *
     return 0;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The saved order must hold the examples of the current one (the split is
+   seeded), else training would index outside the training set. */
+static int same_examples(const size_t *order, const unsigned char *saved, size_t n)
+{
+    size_t *a = gs_xmalloc((2 * n + 1) * sizeof *a), *b = a + n;
+    memcpy(a, order, n * sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, saved + 8 * i, 8);
+        b[i] = (size_t)v;
+    }
+    qsort(a, n, sizeof *a, by_value);
+    qsort(b, n, sizeof *b, by_value);
+    int same = memcmp(a, b, n * sizeof *a) == 0;
+    free(a);
+    return same;
+}
+
 static const section *find(const image *img, const char *tag)
 {
     for (size_t i = 0; i < img->n; i++)
@@ -372,16 +396,16 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
         gs_err_set(err, "%s: section sizes do not match the model", path);
         goto out;
     }
+    if (!same_examples(c->order, perm->p, c->n_order)) {
+        gs_err_set(err, "%s: corrupt example order", path);
+        goto out;
+    }
     /* Everything checked: from here on the state is replaced. */
     memcpy(m->values, parm->p, parm->len);
     memcpy(c->opt_state, opts->p, opts->len);
     for (size_t i = 0; i < c->n_order; i++) {
         uint64_t v;
         memcpy(&v, perm->p + 8 * i, 8);
-        if (v >= c->n_order + 1000000000ull) {
-            gs_err_set(err, "%s: corrupt example order", path);
-            goto out;
-        }
         c->order[i] = (size_t)v;
     }
     reader r = {.s = find(&img, "RNGS")};

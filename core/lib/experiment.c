@@ -576,6 +576,7 @@ gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
         goto fail;
     gs_origin fo = {.default_file = path};
     const config_setting_t *vars = config_lookup(&cfg, "variants");
+    e->has_sweep = config_lookup(&cfg, "sweep") != NULL;
     char w[1024];
     const config_setting_t *name = config_lookup(&cfg, "name");
     e->name = gs_xstrdup(name && config_setting_type(name) == CONFIG_TYPE_STRING

@@ -35,6 +35,7 @@ struct gs_experiment {
     gs_variant *variants;
     size_t n_variants;
     int has_variants;
+    int has_sweep; /* a sweep section, which `gradscope sweep` reads */
 };
 
 extern const gs_param_spec gs_training_schema[];

@@ -23,6 +23,7 @@
  * count, nor the split, nor packing changes a single bit of the result.
  */
 #include "config.h"
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,26 +68,54 @@ typedef struct sgemm {
     float alpha, beta;
 } sgemm;
 
-/* Per-thread packing buffers, grown as needed and kept for the next call
-   (threads of the OpenMP team persist between parallel regions): one for
-   op(A), which the calling thread packs for the whole team, one for B. */
+/*
+ * Per-thread packing buffers, grown as needed and kept for the next call
+ * (threads of the OpenMP team persist between parallel regions): one for
+ * op(A), which the calling thread packs for the whole team, one for B.
+ * Every thread's buffers are also listed globally and released at exit.
+ */
 typedef struct scratch {
-    float *buf;
-    size_t cap;
+    float *buf[2];
+    size_t cap[2];
+    struct scratch *next;
 } scratch;
 
-static _Thread_local scratch scratch_a, scratch_b;
+enum { SCRATCH_A, SCRATCH_B };
 
-static float *scratch_get(scratch *s, size_t floats)
+static _Thread_local scratch *thread_scratch;
+static scratch *all_scratch;
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static float *scratch_get(int which, size_t floats)
 {
-    if (floats > s->cap) {
-        free(s->buf);
-        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-        if (posix_memalign((void **)&s->buf, 64, bytes) != 0)
-            s->buf = gs_xmalloc(bytes); /* reports exhaustion and stops */
-        s->cap = floats;
+    scratch *s = thread_scratch;
+    if (!s) {
+        s = thread_scratch = gs_xmalloc(sizeof *s);
+        memset(s, 0, sizeof *s);
+        pthread_mutex_lock(&scratch_lock);
+        s->next = all_scratch;
+        all_scratch = s;
+        pthread_mutex_unlock(&scratch_lock);
     }
-    return s->buf;
+    if (floats > s->cap[which]) {
+        free(s->buf[which]);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        if (posix_memalign((void **)&s->buf[which], 64, bytes) != 0)
+            s->buf[which] = gs_xmalloc(bytes); /* reports exhaustion and stops */
+        s->cap[which] = floats;
+    }
+    return s->buf[which];
+}
+
+__attribute__((destructor)) static void scratch_release(void)
+{
+    for (scratch *s = all_scratch, *next; s; s = next) {
+        next = s->next;
+        free(s->buf[SCRATCH_A]);
+        free(s->buf[SCRATCH_B]);
+        free(s);
+    }
+    all_scratch = NULL;
 }
 
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
@@ -234,7 +263,7 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, size_t 
 {
     size_t nb = j1 - j0, kc0 = min_sz(g->k, KC), mp = rows_padded(g->m);
     int direct_b = g->bcs == 1 && (kc0 <= 32 || kc0 * nb <= DIRECT_B_MAX);
-    float *bpack = direct_b ? NULL : scratch_get(&scratch_b, KC * ((min_sz(nb, NC) + NR - 1) / NR * NR));
+    float *bpack = direct_b ? NULL : scratch_get(SCRATCH_B, KC * ((min_sz(nb, NC) + NR - 1) / NR * NR));
     for (size_t jc = j0; jc < j1; jc += NC) {
         size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += KC) {
@@ -497,19 +526,23 @@ static const kernels avx2 = {"avx2-fma", block_avx2, pack_a_avx2};
 #endif
 
 static const kernels *impl;
+static pthread_once_t impl_once = PTHREAD_ONCE_INIT;
+
+static void kernels_choose(void)
+{
+    impl = &portable;
+#ifdef GS_GEMM_AVX2
+    const char *env = getenv("GRADSCOPE_KERNELS");
+    __builtin_cpu_init();
+    if (!(env && strcmp(env, "portable") == 0) && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
+        impl = &avx2;
+#endif
+}
 
 static const kernels *kernels_get(void)
 {
-    if (!impl) {
-        impl = &portable;
-#ifdef GS_GEMM_AVX2
-        const char *env = getenv("GRADSCOPE_KERNELS");
-        __builtin_cpu_init();
-        if (!(env && strcmp(env, "portable") == 0) && __builtin_cpu_supports("avx2") &&
-            __builtin_cpu_supports("fma"))
-            impl = &avx2;
-#endif
-    }
+    pthread_once(&impl_once, kernels_choose);
     return impl;
 }
 
@@ -524,16 +557,19 @@ static int pack_a_pays(const sgemm *g)
 
 /*
  * How to share C among `threads` threads: a tm x tn grid of blocks on the
- * tile grid, about three per thread so that dynamic scheduling evens out
- * threads that the system delays.  Columns first: a block packs its own
- * slice of B (a transposed copy of the weights, in the forward pass),
- * which then is never packed twice.
+ * tile grid.  Columns first, since a block packs its own slice of B (in the
+ * forward pass a transposed copy of the weights) and column blocks never
+ * pack the same slice twice: up to three blocks per thread, so that dynamic
+ * scheduling evens out threads the system delays, but none narrower than
+ * four tiles while there are columns enough (narrow blocks reread op(A)
+ * more often).  Rows are split only when C is too narrow for the threads.
  */
 static void grid(size_t m, size_t n, int threads, size_t *tm, size_t *tn)
 {
-    size_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR, want = 3 * (size_t)threads;
-    *tn = min_sz(nt, want);
-    *tm = min_sz(mt, (want + *tn - 1) / *tn);
+    size_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR, t = (size_t)threads;
+    size_t wide = nt / 4 > t ? nt / 4 : t;
+    *tn = min_sz(min_sz(nt, 3 * t), wide);
+    *tm = *tn >= t ? 1 : min_sz(mt, (t + *tn - 1) / *tn);
 }
 
 static void sgemm_run(const sgemm *g)
@@ -541,7 +577,7 @@ static void sgemm_run(const sgemm *g)
     const kernels *kern = kernels_get();
     int threads = gs_get_threads();
     size_t panels = (g->m + MR - 1) / MR;
-    float *ap = pack_a_pays(g) ? scratch_get(&scratch_a, rows_padded(g->m) * g->k) : NULL;
+    float *ap = pack_a_pays(g) ? scratch_get(SCRATCH_A, rows_padded(g->m) * g->k) : NULL;
     if (threads <= 1 || (double)g->m * (double)g->n * (double)g->k < PARALLEL_MIN_FMAS) {
         if (ap)
             kern->pack_a(g, 0, panels, ap);

@@ -64,6 +64,18 @@ void gs_set_flush_denormals(int on);
 void gs_add_row_vector(gs_dtype dt, size_t rows, size_t cols, const void *b, void *y);
 void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s);
 void gs_axpy(gs_dtype dt, size_t n, double alpha, const void *x, void *y);
+/* memset(x, 0, bytes), by several threads when long. */
+void gs_zero(size_t bytes, void *x);
+/*
+ * One pass over gradient g and weights w (n floats): *gg = sum g^2, *ww =
+ * sum w^2 (in a fixed order), *gmax = max |g| (NaN if any g is NaN), and
+ * hist[] += counts of |g| by decade: [0] zero, [1] below 10^lo, [2 + k - lo]
+ * in [10^k, 10^(k+1)) for lo <= k < hi, [hi - lo + 2] 10^hi and up or not
+ * finite.  -37 <= lo < hi <= 38, hi - lo + 3 <= GS_STATS_MAX_BINS.
+ */
+enum { GS_STATS_MAX_BINS = 80 };
+void gs_grad_stats(const float *g, const float *w, size_t n, int lo, int hi, double *gg,
+                   double *ww, double *gmax, uint32_t *hist);
 void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg);
 /* Sum of squares in double, in a fixed order. */
 double gs_sumsq(gs_dtype dt, size_t n, const void *x);

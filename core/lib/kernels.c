@@ -12,6 +12,7 @@
  */
 #include "config.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -50,21 +51,39 @@ void gs_set_flush_denormals(int on)
 #endif
 }
 
+/* Element-wise work on arrays this long is split among the threads in
+   chunks of ELEMENTWISE_GRAIN, which changes no result. */
+enum { ELEMENTWISE_PARALLEL_MIN = 1 << 17, ELEMENTWISE_GRAIN = 1 << 15 };
+
+static int split_elementwise(size_t n) { return n >= ELEMENTWISE_PARALLEL_MIN && n_threads > 1; }
+
+typedef struct rows_job {
+    size_t rows, cols;
+    const float *a;
+    float *b;
+} rows_job;
+
 GS_MULTIVERSION
-static void add_row_f32(size_t rows, size_t cols, const float *restrict b, float *restrict y)
+static void add_row_range(void *arg, size_t r0, size_t r1)
 {
-    for (size_t i = 0; i < rows; i++) {
-        float *yi = y + i * cols;
+    const rows_job *j = arg;
+    const float *restrict bias = j->a;
+    for (size_t i = r0; i < r1; i++) {
+        float *restrict yi = j->b + i * j->cols;
 #pragma omp simd
-        for (size_t j = 0; j < cols; j++)
-            yi[j] += b[j];
+        for (size_t c = 0; c < j->cols; c++)
+            yi[c] += bias[c];
     }
 }
 
 void gs_add_row_vector(gs_dtype dt, size_t rows, size_t cols, const void *b, void *y)
 {
     if (dt == GS_F32) {
-        add_row_f32(rows, cols, b, y);
+        rows_job j = {rows, cols, b, y};
+        if (split_elementwise(rows * cols))
+            gs_parallel_for(rows, (ELEMENTWISE_GRAIN + cols - 1) / cols, add_row_range, &j);
+        else
+            add_row_range(&j, 0, rows);
         return;
     }
     const double *bb = b;
@@ -74,22 +93,29 @@ void gs_add_row_vector(gs_dtype dt, size_t rows, size_t cols, const void *b, voi
             yy[i * cols + j] += bb[j];
 }
 
-/* Each s[j] adds rows in order 0, 1, ...; vectors run across j. */
+/* Each s[j] adds rows in order 0, 1, ...; vectors (and threads) run
+   across j. */
 GS_MULTIVERSION
-static void sum_rows_f32(size_t rows, size_t cols, const float *restrict y, float *restrict s)
+static void sum_rows_range(void *arg, size_t c0, size_t c1)
 {
-    for (size_t i = 0; i < rows; i++) {
-        const float *yi = y + i * cols;
+    const rows_job *j = arg;
+    float *restrict s = j->b;
+    for (size_t i = 0; i < j->rows; i++) {
+        const float *restrict yi = j->a + i * j->cols;
 #pragma omp simd
-        for (size_t j = 0; j < cols; j++)
-            s[j] += yi[j];
+        for (size_t c = c0; c < c1; c++)
+            s[c] += yi[c];
     }
 }
 
 void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s)
 {
     if (dt == GS_F32) {
-        sum_rows_f32(rows, cols, y, s);
+        rows_job j = {rows, cols, y, s};
+        if (split_elementwise(rows * cols) && cols >= 128)
+            gs_parallel_for(cols, 64, sum_rows_range, &j);
+        else
+            sum_rows_range(&j, 0, cols);
         return;
     }
     const double *yy = y;
@@ -99,24 +125,51 @@ void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s)
             ss[j] += yy[i * cols + j];
 }
 
+typedef struct axpy_job {
+    float a;
+    const float *x;
+    float *y;
+} axpy_job;
+
 GS_MULTIVERSION
-static void axpy_f32(size_t n, float a, const float *restrict x, float *restrict y)
+static void axpy_range(void *arg, size_t b, size_t e)
 {
+    const axpy_job *j = arg;
+    const float *restrict x = j->x;
+    float *restrict y = j->y;
+    const float a = j->a;
 #pragma omp simd
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = b; i < e; i++)
         y[i] += a * x[i];
 }
 
 void gs_axpy(gs_dtype dt, size_t n, double alpha, const void *x, void *y)
 {
     if (dt == GS_F32) {
-        axpy_f32(n, (float)alpha, x, y);
+        axpy_job j = {(float)alpha, x, y};
+        if (split_elementwise(n))
+            gs_parallel_for(n, ELEMENTWISE_GRAIN, axpy_range, &j);
+        else
+            axpy_range(&j, 0, n);
         return;
     }
     const double *xx = x;
     double *yy = y;
     for (size_t i = 0; i < n; i++)
         yy[i] += alpha * xx[i];
+}
+
+static void zero_range(void *arg, size_t b, size_t e)
+{
+    memset((char *)arg + b, 0, e - b);
+}
+
+void gs_zero(size_t bytes, void *x)
+{
+    if (split_elementwise(bytes / sizeof(float)))
+        gs_parallel_for(bytes, (size_t)ELEMENTWISE_GRAIN * sizeof(float), zero_range, x);
+    else
+        memset(x, 0, bytes);
 }
 
 void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg)
@@ -236,6 +289,121 @@ double gs_sum(gs_dtype dt, size_t n, const void *x) { return reduce(dt, n, x, su
 double gs_maxabs(gs_dtype dt, size_t n, const void *x)
 {
     return reduce(dt, n, x, maxabs_f32, maxabs_f64, 1);
+}
+
+/*
+ * Gradient statistics for the monitor, in one pass over a tensor.
+ *
+ * The decade of |g| is floor(log10 |g|) from the binary exponent e
+ * (floor((e - 1) log10 2) = ((e - 1) * 1233) >> 12 for every float
+ * exponent, an arithmetic shift), corrected by one comparison with the
+ * smallest float not below 10^(k+1): exactly the bin of comparing |g|
+ * with 10^(k+1) in double, with no log per element.  Denormals all land
+ * below 10^lo, which is why lo may not go below -37.
+ */
+enum { DECADE_MIN = -38, DECADE_MAX = 39 };
+static float decade_edge[DECADE_MAX - DECADE_MIN + 1]; /* smallest float >= 10^k */
+static pthread_once_t decade_once = PTHREAD_ONCE_INIT;
+
+static void decade_init(void)
+{
+    for (int k = DECADE_MIN; k <= DECADE_MAX; k++) {
+        double t = pow(10.0, k);
+        float f = (float)t;
+        if ((double)f < t)
+            f = nextafterf(f, INFINITY);
+        decade_edge[k - DECADE_MIN] = f;
+    }
+}
+
+enum { STATS_BLOCK = 64 };
+
+GS_MULTIVERSION
+static void stats_chunk(const float *restrict g, size_t n, int lo, int hi, double *gmax,
+                        uint32_t *restrict hist)
+{
+    const int last = hi - lo + 2;
+    uint32_t sub[8][GS_STATS_MAX_BINS] = {{0}};
+    float mx = 0.0f;
+    int nans = 0;
+    for (size_t b = 0; b < n; b += STATS_BLOCK) {
+        size_t len = n - b < STATS_BLOCK ? n - b : STATS_BLOCK;
+        int32_t bins[STATS_BLOCK];
+        const float *gb = g + b;
+        for (size_t i = 0; i < len; i++) {
+            int32_t u;
+            memcpy(&u, gb + i, sizeof u);
+            u &= 0x7fffffff;
+            const int32_t e = u >> 23;
+            int32_t k = ((e - 127) * 1233) >> 12;
+            int32_t idx = k + 1 - DECADE_MIN;
+            idx = idx < 0 ? 0 : idx;
+            idx = idx > DECADE_MAX - DECADE_MIN ? DECADE_MAX - DECADE_MIN : idx;
+            k += fabsf(gb[i]) >= decade_edge[idx];
+            int32_t bin = k < lo ? 1 : 2 + k - lo;
+            bin = k >= hi || e == 255 ? last : bin;
+            bins[i] = u == 0 ? 0 : bin;
+        }
+#pragma omp simd reduction(max : mx) reduction(+ : nans)
+        for (size_t i = 0; i < len; i++) {
+            const float a = fabsf(gb[i]);
+            mx = a > mx ? a : mx;
+            nans += a != a;
+        }
+        for (size_t i = 0; i < len; i++)
+            sub[i & 7][bins[i]]++;
+    }
+    for (int k = 0; k <= last; k++)
+        for (int q = 0; q < 8; q++)
+            hist[k] += sub[q][k];
+    *gmax = nans || *gmax != *gmax ? NAN : ((double)mx > *gmax ? (double)mx : *gmax);
+}
+
+typedef struct stats_job {
+    const float *g, *w;
+    size_t n;
+    int lo, hi;
+    double *gg, *ww, *gmax; /* per chunk */
+    uint32_t *hist;         /* per chunk, GS_STATS_MAX_BINS each */
+} stats_job;
+
+static void stats_range(void *arg, size_t c0, size_t c1)
+{
+    const stats_job *j = arg;
+    for (size_t c = c0; c < c1; c++) {
+        size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
+        j->gg[c] = sumsq_f32(j->g + b, len);
+        j->ww[c] = sumsq_f32(j->w + b, len);
+        j->gmax[c] = 0.0;
+        stats_chunk(j->g + b, len, j->lo, j->hi, &j->gmax[c], j->hist + c * GS_STATS_MAX_BINS);
+    }
+}
+
+void gs_grad_stats(const float *g, const float *w, size_t n, int lo, int hi, double *gg,
+                   double *ww, double *gmax, uint32_t *hist)
+{
+    pthread_once(&decade_once, decade_init);
+    size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    double *part = gs_xmalloc((chunks ? chunks : 1) * 3 * sizeof(double));
+    size_t hbytes = (chunks ? chunks : 1) * GS_STATS_MAX_BINS * sizeof(uint32_t);
+    uint32_t *h = memset(gs_xmalloc(hbytes), 0, hbytes);
+    stats_job j = {g, w, n, lo, hi, part, part + chunks, part + 2 * chunks, h};
+    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1)
+        gs_parallel_for(chunks, 1, stats_range, &j);
+    else
+        stats_range(&j, 0, chunks);
+    *gg = *ww = *gmax = 0.0;
+    for (size_t c = 0; c < chunks; c++) {
+        *gg += j.gg[c];
+        *ww += j.ww[c];
+        *gmax = *gmax != *gmax || j.gmax[c] != j.gmax[c] ? NAN
+                : j.gmax[c] > *gmax                     ? j.gmax[c]
+                                                        : *gmax;
+        for (int k = 0; k <= hi - lo + 2; k++)
+            hist[k] += h[c * GS_STATS_MAX_BINS + (size_t)k];
+    }
+    free(part);
+    free(h);
 }
 
 /* x * 0 is 0 for finite x and NaN for inf and NaN; the sum of those is

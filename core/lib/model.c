@@ -455,7 +455,7 @@ void gs_model_forward(gs_model *m, int training)
 
 void gs_model_backward(gs_model *m, int input_grad)
 {
-    memset(m->grads, 0, (m->total ? m->total : 1) * dsize(m->dtype));
+    gs_zero((m->total ? m->total : 1) * dsize(m->dtype), m->grads);
     for (size_t l = m->n_layers; l-- > 0;) {
         gs_tensor *dx = (l > 0 || input_grad) ? &m->dacts[l] : NULL;
         gs_module_backward(m->layers[l], &m->acts[l], &m->acts[l + 1], &m->dacts[l + 1], dx);

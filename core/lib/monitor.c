@@ -210,6 +210,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         mon->hist_steps = gs_xrealloc(mon->hist_steps, mon->cap_monitored * sizeof(uint64_t));
     }
     double *norms = mon->hist_norms + mon->n_monitored * (m->n_layers + 1);
+    norms[m->n_layers] = NAN; /* the row's spare slot: unused, but checkpointed */
     mon->hist_global[mon->n_monitored] = mon->cur_gnorm;
     mon->hist_steps[mon->n_monitored] = step;
     const float *now = m->values;

@@ -375,7 +375,8 @@ int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err)
     }
     closedir(d);
     /* Sorted, so that which file loads first never depends on the file system. */
-    qsort(names, n, sizeof *names, by_name);
+    if (n)
+        qsort(names, n, sizeof *names, by_name);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (lstat(names[i], &st) != 0 || !S_ISREG(st.st_mode))

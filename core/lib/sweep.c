@@ -876,9 +876,7 @@ int gs_sweep_run_one(const gs_registry *reg, const gs_sweep *s, size_t i, int th
         rc = GS_EXIT_OK;
         how = "skipped, already ";
     } else if (configs == s->n_variants) {
-        /* The checkpoint hashes config.cfg, which records the threads it ran
-           with: a resumed run keeps them. */
-        gs_run_options ro = {.seed = -1, .quiet = 1, .out = s->opt.out};
+        gs_run_options ro = {.threads = threads, .seed = -1, .quiet = 1, .out = s->opt.out};
         rc = gs_resume(reg, root, &ro, err);
         how = "resumed, ";
     } else if (summaries == 0) {
@@ -1023,7 +1021,17 @@ int gs_sweep_collect(const gs_sweep *s, size_t *unfinished, gs_error *err)
 
 /* ---- one machine: in process, or `jobs` forked processes ---- */
 
+/* Statuses of combinations no run returned from. */
+enum { RC_NOT_TAKEN = -1, RC_RUNNING = -2 };
+
+typedef struct shared_state {
+    size_t next;
+    int stop;
+    int rc[];
+} shared_state;
+
 static volatile sig_atomic_t sweep_signal;
+static shared_state *shared;
 static pid_t *children;
 static size_t n_children;
 
@@ -1031,6 +1039,9 @@ static void on_sweep_signal(int sig)
 {
     if (!sweep_signal)
         sweep_signal = sig;
+    /* a job between two runs sees this before it takes the next one */
+    if (shared)
+        __atomic_store_n(&shared->stop, 1, __ATOMIC_SEQ_CST);
     /* the jobs run in their own process groups, away from the terminal's
        signals: each hears it once, from here */
     for (size_t j = 0; j < n_children; j++)
@@ -1047,12 +1058,6 @@ static int available_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
-typedef struct shared_state {
-    size_t next;
-    int stop;
-    int rc[];
-} shared_state;
-
 /* A job: takes the next combination until none is left or a signal stops it. */
 static void job_loop(const gs_registry *reg, const gs_sweep *s, shared_state *sh, int threads)
 {
@@ -1063,6 +1068,7 @@ static void job_loop(const gs_registry *reg, const gs_sweep *s, shared_state *sh
         if (i >= s->count)
             break;
         gs_error err = {{0}};
+        sh->rc[i] = RC_RUNNING;
         int rc = gs_sweep_run_one(reg, s, i, threads, &err);
         sh->rc[i] = rc;
         if (rc != GS_EXIT_OK && rc < 128)
@@ -1092,14 +1098,14 @@ int gs_sweep_run(const gs_registry *reg, const gs_sweep *s, gs_error *err)
         gs_err_set(err, "cannot map shared memory: %s", strerror(errno));
         return GS_EXIT_RUNTIME;
     }
-    /* a combination a job never finished (it crashed) counts as failed */
     for (size_t i = 0; i < s->count; i++)
-        sh->rc[i] = -1;
+        sh->rc[i] = RC_NOT_TAKEN;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sweep_signal;
     sigemptyset(&sa.sa_mask);
     sweep_signal = 0;
+    shared = sh;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!s->opt.quiet)
@@ -1153,14 +1159,20 @@ int gs_sweep_run(const gs_registry *reg, const gs_sweep *s, gs_error *err)
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    size_t failed = 0, first_failed = 0;
+    shared = NULL;
+    size_t failed = 0, first_failed = 0, not_run = 0;
     int stopped = 0;
     for (size_t i = 0; i < s->count; i++) {
         if (sh->rc[i] >= 128 && !stopped)
             stopped = sh->rc[i];
-        /* never taken (stopped first) is not a failure */
-        if (sh->rc[i] != GS_EXIT_OK && sh->rc[i] < 128 && !(sh->rc[i] == -1 && (sh->stop || sweep_signal)) &&
-            !failed++)
+        /* a job that died (SIGKILL, out of memory) left its combination running */
+        if (sh->rc[i] == RC_RUNNING)
+            fprintf(stderr, "gradscope: [%zu/%zu] %s: its job died during the run; run the "
+                            "sweep again to resume it\n",
+                    i + 1, s->count, s->names[i]);
+        if (sh->rc[i] == RC_NOT_TAKEN)
+            not_run++;
+        else if (sh->rc[i] != GS_EXIT_OK && sh->rc[i] < 128 && !failed++)
             first_failed = i;
     }
     if (sweep_signal && !stopped)
@@ -1176,9 +1188,9 @@ int gs_sweep_run(const gs_registry *reg, const gs_sweep *s, gs_error *err)
         return stopped;
     }
     if (failed) {
-        gs_err_set(err, "%zu of %zu combinations failed (the first: %zu, %s); see the messages "
-                        "above; run the sweep again to retry them",
-                   failed, s->count, first_failed, s->names[first_failed]);
+        gs_err_set(err, "%zu of %zu combinations failed (the first: %zu, %s) and %zu did not "
+                        "start; see the messages above; run the sweep again to retry them",
+                   failed, s->count, first_failed, s->names[first_failed], not_run);
         return GS_EXIT_RUNTIME;
     }
     if (crc != GS_EXIT_OK) {

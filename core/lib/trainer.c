@@ -37,6 +37,8 @@ typedef struct gs_result {
 
 typedef struct trainer {
     const gs_variant *v;
+    const gs_comm *comm; /* NULL: one process */
+    int writer;          /* this process writes the run directory */
     gs_model *model;
     gs_dataset data;
     size_t *train_idx, *val_idx, *test_idx;
@@ -471,12 +473,17 @@ static char *component_list(const gs_variant *v)
     return buf;
 }
 
+/* The experiment as the checkpoint must match it: every setting but the
+   thread count, which never changes a result. */
 static uint64_t config_hash(const gs_variant *v)
 {
+    gs_variant copy = *v;
+    memcpy(copy.training, v->training, sizeof copy.training);
+    copy.training[T_THREADS].i = 0;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    gs_variant_write(v, f);
+    gs_variant_write(&copy, f);
     fclose(f);
     uint64_t h = gs_hash_string(buf);
     free(buf);
@@ -492,6 +499,9 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                  gs_error *err)
 {
     const gs_variant *v = t->v;
+    const gs_comm *comm = t->comm;
+    int writer = t->writer;
+    quiet = quiet || !writer;
     gs_model *m = t->model;
     gs_monitor mon;
     double t0 = gs_now();
@@ -519,8 +529,8 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         return GS_EXIT_INPUT;
     }
     int resumed = rc == 0;
-    if ((!resumed && write_config(dir, v, err) < 0) ||
-        gs_monitor_open_logs(&mon, resumed ? offsets : NULL, err) < 0) {
+    if (writer && ((!resumed && write_config(dir, v, err) < 0) ||
+                   gs_monitor_open_logs(&mon, resumed ? offsets : NULL, err) < 0)) {
         gs_monitor_close(&mon, NULL);
         free(components);
         return GS_EXIT_RUNTIME;
@@ -541,8 +551,11 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     char detail[512] = "";
     int failed = 0;
     long bad_layer = -1;
+    /* Stopping is decided once per step; with several ranks, by all of them
+       together, so that none waits forever for another. */
+    int stop = 0;
     r->val_loss = r->val_acc = r->test_loss = r->test_acc = NAN;
-    for (; pos.epoch < epochs && !detail[0] && !failed && !stop_signal; pos.epoch++) {
+    for (; pos.epoch < epochs && !detail[0] && !failed && !stop; pos.epoch++) {
         size_t epoch = (size_t)pos.epoch;
         double te = gs_now();
         if (!pos.shuffled) {
@@ -560,12 +573,40 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
             int monitored = step % every == 0 || step + 1 == total_steps;
             double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
                                                       steps_per_epoch);
-            gather(t, &t->data.train, t->train_idx + b, n);
-            m->monitoring = monitored;
-            gs_model_forward(m, 1);
-            size_t correct;
+            size_t off = 0, cnt = n, correct = 0;
+            if (comm)
+                gs_dp_shard(n, comm->rank, comm->size, &off, &cnt);
+            double loss = 0;
             float *dout = m->dacts[m->n_layers].data;
-            double loss = eval_loss(t, n, dout, &correct);
+            m->monitoring = monitored;
+            if (cnt) {
+                gather(t, &t->data.train, t->train_idx + b + off, cnt);
+                gs_model_forward(m, 1);
+                loss = eval_loss(t, cnt, dout, &correct);
+            }
+            if (comm) {
+                /* Each rank's gradient of its shard's mean loss, weighted by
+                   its share, summed in rank order: the gradient of the global
+                   batch's mean loss. */
+                if (cnt) {
+                    float share = (float)((double)cnt / (double)n);
+                    for (size_t i = 0; i < cnt * gs_shape_numel(&m->out); i++)
+                        dout[i] *= share;
+                    gs_model_backward(m, monitored);
+                } else {
+                    memset(m->grads, 0, m->total * sizeof(float));
+                }
+                double sums[3] = {loss * (double)cnt, (double)correct, stop_signal ? 1.0 : 0.0};
+                if (gs_dp_sum_f32(comm, m->grads, m->total) < 0 ||
+                    gs_dp_sum_f64(comm, sums, 3) < 0) {
+                    gs_err_set(err, "data-parallel: exchanging gradients between ranks failed");
+                    failed = 1;
+                    break;
+                }
+                loss = sums[0] / (double)n;
+                correct = (size_t)sums[1];
+                stop = sums[2] > 0;
+            }
             pos.epoch_loss += loss * (double)n;
             pos.epoch_correct += (double)correct;
             gs_monitor_batch(&mon, loss, correct, n);
@@ -577,7 +618,8 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                          step, where);
                 break;
             }
-            gs_model_backward(m, monitored);
+            if (!comm)
+                gs_model_backward(m, monitored);
             double gnorm = sqrt(gs_sumsq(GS_F32, m->total, m->grads));
             if (monitored && gs_monitor_capture(&mon, m, step, epoch, lr, gnorm, err) < 0) {
                 failed = 1;
@@ -636,23 +678,25 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                 progress_bar(out, epoch, epochs, b + n, t->n_train, pos.step, total_steps, loss,
                              (double)(b + n) / (last_bar - te), last_bar - t0);
             }
+            if (!comm)
+                stop = stop_signal != 0;
             int last_of_epoch = pos.batch >= t->n_train;
             if ((ckpt_every && pos.step % ckpt_every == 0 && !last_of_epoch) ||
-                (stop_signal && !last_of_epoch)) {
-                if (gs_checkpoint_save(dir, &ck, err) < 0) {
+                (stop && !last_of_epoch)) {
+                if (writer && gs_checkpoint_save(dir, &ck, err) < 0) {
                     failed = 1;
                     break;
                 }
-                if (stop_signal)
+                if (stop)
                     break;
             }
         }
-        if (detail[0] || failed || (stop_signal && pos.batch < t->n_train))
+        if (detail[0] || failed || (stop && pos.batch < t->n_train))
             break;
         double vloss = NAN, vacc = NAN, tloss = NAN, tacc = NAN;
-        if (t->n_val)
+        if (t->n_val && writer)
             evaluate(t, &t->data.train, t->val_idx, t->n_val, &vloss, &vacc);
-        if (t->data.test.count)
+        if (t->data.test.count && writer)
             evaluate(t, &t->data.test, t->test_idx, t->data.test.count, &tloss, &tacc);
         double train_loss = pos.epoch_loss / (double)t->n_train;
         double train_acc = t->data.classes ? pos.epoch_correct / (double)t->n_train : NAN;
@@ -673,7 +717,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         pos.shuffled = 0;
         pos.epoch_loss = pos.epoch_correct = 0;
         pos.epoch++;
-        int save = gs_checkpoint_save(dir, &ck, err);
+        int save = writer ? gs_checkpoint_save(dir, &ck, err) : 0;
         pos.epoch--;
         if (save < 0) {
             failed = 1;
@@ -685,10 +729,11 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         gs_monitor_close(&mon, NULL);
         return GS_EXIT_RUNTIME;
     }
-    if (stop_signal && !detail[0] && pos.epoch < epochs) {
+    int signo = stop_signal ? (int)stop_signal : SIGTERM; /* another rank's signal */
+    if (stop && !detail[0] && pos.epoch < epochs) {
         status = "interrupted";
         snprintf(detail, sizeof detail, "stopped by signal %d at step %llu; continue with "
-                 "gradscope resume", (int)stop_signal, (unsigned long long)pos.step);
+                 "gradscope resume", signo, (unsigned long long)pos.step);
         if (!quiet)
             fprintf(out, "\n  interrupted: checkpoint written at step %llu\n",
                     (unsigned long long)pos.step);
@@ -698,14 +743,15 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         r->train_loss = r->train_acc = NAN;
         if (!quiet)
             fprintf(out, "  diverged: %s\n", detail);
-    } else {
+    } else if (writer) {
         /* Final train metrics in evaluation mode over the training part. */
         evaluate(t, &t->data.train, t->train_idx, t->n_train, &r->train_loss, &r->train_acc);
     }
     /* a run resumed at its very end has no epoch left to evaluate */
-    if (!strcmp(status, "completed") && r->val_loss != r->val_loss && t->n_val)
+    if (writer && !strcmp(status, "completed") && r->val_loss != r->val_loss && t->n_val)
         evaluate(t, &t->data.train, t->val_idx, t->n_val, &r->val_loss, &r->val_acc);
-    if (!strcmp(status, "completed") && r->test_loss != r->test_loss && t->data.test.count)
+    if (writer && !strcmp(status, "completed") && r->test_loss != r->test_loss &&
+        t->data.test.count)
         evaluate(t, &t->data.test, t->test_idx, t->data.test.count, &r->test_loss, &r->test_acc);
     r->status = status;
     r->steps = pos.step;
@@ -732,11 +778,12 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         r->last_norm[l] = rows ? mon.hist_norms[(rows - 1) * stride + l] : NAN;
         r->layer_types[l] = gs_xstrdup(gs_module_type(m->layers[l]));
     }
-    if (gs_monitor_close(&mon, err) < 0 || gs_theory_write(dir, &r->theory, err) < 0 ||
-        write_summary(dir, r, detail[0] ? detail : NULL, err) < 0)
+    if (gs_monitor_close(&mon, err) < 0 ||
+        (writer && (gs_theory_write(dir, &r->theory, err) < 0 ||
+                    write_summary(dir, r, detail[0] ? detail : NULL, err) < 0)))
         return GS_EXIT_RUNTIME;
     if (!strcmp(status, "interrupted"))
-        return 128 + (int)stop_signal;
+        return 128 + signo;
     return GS_EXIT_OK;
 }
 
@@ -791,9 +838,11 @@ static void print_comparison(FILE *out, const gs_result *res, size_t n)
             continue;
         if (!header++)
             fprintf(out, "\nMean-field factor per layer of |dL/dx|^2 at initialization, "
-                         "chi = sigma_w^2 E[phi'(h)^2]\n%-20s %-9s %-11s %9s %9s %10s %10s\n",
-                    "variant", "layers", "activation", "sigma_w2", "sigma_b2", "predicted",
-                    "measured");
+                         "chi = sigma_w^2 E[phi'(h)^2]: predicted at the fixed point q*, "
+                         "predicted along this depth, measured at step 0\n"
+                         "%-20s %-9s %-11s %9s %9s %10s %10s %10s\n",
+                    "variant", "layers", "activation", "sigma_w2", "sigma_b2", "at q*",
+                    "this depth", "measured");
         char span[32];
         snprintf(span, sizeof span, "%zu-%zu", t->first, t->last);
         fprintf(out, "%-20s %-9s %-11s %9.4f %9.4f %10.4f %10.4f %10.4f\n",
@@ -845,10 +894,23 @@ int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err
     return rc;
 }
 
+/* With several ranks, true on every rank when `ok` is true on every rank. */
+static int all_ranks(const gs_comm *comm, int ok)
+{
+    if (!comm)
+        return ok;
+    double v = ok ? 1.0 : 0.0;
+    if (gs_dp_sum_f64(comm, &v, 1) < 0)
+        return 0;
+    return v >= (double)comm->size;
+}
+
 static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
 {
     FILE *out = opt && opt->out ? opt->out : stdout;
-    int quiet = opt && opt->quiet;
+    const gs_comm *comm = opt ? opt->comm : NULL;
+    int writer = !comm || comm->rank == 0;
+    int quiet = (opt && opt->quiet) || !writer;
     size_t n = e->n_variants;
     trainer *tr = gs_xcalloc(n, sizeof *tr);
     gs_result *res = gs_xcalloc(n, sizeof *res);
@@ -865,6 +927,10 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
             goto done;
         }
     }
+    if (e->has_sweep && !quiet)
+        fprintf(out, "note: %s has a sweep section; `gradscope run` trains the base experiment "
+                     "only, `gradscope sweep` runs the grid\n",
+                e->path);
     char *root = opt && opt->out_dir ? gs_xstrdup(opt->out_dir) : default_dir(e);
     /* Every variant's directory and resolved config exist before the first
        trains, so that `gradscope resume` can finish a run cut short anywhere. */
@@ -875,8 +941,12 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
             snprintf(res[i].dir, sizeof res[i].dir, "%s/%s", root, v->label);
         else
             snprintf(res[i].dir, sizeof res[i].dir, "%s", root);
-        if (gs_rundir_create(res[i].dir, err) < 0 || write_config(res[i].dir, v, err) < 0)
+        if (writer && (gs_rundir_create(res[i].dir, err) < 0 || write_config(res[i].dir, v, err) < 0))
             rc = GS_EXIT_RUNTIME;
+    }
+    if (!all_ranks(comm, rc == GS_EXIT_OK) && rc == GS_EXIT_OK) {
+        gs_err_set(err, "rank 0 could not create the run directory");
+        rc = GS_EXIT_RUNTIME;
     }
     for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
         gs_variant *v = &e->variants[i];
@@ -887,6 +957,8 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
             rc = GS_EXIT_INPUT;
             break;
         }
+        tr[i].comm = comm;
+        tr[i].writer = writer;
         rc = train(&tr[i], res[i].dir, out, quiet, 0, &res[i], err);
         trainer_free(&tr[i]);
     }
@@ -935,7 +1007,9 @@ static int resume_dirs(const gs_registry *reg, char **dirs, size_t n, const gs_r
                        gs_error *err)
 {
     FILE *out = opt && opt->out ? opt->out : stdout;
-    int quiet = opt && opt->quiet;
+    const gs_comm *comm = opt ? opt->comm : NULL;
+    int writer = !comm || comm->rank == 0;
+    int quiet = (opt && opt->quiet) || !writer;
     gs_result *res = gs_xcalloc(n, sizeof *res);
     size_t done = 0;
     int rc = GS_EXIT_OK;
@@ -968,6 +1042,8 @@ static int resume_dirs(const gs_registry *reg, char **dirs, size_t n, const gs_r
         snprintf(res[done].dir, sizeof res[done].dir, "%s", dirs[i]);
         if (!quiet)
             fprintf(out, "%s: %s -> %s\n", label, e->variants[0].name, dirs[i]);
+        t.comm = comm;
+        t.writer = writer;
         rc = train(&t, dirs[i], out, quiet, 1, &res[done], err);
         done++;
         trainer_free(&t);

@@ -120,35 +120,76 @@ static inline double gs_sigmoid_f64_(double x)
 
 #define gs_sigmoid(x) _Generic((x), float: gs_sigmoid_f32_, default: gs_sigmoid_f64_)(x)
 
+/*
+ * Arrays of at least GS_ACT_PARALLEL_MIN elements are cut into chunks of
+ * GS_ACT_GRAIN for the host's threads (element-wise work: the cut changes
+ * no result); shorter ones run on the calling thread.
+ */
+#define GS_ACT_PARALLEL_MIN ((size_t)1 << 17)
+#define GS_ACT_GRAIN ((size_t)1 << 15)
+
+static inline void gs_act_run_(const gs_act_call *c, size_t n,
+                               void (*range)(void *job, size_t begin, size_t end), void *job)
+{
+    if (n >= GS_ACT_PARALLEL_MIN && c->host && c->host->threads && c->host->parallel_for &&
+        c->host->threads() > 1)
+        c->host->parallel_for(n, GS_ACT_GRAIN, range, job);
+    else
+        range(job, 0, n);
+}
+
 #define GS_ACT_KERNELS_(prefix, T_, sfx, SETUP, FWD, BWD)                       \
+    typedef struct {                                                            \
+        const gs_act_call *c;                                                   \
+        const T_ *x, *y, *dy;                                                   \
+        T_ *out;                                                                \
+    } prefix##_job_##sfx;                                                       \
     GS_KERNEL_CLONES                                                            \
-    static void prefix##_forward_##sfx(const gs_act_call *c, const T_ *xs_, T_ *ys_) \
+    static void prefix##_fwd_range_##sfx(void *job_, size_t b_, size_t e_)      \
     {                                                                           \
         typedef T_ T;                                                           \
+        const prefix##_job_##sfx *j_ = job_;                                    \
+        const gs_act_call *c = j_->c;                                           \
+        const T_ *xs_ = j_->x;                                                  \
+        T_ *ys_ = j_->out;                                                      \
+        (void)c;                                                                \
         SETUP                                                                   \
-        const size_t n_ = c->n * c->channels * c->inner;                        \
         GS_SIMD                                                                 \
-        for (size_t i_ = 0; i_ < n_; i_++) {                                    \
+        for (size_t i_ = b_; i_ < e_; i_++) {                                   \
             const T x = xs_[i_];                                                \
             ys_[i_] = (T)(FWD);                                                 \
         }                                                                       \
     }                                                                           \
     GS_KERNEL_CLONES                                                            \
-    static void prefix##_backward_##sfx(const gs_act_call *c, const T_ *xs_,     \
-                                        const T_ *ys_, const T_ *dys_, T_ *dxs_, \
-                                        T_ *dtheta_)                            \
+    static void prefix##_bwd_range_##sfx(void *job_, size_t b_, size_t e_)      \
     {                                                                           \
         typedef T_ T;                                                           \
-        (void)dtheta_;                                                          \
+        const prefix##_job_##sfx *j_ = job_;                                    \
+        const gs_act_call *c = j_->c;                                           \
+        const T_ *xs_ = j_->x, *ys_ = j_->y, *dys_ = j_->dy;                    \
+        T_ *dxs_ = j_->out;                                                     \
+        (void)c;                                                                \
         SETUP                                                                   \
-        const size_t n_ = c->n * c->channels * c->inner;                        \
         GS_SIMD                                                                 \
-        for (size_t i_ = 0; i_ < n_; i_++) {                                    \
+        for (size_t i_ = b_; i_ < e_; i_++) {                                   \
             const T x = xs_[i_], y = ys_[i_], dy = dys_[i_];                    \
             (void)x;                                                            \
             (void)y;                                                            \
             dxs_[i_] = (T)(BWD);                                                \
         }                                                                       \
+    }                                                                           \
+    static void prefix##_forward_##sfx(const gs_act_call *c, const T_ *xs_, T_ *ys_) \
+    {                                                                           \
+        prefix##_job_##sfx j_ = {.c = c, .x = xs_, .out = ys_};                 \
+        gs_act_run_(c, c->n * c->channels * c->inner, prefix##_fwd_range_##sfx, &j_); \
+    }                                                                           \
+    static void prefix##_backward_##sfx(const gs_act_call *c, const T_ *xs_,     \
+                                        const T_ *ys_, const T_ *dys_, T_ *dxs_, \
+                                        T_ *dtheta_)                            \
+    {                                                                           \
+        (void)dtheta_;                                                          \
+        prefix##_job_##sfx j_ = {.c = c, .x = xs_, .y = ys_, .dy = dys_, .out = dxs_}; \
+        gs_act_run_(c, c->n * c->channels * c->inner, prefix##_bwd_range_##sfx, &j_); \
     }
 
 /* The four kernels prefix_{forward,backward}_{f32,f64}; see above. */

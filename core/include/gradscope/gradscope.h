@@ -88,6 +88,8 @@ GS_API int gs_schema_index(const gs_param_spec *schema, const char *name);
 /* ---- experiments ---- */
 typedef struct gs_experiment gs_experiment;
 
+typedef struct gs_comm gs_comm; /* data-parallel group, see below */
+
 typedef struct gs_run_options {
     const char *out_dir;   /* NULL: <output.dir>/<name>-<timestamp> */
     const char *const *sets; /* "KEY=VALUE" overrides */
@@ -96,6 +98,10 @@ typedef struct gs_run_options {
     int64_t seed; /* < 0: from the file */
     int quiet;
     FILE *out;    /* progress and tables (stdout) */
+    /* Data-parallel training: NULL for one process.  Every rank runs the
+       same experiment on its shard of each global batch; rank 0 alone
+       writes the run directory. */
+    const gs_comm *comm;
 } gs_run_options;
 
 /* Loads, applies overrides and validates every variant.  NULL on error. */
@@ -205,6 +211,38 @@ GS_API int gs_sweep_run(const gs_registry *reg, const gs_sweep *s, gs_error *err
  * number of runs neither completed nor diverged.
  */
 GS_API int gs_sweep_collect(const gs_sweep *s, size_t *unfinished, gs_error *err);
+
+/* ---- data-parallel training (gs_run_options.comm) ---- */
+/*
+ * A group of processes (MPI ranks) that train one run together: each takes
+ * its shard of every global batch and the gradients are summed across the
+ * group.  The transport is the caller's (the gradscope program implements it
+ * with MPI), so that libgradscope does not depend on MPI.  A gradient summed
+ * from shards differs from the whole batch's by rounding only: every element
+ * within 1e-6 of the largest one (tests/test_dataparallel.c).
+ */
+struct gs_comm {
+    int rank, size;
+    /* Sends send_n bytes to rank `to` while receiving recv_n bytes from rank
+       `from` (as MPI_Sendrecv); 0, or -1 on failure. */
+    int (*sendrecv)(void *ctx, const void *send, size_t send_n, int to, void *recv,
+                    size_t recv_n, int from);
+    void *ctx;
+};
+
+/* Rank `rank`'s part of n items: contiguous, in rank order, sizes differing
+   by at most one (the lower ranks take the extra items). */
+GS_API void gs_dp_shard(size_t n, int rank, int size, size_t *offset, size_t *count);
+/*
+ * Replaces v (n values on every rank) by its sum over the ranks, the same on
+ * every rank: each element is summed in double in rank order 0, 1, ...,
+ * size-1 and rounded once, so the result depends only on the inputs and the
+ * number of ranks, never on timing or on the MPI library's algorithms.
+ * Each rank sends and receives about 2n values.  0, or -1 if the transport
+ * failed.
+ */
+GS_API int gs_dp_sum_f32(const gs_comm *c, float *v, size_t n);
+GS_API int gs_dp_sum_f64(const gs_comm *c, double *v, size_t n);
 
 #ifdef __cplusplus
 }
