@@ -24,6 +24,7 @@ static void teardown(void)
     "classes = 2; };\n"                                                                       \
     "model = { layers = ( { type = \"dense\"; units = 8; activation = \"tanh\"; },\n"        \
     "                     { type = \"dense\"; units = 2; } ); };\n"                           \
+    "optimizer = { type = \"sgd\"; };\n"                                                   \
     "training = { epochs = 1; };\n"
 
 /* Writes BASE + extra to tmp/NAME and loads its sweep into tmp/out. */
@@ -139,17 +140,17 @@ START_TEST(malformed_sweeps_are_refused)
     expect_error("sweep = { grid = ( { key = \"seed\"; values = [ 1, 2 ]; } );\n"
                  "  zip = ( { key = \"optimizer.lr\"; values = [ 0.1, 0.2 ]; },\n"
                  "          { key = \"optimizer.momentum\"; values = [ 0.9 ]; } ); };\n",
-                 NULL, 0, "bad.cfg:8: sweep.zip: 'optimizer.momentum' has 1 values");
+                 NULL, 0, "bad.cfg:9: sweep.zip: 'optimizer.momentum' has 1 values");
     expect_error("sweep = { grid = ( { key = \"seed\"; values = [ ]; } ); };\n", NULL, 0,
-                 "bad.cfg:6: sweep.grid: key 'seed' needs values");
+                 "bad.cfg:7: sweep.grid: key 'seed' needs values");
     expect_error("sweep = { grid = ( { key = \"seed\"; values = [ 1 ]; },\n"
                  "                   { key = \"seed\"; values = [ 2 ]; } ); };\n",
-                 NULL, 0, "bad.cfg:7: sweep: key 'seed' is swept twice");
+                 NULL, 0, "bad.cfg:8: sweep: key 'seed' is swept twice");
     expect_error("sweep = { grid = ( { key = \"seed\"; values = [ 1, 1 ]; } ); };\n", NULL, 0,
                  "values 1 and 2 of 'seed' are equal");
     expect_error("sweep = { grid = ( { key = \"seed\"; valeus = [ 1 ]; } ); };\n", NULL, 0,
                  "unknown key 'valeus'");
-    expect_error("sweep = { gird = ( ); };\n", NULL, 0, "bad.cfg:6: sweep: unknown key 'gird'");
+    expect_error("sweep = { gird = ( ); };\n", NULL, 0, "bad.cfg:7: sweep: unknown key 'gird'");
     expect_error("", NULL, 0, "no sweep section");
     const char *set[] = {"seed = 4"};
     expect_error("sweep = { grid = ( { key = \"seed\"; values = [ 1, 2 ]; } ); };\n", set, 1,

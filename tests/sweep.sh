@@ -1,0 +1,183 @@
+#!/bin/sh
+# gradscope sweep on one machine: --list, validation before anything runs,
+# --jobs 2 equal to --jobs 1, restart after SIGTERM and SIGKILL (finished runs
+# skipped, stopped ones resumed bit-identically), --index/--collect and
+# SLURM_ARRAY_TASK_ID, variants, and the report of a sweep directory.
+set -u
+GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+cat >"$tmp/exp.cfg" <<'CFG'
+name = "grid";
+data = { type = "synthetic"; set = "blobs"; features = 8; classes = 3; samples = 2000; test_samples = 90; };
+model = { layers = ( { type = "dense"; units = 32; activation = "tanh"; repeat = 3; },
+                     { type = "dense"; units = 3; } ); };
+optimizer = { type = "sgd"; lr = 0.01; };
+training = { epochs = 2; batch_size = 8; };
+monitor = { every = 5; };
+checkpoint = { every = 100; };
+sweep = {
+  grid = ( { key = "model.layers.[0].activation"; values = [ "relu", "tanh" ]; },
+           { key = "seed"; values = [ 1, 2 ]; } );
+  zip = ( { key = "optimizer.type"; values = [ "sgd", "adam" ]; },
+          { key = "optimizer.lr"; values = [ 0.01, 0.001 ]; } );
+};
+CFG
+N=8
+# every file of a run but its timings
+same_runs() { # DIR-A DIR-B LABEL
+    for d in "$1"/*/; do
+        r=$(basename "$d")
+        for f in metrics.csv gradients.csv layers.csv histograms.csv paths.csv theory.csv; do
+            if ! cmp -s "$1/$r/$f" "$2/$r/$f"; then bad "$3: $r/$f differs"; return; fi
+        done
+        # config.cfg records the threads a run had
+        grep -v '^  threads = ' "$1/$r/config.cfg" >"$tmp/g1"
+        grep -v '^  threads = ' "$2/$r/config.cfg" >"$tmp/g2"
+        if ! cmp -s "$tmp/g1" "$tmp/g2"; then bad "$3: $r/config.cfg differs"; return; fi
+        grep -v wall_time "$1/$r/summary.json" >"$tmp/s1"
+        grep -v wall_time "$2/$r/summary.json" >"$tmp/s2"
+        if ! cmp -s "$tmp/s1" "$tmp/s2"; then bad "$3: $r/summary.json differs"; return; fi
+    done
+    ok
+}
+# sweep.csv without its last column (wall_time_s)
+same_csv() { # DIR-A DIR-B LABEL
+    sed 's/,[^,]*$//' "$1/sweep.csv" >"$tmp/c1"
+    sed 's/,[^,]*$//' "$2/sweep.csv" >"$tmp/c2"
+    cmp -s "$tmp/c1" "$tmp/c2" && ok || { bad "$3: sweep.csv differs"; diff "$tmp/c1" "$tmp/c2" | head -5; }
+}
+
+# --list: one line per combination, grid first key slowest, zip fastest
+"$GS" sweep "$tmp/exp.cfg" --list --out "$tmp/list" >"$tmp/out" 2>"$tmp/err" || bad "--list failed: $(cat "$tmp/err")"
+[ "$(wc -l <"$tmp/out")" -eq $N ] && ok || bad "--list printed $(wc -l <"$tmp/out") lines, not $N"
+line=$(sed -n 4p "$tmp/out")
+[ "$line" = "$(printf '3\tactivation=relu,seed=2,optimizer=adam,lr=0.001\tmodel.layers.[0].activation="relu"\tseed=2\toptimizer.type="adam"\toptimizer.lr=0.001')" ] &&
+    ok || bad "--list line 4: $line"
+grep -q "sbatch --array=0-7" "$tmp/err" && ok || bad "--list does not give the array range"
+[ -e "$tmp/list" ] && bad "--list created the sweep directory" || ok
+
+# a bad value anywhere: exit 2, naming the combination, nothing run
+sed 's/values = \[ 1, 2 \]/values = [ 1, -2 ]/' "$tmp/exp.cfg" >"$tmp/bad.cfg"
+"$GS" sweep "$tmp/bad.cfg" --out "$tmp/never" --quiet 2>"$tmp/err"
+[ $? -eq 2 ] && ok || bad "a bad combination did not exit 2"
+grep -q "sweep combination 2 (activation=relu,seed=-2,optimizer=sgd,lr=0.01)" "$tmp/err" && ok ||
+    bad "the error does not name the combination: $(cat "$tmp/err")"
+[ -e "$tmp/never" ] && bad "a bad sweep created its directory" || ok
+"$GS" sweep "$tmp/exp.cfg" --set optimizer.lr=0.1 --out "$tmp/never" --quiet 2>/dev/null
+[ $? -eq 2 ] && ok || bad "--set of a swept key accepted"
+
+# the reference, one run at a time; then two at a time: the same results
+"$GS" sweep "$tmp/exp.cfg" --out "$tmp/ref" --jobs 1 --threads 2 >"$tmp/out" 2>&1 || bad "sweep --jobs 1: $(cat "$tmp/out")"
+[ "$(grep -c ': completed' "$tmp/out")" -eq $N ] && ok || bad "not $N completed runs: $(cat "$tmp/out")"
+[ "$(wc -l <"$tmp/ref/sweep.csv")" -eq $((N + 1)) ] && ok || bad "sweep.csv does not have $N rows"
+head -1 "$tmp/ref/sweep.csv" | grep -qx "activation,seed,optimizer,lr,dir,status,steps,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy,verdict,grad_ratio_first_last,wall_time_s" &&
+    ok || bad "sweep.csv header: $(head -1 "$tmp/ref/sweep.csv")"
+grep -q '^tanh,2,adam,0.001,"activation=tanh,seed=2,optimizer=adam,lr=0.001",completed,450,' "$tmp/ref/sweep.csv" &&
+    ok || bad "sweep.csv row: $(tail -1 "$tmp/ref/sweep.csv")"
+grep -q '^seed = 2;' "$tmp/ref/activation=tanh,seed=2,optimizer=adam,lr=0.001/config.cfg" &&
+    grep -q 'type = "adam"' "$tmp/ref/activation=tanh,seed=2,optimizer=adam,lr=0.001/config.cfg" && ok ||
+    bad "a run did not train its combination"
+"$GS" sweep "$tmp/exp.cfg" --out "$tmp/jobs2" --jobs 2 --threads 2 --quiet || bad "sweep --jobs 2"
+same_csv "$tmp/ref" "$tmp/jobs2" "--jobs 2"
+same_runs "$tmp/ref" "$tmp/jobs2" "--jobs 2"
+
+# started again: every run is skipped, no summary rewritten
+touch -d '2001-01-01 00:00' "$tmp/jobs2"/*/summary.json
+"$GS" sweep "$tmp/exp.cfg" --out "$tmp/jobs2" --jobs 2 >"$tmp/out" 2>&1 || bad "restart of a finished sweep"
+[ "$(grep -c 'skipped, already completed' "$tmp/out")" -eq $N ] && ok || bad "restart did not skip: $(cat "$tmp/out")"
+[ -z "$(find "$tmp/jobs2" -name summary.json -newermt '2001-01-02')" ] && ok || bad "restart rewrote a summary"
+
+# SIGTERM during a sweep: exit 143, the running runs stopped with a
+# checkpoint; started again it skips what finished and resumes the rest
+d="$tmp/term"
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --jobs 2 --threads 2 >"$tmp/out" 2>&1 &
+pid=$!
+n=0
+while [ -z "$(ls "$d"/*/checkpoint.bin 2>/dev/null)" ] && [ $n -lt 3000 ]; do
+    sleep 0.02
+    n=$((n + 1))
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 143 ] && ok || bad "SIGTERM: exit status $rc, not 143"
+[ "$(grep -c ',completed,' "$d/sweep.csv")" -lt $N ] && ok || bad "SIGTERM: sweep.csv says every run completed"
+# a run the signal caught in the middle says so (the signal may also fall between runs)
+interrupted=$(grep -c '^\[.*: interrupted' "$tmp/out")
+[ "$(grep -c ',interrupted,' "$d/sweep.csv")" -eq "$interrupted" ] && ok || bad "SIGTERM: sweep.csv and the output disagree"
+touch -d '2001-01-01 00:00' "$d"/*/summary.json
+finished_before=$(grep -l '"completed"' "$d"/*/summary.json | wc -l)
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --jobs 2 --threads 2 >"$tmp/out" 2>&1 || bad "restart after SIGTERM: $(cat "$tmp/out")"
+[ "$(grep -c 'resumed, completed' "$tmp/out")" -eq "$interrupted" ] && ok || bad "restart after SIGTERM did not resume the $interrupted interrupted runs: $(cat "$tmp/out")"
+[ "$(grep -c 'skipped, already completed' "$tmp/out")" -eq "$finished_before" ] && ok ||
+    bad "restart after SIGTERM did not skip the $finished_before finished runs"
+[ "$(find "$d" -name summary.json ! -newermt '2001-01-02' | wc -l)" -eq "$finished_before" ] && ok ||
+    bad "restart after SIGTERM rewrote a finished run"
+same_csv "$tmp/ref" "$d" "after SIGTERM"
+same_runs "$tmp/ref" "$d" "after SIGTERM"
+
+# --index: one combination (as a Slurm array task would); SIGKILL leaves it
+# without a summary, and the next start resumes it from its checkpoint
+d="$tmp/array"
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --index 5 --quiet &
+pid=$!
+n=0
+while [ ! -e "$d/activation=tanh,seed=1,optimizer=adam,lr=0.001/checkpoint.bin" ] && [ $n -lt 3000 ]; do
+    sleep 0.02
+    n=$((n + 1))
+done
+kill -KILL $pid
+wait $pid 2>/dev/null
+[ "$(ls "$d")" = "activation=tanh,seed=1,optimizer=adam,lr=0.001" ] && ok || bad "--index 5 ran: $(ls "$d")"
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --collect --quiet 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "8 of the sweep's runs are not finished" "$tmp/err" && ok ||
+    bad "--collect of an unfinished sweep: $(cat "$tmp/err")"
+grep -q ',missing,' "$d/sweep.csv" && grep -q '"activation=tanh,seed=1,optimizer=adam,lr=0.001",unfinished,' "$d/sweep.csv" &&
+    ok || bad "--collect statuses: $(cat "$d/sweep.csv")"
+i=0
+while [ $i -lt $N ]; do
+    if [ $i -eq 3 ]; then
+        SLURM_ARRAY_TASK_ID=3 "$GS" sweep "$tmp/exp.cfg" --out "$d" >"$tmp/out" 2>&1 || bad "SLURM_ARRAY_TASK_ID=3"
+        grep -q '^\[4/8\] activation=relu,seed=2,optimizer=adam' "$tmp/out" && ok || bad "SLURM_ARRAY_TASK_ID=3 ran: $(cat "$tmp/out")"
+    else
+        "$GS" sweep "$tmp/exp.cfg" --out "$d" --index $i >"$tmp/out" 2>&1 || bad "--index $i: $(cat "$tmp/out")"
+    fi
+    if [ $i -eq 5 ]; then
+        grep -q '^\[6/8\] .*: resumed, completed' "$tmp/out" && ok || bad "--index 5 after SIGKILL: $(cat "$tmp/out")"
+    fi
+    i=$((i + 1))
+done
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --collect --quiet || bad "--collect after every index"
+same_csv "$tmp/ref" "$d" "--index/--collect"
+same_runs "$tmp/ref" "$d" "--index after SIGKILL"
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --index $N 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "0 to 7" "$tmp/err" && ok || bad "--index out of range: $(cat "$tmp/err")"
+"$GS" sweep "$tmp/exp.cfg" --out "$d" --index 1 --collect 2>/dev/null
+[ $? -eq 2 ] && ok || bad "--index with --collect accepted"
+
+# variants: one row per run, with a variant column
+cat >"$tmp/var.cfg" <<'CFG'
+data = { type = "synthetic"; samples = 200; test_samples = 0; features = 4; classes = 2; };
+model = { layers = ( { type = "dense"; units = 8; activation = "tanh"; }, { type = "dense"; units = 2; } ); };
+optimizer = { type = "sgd"; lr = 0.01; };
+training = { epochs = 1; };
+variants = ( { name = "a"; }, { name = "b"; optimizer = { lr = 0.1; }; } );
+sweep = { grid = ( { key = "seed"; values = [ 3, 4 ]; } ); };
+CFG
+"$GS" sweep "$tmp/var.cfg" --out "$tmp/var" --jobs 2 --quiet || bad "sweep with variants"
+[ "$(cut -d, -f1-4 "$tmp/var/sweep.csv" | tr '\n' ' ')" = "seed,variant,dir,status 3,a,seed=3/a,completed 3,b,seed=3/b,completed 4,a,seed=4/a,completed 4,b,seed=4/b,completed " ] &&
+    ok || bad "sweep.csv with variants: $(cat "$tmp/var/sweep.csv")"
+
+# the report compares the runs of a sweep directory
+"$GS" report "$tmp/ref" --quiet || bad "report of a sweep directory"
+[ "$(grep -o 'activation=[a-z]*,seed=[0-9],optimizer=[a-z]*,lr=[0-9.]*' "$tmp/ref/report.html" | sort -u | wc -l)" -eq $N ] &&
+    ok || bad "the report does not show the $N runs"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
