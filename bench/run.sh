@@ -12,7 +12,8 @@
 #   -g PROGRAM   the gradscope program (default: build/core/gradscope, then PATH)
 #   WORKLOAD     deep-narrow mnist-mlp wide resmlp (default: all four)
 # Environment: GS_THREADS (gradscope thread counts to try, default "1 NPROC"),
-#   TORCH_THREADS (PyTorch's, default 1 2 4 ... NPROC), NO_TORCH=1 skips PyTorch.
+#   TORCH_THREADS (PyTorch's, default 1 2 4 ... NPROC), NO_TORCH=1 skips PyTorch,
+#   PYTHON (default: the first of /usr/bin/python3 and python3 that has torch).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,7 @@ while getopts s:g:h opt; do
     case $opt in
     s) seconds=$OPTARG ;;
     g) prog=$OPTARG ;;
-    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -66,9 +67,10 @@ model_stats() {
         printf "%.0f %.0f %.0f\n", flops, params, acts }'
 }
 
-# gs_run CFG THREADS [--set ...]: trains for $seconds, stops the run with
-# SIGINT (it finishes its step), prints "samples/s peak_kB".  samples/s is
-# the median over the completed epochs after the first (the warm-up).
+# gs_run CFG THREADS [--set ...]: trains for $seconds (and three epochs at
+# least), stops the run with SIGINT (it finishes its step), prints
+# "samples/s peak_kB".  samples/s is the median over the completed epochs
+# after the first (the warm-up); peak_kB the peak RSS so far (VmHWM).
 gs_run() {
     cfg=$1 th=$2
     shift 2
@@ -78,6 +80,13 @@ gs_run() {
         >"$tmp/log" 2>&1 &
     pid=$!
     sleep "$seconds"
+    # at least three epochs (one for warm-up), however slow the machine
+    waited=0
+    while [ "$(cat "$out/epochs.csv" 2>/dev/null | wc -l)" -lt 4 ] && [ "$waited" -lt 600 ] &&
+        kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        waited=$((waited + 1))
+    done
     hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -93,9 +102,16 @@ gs_run() {
     rm -rf "$out"
 }
 
+# Debian's python3-torch and python3-numpy belong to the system interpreter,
+# which another python3 earlier in PATH may hide.
 have_torch=0
-if [ -z "${NO_TORCH:-}" ] && command -v python3 >/dev/null 2>&1 &&
-    python3 -c 'import torch' >/dev/null 2>&1; then
+if [ -z "${PYTHON:-}" ]; then
+    PYTHON=python3
+    for p in /usr/bin/python3 python3; do
+        if "$p" -c 'import torch' >/dev/null 2>&1; then PYTHON=$p; break; fi
+    done
+fi
+if [ -z "${NO_TORCH:-}" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
     have_torch=1
 fi
 
@@ -109,7 +125,7 @@ echo "gradscope benchmark, $(date -u +%Y-%m-%d), $(uname -m), $nproc cores:" \
     "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
 echo "program $prog; $seconds s per measurement; samples/s are medians over epochs"
 if [ "$have_torch" = 1 ]; then
-    blas=$(python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)
+    blas=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null)
     case $(readlink -f /usr/lib/*-linux-gnu/libblas.so.3 2>/dev/null) in
     *openblas*) echo "PyTorch $blas (OpenBLAS), threads tried: $torch_threads" ;;
     *) echo "PyTorch $blas WITH THE REFERENCE BLAS: install libopenblas0-pthread for a fair peer" ;;
@@ -138,7 +154,7 @@ for w in $workloads; do
     tbest=0 tbest_t=- tnorm=0
     if [ "$have_torch" = 1 ]; then
         for t in $torch_threads; do
-            line=$(python3 "$here/torch_peer.py" "$t" "$seconds" "$w")
+            line=$("$PYTHON" "$here/torch_peer.py" "$t" "$seconds" "$w")
             r=$(echo "$line" | sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
             n=$(echo "$line" | sed -n 's/.*norms_samples\/s=\([0-9]*\).*/\1/p')
             if [ "${r:-0}" -gt "$tbest" ]; then tbest=$r tbest_t=$t tnorm=$n; fi
@@ -161,11 +177,11 @@ echo
 echo "ratio = gradscope / PyTorch, each at its best thread count; cost = slowdown with"
 echo "monitor.every = 1; mem = peak RSS less the program's own ($((base_kb / 1024)) MB), budget ="
 echo "parameters + gradients + optimizer state + one batch of activations + the data set"
-if command -v python3 >/dev/null 2>&1 && python3 -c 'import numpy' >/dev/null 2>&1; then
+if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
     # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,
     # slow a current one down: unset for this measurement only.
-    s1=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 python3 "$here/peak_sgemm.py")
-    sn=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$nproc" python3 "$here/peak_sgemm.py")
+    s1=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PYTHON" "$here/peak_sgemm.py")
+    sn=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$nproc" "$PYTHON" "$here/peak_sgemm.py")
     echo "sgemm (numpy, n = 2048): $s1 GFLOP/s on 1 core, $sn on $nproc"
     if [ "$wide_rate" -gt 0 ]; then
         awk -v r="$wide_rate" -v f="$wide_flops" -v p="$sn" 'BEGIN {

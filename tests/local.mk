@@ -52,3 +52,4 @@ include $(srcdir)/tests/sweep.mk
 include $(srcdir)/tests/regress.mk
 TESTS += tests/dataparallel_mpi.sh
 EXTRA_DIST += tests/dataparallel_mpi.sh
+include $(srcdir)/tests/kernels.mk

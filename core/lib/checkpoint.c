@@ -367,7 +367,10 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
         goto out;
     }
     /* The plugins must be the same versions: the numbers depend on them. */
-    const char *comp = strstr((const char *)meta->p, "\ncomponent ");
+    const char *comp = NULL; /* the section is not NUL-terminated: no strstr */
+    for (size_t i = 0; !comp && i + 11 <= meta->len; i++)
+        if (!memcmp(meta->p + i, "\ncomponent ", 11))
+            comp = (const char *)meta->p + i;
     size_t clen = strlen(c->components);
     size_t have = comp ? meta->len - (size_t)((const unsigned char *)comp + 1 - meta->p) : 0;
     if (have != clen || memcmp(comp + 1, c->components, clen) != 0) {

@@ -410,7 +410,7 @@ static int prepare(trainer *t, const gs_variant *v, gs_error *err)
     gs_set_threads(threads);
     /* Off by default: denormals cost little on current x86 and they are the
        smallest gradients this tool exists to see (docs/PERFORMANCE.md). */
-    gs_set_flush_denormals(getenv("GRADSCOPE_FLUSH_DENORMALS") != NULL);
+    gs_set_flush_denormals(v->training[T_FLUSH_DENORMALS].b);
     if (load_data(t, err) < 0)
         return -1;
     size_t batch = (size_t)v->training[T_BATCH].i;

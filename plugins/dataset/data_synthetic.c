@@ -213,6 +213,13 @@ static int synthetic_load(const gs_data_call *c, gs_dataset *out)
     if (is_teacher) {
         teacher t = { .depth = (size_t)p[P_DEPTH].i, .width = (size_t)p[P_WIDTH].i,
                       .in = d, .out = (size_t)p[P_TARGETS].i, .w = NULL };
+        size_t first = t.depth ? t.width : t.out; /* fan-out of the first weights */
+        if (too_big(n_train, t.out) || too_big(n_test, t.out) || too_big(d, first)) {
+            h->error("synthetic teacher: %zu features, width %zu, %zu targets and %zu samples "
+                     "is more than 2^31 values", d, t.width, t.out,
+                     n_train > n_test ? n_train : n_test);
+            return -1;
+        }
         out->classes = 0;
         out->target_width = t.out;
         teacher_init(c, &t);

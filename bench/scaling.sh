@@ -1,0 +1,91 @@
+#!/bin/sh
+# Thread scaling of the `wide` workload (784 -> 4 x (1024, relu) -> 10,
+# batch 256, SGD): gradscope's samples/s at 1, 2, 4, 8 and 16 threads (those
+# up to the machine's core count unless THREADS says otherwise) with the
+# speed-up over one thread, then PyTorch's best over the same thread counts
+# where python3-torch is installed.  See docs/PERFORMANCE.md.
+#
+# Usage: bench/scaling.sh [-s SECONDS] [-g GRADSCOPE]
+# Environment: THREADS (default "1 2 4 8 16" cut at nproc), PYTHON, NO_TORCH=1.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+seconds=8
+prog=""
+while getopts s:g:h opt; do
+    case $opt in
+    s) seconds=$OPTARG ;;
+    g) prog=$OPTARG ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    esac
+done
+if [ -z "$prog" ]; then
+    if [ -x "$root/build/core/gradscope" ]; then prog=$root/build/core/gradscope
+    elif command -v gradscope >/dev/null 2>&1; then prog=$(command -v gradscope)
+    else echo "scaling: no gradscope program (build it, or pass -g PROGRAM)" >&2; exit 2
+    fi
+fi
+nproc=$(nproc 2>/dev/null || echo 1)
+if [ -z "${THREADS:-}" ]; then
+    THREADS=""
+    for t in 1 2 4 8 16; do [ "$t" -le "$nproc" ] && THREADS="$THREADS $t"; done
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+cfg=$here/wide.cfg
+samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
+
+# Trains for $seconds (three epochs at least), stops with SIGINT, prints the
+# median samples/s over the completed epochs after the first.
+rate() {
+    out=$tmp/run.$1
+    "$prog" run "$cfg" --out "$out" --threads "$1" --quiet --set training.epochs=1000000 \
+        >"$tmp/log" 2>&1 &
+    pid=$!
+    sleep "$seconds"
+    # at least three epochs (one for warm-up), however slow the machine
+    waited=0
+    while [ "$(cat "$out/epochs.csv" 2>/dev/null | wc -l)" -lt 4 ] && [ "$waited" -lt 600 ] &&
+        kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    awk -F, -v s="$samples" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
+        NR > 2 { r[n++] = s / $c }
+        END {
+            if (n == 0) { print 0; exit }
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+            printf "%.0f\n", n % 2 ? r[int(n / 2)] : (r[n / 2 - 1] + r[n / 2]) / 2 }' \
+        "$out/epochs.csv" 2>/dev/null || echo 0
+    rm -rf "$out"
+}
+
+echo "wide: $($prog --version | head -1), $nproc cores:" \
+    "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
+one=0
+for t in $THREADS; do
+    r=$(rate "$t")
+    [ "$one" -gt 0 ] || one=$r
+    awk -v t="$t" -v r="$r" -v one="$one" \
+        'BEGIN { printf "gradscope %2d threads: %7.0f samples/s  %5.2fx\n", t, r, (one > 0 ? r / one : 0) }'
+done
+
+if [ -z "${PYTHON:-}" ]; then
+    PYTHON=python3
+    for p in /usr/bin/python3 python3; do
+        if "$p" -c 'import torch' >/dev/null 2>&1; then PYTHON=$p; break; fi
+    done
+fi
+if [ -z "${NO_TORCH:-}" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
+    best=0 best_t=-
+    for t in $THREADS; do
+        r=$("$PYTHON" "$here/torch_peer.py" "$t" "$seconds" wide | sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
+        echo "PyTorch   $(printf '%2d' "$t") threads: $(printf '%7d' "${r:-0}") samples/s"
+        if [ "${r:-0}" -gt "$best" ]; then best=$r best_t=$t; fi
+    done
+    echo "PyTorch best: $best samples/s at $best_t threads"
+fi

@@ -1,0 +1,320 @@
+/*
+ * The linear-algebra kernels (core/lib/gemm.c, core/lib/kernels.c) against
+ * double-precision loops written here: every transpose combination, edge
+ * sizes around the 6 x 16 register tile, alpha and beta, both the AVX2
+ * and the portable implementation, and bit-identical results at 1 to 4
+ * threads.  Built from the kernel sources themselves, so the test can set
+ * the thread count and reach the internal functions.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+/* The one service of util.c the kernels use. */
+void *gs_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+static uint64_t lcg = 1;
+
+static float frand(void)
+{
+    lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((double)(lcg >> 40) / (double)(1ULL << 24) * 2.0 - 1.0);
+}
+
+static float *random_array(size_t n)
+{
+    float *a = gs_xmalloc(n * sizeof *a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = frand();
+    return a;
+}
+
+/*
+ * C = alpha op(A) op(B) + beta C with padded leading dimensions, checked
+ * against a double loop (tolerance from the sum of |terms|), the padding
+ * of C untouched; then the same product at 2, 3 and 4 threads must give
+ * the same bits.
+ */
+static void check_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, float beta)
+{
+    size_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+    float *a = random_array((ta ? k : m) * lda), *b = random_array((tb ? n : k) * ldb);
+    float *c0 = random_array(m * ldc), *c = gs_xmalloc(m * ldc * sizeof *c),
+          *first = gs_xmalloc(m * ldc * sizeof *c);
+    for (int threads = 1; threads <= 4; threads++) {
+        gs_set_threads(threads);
+        memcpy(c, c0, m * ldc * sizeof *c);
+        gs_gemm(GS_F32, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        if (threads == 1) {
+            memcpy(first, c, m * ldc * sizeof *c);
+            continue;
+        }
+        ck_assert_msg(memcmp(first, c, m * ldc * sizeof *c) == 0,
+                      "op %d%d %zux%zux%zu: %d threads differ from 1", ta, tb, m, n, k, threads);
+    }
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double s = 0, mag = 0;
+            for (size_t p = 0; p < k; p++) {
+                double x = ta ? a[p * lda + i] : a[i * lda + p];
+                double y = tb ? b[j * ldb + p] : b[p * ldb + j];
+                s += x * y;
+                mag += fabs(x * y);
+            }
+            double old = c0[i * ldc + j];
+            double want = alpha * s + (beta == 0.0f ? 0.0 : beta * old);
+            double tol = 1e-5 * (fabs(alpha) * mag + fabs(beta * old)) + 1e-30;
+            ck_assert_msg(fabs(first[i * ldc + j] - want) <= tol,
+                          "op %d%d %zux%zux%zu alpha %g beta %g: C(%zu,%zu) = %.9g, want %.9g",
+                          ta, tb, m, n, k, alpha, beta, i, j, first[i * ldc + j], want);
+        }
+        for (size_t j = n; j < ldc; j++)
+            ck_assert_msg(first[i * ldc + j] == c0[i * ldc + j], "padding of C written");
+    }
+    gs_set_threads(1);
+    free(a);
+    free(b);
+    free(c0);
+    free(c);
+    free(first);
+}
+
+static void gemm_suite(void)
+{
+    static const size_t dims[] = {1, 5, 6, 7, 16, 17, 33, 70};
+    static const float betas[] = {0.0f, 1.0f, -0.7f};
+    size_t nd = sizeof dims / sizeof dims[0];
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (size_t x = 0; x < nd; x++)
+                for (size_t y = 0; y < nd; y++)
+                    for (size_t z = 0; z < nd; z += 3)
+                        check_gemm(ta, tb, dims[x], dims[y], dims[z], (x + y) % 2 ? 0.5f : 1.0f,
+                                   betas[(x + z) % 3]);
+    /* Past the parallel threshold, the 256-deep K slices, the packing
+       sizes and the 144-row blocks: the forward, weight-gradient and
+       input-gradient products of a dense layer, and one with ragged edges. */
+    check_gemm(0, 1, 64, 300, 600, 1.0f, 0.0f);
+    check_gemm(1, 0, 300, 200, 64, 1.0f, 1.0f);
+    check_gemm(0, 0, 64, 250, 300, 1.0f, 0.0f);
+    check_gemm(1, 1, 151, 97, 530, 0.5f, -0.7f);
+}
+
+START_TEST(gemm_avx2_or_portable)
+{
+    gemm_suite();
+}
+END_TEST
+
+/* The implementation is chosen once per process: this test needs Check's
+   process per test (not CK_FORK=no). */
+static int forked = 1;
+
+START_TEST(gemm_portable)
+{
+    if (!forked)
+        return;
+    setenv("GRADSCOPE_KERNELS", "portable", 1);
+    ck_assert_str_eq(gs_gemm_kernel_name(), "portable");
+    gemm_suite();
+}
+END_TEST
+
+START_TEST(gemm_degenerate)
+{
+    float a[4] = {1, 2, 3, 4}, c[4] = {1, 1, 1, 1};
+    /* k = 0: C = beta C */
+    gs_gemm(GS_F32, 0, 0, 2, 2, 0, 1.0, a, 1, a, 2, 0.5, c, 2);
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(c[i], 0.5f);
+    /* beta = 0 ignores what C held, NaN included */
+    c[0] = NAN;
+    gs_gemm(GS_F32, 0, 0, 2, 2, 2, 1.0, a, 2, a, 2, 0.0, c, 2);
+    ck_assert_float_eq(c[0], 7.0f);
+    ck_assert_float_eq(c[3], 22.0f);
+    /* double products (the gradient checker's) */
+    double da[4] = {1, 2, 3, 4}, dc[4] = {0};
+    gs_gemm(GS_F64, 1, 0, 2, 2, 2, 1.0, da, 2, da, 2, 0.0, dc, 2);
+    ck_assert(dc[0] == 10.0 && dc[1] == 14.0 && dc[2] == 14.0 && dc[3] == 20.0);
+}
+END_TEST
+
+/* Sums in double against a double loop; same bits at 1 to 4 threads. */
+START_TEST(reductions)
+{
+    size_t sizes[] = {0, 1, 15, 17, 4096, 4097, 300001};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        float *x = random_array(n);
+        double sq = 0, sum = 0, mx = 0, mag = 0;
+        for (size_t i = 0; i < n; i++) {
+            sq += (double)x[i] * x[i];
+            sum += x[i];
+            mag += fabs(x[i]);
+            mx = fabs(x[i]) > mx ? fabs(x[i]) : mx;
+        }
+        double first[3] = {0};
+        for (int threads = 1; threads <= 4; threads++) {
+            gs_set_threads(threads);
+            double got[3] = {gs_sumsq(GS_F32, n, x), gs_sum(GS_F32, n, x),
+                             gs_maxabs(GS_F32, n, x)};
+            if (threads == 1) {
+                ck_assert(fabs(got[0] - sq) <= 1e-10 * sq);
+                ck_assert(fabs(got[1] - sum) <= 1e-10 * mag);
+                ck_assert(got[2] == mx);
+                memcpy(first, got, sizeof got);
+            } else {
+                ck_assert_msg(memcmp(first, got, sizeof got) == 0, "n %zu: %d threads differ", n,
+                              threads);
+            }
+        }
+        gs_set_threads(1);
+        free(x);
+    }
+    float bad[3] = {1, INFINITY, 2};
+    ck_assert(!gs_all_finite(GS_F32, 3, bad));
+    bad[1] = NAN;
+    ck_assert(!gs_all_finite(GS_F32, 3, bad));
+    bad[1] = -3;
+    ck_assert(gs_all_finite(GS_F32, 3, bad));
+}
+END_TEST
+
+/* Row-vector add, column sums, axpy and zeroing, small and past the
+   threshold where threads share them. */
+START_TEST(elementwise)
+{
+    size_t shapes[][2] = {{3, 5}, {300, 1000}};
+    for (size_t s = 0; s < 2; s++) {
+        size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+        float *y = random_array(n), *b = random_array(cols), *y1 = gs_xmalloc(n * sizeof *y1);
+        float *sums = random_array(cols), *sums0 = gs_xmalloc(cols * sizeof *sums0);
+        memcpy(sums0, sums, cols * sizeof *sums);
+        float *first = gs_xmalloc(cols * sizeof *first);
+        for (int threads = 1; threads <= 4; threads++) {
+            gs_set_threads(threads);
+            memcpy(sums, sums0, cols * sizeof *sums);
+            gs_sum_rows(GS_F32, rows, cols, y, sums);
+            if (threads == 1)
+                memcpy(first, sums, cols * sizeof *sums);
+            else
+                ck_assert(memcmp(first, sums, cols * sizeof *sums) == 0);
+        }
+        for (size_t j = 0; j < cols; j++) {
+            float want = sums0[j]; /* rows added in order, in float */
+            for (size_t i = 0; i < rows; i++)
+                want += y[i * cols + j];
+            ck_assert_float_eq(first[j], want);
+        }
+        gs_set_threads(4);
+        memcpy(y1, y, n * sizeof *y);
+        gs_add_row_vector(GS_F32, rows, cols, b, y1);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_float_eq(y1[i], y[i] + b[i % cols]);
+        memcpy(y1, y, n * sizeof *y);
+        gs_axpy(GS_F32, n, -0.25, y, y1);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_float_eq(y1[i], y[i] + -0.25f * y[i]);
+        gs_zero(n * sizeof *y1, y1);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_float_eq(y1[i], 0.0f);
+        gs_set_threads(1);
+        free(y);
+        free(b);
+        free(y1);
+        free(sums);
+        free(sums0);
+        free(first);
+    }
+}
+END_TEST
+
+/* The monitor's definition of a bin, element by element, in double. */
+static int ref_bin(float g, int lo, int hi)
+{
+    double a = fabs((double)g);
+    int last = hi - lo + 2;
+    if (a == 0)
+        return 0;
+    if (!isfinite(a) || a >= pow(10.0, hi))
+        return last;
+    for (int k = hi - 1; k >= lo; k--)
+        if (a >= pow(10.0, k))
+            return 2 + k - lo;
+    return 1;
+}
+
+/* Every decade's edge and its float neighbours, zeros, denormals, inf, NaN
+   and random magnitudes over 80 decades; one thread and four. */
+START_TEST(grad_stats)
+{
+    enum { LO = -30, HI = 2, BINS = HI - LO + 3 };
+    size_t n = 300000;
+    float *g = gs_xmalloc(n * sizeof *g), *w = random_array(n);
+    size_t i = 0;
+    for (int k = -40; k <= 38 && i + 3 <= n; k++) {
+        float e = (float)pow(10.0, k);
+        g[i++] = e;
+        g[i++] = -nextafterf(e, 0.0f);
+        g[i++] = nextafterf(e, INFINITY);
+    }
+    g[i++] = 0.0f;
+    g[i++] = -0.0f;
+    g[i++] = 1e-45f;
+    g[i++] = INFINITY;
+    for (; i < n; i++)
+        g[i] = frand() * (float)pow(10.0, (int)(frand() * 40.0));
+    for (int with_nan = 0; with_nan < 2; with_nan++) {
+        if (with_nan)
+            g[n / 2] = NAN;
+        uint32_t want[BINS] = {0};
+        double ww = 0;
+        for (size_t e = 0; e < n; e++) {
+            want[ref_bin(g[e], LO, HI)]++;
+            ww += (double)w[e] * w[e];
+        }
+        for (int threads = 1; threads <= 4; threads += 3) {
+            gs_set_threads(threads);
+            uint32_t hist[BINS] = {0};
+            double got_gg, got_ww, got_max;
+            gs_grad_stats(g, w, n, LO, HI, &got_gg, &got_ww, &got_max, hist);
+            for (int b = 0; b < BINS; b++)
+                ck_assert_msg(hist[b] == want[b], "bin %d: %u, want %u", b, hist[b], want[b]);
+            /* the infinity, or the NaN, dominates the sum and the maximum */
+            ck_assert(with_nan ? isnan(got_gg) : isinf(got_gg));
+            ck_assert(with_nan ? isnan(got_max) : isinf(got_max));
+            ck_assert(fabs(got_ww - ww) <= 1e-10 * ww);
+        }
+    }
+    gs_set_threads(1);
+    free(g);
+    free(w);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, gemm_avx2_or_portable);
+    tcase_add_test(tc, gemm_portable);
+    tcase_add_test(tc, gemm_degenerate);
+    tcase_add_test(tc, reductions);
+    tcase_add_test(tc, elementwise);
+    tcase_add_test(tc, grad_stats);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    forked = srunner_fork_status(sr) != CK_NOFORK;
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
