@@ -71,7 +71,8 @@ START_TEST(run_directory_has_documented_files)
     gs_error err;
     ck_assert_msg(run_cfg(small_cfg, out, NULL, 0, 1, &err) == 0, "%s", err.msg);
     const char *headers[][2] = {
-        {"metrics.csv", "step,epoch,loss,accuracy,lr,grad_norm\n"},
+        {"metrics.csv", "step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,test_loss,"
+                        "test_accuracy\n"},
         {"gradients.csv", "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n"},
         {"layers.csv",
          "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n"},

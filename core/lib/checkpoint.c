@@ -122,6 +122,7 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     put_f64(&b, mon->correct);
     put_u64(&b, mon->examples);
     put_f64(&b, mon->ratio_first_last);
+    put(&b, mon->eval, sizeof mon->eval);
     put_u64(&b, mon->n_monitored);
     put_u64(&b, mon->n_layers);
     put(&b, mon->hist_norms, mon->n_monitored * (mon->n_layers + 1) * sizeof(double));
@@ -423,6 +424,7 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     mon->correct = get_f64(&mr);
     mon->examples = (size_t)get_u64(&mr);
     mon->ratio_first_last = get_f64(&mr);
+    get(&mr, mon->eval, sizeof mon->eval);
     uint64_t nmon = get_u64(&mr), nl = get_u64(&mr);
     if (mr.bad || nl != mon->n_layers || nmon > (mr.s->len / 8)) {
         gs_err_set(err, "%s: corrupt monitor state", path);

@@ -31,6 +31,8 @@ void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int du
     mon->n_params = m->n_params;
     mon->first_weight = mon->last_weight = -1;
     mon->ratio_first_last = NAN;
+    for (int k = 0; k < 4; k++)
+        mon->eval[k] = NAN;
     mon->layer_weight = gs_xmalloc((m->n_layers + 1) * sizeof(long));
     for (size_t l = 0; l < m->n_layers; l++)
         mon->layer_weight[l] = -1;
@@ -55,7 +57,7 @@ int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *e
         "metrics.csv", "gradients.csv", "layers.csv", "paths.csv",
         "epochs.csv",  "histograms.csv", "dump/index.csv"};
     static const char *const headers[LOG_COUNT] = {
-        "step,epoch,loss,accuracy,lr,grad_norm\n",
+        "step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy\n",
         "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n",
         "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
         "step,layer,key,value\n",
@@ -111,7 +113,11 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
     fmt(b, sizeof b, acc);
     fmt(c, sizeof c, lr);
     fmt(d, sizeof d, grad_norm);
-    gs_csv_row(&mon->log[LOG_METRICS], "%llu,%zu,%s,%s,%s,%s\n", (unsigned long long)step, epoch, a, b, c, d);
+    char e[4][32];
+    for (int k = 0; k < 4; k++)
+        fmt(e[k], sizeof e[k], mon->eval[k]);
+    gs_csv_row(&mon->log[LOG_METRICS], "%llu,%zu,%s,%s,%s,%s,%s,%s,%s,%s\n",
+               (unsigned long long)step, epoch, a, b, c, d, e[0], e[1], e[2], e[3]);
     mon->loss_sum = mon->correct = 0;
     mon->examples = 0;
 }
@@ -282,6 +288,10 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
     fmt(d, sizeof d, val_acc);
     fmt(e, sizeof e, test_loss);
     fmt(f, sizeof f, test_acc);
+    mon->eval[0] = val_loss;
+    mon->eval[1] = val_acc;
+    mon->eval[2] = test_loss;
+    mon->eval[3] = test_acc;
     gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%s,%s,%.3f\n", epoch,
                (unsigned long long)step, a, b, c, d, e, f, seconds);
 }

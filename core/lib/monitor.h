@@ -42,6 +42,8 @@ typedef struct gs_monitor {
     /* train loss/accuracy since the last metrics row */
     double loss_sum, correct;
     size_t examples;
+    /* the latest evaluation: validation loss/accuracy, test loss/accuracy */
+    double eval[4];
 } gs_monitor;
 
 typedef struct gs_verdict {
