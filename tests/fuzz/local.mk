@@ -9,7 +9,7 @@ FUZZ_TARGETS = config set idx csv checkpoint
 FUZZ_OUT = $(abs_top_builddir)/tests/fuzz/build
 
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/build.sh tests/fuzz/run.sh \
-	tests/fuzz/config.dict tests/fuzz/corpus
+	tests/fuzz/config.dict tests/fuzz/lsan.supp tests/fuzz/corpus docs/RELIABILITY.md
 
 fuzz-build: config.h
 	$(AM_V_at)CLANG='$(CLANG)' FUZZ_CFLAGS='$(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS)' \

@@ -17,7 +17,8 @@ for t in "$@"; do
     case $t in config | set) dict=-dict="$src/tests/fuzz/config.dict" ;; esac
     echo "  FUZZ     $t for ${secs}s ($(date -u '+%Y-%m-%d %H:%M UTC'))"
     # shellcheck disable=SC2086
-    nice -n 19 "$out/fuzz_$t" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 \
+    LSAN_OPTIONS=suppressions=$src/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS} \
+        nice -n 19 "$out/fuzz_$t" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 \
         -max_len=4096 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" $dict \
         "$out/corpus/$t" "$src/tests/fuzz/corpus/$t" </dev/null >"$out/$t.log" 2>&1
     rc=$?
