@@ -54,6 +54,14 @@ for c in "activation  *relu" "initializer *he" "optimizer  *adam" "layer  *dense
 done
 expect "plugins shows parameters with defaults" out "negative_slope.*default 0.01"
 expect "plugins shows files" out "act_relu.so"
+# The blocks' schemas, with the defaults the reference defines
+check "plugins layer" 0 "$GS" plugins layer
+for pat in "^layer  *resnet " "shortcut_scale  *float  *default 1 " "form  *string  *default \"pre\"  (one of pre|post|mlp)" \
+           "^layer  *densenet " "growth  *int  *default 12 " "^layer  *transition " "compression  *float  *default 0.5 " \
+           "^layer  *batchnorm " "eps  *float  *default 1e-05 " "momentum  *float  *default 0.1 " \
+           "^layer  *layernorm " "^layer  *dropout " " p  *float  *default 0.5 "; do
+    expect "plugins layer: $pat" out "$pat"
+done
 check "plugins KIND" 0 "$GS" plugins optimizer
 expect "plugins KIND filters" out "^optimizer"
 if grep -q "^activation" "$tmp/out"; then failed=$((failed + 1)); echo "FAIL: plugins optimizer listed activations"; fi
