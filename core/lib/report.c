@@ -1843,7 +1843,10 @@ static double theory_value(const run *r, const char *col)
 static size_t theory_curve(const run *r, double *x, double *y)
 {
     double first = theory_value(r, "first_layer"), last = theory_value(r, "last_layer");
-    double chi = theory_value(r, "chi_predicted");
+    /* at step 0 the measurement follows the finite-depth path when there is one */
+    double chi = theory_value(r, "chi_path");
+    if (!(chi > 0) || !isfinite(chi))
+        chi = theory_value(r, "chi_predicted");
     if (!isfinite(first) || !isfinite(last) || !(chi > 0) || !isfinite(chi) || last < first)
         return 0;
     double anchor = NAN, at = NAN;
