@@ -19,10 +19,7 @@ stale() {
     target=$1
     shift
     [ -e "$target" ] || return 0
-    for dep in "$@"; do
-        [ "$dep" -nt "$target" ] && return 0
-    done
-    return 1
+    [ -n "$(find "$@" -newer "$target" 2>/dev/null | head -n 1)" ]
 }
 
 say() { echo "  FUZZCC   $1"; }
