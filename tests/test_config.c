@@ -286,6 +286,26 @@ START_TEST(include_is_relative_to_the_file)
 }
 END_TEST
 
+START_TEST(include_of_a_directory_is_an_error)
+{
+    /* libconfig 1.5 would exit(2) from its scanner on this */
+    char *sub = tu_path(dir, "incdir");
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    char *inner = tu_path(sub, "inner.cfg");
+    tu_write(inner, "seed = 3;\n  @include \"incdir\"\n");
+    char *path = tu_path(dir, "incdir.cfg");
+    tu_write(path, "# nested\n@include \"incdir/inner.cfg\"\n");
+    gs_error err;
+    ck_assert_ptr_null(load(path, NULL, 0, &err));
+    char want[4200];
+    snprintf(want, sizeof want, "%s:2: @include \"incdir\": is a directory", inner);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+    free(path);
+    free(inner);
+    free(sub);
+}
+END_TEST
+
 START_TEST(resolved_config_round_trips)
 {
     char *path = write_cfg("ok.cfg", 0, NULL, NULL);
@@ -337,6 +357,7 @@ int main(void)
     tcase_add_test(tc, variant_errors_point_into_the_variant);
     tcase_add_test(tc, model_defaults_are_inherited);
     tcase_add_test(tc, include_is_relative_to_the_file);
+    tcase_add_test(tc, include_of_a_directory_is_an_error);
     tcase_add_test(tc, resolved_config_round_trips);
     tcase_add_test(tc, missing_file);
     suite_add_tcase(s, tc);

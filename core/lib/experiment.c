@@ -503,29 +503,13 @@ static int valid_variant_name(const char *s)
     return 1;
 }
 
-static int read_file(config_t *cfg, const char *path, const char *dir, gs_error *err)
-{
-    config_init(cfg);
-    config_set_include_dir(cfg, dir);
-    if (!config_read_file(cfg, path)) {
-        const char *f = config_error_file(cfg) ? config_error_file(cfg) : path;
-        if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-            gs_err_set(err, "%s: cannot read experiment file", path);
-        else
-            gs_err_set(err, "%s:%d: %s", f, config_error_line(cfg), config_error_text(cfg));
-        config_destroy(cfg);
-        return -1;
-    }
-    return 0;
-}
-
 static int build_variant(const gs_registry *reg, const char *path, const char *dir,
                          const char *stem, const config_setting_t *vdef,
                          const gs_origin *file_origin, const gs_run_options *opt,
                          gs_variant *v, gs_error *err)
 {
     config_t cfg;
-    if (read_file(&cfg, path, dir, err) < 0)
+    if (gs_config_read_file(&cfg, path, dir, err) < 0)
         return -1;
     gs_origin o = {.default_file = path};
     int rc = 0;
@@ -576,7 +560,7 @@ gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
     gs_experiment *e = gs_xcalloc(1, sizeof *e);
     e->path = gs_xstrdup(path);
     config_t cfg;
-    if (read_file(&cfg, path, dir, err) < 0)
+    if (gs_config_read_file(&cfg, path, dir, err) < 0)
         goto fail;
     gs_origin fo = {.default_file = path};
     const config_setting_t *vars = config_lookup(&cfg, "variants");

@@ -37,6 +37,12 @@ void *gs_pool_add_with(gs_pool *p, void *block, void (*release)(void *));
 char *gs_pool_strdup(gs_pool *p, const char *s);
 void gs_pool_free(gs_pool *p);
 
+/* ---- cfgfile.c ---- */
+/* config_init + config_read_file, refusing @include targets that would make
+   libconfig 1.5 exit; on failure cfg is destroyed and err says FILE:LINE. */
+int gs_config_read_file(config_t *cfg, const char *path, const char *include_dir,
+                        gs_error *err);
+
 /* ---- rng.c ---- */
 struct gs_rng {
     uint64_t s[4];

@@ -637,16 +637,7 @@ gs_sweep *gs_sweep_load(const gs_registry *reg, const char *path, const gs_sweep
     }
     char *dcopy = gs_xstrdup(real);
     config_t cfg;
-    config_init(&cfg);
-    config_set_include_dir(&cfg, dirname(dcopy));
-    if (!config_read_file(&cfg, path)) {
-        if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-            gs_err_set(err, "%s: cannot read experiment file", path);
-        else
-            gs_err_set(err, "%s:%d: %s",
-                       config_error_file(&cfg) ? config_error_file(&cfg) : path,
-                       config_error_line(&cfg), config_error_text(&cfg));
-        config_destroy(&cfg);
+    if (gs_config_read_file(&cfg, path, dirname(dcopy), err) < 0) {
         free(dcopy);
         goto fail;
     }

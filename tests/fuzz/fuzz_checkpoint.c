@@ -87,6 +87,15 @@ static void write_seed(const char *out)
     exit(0);
 }
 
+static void release(void)
+{
+    gs_model_free(model);
+    for (size_t i = 0; i < 2; i++)
+        gs_ref_free(layer_refs[i]);
+    free(opt_state);
+    free(ckpt_path);
+}
+
 static int init(void)
 {
     gs_registry *reg = fuzz_registry();
@@ -103,6 +112,7 @@ static int init(void)
     opt_floats = model->total * 2;
     opt_state = calloc(opt_floats, sizeof(float));
     ckpt_path = fuzz_path(GS_CKPT_FILE);
+    atexit(release);
     const char *seed = getenv("GS_FUZZ_CHECKPOINT_SEED");
     if (seed)
         write_seed(seed);
