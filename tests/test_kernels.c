@@ -3,22 +3,15 @@
  * double-precision loops written here: every transpose combination, edge
  * sizes around the 6 x 16 register tile, alpha and beta, both the AVX2
  * and the portable implementation, and bit-identical results at 1 to 4
- * threads.  Built from the kernel sources themselves, so the test can set
- * the thread count and reach the internal functions.
+ * threads; the monitor's statistics and number formatting.  Built from the
+ * kernel sources themselves, so the test can set the thread count and reach
+ * the internal functions.
  */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
-
-/* The one service of util.c the kernels use. */
-void *gs_xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 static uint64_t lcg = 1;
 
@@ -147,6 +140,44 @@ START_TEST(gemm_degenerate)
 END_TEST
 
 /* Sums in double against a double loop; same bits at 1 to 4 threads. */
+/* gs_format_g9 writes what "%.9g" writes: random bit patterns (every
+   exponent, denormals), near-ties of the ninth digit, powers of ten and
+   their neighbours, float values as the monitor's norms often are. */
+START_TEST(format_g9)
+{
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    char want[64], got[64];
+    size_t checked = 0;
+    for (size_t i = 0; i < 2000000; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        double v;
+        switch (i % 5) {
+        case 0: memcpy(&v, &state, sizeof v); break;
+        case 1: v = (double)(float)((double)(state >> 11) * 0x1p-53 * pow(10.0, (int)(state % 90) - 45)); break;
+        case 2: v = ((double)(state % 2000000000u) + 0.5) * pow(10.0, (int)(state % 40) - 20); break;
+        case 3: v = nextafter(pow(10.0, (int)(state % 600) - 300), (state & 1) ? INFINITY : 0.0); break;
+        default: v = (double)(int64_t)state * 1e-12; break;
+        }
+        if (isnan(v))
+            continue;
+        snprintf(want, sizeof want, "%.9g", v);
+        int n = gs_format_g9(got, v);
+        ck_assert_msg(!strcmp(got, want) && n == (int)strlen(want), "%a: got %s, want %s", v, got,
+                      want);
+        checked++;
+    }
+    static const double special[] = {0.0, -0.0, INFINITY, -INFINITY, 1.0, 0.0001, 0.00001,
+                                     123456789.0, 999999999.5, 1e9, 9.999999995, 5e-324,
+                                     1.7976931348623157e308, 0.5, 1e-5, 1e+16, 100.0};
+    for (size_t i = 0; i < GS_ARRAY_LEN(special); i++) {
+        snprintf(want, sizeof want, "%.9g", special[i]);
+        gs_format_g9(got, special[i]);
+        ck_assert_str_eq(got, want);
+    }
+    ck_assert(checked > 1900000);
+}
+END_TEST
+
 START_TEST(reductions)
 {
     size_t sizes[] = {0, 1, 15, 17, 4096, 4097, 300001};
@@ -284,7 +315,9 @@ START_TEST(grad_stats)
             gs_set_threads(threads);
             uint32_t hist[BINS] = {0};
             double got_gg, got_ww, got_max;
-            gs_grad_stats(g, w, n, LO, HI, &got_gg, &got_ww, &got_max, hist);
+            gs_grad_norms(g, w, n, &got_gg, &got_ww, &got_max);
+            gs_grad_histogram(g, n, LO, HI, hist);
+            ck_assert(gs_sumsq(GS_F32, n, w) == got_ww); /* the same order, bit for bit */
             for (int b = 0; b < BINS; b++)
                 ck_assert_msg(hist[b] == want[b], "bin %d: %u, want %u", b, hist[b], want[b]);
             /* the infinity, or the NaN, dominates the sum and the maximum */
@@ -310,6 +343,7 @@ int main(void)
     tcase_add_test(tc, reductions);
     tcase_add_test(tc, elementwise);
     tcase_add_test(tc, grad_stats);
+    tcase_add_test(tc, format_g9);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     forked = srunner_fork_status(sr) != CK_NOFORK;

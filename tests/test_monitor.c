@@ -105,6 +105,96 @@ START_TEST(histogram_counts_every_element)
 }
 END_TEST
 
+/* The steps at which FILE has rows, as a bit set (steps < 64). */
+static uint64_t steps_in(const char *run_dir, const char *file)
+{
+    char *p = tu_path(run_dir, file);
+    char *text = tu_read(p, NULL);
+    uint64_t set = 0;
+    for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n'))
+        set |= 1ull << strtoul(line + 1, NULL, 10);
+    free(text);
+    free(p);
+    return set;
+}
+
+/* Cell `col` (0-based) of the row of FILE starting with `key`: "" if empty. */
+static void cell(const char *run_dir, const char *file, const char *key, int col, char *out,
+                 size_t n)
+{
+    char *p = tu_path(run_dir, file);
+    char *text = tu_read(p, NULL);
+    char k[96];
+    snprintf(k, sizeof k, "\n%s,", key);
+    char *row = strstr(text, k);
+    ck_assert_msg(row != NULL, "%s: no row %s", file, key);
+    row++;
+    for (int c = 0; c < col; c++)
+        row = strchr(row, ',') + 1;
+    size_t len = strcspn(row, ",\n");
+    snprintf(out, n, "%.*s", (int)len, row);
+    free(text);
+    free(p);
+}
+
+START_TEST(detail_every_sets_the_detailed_steps)
+{
+    /* 512 examples in batches of 64: steps 0..7; detailed 0, 3, 6 and the last */
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 8; activation = \"relu\"; },"
+                         " { type = \"dense\"; units = 4; } ); };\n");
+    const char *sets[] = {"monitor.detail_every=3"};
+    char *out = run(cfg, "d", sets, 1);
+    const uint64_t detailed = 1 | 1 << 3 | 1 << 6 | 1 << 7;
+    ck_assert_uint_eq(steps_in(out, "gradients.csv"), 0xff);
+    ck_assert_uint_eq(steps_in(out, "layers.csv"), 0xff);
+    ck_assert_uint_eq(steps_in(out, "histograms.csv"), detailed);
+    for (int step = 0; step < 8; step++) {
+        char key[32], v[64];
+        int want = (int)(detailed >> step & 1);
+        snprintf(key, sizeof key, "%d,0,weight", step);
+        cell(out, "gradients.csv", key, 6, v, sizeof v);
+        ck_assert_msg((v[0] != 0) == want, "step %d: update_ratio '%s'", step, v);
+        if (want)
+            ck_assert(strtod(v, NULL) > 0);
+        /* the data's gradient (layer 0's input) on detailed steps only */
+        snprintf(key, sizeof key, "%d,0,dense", step);
+        cell(out, "layers.csv", key, 3, v, sizeof v);
+        ck_assert_msg((v[0] != 0) == want, "step %d: layer 0 input_grad_norm '%s'", step, v);
+        snprintf(key, sizeof key, "%d,1,dense", step);
+        cell(out, "layers.csv", key, 3, v, sizeof v);
+        ck_assert_msg(strtod(v, NULL) > 0, "step %d: layer 1 input_grad_norm '%s'", step, v);
+    }
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+/* The global gradient norm drives clipping; monitored or not, it must be
+   the same bits, so the monitor's settings cannot change training. */
+START_TEST(monitoring_does_not_change_training)
+{
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 8; activation = \"tanh\"; },"
+                         " { type = \"dense\"; units = 4; } ); };\n");
+    const char *every[] = {"training.epochs=2", "training.clip_grad_norm=0.05",
+                           "monitor.every=1", "monitor.detail_every=1"};
+    const char *sparse[] = {"training.epochs=2", "training.clip_grad_norm=0.05",
+                            "monitor.every=5", "monitor.detail_every=1000"};
+    char *a = run(cfg, "all", every, 4), *b = run(cfg, "sparse", sparse, 4);
+    for (int col = 3; col <= 6; col++) {
+        char va[64], vb[64];
+        cell(a, "gradients.csv", "15,1,weight", col, va, sizeof va);
+        cell(b, "gradients.csv", "15,1,weight", col, vb, sizeof vb);
+        ck_assert_msg(!strcmp(va, vb) && va[0], "last step, column %d: %s vs %s", col, va, vb);
+    }
+    char gnorm[64];
+    cell(b, "metrics.csv", "15,1", 5, gnorm, sizeof gnorm);
+    ck_assert_msg(strtod(gnorm, NULL) > 0.05, "clipping was not active: norm %s", gnorm);
+    free(a);
+    free(b);
+    free(cfg);
+}
+END_TEST
+
 START_TEST(update_ratio_matches_sgd)
 {
     /* plain SGD: |dtheta| = lr |g|, so update_ratio = lr * grad_norm / weight_norm */
@@ -242,6 +332,8 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, histogram_counts_every_element);
     tcase_add_test(tc, update_ratio_matches_sgd);
+    tcase_add_test(tc, detail_every_sets_the_detailed_steps);
+    tcase_add_test(tc, monitoring_does_not_change_training);
     tcase_add_test(tc, dead_relu_units_are_counted);
     tcase_add_test(tc, saturated_sigmoid_units_are_counted);
     tcase_add_test(tc, mean_field_relu_is_critical_at_two);

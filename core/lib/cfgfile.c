@@ -22,7 +22,7 @@
 
 enum { MAX_INCLUDE_DEPTH = 10 };
 
-static char *slurp(const char *path)
+static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -42,27 +42,29 @@ static char *slurp(const char *path)
         return NULL;
     }
     buf[n] = '\0';
+    *len = n;
     return buf;
 }
 
-/* The name of an @include on the line at p, or NULL when the line has none. */
-static char *include_name(const char *p)
+/* The name of an @include on the line at p (up to end), or NULL when the
+   line has none. */
+static char *include_name(const char *p, const char *end)
 {
-    while (*p == ' ' || *p == '\t')
+    while (p < end && (*p == ' ' || *p == '\t'))
         p++;
-    if (strncmp(p, "@include", 8) != 0)
+    if ((size_t)(end - p) < 9 || memcmp(p, "@include", 8) != 0)
         return NULL;
     p += 8;
     if (*p != ' ' && *p != '\t')
         return NULL;
-    while (*p == ' ' || *p == '\t')
+    while (p < end && (*p == ' ' || *p == '\t'))
         p++;
-    if (*p++ != '"')
+    if (p == end || *p++ != '"')
         return NULL;
     size_t cap = 64, n = 0;
     char *name = gs_xmalloc(cap);
-    for (; *p && *p != '"' && *p != '\n'; p++) {
-        if (*p == '\\' && (p[1] == '\\' || p[1] == '"'))
+    for (; p < end && *p != '"' && *p != '\n'; p++) {
+        if (*p == '\\' && p + 1 < end && (p[1] == '\\' || p[1] == '"'))
             p++;
         if (n + 2 > cap)
             name = gs_xrealloc(name, cap *= 2);
@@ -74,12 +76,16 @@ static char *include_name(const char *p)
 
 static int check_file(const char *path, const char *dir, int depth, gs_error *err)
 {
-    char *text = slurp(path);
+    size_t len;
+    char *text = slurp(path, &len);
     if (!text)
         return 0; /* libconfig reports unreadable files itself */
     int rc = 0, line = 1;
-    for (const char *p = text; *p && rc == 0; line++) {
-        char *name = include_name(p);
+    const char *end = text + len;
+    /* NUL is an ordinary character to libconfig's scanner: lengths, not strings */
+    for (const char *p = text; p < end && rc == 0; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *name = include_name(p, nl ? nl : end);
         if (name) {
             char *target = name[0] == '/' || !dir ? gs_xstrdup(name)
                                                    : gs_xasprintf("%s/%s", dir, name);
@@ -97,8 +103,7 @@ static int check_file(const char *path, const char *dir, int depth, gs_error *er
             free(target);
             free(name);
         }
-        const char *nl = strchr(p, '\n');
-        p = nl ? nl + 1 : p + strlen(p);
+        p = nl ? nl + 1 : end;
     }
     free(text);
     return rc;

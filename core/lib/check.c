@@ -176,7 +176,7 @@ static gs_ref *ref_for_check(const gs_registry *reg, const gs_component_info *ci
     r->values = gs_xcalloc(len + 1, sizeof *r->values);
     gs_error err;
     if (gs_params_defaults(reg, schema, r->values, &r->pool, ci->component->name, &err) < 0) {
-        snprintf(why, n, "%s", err.msg);
+        snprintf(why, n, "%.480s", err.msg); /* why holds 512 */
         gs_ref_free(r);
         return NULL;
     }
@@ -206,7 +206,7 @@ static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, 
     gs_error err;
     if (gs_model_add_layer(m, ref, &err) < 0 || gs_model_finalize(m, B, &err) < 0) {
         s->ok = 0;
-        snprintf(s->detail, sizeof s->detail, "cannot build: %s", err.msg);
+        snprintf(s->detail, sizeof s->detail, "cannot build: %.480s", err.msg);
         gs_model_free(m);
         return;
     }

@@ -87,6 +87,32 @@ void gs_csv_row(gs_csv *c, const char *fmt, ...)
         write_all(c);
 }
 
+void gs_csv_cells(gs_csv *c, const char *const *cells, size_t n)
+{
+    if (c->fd < 0 || c->failed)
+        return;
+    size_t len[16], need = n ? n : 1; /* commas and the newline */
+    for (size_t i = 0; i < n; i++)
+        need += len[i] = strlen(cells[i]);
+    if (c->len + need > c->cap) {
+        if (write_all(c) < 0)
+            return;
+        if (need > c->cap)
+            c->buf = gs_xrealloc(c->buf, c->cap = need);
+    }
+    char *p = c->buf + c->len;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, cells[i], len[i]);
+        p += len[i];
+        *p++ = i + 1 < n ? ',' : '\n';
+    }
+    if (!n)
+        *p++ = '\n';
+    c->len = (size_t)(p - c->buf);
+    if (c->len >= FLUSH_AT)
+        write_all(c);
+}
+
 int gs_csv_flush(gs_csv *c, gs_error *err)
 {
     if (c->fd < 0)

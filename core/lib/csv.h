@@ -24,6 +24,9 @@ typedef struct gs_csv {
 int gs_csv_open(gs_csv *c, const char *dir, const char *name, int truncate, uint64_t keep,
                 gs_error *err);
 void gs_csv_row(gs_csv *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One row of n cells (at most 16), joined by commas: rows without printf,
+   for the monitor's many per step. */
+void gs_csv_cells(gs_csv *c, const char *const *cells, size_t n);
 /* Writes buffered rows; -1 (with the reason in *err) if the disk refused them. */
 int gs_csv_flush(gs_csv *c, gs_error *err);
 int gs_csv_close(gs_csv *c, gs_error *err);

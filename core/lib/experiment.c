@@ -50,6 +50,10 @@ const gs_param_spec gs_monitor_schema[] = {
                  .doc = "record gradient statistics every this many steps"},
     [M_DUMP] = {.name = "dump", .type = GS_P_BOOL, .def.b = 0, .min = GS_ANY,
                 .doc = "write weights and gradients as .npy at monitored steps"},
+    [M_DETAIL_EVERY] = {.name = "detail_every", .type = GS_P_INT, .def.i = 100, .min = 1,
+                        .max = 1e9,
+                        .doc = "also record histograms and update ratios at monitored steps "
+                               "that are multiples of this"},
     {0},
 };
 

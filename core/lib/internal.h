@@ -24,6 +24,10 @@ size_t gs_edit_distance(const char *a, const char *b);
 /* Shortest "%.*g" text that reads back as the same double, always with
    a '.' or exponent so libconfig reads it as a float. */
 void gs_format_double(char *buf, size_t n, double v);
+/* "%.9g" of v into buf (32 bytes), the same text, faster; returns its length. */
+int gs_format_g9(char *buf, double v);
+/* v in decimal into buf (21 bytes); returns its length. */
+int gs_format_u64(char *buf, uint64_t v);
 double gs_now(void);
 
 /* Heap blocks freed together, each with its own release function. */
@@ -72,16 +76,24 @@ void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s);
 void gs_axpy(gs_dtype dt, size_t n, double alpha, const void *x, void *y);
 /* memset(x, 0, bytes), by several threads when long. */
 void gs_zero(size_t bytes, void *x);
+/* From an activation's derivative f' (batch x units): the units with f' = 0
+   for every example, and the values with |f'| < thr (none when thr <= 0);
+   alive is scratch for units flags. */
+void gs_act_counts(gs_dtype dt, const void *deriv, size_t batch, size_t units, double thr,
+                   int32_t *alive, size_t *dead, size_t *saturated);
+/* Sum of (a[i] - b[i])^2 in double, in a fixed order. */
+double gs_sqdist_f32(size_t n, const float *a, const float *b);
+/* One pass over gradient g and weights w (n floats): *gg = sum g^2 and
+   *ww = sum w^2 (in gs_sumsq's order), *gmax = max |g| (NaN if any g is). */
+void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double *ww,
+                   double *gmax);
 /*
- * One pass over gradient g and weights w (n floats): *gg = sum g^2, *ww =
- * sum w^2 (in a fixed order), *gmax = max |g| (NaN if any g is NaN), and
  * hist[] += counts of |g| by decade: [0] zero, [1] below 10^lo, [2 + k - lo]
  * in [10^k, 10^(k+1)) for lo <= k < hi, [hi - lo + 2] 10^hi and up or not
  * finite.  -37 <= lo < hi <= 38, hi - lo + 3 <= GS_STATS_MAX_BINS.
  */
 enum { GS_STATS_MAX_BINS = 80 };
-void gs_grad_stats(const float *g, const float *w, size_t n, int lo, int hi, double *gg,
-                   double *ww, double *gmax, uint32_t *hist);
+void gs_grad_histogram(const float *g, size_t n, int lo, int hi, uint32_t *hist);
 void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg);
 /* Sum of squares in double, in a fixed order. */
 double gs_sumsq(gs_dtype dt, size_t n, const void *x);

@@ -291,16 +291,198 @@ double gs_maxabs(gs_dtype dt, size_t n, const void *x)
     return reduce(dt, n, x, maxabs_f32, maxabs_f64, 1);
 }
 
+/* Loops across units, so that they vectorize: alive[u] collects f' != 0
+   over the examples. */
+GS_MULTIVERSION
+static void act_counts_f32(const float *restrict d, size_t batch, size_t units, float thr,
+                           int32_t *restrict alive, size_t *dead, size_t *saturated)
+{
+    memset(alive, 0, units * sizeof *alive);
+    for (size_t b = 0; b < batch; b++) {
+        const float *restrict db = d + b * units;
+#pragma omp simd
+        for (size_t u = 0; u < units; u++)
+            alive[u] |= db[u] != 0.0f;
+    }
+    int32_t live = 0;
+#pragma omp simd reduction(+ : live)
+    for (size_t u = 0; u < units; u++)
+        live += alive[u];
+    *dead = units - (size_t)live;
+    *saturated = 0;
+    if (thr > 0) {
+        size_t n = batch * units, sat = 0;
+#pragma omp simd reduction(+ : sat)
+        for (size_t i = 0; i < n; i++)
+            sat += fabsf(d[i]) < thr;
+        *saturated = sat;
+    }
+}
+
+void gs_act_counts(gs_dtype dt, const void *deriv, size_t batch, size_t units, double thr,
+                   int32_t *alive, size_t *dead, size_t *saturated)
+{
+    if (dt == GS_F32) {
+        act_counts_f32(deriv, batch, units, (float)thr, alive, dead, saturated);
+        return;
+    }
+    const double *d = deriv;
+    memset(alive, 0, units * sizeof *alive);
+    for (size_t b = 0; b < batch; b++)
+        for (size_t u = 0; u < units; u++)
+            alive[u] |= d[b * units + u] != 0.0;
+    *dead = 0;
+    for (size_t u = 0; u < units; u++)
+        *dead += !alive[u];
+    *saturated = 0;
+    for (size_t i = 0; thr > 0 && i < batch * units; i++)
+        *saturated += fabs(d[i]) < thr;
+}
+
+/* Sum of (a - b)^2 over one chunk, in sumsq's lanes. */
+GS_MULTIVERSION
+static double sqdist_chunk(const float *restrict a, const float *restrict b, size_t n)
+{
+    v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        v4d d0 = LOAD4_F32(a + i) - LOAD4_F32(b + i), d1 = LOAD4_F32(a + i + 4) - LOAD4_F32(b + i + 4),
+            d2 = LOAD4_F32(a + i + 8) - LOAD4_F32(b + i + 8),
+            d3 = LOAD4_F32(a + i + 12) - LOAD4_F32(b + i + 12);
+        a0 += d0 * d0;
+        a1 += d1 * d1;
+        a2 += d2 * d2;
+        a3 += d3 * d3;
+    }
+    double acc[LANES];
+    memcpy(acc, &a0, sizeof a0);
+    memcpy(acc + 4, &a1, sizeof a1);
+    memcpy(acc + 8, &a2, sizeof a2);
+    memcpy(acc + 12, &a3, sizeof a3);
+    for (int l = 0; i < n; i++, l++) {
+        double d = (double)a[i] - (double)b[i];
+        acc[l] += d * d;
+    }
+    return combine_lanes(acc, 0);
+}
+
+double gs_sqdist_f32(size_t n, const float *a, const float *b)
+{
+    long chunks = (long)((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK);
+    double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc((size_t)chunks * sizeof(double));
+    int par = n >= REDUCE_PARALLEL_MIN && n_threads > 1;
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (par)
+    for (long c = 0; c < chunks; c++) {
+        size_t o = (size_t)c * REDUCE_CHUNK, len = n - o < REDUCE_CHUNK ? n - o : REDUCE_CHUNK;
+        part[c] = sqdist_chunk(a + o, b + o, len);
+    }
+    double acc = 0.0;
+    for (long c = 0; c < chunks; c++)
+        acc += part[c];
+    if (part != stack)
+        free(part);
+    return acc;
+}
+
 /*
- * Gradient statistics for the monitor, in one pass over a tensor.
+ * Gradient statistics for the monitor.
  *
- * The decade of |g| is floor(log10 |g|) from the binary exponent e
- * (floor((e - 1) log10 2) = ((e - 1) * 1233) >> 12 for every float
- * exponent, an arithmetic shift), corrected by one comparison with the
- * smallest float not below 10^(k+1): exactly the bin of comparing |g|
- * with 10^(k+1) in double, with no log per element.  Denormals all land
- * below 10^lo, which is why lo may not go below -37.
+ * gs_grad_norms is the per-step record: sum of g^2, sum of w^2 and the
+ * largest |g| in one pass reading g and w once, with the lanes and chunks
+ * of the reductions above (so its sums equal gs_sumsq's bit for bit).
+ *
+ * gs_grad_histogram is the detailed record's histogram.  The decade of |g|
+ * is floor(log10 |g|) from the binary exponent e (floor((e - 1) log10 2) =
+ * ((e - 1) * 1233) >> 12 for every float exponent, an arithmetic shift),
+ * corrected by one comparison with the smallest float not below 10^(k+1):
+ * exactly the bin of comparing |g| with 10^(k+1) in double, with no log
+ * per element.  Denormals all land below 10^lo, which is why lo may not go
+ * below -37.
  */
+GS_MULTIVERSION
+static void norms_chunk(const float *restrict g, const float *restrict w, size_t n, double *gg,
+                        double *ww, double *gmax)
+{
+    v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
+    float mx = 0.0f;
+    int nans = 0;
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        v4d x0 = LOAD4_F32(g + i), x1 = LOAD4_F32(g + i + 4), x2 = LOAD4_F32(g + i + 8),
+            x3 = LOAD4_F32(g + i + 12);
+        a0 += x0 * x0;
+        a1 += x1 * x1;
+        a2 += x2 * x2;
+        a3 += x3 * x3;
+        v4d y0 = LOAD4_F32(w + i), y1 = LOAD4_F32(w + i + 4), y2 = LOAD4_F32(w + i + 8),
+            y3 = LOAD4_F32(w + i + 12);
+        b0 += y0 * y0;
+        b1 += y1 * y1;
+        b2 += y2 * y2;
+        b3 += y3 * y3;
+    }
+#pragma omp simd reduction(max : mx) reduction(+ : nans)
+    for (size_t k = 0; k < n; k++) {
+        const float a = fabsf(g[k]);
+        mx = a > mx ? a : mx;
+        nans += a != a;
+    }
+    double acc[LANES], bcc[LANES];
+    memcpy(acc, &a0, sizeof a0);
+    memcpy(acc + 4, &a1, sizeof a1);
+    memcpy(acc + 8, &a2, sizeof a2);
+    memcpy(acc + 12, &a3, sizeof a3);
+    memcpy(bcc, &b0, sizeof b0);
+    memcpy(bcc + 4, &b1, sizeof b1);
+    memcpy(bcc + 8, &b2, sizeof b2);
+    memcpy(bcc + 12, &b3, sizeof b3);
+    for (int l = 0; i < n; i++, l++) {
+        acc[l] += (double)g[i] * (double)g[i];
+        bcc[l] += (double)w[i] * (double)w[i];
+    }
+    *gg = combine_lanes(acc, 0);
+    *ww = combine_lanes(bcc, 0);
+    *gmax = nans ? NAN : (double)mx;
+}
+
+typedef struct norms_job {
+    const float *g, *w;
+    size_t n;
+    double *gg, *ww, *gmax; /* per chunk */
+} norms_job;
+
+static void norms_range(void *arg, size_t c0, size_t c1)
+{
+    const norms_job *j = arg;
+    for (size_t c = c0; c < c1; c++) {
+        size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
+        norms_chunk(j->g + b, j->w + b, len, &j->gg[c], &j->ww[c], &j->gmax[c]);
+    }
+}
+
+void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double *ww,
+                   double *gmax)
+{
+    size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    double stack[3 * 64];
+    double *part = chunks <= 64 ? stack : gs_xmalloc(chunks * 3 * sizeof(double));
+    norms_job j = {g, w, n, part, part + chunks, part + 2 * chunks};
+    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1)
+        gs_parallel_for(chunks, 1, norms_range, &j);
+    else
+        norms_range(&j, 0, chunks);
+    *gg = *ww = *gmax = 0.0;
+    for (size_t c = 0; c < chunks; c++) {
+        *gg += j.gg[c];
+        *ww += j.ww[c];
+        *gmax = *gmax != *gmax || j.gmax[c] != j.gmax[c] ? NAN
+                : j.gmax[c] > *gmax                     ? j.gmax[c]
+                                                        : *gmax;
+    }
+    if (part != stack)
+        free(part);
+}
+
 enum { DECADE_MIN = -38, DECADE_MAX = 39 };
 static float decade_edge[DECADE_MAX - DECADE_MIN + 1]; /* smallest float >= 10^k */
 static pthread_once_t decade_once = PTHREAD_ONCE_INIT;
@@ -316,16 +498,18 @@ static void decade_init(void)
     }
 }
 
-enum { STATS_BLOCK = 64 };
+enum { STATS_BLOCK = 256 };
 
+/* Bins are computed a block at a time (a loop the compiler vectorizes),
+   then counted into four sub-histograms so that consecutive increments of
+   one bin do not wait on each other. */
 GS_MULTIVERSION
-static void stats_chunk(const float *restrict g, size_t n, int lo, int hi, double *gmax,
-                        uint32_t *restrict hist)
+static void histogram_chunk(const float *restrict g, size_t n, int lo, int hi,
+                            uint32_t *restrict hist)
 {
     const int last = hi - lo + 2;
-    uint32_t sub[8][GS_STATS_MAX_BINS] = {{0}};
-    float mx = 0.0f;
-    int nans = 0;
+    uint32_t sub[4][GS_STATS_MAX_BINS];
+    memset(sub, 0, sizeof sub);
     for (size_t b = 0; b < n; b += STATS_BLOCK) {
         size_t len = n - b < STATS_BLOCK ? n - b : STATS_BLOCK;
         int32_t bins[STATS_BLOCK];
@@ -344,65 +528,51 @@ static void stats_chunk(const float *restrict g, size_t n, int lo, int hi, doubl
             bin = k >= hi || e == 255 ? last : bin;
             bins[i] = u == 0 ? 0 : bin;
         }
-#pragma omp simd reduction(max : mx) reduction(+ : nans)
-        for (size_t i = 0; i < len; i++) {
-            const float a = fabsf(gb[i]);
-            mx = a > mx ? a : mx;
-            nans += a != a;
+        size_t i = 0;
+        for (; i + 4 <= len; i += 4) {
+            sub[0][bins[i]]++;
+            sub[1][bins[i + 1]]++;
+            sub[2][bins[i + 2]]++;
+            sub[3][bins[i + 3]]++;
         }
-        for (size_t i = 0; i < len; i++)
-            sub[i & 7][bins[i]]++;
+        for (; i < len; i++)
+            sub[0][bins[i]]++;
     }
     for (int k = 0; k <= last; k++)
-        for (int q = 0; q < 8; q++)
-            hist[k] += sub[q][k];
-    *gmax = nans || *gmax != *gmax ? NAN : ((double)mx > *gmax ? (double)mx : *gmax);
+        hist[k] += sub[0][k] + sub[1][k] + sub[2][k] + sub[3][k];
 }
 
-typedef struct stats_job {
-    const float *g, *w;
+typedef struct hist_job {
+    const float *g;
     size_t n;
     int lo, hi;
-    double *gg, *ww, *gmax; /* per chunk */
-    uint32_t *hist;         /* per chunk, GS_STATS_MAX_BINS each */
-} stats_job;
+    uint32_t *hist; /* per chunk, GS_STATS_MAX_BINS each */
+} hist_job;
 
-static void stats_range(void *arg, size_t c0, size_t c1)
+static void hist_range(void *arg, size_t c0, size_t c1)
 {
-    const stats_job *j = arg;
+    const hist_job *j = arg;
     for (size_t c = c0; c < c1; c++) {
         size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
-        j->gg[c] = sumsq_f32(j->g + b, len);
-        j->ww[c] = sumsq_f32(j->w + b, len);
-        j->gmax[c] = 0.0;
-        stats_chunk(j->g + b, len, j->lo, j->hi, &j->gmax[c], j->hist + c * GS_STATS_MAX_BINS);
+        histogram_chunk(j->g + b, len, j->lo, j->hi, j->hist + c * GS_STATS_MAX_BINS);
     }
 }
 
-void gs_grad_stats(const float *g, const float *w, size_t n, int lo, int hi, double *gg,
-                   double *ww, double *gmax, uint32_t *hist)
+void gs_grad_histogram(const float *g, size_t n, int lo, int hi, uint32_t *hist)
 {
     pthread_once(&decade_once, decade_init);
+    if (n < REDUCE_PARALLEL_MIN || n_threads == 1) {
+        histogram_chunk(g, n, lo, hi, hist); /* counts: no order to keep */
+        return;
+    }
     size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
-    double *part = gs_xmalloc((chunks ? chunks : 1) * 3 * sizeof(double));
-    size_t hbytes = (chunks ? chunks : 1) * GS_STATS_MAX_BINS * sizeof(uint32_t);
+    size_t hbytes = chunks * GS_STATS_MAX_BINS * sizeof(uint32_t);
     uint32_t *h = memset(gs_xmalloc(hbytes), 0, hbytes);
-    stats_job j = {g, w, n, lo, hi, part, part + chunks, part + 2 * chunks, h};
-    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1)
-        gs_parallel_for(chunks, 1, stats_range, &j);
-    else
-        stats_range(&j, 0, chunks);
-    *gg = *ww = *gmax = 0.0;
-    for (size_t c = 0; c < chunks; c++) {
-        *gg += j.gg[c];
-        *ww += j.ww[c];
-        *gmax = *gmax != *gmax || j.gmax[c] != j.gmax[c] ? NAN
-                : j.gmax[c] > *gmax                     ? j.gmax[c]
-                                                        : *gmax;
+    hist_job j = {g, n, lo, hi, h};
+    gs_parallel_for(chunks, 1, hist_range, &j);
+    for (size_t c = 0; c < chunks; c++)
         for (int k = 0; k <= hi - lo + 2; k++)
             hist[k] += h[c * GS_STATS_MAX_BINS + (size_t)k];
-    }
-    free(part);
     free(h);
 }
 

@@ -356,49 +356,40 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
 {
     gs_model *m = mod->model;
     const gs_activation_ops *ops = mod->info->component->ops;
-    size_t n = gs_tensor_numel(x);
-    if (n > m->act_scratch_numel) {
+    size_t n = gs_tensor_numel(x), es = dsize(x->dtype);
+    size_t units = c->channels * c->inner;
+    /* ones, the derivative, and the units' flags */
+    size_t need = 2 * n * es + (units + 1) * sizeof(int32_t);
+    if (need > m->act_scratch_bytes) {
         free(m->act_scratch);
-        m->act_scratch = gs_xmalloc(2 * n * dsize(x->dtype));
-        m->act_scratch_numel = n;
+        m->act_scratch = gs_xmalloc(need);
+        m->act_scratch_bytes = need;
     }
     size_t nt = mod->theta ? mod->theta->numel : 0;
-    void *dtheta = nt ? gs_xcalloc(nt, dsize(x->dtype)) : NULL;
-    gs_act_stats *st = &m->act_stats[mod->layer];
-    size_t units = c->channels * c->inner;
-    double thr = ops->saturation_threshold;
+    void *dtheta = nt ? gs_xcalloc(nt, es) : NULL;
+    void *ones = m->act_scratch, *d = (char *)ones + n * es;
+    int32_t *alive = (int32_t *)((char *)d + n * es);
     if (x->dtype == GS_F32) {
-        float *ones = m->act_scratch, *d = ones + n;
+        float *o = ones;
         for (size_t i = 0; i < n; i++)
-            ones[i] = 1.0f;
+            o[i] = 1.0f;
         ops->backward_f32(c, x->data, y->data, ones, d, dtheta);
-        for (size_t u = 0; u < units; u++) {
-            int dead = 1;
-            for (size_t b = 0; b < c->n && dead; b++)
-                dead = d[b * units + u] == 0.0f;
-            st->dead += dead;
-        }
-        if (thr > 0)
-            for (size_t i = 0; i < n; i++)
-                st->saturated += fabsf(d[i]) < thr;
     } else {
-        double *ones = m->act_scratch, *d = ones + n;
+        double *o = ones;
         for (size_t i = 0; i < n; i++)
-            ones[i] = 1.0;
+            o[i] = 1.0;
         ops->backward_f64(c, x->data, y->data, ones, d, dtheta);
-        for (size_t u = 0; u < units; u++) {
-            int dead = 1;
-            for (size_t b = 0; b < c->n && dead; b++)
-                dead = d[b * units + u] == 0.0;
-            st->dead += dead;
-        }
-        if (thr > 0)
-            for (size_t i = 0; i < n; i++)
-                st->saturated += fabs(d[i]) < thr;
     }
+    double thr = ops->saturation_threshold;
+    size_t dead, saturated;
+    gs_act_counts(x->dtype, d, c->n, units, thr, alive, &dead, &saturated);
+    gs_act_stats *st = &m->act_stats[mod->layer];
+    st->dead += (double)dead;
     st->units += (double)units;
-    if (thr > 0)
+    if (thr > 0) {
+        st->saturated += (double)saturated;
         st->elements += (double)n;
+    }
     free(dtheta);
 }
 

@@ -66,8 +66,8 @@ struct gs_model {
     gs_tensor *dacts; /* gradients w.r.t. acts */
     int monitoring;
     gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
-    void *act_scratch;       /* derivative of the largest activation */
-    size_t act_scratch_numel;
+    void *act_scratch;       /* activation_stats' work space */
+    size_t act_scratch_bytes;
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
     gs_pool pool;

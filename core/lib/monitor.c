@@ -14,8 +14,8 @@
 
 static void fmt(char *buf, size_t n, double v)
 {
-    if (isfinite(v))
-        snprintf(buf, n, "%.9g", v);
+    if (isfinite(v) && n >= 32)
+        gs_format_g9(buf, v);
     else
         snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
 }
@@ -122,33 +122,34 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
     mon->examples = 0;
 }
 
-/* Norms, largest |g| and the log10 |g| histogram (bins: 0 zero, 1 below
-   10^LO, 2.. the decades [10^k, 10^(k+1)), last 10^HI and up or not
-   finite) in one vectorized pass: gs_grad_stats in kernels.c. */
-static void tensor_stats(const float *g, const float *w, size_t n, gs_tensor_stats *s)
-{
-    memset(s, 0, sizeof *s);
-    double gg, ww;
-    gs_grad_stats(g, w, n, GS_HIST_LO, GS_HIST_HI, &gg, &ww, &s->grad_max, s->hist);
-    s->grad_norm = sqrt(gg);
-    s->weight_norm = sqrt(ww);
-}
-
 static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err);
 
 int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                       double grad_norm, gs_error *err)
+                       int detailed, double *grad_sumsq, gs_error *err)
 {
     mon->cur_step = step;
     mon->cur_epoch = epoch;
     mon->cur_lr = lr;
-    mon->cur_gnorm = grad_norm;
+    mon->cur_detailed = detailed;
+    double total = 0;
     for (size_t i = 0; i < m->n_params; i++) {
         gs_param_rec *p = m->params[i];
-        tensor_stats((const float *)p->pub.grad.data, (const float *)p->pub.value.data, p->numel,
-                     &mon->cur[i]);
+        gs_tensor_stats *s = &mon->cur[i];
+        const float *g = p->pub.grad.data, *w = p->pub.value.data;
+        double gg, ww;
+        gs_grad_norms(g, w, p->numel, &gg, &ww, &s->grad_max);
+        total += gg;
+        s->grad_norm = sqrt(gg);
+        s->weight_norm = sqrt(ww);
+        if (detailed) {
+            memset(s->hist, 0, sizeof s->hist);
+            gs_grad_histogram(g, p->numel, GS_HIST_LO, GS_HIST_HI, s->hist);
+        }
     }
-    memcpy(mon->before, m->values, m->total * sizeof(float));
+    if (detailed)
+        memcpy(mon->before, m->values, m->total * sizeof(float));
+    *grad_sumsq = total;
+    mon->cur_gnorm = sqrt(total);
     return mon->dump ? dump_tensors(mon, m, err) : 0;
 }
 
@@ -205,7 +206,6 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
 
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
 {
-    char a[32], b[32], c[32], d[32];
     uint64_t step = mon->cur_step;
     gs_monitor_metrics(mon, step, mon->cur_epoch, mon->cur_lr, mon->cur_gnorm);
     if (mon->n_monitored == mon->cap_monitored) {
@@ -219,29 +219,35 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     norms[m->n_layers] = NAN; /* the row's spare slot: unused, but checkpointed */
     mon->hist_global[mon->n_monitored] = mon->cur_gnorm;
     mon->hist_steps[mon->n_monitored] = step;
+    /* Rows are built from cells (gs_csv_cells): hundreds per step on a deep
+       network, where printf would cost more than the statistics. */
+    char st[24], layer[24], num[6][32];
+    gs_format_u64(st, step);
     const float *now = m->values;
     for (size_t i = 0; i < m->n_params; i++) {
         gs_param_rec *p = m->params[i];
         const gs_tensor_stats *s = &mon->cur[i];
         if (p->pub.role == GS_ROLE_BUFFER)
             continue; /* not learned: no gradient to report */
-        double dd = 0;
-        for (size_t e = p->offset; e < p->offset + p->numel; e++) {
-            double delta = (double)now[e] - (double)mon->before[e];
-            dd += delta * delta;
+        snprintf(layer, sizeof layer, "%d", p->layer);
+        num[3][0] = '\0'; /* the update ratio: detailed steps only */
+        if (mon->cur_detailed) {
+            double dd = gs_sqdist_f32(p->numel, now + p->offset, mon->before + p->offset);
+            fmt(num[3], sizeof num[3], s->weight_norm > 0 ? sqrt(dd) / s->weight_norm : NAN);
         }
-        double ratio = s->weight_norm > 0 ? sqrt(dd) / s->weight_norm : NAN;
-        fmt(a, sizeof a, s->grad_norm);
-        fmt(b, sizeof b, s->weight_norm);
-        fmt(c, sizeof c, s->grad_max);
-        fmt(d, sizeof d, ratio);
-        gs_csv_row(&mon->log[LOG_GRADIENTS], "%llu,%d,%s,%s,%s,%s,%s\n", (unsigned long long)step, p->layer,
-                p->local_name, a, b, c, d);
-        for (int bin = 0; bin < GS_HIST_BINS; bin++)
+        fmt(num[0], sizeof num[0], s->grad_norm);
+        fmt(num[1], sizeof num[1], s->weight_norm);
+        fmt(num[2], sizeof num[2], s->grad_max);
+        const char *row[] = {st, layer, p->local_name, num[0], num[1], num[2], num[3]};
+        gs_csv_cells(&mon->log[LOG_GRADIENTS], row, 7);
+        for (int bin = 0; mon->cur_detailed && bin < GS_HIST_BINS; bin++)
             if (s->hist[bin]) {
-                gs_csv_row(&mon->log[LOG_HISTOGRAMS], "%llu,%d,%s,%s,", (unsigned long long)step, p->layer,
-                        p->local_name, bin_edge(bin, 0));
-                gs_csv_row(&mon->log[LOG_HISTOGRAMS], "%s,%u\n", bin_edge(bin, 1), s->hist[bin]);
+                char lo[16], hi[16];
+                snprintf(lo, sizeof lo, "%s", bin_edge(bin, 0));
+                snprintf(hi, sizeof hi, "%s", bin_edge(bin, 1));
+                gs_format_u64(num[4], s->hist[bin]);
+                const char *hrow[] = {st, layer, p->local_name, lo, hi, num[4]};
+                gs_csv_cells(&mon->log[LOG_HISTOGRAMS], hrow, 6);
             }
     }
     if (mon->first_weight >= 0)
@@ -251,25 +257,32 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         norms[l] = mon->layer_weight[l] >= 0 ? mon->cur[mon->layer_weight[l]].grad_norm : NAN;
         const gs_tensor *x = &m->dacts[l], *y = &m->acts[l + 1];
         size_t n = gs_tensor_numel(y);
-        double ig = sqrt(gs_sumsq(m->dtype, gs_tensor_numel(x), x->data));
+        /* dL/dx of the data costs a matrix product the step does not need:
+           detailed steps only */
+        int have_ig = l > 0 || mon->cur_detailed;
+        double ig = have_ig ? sqrt(gs_sumsq(m->dtype, gs_tensor_numel(x), x->data)) : NAN;
         if (mon->n_monitored == 0)
             mon->first_input_grad[l] = ig;
         double mean = gs_sum(m->dtype, n, y->data) / (double)n;
         double var = gs_sumsq(m->dtype, n, y->data) / (double)n - mean * mean;
         const gs_act_stats *as = &m->act_stats[l];
-        char e[32], f[32];
-        fmt(a, sizeof a, ig);
-        fmt(b, sizeof b, mean);
-        fmt(c, sizeof c, sqrt(var > 0 ? var : 0));
-        fmt(e, sizeof e, as->units ? as->dead / as->units : NAN);
-        fmt(f, sizeof f, as->elements ? as->saturated / as->elements : NAN);
-        gs_csv_row(&mon->log[LOG_LAYERS], "%llu,%zu,%s,%s,%s,%s,%s,%s\n", (unsigned long long)step, l,
-                gs_module_type(m->layers[l]), a, b, c, e, f);
+        fmt(num[0], sizeof num[0], ig);
+        if (!have_ig)
+            num[0][0] = '\0';
+        fmt(num[1], sizeof num[1], mean);
+        fmt(num[2], sizeof num[2], sqrt(var > 0 ? var : 0));
+        fmt(num[3], sizeof num[3], as->units ? as->dead / as->units : NAN);
+        fmt(num[4], sizeof num[4], as->elements ? as->saturated / as->elements : NAN);
+        gs_format_u64(layer, l);
+        const char *row[] = {st,     layer,  gs_module_type(m->layers[l]), num[0], num[1],
+                             num[2], num[3], num[4]};
+        gs_csv_cells(&mon->log[LOG_LAYERS], row, 8);
     }
     for (size_t i = 0; i < m->n_stats; i++) {
-        fmt(a, sizeof a, m->stats[i].value);
-        gs_csv_row(&mon->log[LOG_PATHS], "%llu,%d,%s,%s\n", (unsigned long long)step, m->stats[i].layer,
-                m->stats[i].key, a);
+        fmt(num[0], sizeof num[0], m->stats[i].value);
+        snprintf(layer, sizeof layer, "%d", m->stats[i].layer);
+        const char *row[] = {st, layer, m->stats[i].key, num[0]};
+        gs_csv_cells(&mon->log[LOG_PATHS], row, 4);
     }
     m->n_stats = 0;
     mon->n_monitored++;

@@ -29,6 +29,7 @@ typedef struct gs_monitor {
     gs_tensor_stats *cur;
     float *before; /* parameter values before the update */
     uint64_t cur_step;
+    int cur_detailed; /* histograms and update ratios at this step */
     size_t cur_epoch;
     double cur_lr, cur_gnorm;
     /* history of per-layer weight-gradient norms and of the global norm */
@@ -75,9 +76,11 @@ void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n);
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
                         double grad_norm);
 /* Phase 1 of a monitored step, after backward and before clipping: gradient
-   statistics, a copy of the weights, the .npy dump. */
+   norms (*grad_sumsq: the sum of the per-tensor squared norms, in parameter
+   order), the .npy dump, and on a detailed step the histograms and a copy
+   of the weights for the update ratios. */
 int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
-                       double grad_norm, gs_error *err);
+                       int detailed, double *grad_sumsq, gs_error *err);
 /* Phase 2, after the optimizer step: update ratios, then every row. */
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,

@@ -274,13 +274,17 @@ static void csv_close(csv *c, const char *name, sbuf *notes)
 }
 
 /* A number field ("nan", "inf" allowed); -1 if it is not one. */
+/* An empty cell is a value not recorded at that step (update_ratio between
+   detailed steps): NaN. */
 static int num(const char *s, double *v)
 {
     char *end;
     while (*s == ' ')
         s++;
-    if (!*s)
-        return -1;
+    if (!*s) {
+        *v = NAN;
+        return 0;
+    }
     *v = strtod(s, &end);
     while (*end == ' ')
         end++;

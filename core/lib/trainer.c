@@ -543,6 +543,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     size_t batch = (size_t)v->training[T_BATCH].i;
     size_t epochs = (size_t)v->training[T_EPOCHS].i;
     uint64_t every = (uint64_t)v->monitor[M_EVERY].i;
+    uint64_t detail_every = (uint64_t)v->monitor[M_DETAIL_EVERY].i;
     uint64_t ckpt_every = (uint64_t)v->checkpoint[C_EVERY].i;
     double clip_norm = v->training[T_CLIP_NORM].f, clip_value = v->training[T_CLIP_VALUE].f;
     size_t steps_per_epoch = (t->n_train + batch - 1) / batch;
@@ -570,7 +571,9 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
         while (pos.batch < t->n_train) {
             size_t b = (size_t)pos.batch, step = (size_t)pos.step;
             size_t n = b + batch < t->n_train ? batch : t->n_train - b;
-            int monitored = step % every == 0 || step + 1 == total_steps;
+            int last_step = step + 1 == total_steps;
+            int monitored = step % every == 0 || last_step;
+            int detailed = monitored && (step % detail_every == 0 || last_step);
             double lr = t->base_lr * t->sched->factor(v->schedule->values, step, total_steps,
                                                       steps_per_epoch);
             size_t off = 0, cnt = n, correct = 0;
@@ -592,7 +595,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                     float share = (float)((double)cnt / (double)n);
                     for (size_t i = 0; i < cnt * gs_shape_numel(&m->out); i++)
                         dout[i] *= share;
-                    gs_model_backward(m, monitored);
+                    gs_model_backward(m, detailed);
                 } else {
                     memset(m->grads, 0, m->total * sizeof(float));
                 }
@@ -619,12 +622,18 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                 break;
             }
             if (!comm)
-                gs_model_backward(m, monitored);
-            double gnorm = sqrt(gs_sumsq(GS_F32, m->total, m->grads));
-            if (monitored && gs_monitor_capture(&mon, m, step, epoch, lr, gnorm, err) < 0) {
+                gs_model_backward(m, detailed);
+            /* the global norm from per-tensor sums, which the monitor's
+               own pass yields on monitored steps: the same bits either way */
+            double gsq = 0;
+            if (!monitored)
+                for (size_t i = 0; i < m->n_params; i++)
+                    gsq += gs_sumsq(GS_F32, m->params[i]->numel, m->params[i]->pub.grad.data);
+            else if (gs_monitor_capture(&mon, m, step, epoch, lr, detailed, &gsq, err) < 0) {
                 failed = 1;
                 break;
             }
+            double gnorm = sqrt(gsq);
             if (step == 0)
                 theory_at_init(m, &r->theory);
             if (!isfinite(gnorm)) {

@@ -24,13 +24,20 @@ void gs_err_prefix(gs_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char prefix[1024], old[sizeof err->msg];
+    char prefix[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    size_t p = strlen(prefix), cap = sizeof err->msg;
+    if (p >= cap)
+        p = cap - 1;
+    size_t keep = strnlen(err->msg, cap - 1);
+    if (keep > cap - 1 - p)
+        keep = cap - 1 - p;
+    memmove(err->msg + p, err->msg, keep);
+    memcpy(err->msg, prefix, p);
+    err->msg[p + keep] = '\0';
 }
 
 void gs_tls_error_set(const char *fmt, va_list ap)
@@ -147,6 +154,107 @@ void gs_format_double(char *buf, size_t n, double v)
         snprintf(tmp, sizeof tmp, "%.*s.0%s", (int)(e - buf), buf, e);
         snprintf(buf, n, "%s", tmp);
     }
+}
+
+/*
+ * "%.9g" of v, byte for byte, as the monitor writes thousands of numbers
+ * per step and glibc's printf takes its multiprecision path for each.  The
+ * nine digits come from v scaled by a power of ten in long double (64-bit
+ * mantissa: relative error near 1e-19); when the scaled value lies within
+ * 1e-6 of a rounding tie, where that error could matter, printf decides.
+ */
+static long double pow10l_int(int k)
+{
+    static long double table[2 * 350 + 1];
+    static int ready; /* the table is the same whichever thread fills it */
+    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+        for (int i = -350; i <= 350; i++)
+            table[i + 350] = powl(10.0L, (long double)i);
+        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+    }
+    return table[k + 350];
+}
+
+int gs_format_u64(char *buf, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while (v /= 10);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+int gs_format_g9(char *buf, double v)
+{
+    enum { P = 9 };
+    if (!isfinite(v) || v == 0.0)
+        return snprintf(buf, 32, "%.9g", v);
+    long double a = fabsl((long double)v);
+    int e2;
+    frexp(v, &e2);
+    /* the decimal exponent from the binary one: off by at most one */
+    int x = (int)floor((double)(e2 - 1) * 0.30102999566398119521);
+    long double m = a * pow10l_int(P - 1 - x);
+    if (m >= 1e9L) {
+        x++;
+        m = a * pow10l_int(P - 1 - x);
+    } else if (m < 1e8L) {
+        x--;
+        m = a * pow10l_int(P - 1 - x);
+    }
+    long double whole = floorl(m), frac = m - whole;
+    if (fabsl(frac - 0.5L) < 1e-6L)
+        return snprintf(buf, 32, "%.9g", v);
+    uint64_t d = (uint64_t)whole + (frac > 0.5L);
+    if (d == 1000000000u) {
+        d = 100000000u;
+        x++;
+    }
+    char dig[P];
+    for (int i = P - 1; i >= 0; i--, d /= 10)
+        dig[i] = (char)('0' + d % 10);
+    int nd = P;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
+    char *p = buf;
+    if (v < 0)
+        *p++ = '-';
+    if (x < -4 || x >= P) {
+        *p++ = dig[0];
+        if (nd > 1) {
+            *p++ = '.';
+            memcpy(p, dig + 1, (size_t)nd - 1);
+            p += nd - 1;
+        }
+        int ax = x < 0 ? -x : x;
+        *p++ = 'e';
+        *p++ = x < 0 ? '-' : '+';
+        if (ax >= 100)
+            *p++ = (char)('0' + ax / 100);
+        *p++ = (char)('0' + ax / 10 % 10);
+        *p++ = (char)('0' + ax % 10);
+    } else if (x < 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = -1; i > x; i--)
+            *p++ = '0';
+        memcpy(p, dig, (size_t)nd);
+        p += nd;
+    } else {
+        memcpy(p, dig, (size_t)x + 1);
+        p += x + 1;
+        if (nd > x + 1) {
+            *p++ = '.';
+            memcpy(p, dig + x + 1, (size_t)(nd - x - 1));
+            p += nd - x - 1;
+        }
+    }
+    *p = '\0';
+    return (int)(p - buf);
 }
 
 double gs_now(void)
