@@ -38,22 +38,8 @@ static void put(buf *b, const void *data, size_t n)
     b->len += n;
 }
 
-static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
 static void put_u64(buf *b, uint64_t v) { put(b, &v, 8); }
 static void put_f64(buf *b, double v) { put(b, &v, 8); }
-
-static size_t begin_section(buf *b, const char tag[4])
-{
-    put(b, tag, 4);
-    put_u64(b, 0);
-    return b->len;
-}
-
-static void end_section(buf *b, size_t start)
-{
-    uint64_t n = b->len - start;
-    memcpy(b->p + start - 8, &n, 8);
-}
 
 static void put_rng(buf *b, const gs_rng *r)
 {
@@ -63,18 +49,57 @@ static void put_rng(buf *b, const gs_rng *r)
     put_f64(b, r->spare);
 }
 
+/* The file is streamed, with its CRC computed on the way: no image of the
+   parameters and optimizer state in memory beside the originals. */
+typedef struct writer {
+    gs_atomic file;
+    uLong crc;
+    int failed;
+    gs_error *err;
+} writer;
+
+static void emit(writer *w, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t done = 0; done < n && !w->failed;) {
+        size_t len = n - done < (1u << 30) ? n - done : (1u << 30);
+        w->crc = crc32(w->crc, p + done, (uInt)len);
+        if (gs_atomic_write(&w->file, p + done, len, w->err) < 0)
+            w->failed = 1;
+        done += len;
+    }
+}
+
+static void put_section(writer *w, const char tag[4], const void *data, size_t n)
+{
+    uint64_t len = n;
+    emit(w, tag, 4);
+    emit(w, &len, 8);
+    emit(w, data, n);
+}
+
+/* A section assembled in memory (all but PARM and OPTS are small). */
+static void put_section_buf(writer *w, const char tag[4], buf *b)
+{
+    put_section(w, tag, b->p, b->len);
+    b->len = 0;
+}
+
 int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
 {
     if (gs_monitor_flush(c->mon, err) < 0)
         return -1;
     gs_model *m = c->model;
+    writer w = {.crc = crc32(0L, Z_NULL, 0), .err = err};
+    if (gs_atomic_open(&w.file, dir, GS_CKPT_FILE, err) < 0)
+        return -1;
     buf b = {0};
-    put(&b, MAGIC, 8);
-    put_u32(&b, GS_CKPT_VERSION);
+    emit(&w, MAGIC, 8);
+    uint32_t version = GS_CKPT_VERSION;
+    emit(&w, &version, 4);
     uint16_t abi[2] = {GS_ABI_MAJOR, GS_ABI_MINOR};
-    put(&b, abi, 4);
+    emit(&w, abi, 4);
 
-    size_t s = begin_section(&b, "META");
     char *meta = gs_xasprintf("config_hash=%016llx\nstep=%llu\nepoch=%llu\nbatch=%llu\n"
                               "shuffled=%llu\nparameters=%zu\noptimizer_floats=%zu\n"
                               "examples=%zu\nmodules=%zu\n%s",
@@ -83,39 +108,29 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
                               (unsigned long long)c->pos->batch,
                               (unsigned long long)c->pos->shuffled, m->total, c->opt_floats,
                               c->n_order, m->n_modules, c->components);
-    put(&b, meta, strlen(meta));
+    put_section(&w, "META", meta, strlen(meta));
     free(meta);
-    end_section(&b, s);
 
-    s = begin_section(&b, "PNAM");
     for (size_t i = 0; i < m->n_params; i++) {
         char *line = gs_xasprintf("%s %zu\n", m->params[i]->pub.name, m->params[i]->numel);
         put(&b, line, strlen(line));
         free(line);
     }
-    end_section(&b, s);
+    put_section_buf(&w, "PNAM", &b);
 
-    s = begin_section(&b, "PARM");
-    put(&b, m->values, m->total * sizeof(float));
-    end_section(&b, s);
+    put_section(&w, "PARM", m->values, m->total * sizeof(float));
+    put_section(&w, "OPTS", c->opt_state, c->opt_floats * sizeof(float));
 
-    s = begin_section(&b, "OPTS");
-    put(&b, c->opt_state, c->opt_floats * sizeof(float));
-    end_section(&b, s);
-
-    s = begin_section(&b, "RNGS");
     put_rng(&b, c->shuffle);
     for (size_t i = 0; i < m->n_modules; i++)
         put_rng(&b, &m->modules[i]->rng);
-    end_section(&b, s);
+    put_section_buf(&w, "RNGS", &b);
 
-    s = begin_section(&b, "PERM");
     for (size_t i = 0; i < c->n_order; i++)
         put_u64(&b, c->order[i]);
-    end_section(&b, s);
+    put_section_buf(&w, "PERM", &b);
 
     gs_monitor *mon = c->mon;
-    s = begin_section(&b, "MONI");
     put_f64(&b, c->pos->epoch_loss);
     put_f64(&b, c->pos->epoch_correct);
     put_f64(&b, mon->loss_sum);
@@ -129,9 +144,8 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     put(&b, mon->hist_global, mon->n_monitored * sizeof(double));
     put(&b, mon->hist_steps, mon->n_monitored * sizeof(uint64_t));
     put(&b, mon->first_input_grad, mon->n_layers * sizeof(double));
-    end_section(&b, s);
+    put_section_buf(&w, "MONI", &b);
 
-    s = begin_section(&b, "THEO");
     const gs_theory *t = c->theory;
     put_u64(&b, (uint64_t)t->valid);
     put_u64(&b, t->first);
@@ -140,18 +154,21 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     double vals[7] = {t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted, t->chi_measured,
                       t->q_in, t->chi_path};
     put(&b, vals, sizeof vals);
-    end_section(&b, s);
+    put_section_buf(&w, "THEO", &b);
 
-    s = begin_section(&b, "LOGS");
     for (int k = 0; k < LOG_COUNT; k++)
         put_u64(&b, mon->log[k].written);
-    end_section(&b, s);
-
-    uint32_t crc = (uint32_t)crc32(0L, b.p, (uInt)b.len);
-    put_u32(&b, crc);
-    int rc = gs_write_atomic(dir, GS_CKPT_FILE, (const char *)b.p, b.len, err);
+    put_section_buf(&w, "LOGS", &b);
     free(b.p);
-    return rc;
+
+    uint32_t crc = (uint32_t)w.crc;
+    if (!w.failed && gs_atomic_write(&w.file, &crc, 4, err) < 0)
+        w.failed = 1;
+    if (w.failed) {
+        gs_atomic_abort(&w.file);
+        return -1;
+    }
+    return gs_atomic_commit(&w.file, err);
 }
 
 /* ---- reading ---- */

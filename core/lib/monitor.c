@@ -45,7 +45,10 @@ void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int du
                 mon->layer_weight[m->params[i]->layer] = (long)i;
         }
     mon->cur = gs_xcalloc(m->n_params + 1, sizeof *mon->cur);
-    mon->before = gs_xcalloc(m->total + 1, sizeof(float));
+    size_t largest = 0;
+    for (size_t i = 0; i < m->n_params; i++)
+        largest = m->params[i]->numel > largest ? m->params[i]->numel : largest;
+    mon->before = gs_xcalloc(largest + 1, sizeof(float));
     mon->first_input_grad = gs_xcalloc(m->n_layers + 1, sizeof(double));
 }
 
@@ -146,11 +149,22 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
             gs_grad_histogram(g, p->numel, GS_HIST_LO, GS_HIST_HI, s->hist);
         }
     }
-    if (detailed)
-        memcpy(mon->before, m->values, m->total * sizeof(float));
     *grad_sumsq = total;
     mon->cur_gnorm = sqrt(total);
     return mon->dump ? dump_tensors(mon, m, err) : 0;
+}
+
+void gs_monitor_before_update(gs_monitor *mon, const gs_model *m, size_t i)
+{
+    if (mon->cur_detailed)
+        memcpy(mon->before, m->params[i]->pub.value.data, m->params[i]->numel * sizeof(float));
+}
+
+void gs_monitor_after_update(gs_monitor *mon, const gs_model *m, size_t i)
+{
+    if (mon->cur_detailed)
+        mon->cur[i].update_sq =
+            gs_sqdist_f32(m->params[i]->numel, m->params[i]->pub.value.data, mon->before);
 }
 
 static const char *bin_edge(int bin, int upper)
@@ -223,7 +237,6 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
        network, where printf would cost more than the statistics. */
     char st[24], layer[24], num[6][32];
     gs_format_u64(st, step);
-    const float *now = m->values;
     for (size_t i = 0; i < m->n_params; i++) {
         gs_param_rec *p = m->params[i];
         const gs_tensor_stats *s = &mon->cur[i];
@@ -231,10 +244,9 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
             continue; /* not learned: no gradient to report */
         snprintf(layer, sizeof layer, "%d", p->layer);
         num[3][0] = '\0'; /* the update ratio: detailed steps only */
-        if (mon->cur_detailed) {
-            double dd = gs_sqdist_f32(p->numel, now + p->offset, mon->before + p->offset);
-            fmt(num[3], sizeof num[3], s->weight_norm > 0 ? sqrt(dd) / s->weight_norm : NAN);
-        }
+        if (mon->cur_detailed)
+            fmt(num[3], sizeof num[3],
+                s->weight_norm > 0 ? sqrt(s->update_sq) / s->weight_norm : NAN);
         fmt(num[0], sizeof num[0], s->grad_norm);
         fmt(num[1], sizeof num[1], s->weight_norm);
         fmt(num[2], sizeof num[2], s->grad_max);

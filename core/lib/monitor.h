@@ -12,6 +12,7 @@ enum { GS_HIST_LO = -30, GS_HIST_HI = 2 }; /* log10|g| bins [k, k+1) for k in [L
 /* Statistics of one tensor at one monitored step, before clipping. */
 typedef struct gs_tensor_stats {
     double grad_norm, weight_norm, grad_max;
+    double update_sq; /* ||after - before||^2 of the optimizer step (detailed steps) */
     uint32_t hist[GS_HIST_BINS];
 } gs_tensor_stats;
 
@@ -27,7 +28,7 @@ typedef struct gs_monitor {
     long *layer_weight;             /* per layer: its first weight tensor, or -1 */
     /* the monitored step in progress */
     gs_tensor_stats *cur;
-    float *before; /* parameter values before the update */
+    float *before; /* one tensor's values before its update (detailed steps) */
     uint64_t cur_step;
     int cur_detailed; /* histograms and update ratios at this step */
     size_t cur_epoch;
@@ -81,7 +82,11 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
    of the weights for the update ratios. */
 int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
                        int detailed, double *grad_sumsq, gs_error *err);
-/* Phase 2, after the optimizer step: update ratios, then every row. */
+/* Around the optimizer's step of parameter i on a detailed step: its
+   values before, then the size of the update (no-ops on other steps). */
+void gs_monitor_before_update(gs_monitor *mon, const gs_model *m, size_t i);
+void gs_monitor_after_update(gs_monitor *mon, const gs_model *m, size_t i);
+/* Phase 2, after the optimizer step: every row. */
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
                       double train_acc, double val_loss, double val_acc, double test_loss,

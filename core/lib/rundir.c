@@ -54,50 +54,85 @@ int gs_rundir_create(const char *dir, gs_error *err)
     return 0;
 }
 
-int gs_write_atomic(const char *dir, const char *name, const char *data, size_t len,
-                    gs_error *err)
+int gs_atomic_open(gs_atomic *a, const char *dir, const char *name, gs_error *err)
 {
-    char *tmp = gs_xasprintf("%s/.%s.tmp", dir, name);
-    char *dst = gs_xasprintf("%s/%s", dir, name);
-    int rc = -1;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        gs_err_set(err, "%s: %s", tmp, strerror(errno));
-        goto out;
+    a->dir = gs_xstrdup(dir);
+    a->tmp = gs_xasprintf("%s/.%s.tmp", dir, name);
+    a->dst = gs_xasprintf("%s/%s", dir, name);
+    a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (a->fd < 0) {
+        gs_err_set(err, "%s: %s", a->tmp, strerror(errno));
+        gs_atomic_abort(a);
+        return -1;
     }
+    return 0;
+}
+
+int gs_atomic_write(gs_atomic *a, const void *data, size_t len, gs_error *err)
+{
     size_t done = 0;
     while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
+        ssize_t w = write(a->fd, (const char *)data + done, len - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            gs_err_set(err, "%s: write failed: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto out;
+            gs_err_set(err, "%s: write failed: %s", a->tmp, w < 0 ? strerror(errno) : "no space");
+            return -1;
         }
         done += (size_t)w;
     }
+    return 0;
+}
+
+void gs_atomic_abort(gs_atomic *a)
+{
+    if (a->fd >= 0) {
+        close(a->fd);
+        unlink(a->tmp);
+    }
+    free(a->dir);
+    free(a->tmp);
+    free(a->dst);
+    memset(a, 0, sizeof *a);
+    a->fd = -1;
+}
+
+int gs_atomic_commit(gs_atomic *a, gs_error *err)
+{
+    int fd = a->fd;
+    a->fd = -1;
     if (fsync(fd) != 0 || close(fd) != 0) {
-        gs_err_set(err, "%s: %s", tmp, strerror(errno));
-        unlink(tmp);
-        goto out;
+        gs_err_set(err, "%s: %s", a->tmp, strerror(errno));
+        unlink(a->tmp);
+        gs_atomic_abort(a);
+        return -1;
     }
-    if (rename(tmp, dst) != 0) {
-        gs_err_set(err, "%s: %s", dst, strerror(errno));
-        unlink(tmp);
-        goto out;
+    if (rename(a->tmp, a->dst) != 0) {
+        gs_err_set(err, "%s: %s", a->dst, strerror(errno));
+        unlink(a->tmp);
+        gs_atomic_abort(a);
+        return -1;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
-    rc = 0;
-out:
-    free(tmp);
-    free(dst);
-    return rc;
+    gs_atomic_abort(a); /* only frees: the file is in place */
+    return 0;
+}
+
+int gs_write_atomic(const char *dir, const char *name, const char *data, size_t len,
+                    gs_error *err)
+{
+    gs_atomic a;
+    if (gs_atomic_open(&a, dir, name, err) < 0)
+        return -1;
+    if (gs_atomic_write(&a, data, len, err) < 0) {
+        gs_atomic_abort(&a);
+        return -1;
+    }
+    return gs_atomic_commit(&a, err);
 }
 
 FILE *gs_rundir_open(const char *dir, const char *name, gs_error *err)

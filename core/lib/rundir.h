@@ -6,7 +6,18 @@
 
 /* mkdir -p; refuses a directory that already holds a run (summary.json). */
 int gs_rundir_create(const char *dir, gs_error *err);
-/* Writes a file through DIR/.NAME.tmp, fsync and rename. */
+/* A file written through DIR/.NAME.tmp, then fsync, rename and fsync of
+   the directory: readers see the old file or the whole new one.  On a
+   failed write, call gs_atomic_abort (the old file stays). */
+typedef struct gs_atomic {
+    int fd;
+    char *dir, *tmp, *dst;
+} gs_atomic;
+int gs_atomic_open(gs_atomic *a, const char *dir, const char *name, gs_error *err);
+int gs_atomic_write(gs_atomic *a, const void *data, size_t len, gs_error *err);
+int gs_atomic_commit(gs_atomic *a, gs_error *err);
+void gs_atomic_abort(gs_atomic *a);
+/* The same for a file in memory. */
 int gs_write_atomic(const char *dir, const char *name, const char *data, size_t len,
                     gs_error *err);
 FILE *gs_rundir_open(const char *dir, const char *name, gs_error *err);

@@ -367,8 +367,7 @@ static void trainer_free(trainer *t)
 /*
  * A model whose arenas would not fit in this machine's memory is an input
  * error, reported before anything is allocated: parameters, gradients,
- * optimizer state, the monitor's copy of the weights, and the activations
- * and work buffers of one batch.
+ * optimizer state, and the activations and work buffers of one batch.
  */
 static int check_memory(const gs_model *m, size_t batch, size_t slots, gs_error *err)
 {
@@ -377,7 +376,7 @@ static int check_memory(const gs_model *m, size_t batch, size_t slots, gs_error 
         per_example += 2.0 * (double)gs_shape_numel(l ? &m->layers[l - 1]->out : &m->in);
     for (size_t i = 0; i < m->n_buffers; i++)
         per_example += (double)m->buffer_numel[i];
-    double bytes = 4.0 * ((double)m->total * (3.0 + (double)slots) + per_example * (double)batch);
+    double bytes = 4.0 * ((double)m->total * (2.0 + (double)slots) + per_example * (double)batch);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
     if (ram > 0 && bytes > 0.9 * ram) {
@@ -673,8 +672,12 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                                  .t = step + 1,
                                  .lr = lr,
                                  .weight_decay = group_decay(t, p->pub.role)};
+                if (monitored)
+                    gs_monitor_before_update(&mon, m, i);
                 t->opt->step(&c, p->numel, (float *)m->values + p->offset, g + p->offset,
                              t->opt_state + p->offset * t->slots);
+                if (monitored)
+                    gs_monitor_after_update(&mon, m, i);
             }
             if (monitored && gs_monitor_commit(&mon, m, err) < 0) {
                 failed = 1;
