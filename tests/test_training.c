@@ -29,7 +29,7 @@ static const char *cfg =
     "                     { type = \"dense\"; units = 3; } ); };\n"
     "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
     "training = { epochs = 2; batch_size = 30; validation = 0; };\n"
-    "monitor = { every = 1; };\n";
+    "monitor = { every = 1; detail_every = 1; };\n";
 
 static char *run(const char *name, const char *const *sets, size_t n)
 {

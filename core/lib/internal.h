@@ -83,8 +83,9 @@ void gs_act_counts(gs_dtype dt, const void *deriv, size_t batch, size_t units, d
                    int32_t *alive, size_t *dead, size_t *saturated);
 /* Sum of (a[i] - b[i])^2 in double, in a fixed order. */
 double gs_sqdist_f32(size_t n, const float *a, const float *b);
-/* One pass over gradient g and weights w (n floats): *gg = sum g^2 and
-   *ww = sum w^2 (in gs_sumsq's order), *gmax = max |g| (NaN if any g is). */
+/* Over gradient g and weights w (n floats): *gg = sum g^2 and *ww = sum w^2
+   (in gs_sumsq's order; *ww = 0 when w is NULL), *gmax = max |g| (NaN if any
+   g is). */
 void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double *ww,
                    double *gmax);
 /*

@@ -399,50 +399,63 @@ double gs_sqdist_f32(size_t n, const float *a, const float *b)
  * per element.  Denormals all land below 10^lo, which is why lo may not go
  * below -37.
  */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* max(m, |x|) lane by lane with vector comparisons (C has no vector ?:);
+   a NaN never wins a comparison. */
+#define ABSMAX8(m, x)                                                                        \
+    do {                                                                                     \
+        v8f a_ = (v8f)((v8i)(x) & 0x7fffffff);                                               \
+        v8i gt_ = a_ > (m);                                                                  \
+        (m) = (v8f)(((v8i)a_ & gt_) | ((v8i)(m) & ~gt_));                                    \
+    } while (0)
+
+/* Sum of g^2 (sumsq_f32's lanes) and the largest |g| over one chunk.  A NaN
+   makes the sum NaN (squares cannot cancel an infinity), which is how the
+   maximum learns of it. */
 GS_MULTIVERSION
-static void norms_chunk(const float *restrict g, const float *restrict w, size_t n, double *gg,
-                        double *ww, double *gmax)
+static double sumsq_max_f32(const float *restrict g, size_t n, double *gmax)
 {
-    v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};
-    float mx = 0.0f;
-    int nans = 0;
+    v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    v8f m = {0};
     size_t i = 0;
     for (; i + LANES <= n; i += LANES) {
+        v8f h0, h1;
+        memcpy(&h0, g + i, sizeof h0);
+        memcpy(&h1, g + i + 8, sizeof h1);
+        ABSMAX8(m, h0);
+        ABSMAX8(m, h1);
         v4d x0 = LOAD4_F32(g + i), x1 = LOAD4_F32(g + i + 4), x2 = LOAD4_F32(g + i + 8),
             x3 = LOAD4_F32(g + i + 12);
         a0 += x0 * x0;
         a1 += x1 * x1;
         a2 += x2 * x2;
         a3 += x3 * x3;
-        v4d y0 = LOAD4_F32(w + i), y1 = LOAD4_F32(w + i + 4), y2 = LOAD4_F32(w + i + 8),
-            y3 = LOAD4_F32(w + i + 12);
-        b0 += y0 * y0;
-        b1 += y1 * y1;
-        b2 += y2 * y2;
-        b3 += y3 * y3;
     }
-#pragma omp simd reduction(max : mx) reduction(+ : nans)
-    for (size_t k = 0; k < n; k++) {
-        const float a = fabsf(g[k]);
-        mx = a > mx ? a : mx;
-        nans += a != a;
-    }
-    double acc[LANES], bcc[LANES];
+    double acc[LANES];
     memcpy(acc, &a0, sizeof a0);
     memcpy(acc + 4, &a1, sizeof a1);
     memcpy(acc + 8, &a2, sizeof a2);
     memcpy(acc + 12, &a3, sizeof a3);
-    memcpy(bcc, &b0, sizeof b0);
-    memcpy(bcc + 4, &b1, sizeof b1);
-    memcpy(bcc + 8, &b2, sizeof b2);
-    memcpy(bcc + 12, &b3, sizeof b3);
+    float mx = 0.0f;
+    for (int l = 0; l < 8; l++)
+        mx = m[l] > mx ? m[l] : mx;
     for (int l = 0; i < n; i++, l++) {
         acc[l] += (double)g[i] * (double)g[i];
-        bcc[l] += (double)w[i] * (double)w[i];
+        const float a = fabsf(g[i]);
+        mx = a > mx ? a : mx;
     }
-    *gg = combine_lanes(acc, 0);
-    *ww = combine_lanes(bcc, 0);
-    *gmax = nans ? NAN : (double)mx;
+    double sum = combine_lanes(acc, 0);
+    *gmax = sum != sum ? NAN : (double)mx;
+    return sum;
+}
+
+static void norms_chunk(const float *g, const float *w, size_t n, double *gg, double *ww,
+                        double *gmax)
+{
+    *gg = sumsq_max_f32(g, n, gmax);
+    *ww = w ? sumsq_f32(w, n) : 0.0;
 }
 
 typedef struct norms_job {
@@ -456,7 +469,7 @@ static void norms_range(void *arg, size_t c0, size_t c1)
     const norms_job *j = arg;
     for (size_t c = c0; c < c1; c++) {
         size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
-        norms_chunk(j->g + b, j->w + b, len, &j->gg[c], &j->ww[c], &j->gmax[c]);
+        norms_chunk(j->g + b, j->w ? j->w + b : NULL, len, &j->gg[c], &j->ww[c], &j->gmax[c]);
     }
 }
 

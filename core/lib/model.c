@@ -358,28 +358,29 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
     const gs_activation_ops *ops = mod->info->component->ops;
     size_t n = gs_tensor_numel(x), es = dsize(x->dtype);
     size_t units = c->channels * c->inner;
-    /* ones, the derivative, and the units' flags */
-    size_t need = 2 * n * es + (units + 1) * sizeof(int32_t);
-    if (need > m->act_scratch_bytes) {
+    /* Work space: dL/dy = 1 (filled once), the derivative, the units' flags.
+       A model has one dtype, so the ones stay valid. */
+    if (n > m->act_scratch_numel || units > m->act_scratch_numel) {
+        size_t size = n > units ? n : units;
         free(m->act_scratch);
-        m->act_scratch = gs_xmalloc(need);
-        m->act_scratch_bytes = need;
+        m->act_scratch = gs_xmalloc(2 * size * es + (size + 1) * sizeof(int32_t));
+        m->act_scratch_numel = size;
+        for (size_t i = 0; i < size; i++) {
+            if (x->dtype == GS_F32)
+                ((float *)m->act_scratch)[i] = 1.0f;
+            else
+                ((double *)m->act_scratch)[i] = 1.0;
+        }
     }
     size_t nt = mod->theta ? mod->theta->numel : 0;
     void *dtheta = nt ? gs_xcalloc(nt, es) : NULL;
-    void *ones = m->act_scratch, *d = (char *)ones + n * es;
-    int32_t *alive = (int32_t *)((char *)d + n * es);
-    if (x->dtype == GS_F32) {
-        float *o = ones;
-        for (size_t i = 0; i < n; i++)
-            o[i] = 1.0f;
+    size_t cap = m->act_scratch_numel;
+    void *ones = m->act_scratch, *d = (char *)ones + cap * es;
+    int32_t *alive = (int32_t *)((char *)d + cap * es);
+    if (x->dtype == GS_F32)
         ops->backward_f32(c, x->data, y->data, ones, d, dtheta);
-    } else {
-        double *o = ones;
-        for (size_t i = 0; i < n; i++)
-            o[i] = 1.0;
+    else
         ops->backward_f64(c, x->data, y->data, ones, d, dtheta);
-    }
     double thr = ops->saturation_threshold;
     size_t dead, saturated;
     gs_act_counts(x->dtype, d, c->n, units, thr, alive, &dead, &saturated);
@@ -405,7 +406,7 @@ void gs_module_forward(gs_module *mod, const gs_tensor *x, gs_tensor *y, int tra
         ops->forward_f32(&c, x->data, y->data);
     else
         ops->forward_f64(&c, x->data, y->data);
-    if (training && mod->model->monitoring)
+    if (training && mod->model->detailed)
         activation_stats(mod, &c, x, y);
 }
 
@@ -438,7 +439,7 @@ void gs_module_backward(gs_module *mod, const gs_tensor *x, const gs_tensor *y,
 
 void gs_model_forward(gs_model *m, int training)
 {
-    if (training && m->monitoring)
+    if (training && m->detailed)
         memset(m->act_stats, 0, m->n_layers * sizeof *m->act_stats);
     for (size_t l = 0; l < m->n_layers; l++)
         gs_module_forward(m->layers[l], &m->acts[l], &m->acts[l + 1], training);

@@ -64,10 +64,11 @@ struct gs_model {
     size_t max_batch;
     gs_tensor *acts;  /* n_layers + 1: acts[0] is the input batch */
     gs_tensor *dacts; /* gradients w.r.t. acts */
-    int monitoring;
+    int monitoring; /* blocks record their path statistics (host->monitoring) */
+    int detailed;   /* activations record dead and saturated units */
     gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
     void *act_scratch;       /* activation_stats' work space */
-    size_t act_scratch_bytes;
+    size_t act_scratch_numel;
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
     gs_pool pool;

@@ -20,6 +20,13 @@ static void fmt(char *buf, size_t n, double v)
         snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
 }
 
+static void fmt_int(char *buf, long v)
+{
+    if (v < 0)
+        *buf++ = '-';
+    gs_format_u64(buf, v < 0 ? (uint64_t)-v : (uint64_t)v);
+}
+
 void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int dump)
 {
     memset(mon, 0, sizeof *mon);
@@ -109,18 +116,20 @@ void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n)
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
                         double grad_norm)
 {
-    char a[32], b[32], c[32], d[32];
     double loss = mon->examples ? mon->loss_sum / (double)mon->examples : NAN;
     double acc = mon->examples ? mon->correct / (double)mon->examples : NAN;
-    fmt(a, sizeof a, loss);
-    fmt(b, sizeof b, acc);
-    fmt(c, sizeof c, lr);
-    fmt(d, sizeof d, grad_norm);
-    char e[4][32];
-    for (int k = 0; k < 4; k++)
-        fmt(e[k], sizeof e[k], mon->eval[k]);
-    gs_csv_row(&mon->log[LOG_METRICS], "%llu,%zu,%s,%s,%s,%s,%s,%s,%s,%s\n",
-               (unsigned long long)step, epoch, a, b, c, d, e[0], e[1], e[2], e[3]);
+    double v[8] = {loss, acc, lr, grad_norm, mon->eval[0], mon->eval[1], mon->eval[2],
+                   mon->eval[3]};
+    char num[10][32];
+    const char *row[10];
+    gs_format_u64(num[0], step);
+    gs_format_u64(num[1], epoch);
+    for (int k = 0; k < 10; k++) {
+        if (k >= 2)
+            fmt(num[k], sizeof num[k], v[k - 2]);
+        row[k] = num[k];
+    }
+    gs_csv_cells(&mon->log[LOG_METRICS], row, 10);
     mon->loss_sum = mon->correct = 0;
     mon->examples = 0;
 }
@@ -140,10 +149,10 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
         gs_tensor_stats *s = &mon->cur[i];
         const float *g = p->pub.grad.data, *w = p->pub.value.data;
         double gg, ww;
-        gs_grad_norms(g, w, p->numel, &gg, &ww, &s->grad_max);
+        gs_grad_norms(g, detailed ? w : NULL, p->numel, &gg, &ww, &s->grad_max);
         total += gg;
         s->grad_norm = sqrt(gg);
-        s->weight_norm = sqrt(ww);
+        s->weight_norm = detailed ? sqrt(ww) : NAN;
         if (detailed) {
             memset(s->hist, 0, sizeof s->hist);
             gs_grad_histogram(g, p->numel, GS_HIST_LO, GS_HIST_HI, s->hist);
@@ -242,13 +251,15 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         const gs_tensor_stats *s = &mon->cur[i];
         if (p->pub.role == GS_ROLE_BUFFER)
             continue; /* not learned: no gradient to report */
-        snprintf(layer, sizeof layer, "%d", p->layer);
-        num[3][0] = '\0'; /* the update ratio: detailed steps only */
-        if (mon->cur_detailed)
+        fmt_int(layer, p->layer);
+        /* weight norm and update ratio: detailed steps only */
+        num[1][0] = num[3][0] = '\0';
+        if (mon->cur_detailed) {
+            fmt(num[1], sizeof num[1], s->weight_norm);
             fmt(num[3], sizeof num[3],
                 s->weight_norm > 0 ? sqrt(s->update_sq) / s->weight_norm : NAN);
+        }
         fmt(num[0], sizeof num[0], s->grad_norm);
-        fmt(num[1], sizeof num[1], s->weight_norm);
         fmt(num[2], sizeof num[2], s->grad_max);
         const char *row[] = {st, layer, p->local_name, num[0], num[1], num[2], num[3]};
         gs_csv_cells(&mon->log[LOG_GRADIENTS], row, 7);
@@ -268,23 +279,27 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     for (size_t l = 0; l < m->n_layers; l++) {
         norms[l] = mon->layer_weight[l] >= 0 ? mon->cur[mon->layer_weight[l]].grad_norm : NAN;
         const gs_tensor *x = &m->dacts[l], *y = &m->acts[l + 1];
-        size_t n = gs_tensor_numel(y);
         /* dL/dx of the data costs a matrix product the step does not need:
-           detailed steps only */
+           detailed steps only, like the activations' statistics */
         int have_ig = l > 0 || mon->cur_detailed;
         double ig = have_ig ? sqrt(gs_sumsq(m->dtype, gs_tensor_numel(x), x->data)) : NAN;
         if (mon->n_monitored == 0)
             mon->first_input_grad[l] = ig;
-        double mean = gs_sum(m->dtype, n, y->data) / (double)n;
-        double var = gs_sumsq(m->dtype, n, y->data) / (double)n - mean * mean;
-        const gs_act_stats *as = &m->act_stats[l];
         fmt(num[0], sizeof num[0], ig);
         if (!have_ig)
             num[0][0] = '\0';
-        fmt(num[1], sizeof num[1], mean);
-        fmt(num[2], sizeof num[2], sqrt(var > 0 ? var : 0));
-        fmt(num[3], sizeof num[3], as->units ? as->dead / as->units : NAN);
-        fmt(num[4], sizeof num[4], as->elements ? as->saturated / as->elements : NAN);
+        for (int k = 1; k <= 4; k++)
+            num[k][0] = '\0';
+        if (mon->cur_detailed) {
+            size_t n = gs_tensor_numel(y);
+            double mean = gs_sum(m->dtype, n, y->data) / (double)n;
+            double var = gs_sumsq(m->dtype, n, y->data) / (double)n - mean * mean;
+            const gs_act_stats *as = &m->act_stats[l];
+            fmt(num[1], sizeof num[1], mean);
+            fmt(num[2], sizeof num[2], sqrt(var > 0 ? var : 0));
+            fmt(num[3], sizeof num[3], as->units ? as->dead / as->units : NAN);
+            fmt(num[4], sizeof num[4], as->elements ? as->saturated / as->elements : NAN);
+        }
         gs_format_u64(layer, l);
         const char *row[] = {st,     layer,  gs_module_type(m->layers[l]), num[0], num[1],
                              num[2], num[3], num[4]};
@@ -292,7 +307,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     }
     for (size_t i = 0; i < m->n_stats; i++) {
         fmt(num[0], sizeof num[0], m->stats[i].value);
-        snprintf(layer, sizeof layer, "%d", m->stats[i].layer);
+        fmt_int(layer, m->stats[i].layer);
         const char *row[] = {st, layer, m->stats[i].key, num[0]};
         gs_csv_cells(&mon->log[LOG_PATHS], row, 4);
     }

@@ -93,8 +93,8 @@ int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_
     s.saved = gs_xmalloc((m->n_modules + 1) * sizeof *s.saved);
     for (size_t i = 0; i < m->n_modules; i++)
         s.saved[i] = m->modules[i]->rng;
-    int monitoring = m->monitoring;
-    m->monitoring = 0;
+    int monitoring = m->monitoring, detailed = m->detailed;
+    m->monitoring = m->detailed = 0;
 
     /*
      * Rounding the objective costs about 1e-16 * sum|r y|, which the
@@ -132,6 +132,7 @@ int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_
     /* Leave the model as the analytic pass saw it. */
     objective(&s, NULL);
     m->monitoring = monitoring;
+    m->detailed = detailed;
     free(gx);
     free(gw);
     free(r);
@@ -209,7 +210,7 @@ void gs_test_backward(gs_test_model *t) { gs_model_backward(t->m, 1); }
 
 void gs_test_set_monitoring(gs_test_model *t, int on)
 {
-    t->m->monitoring = on;
+    t->m->monitoring = t->m->detailed = on;
     if (on)
         t->m->n_stats = 0;
 }

@@ -581,6 +581,7 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
             double loss = 0;
             float *dout = m->dacts[m->n_layers].data;
             m->monitoring = monitored;
+            m->detailed = detailed;
             if (cnt) {
                 gather(t, &t->data.train, t->train_idx + b + off, cnt);
                 gs_model_forward(m, 1);

@@ -157,22 +157,24 @@ void gs_format_double(char *buf, size_t n, double v)
 }
 
 /*
- * "%.9g" of v, byte for byte, as the monitor writes thousands of numbers
- * per step and glibc's printf takes its multiprecision path for each.  The
- * nine digits come from v scaled by a power of ten in long double (64-bit
- * mantissa: relative error near 1e-19); when the scaled value lies within
- * 1e-6 of a rounding tie, where that error could matter, printf decides.
+ * "%.9g" of v, byte for byte, as the monitor writes hundreds of numbers per
+ * step and glibc's printf takes its multiprecision path for each.  The nine
+ * digits come from |v| scaled by a power of ten in double: the power is
+ * within an ulp of 10^k and the product adds half an ulp, so the scaled
+ * value (below 10^9) is within 4e-7 of exact.  When it lies within 1e-6 of
+ * a rounding tie, where that error could decide the ninth digit, or when
+ * the power would leave double's range, printf decides.
  */
-static long double pow10l_int(int k)
+static double pow10_int(int k)
 {
-    static long double table[2 * 350 + 1];
+    static double table[2 * 300 + 1];
     static int ready; /* the table is the same whichever thread fills it */
     if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-        for (int i = -350; i <= 350; i++)
-            table[i + 350] = powl(10.0L, (long double)i);
+        for (int i = -300; i <= 300; i++)
+            table[i + 300] = pow(10.0, (double)i);
         __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
     }
-    return table[k + 350];
+    return table[k + 300];
 }
 
 int gs_format_u64(char *buf, uint64_t v)
@@ -191,25 +193,31 @@ int gs_format_u64(char *buf, uint64_t v)
 int gs_format_g9(char *buf, double v)
 {
     enum { P = 9 };
-    if (!isfinite(v) || v == 0.0)
+    if (v == 0.0) {
+        int neg = signbit(v) != 0;
+        memcpy(buf, "-0", 3);
+        if (!neg)
+            memmove(buf, buf + 1, 2);
+        return 1 + neg;
+    }
+    if (!isfinite(v))
         return snprintf(buf, 32, "%.9g", v);
-    long double a = fabsl((long double)v);
+    double a = fabs(v);
     int e2;
     frexp(v, &e2);
     /* the decimal exponent from the binary one: off by at most one */
     int x = (int)floor((double)(e2 - 1) * 0.30102999566398119521);
-    long double m = a * pow10l_int(P - 1 - x);
-    if (m >= 1e9L) {
-        x++;
-        m = a * pow10l_int(P - 1 - x);
-    } else if (m < 1e8L) {
-        x--;
-        m = a * pow10l_int(P - 1 - x);
-    }
-    long double whole = floorl(m), frac = m - whole;
-    if (fabsl(frac - 0.5L) < 1e-6L)
+    if (P - 1 - x > 299 || P - 1 - x < -299)
         return snprintf(buf, 32, "%.9g", v);
-    uint64_t d = (uint64_t)whole + (frac > 0.5L);
+    double m = a * pow10_int(P - 1 - x);
+    if (m >= 1e9) {
+        x++;
+        m = a * pow10_int(P - 1 - x);
+    }
+    double whole = floor(m), frac = m - whole;
+    if (fabs(frac - 0.5) < 1e-6)
+        return snprintf(buf, 32, "%.9g", v);
+    uint64_t d = (uint64_t)whole + (frac > 0.5);
     if (d == 1000000000u) {
         d = 100000000u;
         x++;
