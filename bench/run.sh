@@ -2,7 +2,8 @@
 # Benchmark: the four workloads of the shared BRIEF.md (Performance), each
 # trained by gradscope for a fixed time, and by PyTorch in the same
 # invocation where python3-torch is installed.  Prints samples/s, the ratio
-# gradscope/PyTorch, the cost of monitoring every step, peak memory against
+# gradscope/PyTorch, the cost of monitoring every step (with the default
+# detail_every, and with every statistic at every step), peak memory against
 # the model's own budget, the machine's sgemm GFLOP/s (numpy, OpenBLAS) and
 # the GFLOP/s gradscope reaches on `wide`.  Not a test: nothing here fails on
 # a slow machine.  See docs/PERFORMANCE.md.
@@ -69,8 +70,10 @@ model_stats() {
 
 # gs_run CFG THREADS [--set ...]: trains for $seconds (and three epochs at
 # least), stops the run with SIGINT (it finishes its step), prints
-# "samples/s peak_kB".  samples/s is the median over the completed epochs
-# after the first (the warm-up); peak_kB the peak RSS so far (VmHWM).
+# "samples/s peak_kB".  samples/s is over the completed epochs after the
+# first (the warm-up), all their samples over all their seconds, so that
+# steps that come every few epochs (detailed monitoring) count in their
+# share; peak_kB the peak RSS so far (VmHWM).
 gs_run() {
     cfg=$1 th=$2
     shift 2
@@ -93,11 +96,8 @@ gs_run() {
     samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
     awk -F, -v s="$samples" -v hwm="${hwm:-0}" '
         NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
-        NR > 2 { r[n++] = s / $c }
-        END {
-            if (n == 0) { print "0 " hwm; exit }
-            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
-            printf "%.0f %s\n", (n % 2 ? r[int(n / 2)] : (r[n / 2 - 1] + r[n / 2]) / 2), hwm }' \
+        NR > 2 { n++; t += $c }
+        END { printf "%.0f %s\n", (n && t > 0 ? n * s / t : 0), hwm }' \
         "$out/epochs.csv" 2>/dev/null || echo "0 0"
     rm -rf "$out"
 }
@@ -123,7 +123,7 @@ fi
 
 echo "gradscope benchmark, $(date -u +%Y-%m-%d), $(uname -m), $nproc cores:" \
     "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
-echo "program $prog; $seconds s per measurement; samples/s are medians over epochs"
+echo "program $prog; $seconds s per measurement; samples/s over the epochs after the first"
 if [ "$have_torch" = 1 ]; then
     blas=$("$PYTHON" -c 'import torch; print(torch.__version__)' 2>/dev/null)
     case $(readlink -f /usr/lib/*-linux-gnu/libblas.so.3 2>/dev/null) in
@@ -134,8 +134,8 @@ else
     echo "PyTorch: not installed (python3-torch), ratios skipped"
 fi
 echo
-printf '%-12s %18s %18s %18s %8s %16s\n' workload "gradscope/s (thr)" "monitored/s (cost)" \
-    "PyTorch/s (thr)" ratio "mem MB (budget)"
+printf '%-12s %18s %18s %18s %18s %8s %16s\n' workload "gradscope/s (thr)" "monitored/s (cost)" \
+    "full/s (cost)" "PyTorch/s (thr)" ratio "mem MB (budget)"
 wide_rate=0
 for w in $workloads; do
     set -- $(spec "$w")
@@ -151,6 +151,8 @@ for w in $workloads; do
     done
     set -- $(gs_run "$cfg" "$best_t" --set monitor.every=1)
     mon=$1
+    set -- $(gs_run "$cfg" "$best_t" --set monitor.every=1 --set monitor.detail_every=1)
+    full=$1
     tbest=0 tbest_t=- tnorm=0
     if [ "$have_torch" = 1 ]; then
         for t in $torch_threads; do
@@ -163,19 +165,21 @@ for w in $workloads; do
     samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
     budget=$(awk -v p="$params" -v s="$slots" -v b="$batch" -v a="$acts" -v n="$samples" \
         'BEGIN { printf "%.1f", 4 * (p * (2 + s) + b * a + n * 785) / 1048576 }')
-    awk -v w="$w" -v g="$best" -v gt="$best_t" -v m="$mon" -v tb="$tbest" -v tt="$tbest_t" \
-        -v pk="$peak" -v base="$base_kb" -v bud="$budget" 'BEGIN {
+    awk -v w="$w" -v g="$best" -v gt="$best_t" -v m="$mon" -v f="$full" -v tb="$tbest" \
+        -v tt="$tbest_t" -v pk="$peak" -v base="$base_kb" -v bud="$budget" 'BEGIN {
         cost = g > 0 ? 100 * (g - m) / g : 0
+        fcost = g > 0 ? 100 * (g - f) / g : 0
         ratio = tb > 0 ? sprintf("%.2fx", g / tb) : "-"
         mem = (pk - base) / 1024
-        printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %12.0f (%3s) %8s %7.1f (%6.1f)\n",
-            w, g, gt, m, cost, tb, tt, ratio, mem, bud }'
+        printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %11.0f (%4.1f%%) %12.0f (%3s) %8s %7.1f (%6.1f)\n",
+            w, g, gt, m, cost, f, fcost, tb, tt, ratio, mem, bud }'
     [ "$w" = wide ] && wide_rate=$best wide_flops=$flops
 done
 
 echo
 echo "ratio = gradscope / PyTorch, each at its best thread count; cost = slowdown with"
-echo "monitor.every = 1; mem = peak RSS less the program's own ($((base_kb / 1024)) MB), budget ="
+echo "monitor.every = 1 (monitored: detailed statistics every 100 steps, the default; full:"
+echo "every step); mem = peak RSS less the program's own ($((base_kb / 1024)) MB), budget ="
 echo "parameters + gradients + optimizer state + one batch of activations + the data set"
 if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
     # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,

@@ -302,6 +302,16 @@ int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
     m->act_stats = gs_xcalloc(m->n_layers + 1, sizeof *m->act_stats);
     m->acts = gs_xcalloc(m->n_layers + 1, sizeof *m->acts);
     m->dacts = gs_xcalloc(m->n_layers + 1, sizeof *m->dacts);
+    m->dact_sumsq = gs_xcalloc(m->n_layers + 1, sizeof *m->dact_sumsq);
+    /* Backward reads dacts[l + 1] and writes dacts[l]: two buffers taken in
+       turn hold them all (the monitor takes its norms on the way). */
+    size_t widest = 0;
+    for (size_t l = 0; l <= m->n_layers; l++) {
+        size_t n = gs_shape_numel(l == 0 ? &m->in : &m->layers[l - 1]->out);
+        widest = n > widest ? n : widest;
+    }
+    for (int k = 0; k < 2; k++)
+        m->dact_buf[k] = gs_xcalloc(max_batch * widest, es);
     for (size_t l = 0; l <= m->n_layers; l++) {
         const gs_shape *s = l == 0 ? &m->in : &m->layers[l - 1]->out;
         gs_tensor *pair[2] = {&m->acts[l], &m->dacts[l]};
@@ -310,8 +320,9 @@ int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
             pair[k]->ndim = s->ndim + 1;
             for (int d = 0; d < s->ndim; d++)
                 pair[k]->dims[d + 1] = s->dims[d];
-            pair[k]->data = gs_xcalloc(max_batch * gs_shape_numel(s), es);
         }
+        m->acts[l].data = gs_xcalloc(max_batch * gs_shape_numel(s), es);
+        m->dacts[l].data = m->dact_buf[l & 1];
     }
     gs_model_set_batch(m, max_batch);
     for (size_t i = 0; i < m->n_params; i++)
@@ -451,6 +462,8 @@ void gs_model_backward(gs_model *m, int input_grad)
     for (size_t l = m->n_layers; l-- > 0;) {
         gs_tensor *dx = (l > 0 || input_grad) ? &m->dacts[l] : NULL;
         gs_module_backward(m->layers[l], &m->acts[l], &m->acts[l + 1], &m->dacts[l + 1], dx);
+        if (m->monitoring)
+            m->dact_sumsq[l] = dx ? gs_sumsq(m->dtype, gs_tensor_numel(dx), dx->data) : NAN;
     }
 }
 
@@ -486,12 +499,13 @@ void gs_model_free(gs_model *m)
     free(m->buffers);
     free(m->buffer_numel);
     if (m->acts)
-        for (size_t l = 0; l <= m->n_layers; l++) {
+        for (size_t l = 0; l <= m->n_layers; l++)
             free(m->acts[l].data);
-            free(m->dacts[l].data);
-        }
+    free(m->dact_buf[0]);
+    free(m->dact_buf[1]);
     free(m->acts);
     free(m->dacts);
+    free(m->dact_sumsq);
     free(m->values);
     free(m->grads);
     free(m->layers);

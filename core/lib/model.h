@@ -63,7 +63,9 @@ struct gs_model {
     size_t n_buffers;
     size_t max_batch;
     gs_tensor *acts;  /* n_layers + 1: acts[0] is the input batch */
-    gs_tensor *dacts; /* gradients w.r.t. acts */
+    gs_tensor *dacts; /* gradients w.r.t. acts: dacts[l] shares dact_buf[l % 2] */
+    void *dact_buf[2];
+    double *dact_sumsq; /* after a monitored backward: sum of dacts[l]^2 (NaN: not computed) */
     int monitoring; /* blocks record their path statistics (host->monitoring) */
     int detailed;   /* activations record dead and saturated units */
     gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
@@ -87,7 +89,9 @@ void gs_model_set_batch(gs_model *m, size_t n);
 /* acts[0] must hold the batch; leaves the output in acts[n_layers]. */
 void gs_model_forward(gs_model *m, int training);
 /* dacts[n_layers] must hold dL/dout.  Zeroes and accumulates gradients.
-   With input_grad, dacts[0] receives dL/dx too. */
+   With input_grad, dacts[0] receives dL/dx too.  Only dacts[0] and
+   dacts[1] stay valid after it (the buffers alternate); when monitoring,
+   dact_sumsq keeps every layer's. */
 void gs_model_backward(gs_model *m, int input_grad);
 size_t gs_model_param_count(const gs_model *m);
 const char *gs_module_type(const gs_module *mod);

@@ -278,11 +278,11 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
             mon->cur[mon->first_weight].grad_norm / mon->cur[mon->last_weight].grad_norm;
     for (size_t l = 0; l < m->n_layers; l++) {
         norms[l] = mon->layer_weight[l] >= 0 ? mon->cur[mon->layer_weight[l]].grad_norm : NAN;
-        const gs_tensor *x = &m->dacts[l], *y = &m->acts[l + 1];
+        const gs_tensor *y = &m->acts[l + 1];
         /* dL/dx of the data costs a matrix product the step does not need:
            detailed steps only, like the activations' statistics */
         int have_ig = l > 0 || mon->cur_detailed;
-        double ig = have_ig ? sqrt(gs_sumsq(m->dtype, gs_tensor_numel(x), x->data)) : NAN;
+        double ig = have_ig ? sqrt(m->dact_sumsq[l]) : NAN;
         if (mon->n_monitored == 0)
             mon->first_input_grad[l] = ig;
         fmt(num[0], sizeof num[0], ig);

@@ -267,7 +267,7 @@ static void theory_at_init(const gs_model *m, gs_theory *t)
 {
     double *ig = gs_xcalloc(m->n_layers + 1, sizeof *ig);
     for (size_t l = 0; l < m->n_layers; l++)
-        ig[l] = sqrt(gs_sumsq(m->dtype, gs_tensor_numel(&m->dacts[l]), m->dacts[l].data));
+        ig[l] = sqrt(m->dact_sumsq[l]);
     gs_theory_compute(m, ig, t);
     free(ig);
 }
