@@ -13,6 +13,7 @@
 #   -g PROGRAM   the gradscope program (default: build/core/gradscope, then PATH)
 #   WORKLOAD     deep-narrow mnist-mlp wide resmlp (default: all four)
 # Environment: GS_THREADS (gradscope thread counts to try, default "1 NPROC"),
+#   MONITOR_PAIRS (repetitions of the monitoring-cost comparison, default 3),
 #   TORCH_THREADS (PyTorch's, default 1 2 4 ... NPROC), NO_TORCH=1 skips PyTorch,
 #   PYTHON (default: the first of /usr/bin/python3 and python3 that has torch).
 set -eu
@@ -38,6 +39,8 @@ if [ -z "$prog" ]; then
     fi
 fi
 nproc=$(nproc 2>/dev/null || echo 1)
+pairs=${MONITOR_PAIRS:-3}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 powers() { t=1; while [ "$t" -lt "$1" ]; do printf '%s ' "$t"; t=$((t * 2)); done; echo "$1"; }
 gs_threads=${GS_THREADS:-$( [ "$nproc" -gt 1 ] && echo "1 $nproc" || echo 1 )}
 torch_threads=${TORCH_THREADS:-$(powers "$nproc")}
@@ -149,10 +152,23 @@ for w in $workloads; do
         set -- $(gs_run "$cfg" "$t")
         if [ "$1" -gt "$best" ]; then best=$1 best_t=$t peak=$2; fi
     done
-    set -- $(gs_run "$cfg" "$best_t" --set monitor.every=1)
-    mon=$1
-    set -- $(gs_run "$cfg" "$best_t" --set monitor.every=1 --set monitor.detail_every=1)
-    full=$1
+    # The cost of monitoring: runs without, with (default detail_every) and
+    # with every statistic at every step, side by side, repeated; the median
+    # of the paired ratios, which drift on a shared machine cancels.
+    mcost="" fcost="" mon=0 full=0
+    i=0
+    while [ "$i" -lt "$pairs" ]; do
+        set -- $(gs_run "$cfg" "$best_t")
+        p=$1
+        set -- $(gs_run "$cfg" "$best_t" --set monitor.every=1)
+        mon=$1
+        set -- $(gs_run "$cfg" "$best_t" --set monitor.every=1 --set monitor.detail_every=1)
+        full=$1
+        mcost="$mcost $(awk -v p="$p" -v m="$mon" 'BEGIN { print (p > 0 ? 100 * (p - m) / p : 0) }')"
+        fcost="$fcost $(awk -v p="$p" -v m="$full" 'BEGIN { print (p > 0 ? 100 * (p - m) / p : 0) }')"
+        i=$((i + 1))
+    done
+    mcost=$(median $mcost) fcost=$(median $fcost)
     tbest=0 tbest_t=- tnorm=0
     if [ "$have_torch" = 1 ]; then
         for t in $torch_threads; do
@@ -165,10 +181,10 @@ for w in $workloads; do
     samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
     budget=$(awk -v p="$params" -v s="$slots" -v b="$batch" -v a="$acts" -v n="$samples" \
         'BEGIN { printf "%.1f", 4 * (p * (2 + s) + b * a + n * 785) / 1048576 }')
-    awk -v w="$w" -v g="$best" -v gt="$best_t" -v m="$mon" -v f="$full" -v tb="$tbest" \
+    awk -v w="$w" -v g="$best" -v gt="$best_t" -v cost="$mcost" -v fcost="$fcost" -v tb="$tbest" \
         -v tt="$tbest_t" -v pk="$peak" -v base="$base_kb" -v bud="$budget" 'BEGIN {
-        cost = g > 0 ? 100 * (g - m) / g : 0
-        fcost = g > 0 ? 100 * (g - f) / g : 0
+        m = g * (1 - cost / 100)
+        f = g * (1 - fcost / 100)
         ratio = tb > 0 ? sprintf("%.2fx", g / tb) : "-"
         mem = (pk - base) / 1024
         printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %11.0f (%4.1f%%) %12.0f (%3s) %8s %7.1f (%6.1f)\n",
@@ -179,7 +195,8 @@ done
 echo
 echo "ratio = gradscope / PyTorch, each at its best thread count; cost = slowdown with"
 echo "monitor.every = 1 (monitored: detailed statistics every 100 steps, the default; full:"
-echo "every step); mem = peak RSS less the program's own ($((base_kb / 1024)) MB), budget ="
+echo "every step), median of $pairs side-by-side comparisons; mem = peak RSS less the"
+echo "program's own ($((base_kb / 1024)) MB), budget ="
 echo "parameters + gradients + optimizer state + one batch of activations + the data set"
 if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
     # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,

@@ -262,12 +262,19 @@ static double reduce(gs_dtype dt, size_t n, const void *x, double (*f32)(const f
     size_t es = dt == GS_F32 ? sizeof(float) : sizeof(double);
     long chunks = (long)((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK);
     double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc((size_t)chunks * sizeof(double));
-    int par = n >= REDUCE_PARALLEL_MIN && n_threads > 1;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (par)
-    for (long c = 0; c < chunks; c++) {
-        size_t b = (size_t)c * REDUCE_CHUNK, len = n - b < REDUCE_CHUNK ? n - b : REDUCE_CHUNK;
-        const void *p = (const char *)x + b * es;
-        part[c] = dt == GS_F32 ? f32(p, len) : f64(p, len);
+    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1) {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (long c = 0; c < chunks; c++) {
+            size_t b = (size_t)c * REDUCE_CHUNK, len = n - b < REDUCE_CHUNK ? n - b : REDUCE_CHUNK;
+            const void *p = (const char *)x + b * es;
+            part[c] = dt == GS_F32 ? f32(p, len) : f64(p, len);
+        }
+    } else { /* the same chunks, without entering OpenMP: most arrays are small */
+        for (long c = 0; c < chunks; c++) {
+            size_t b = (size_t)c * REDUCE_CHUNK, len = n - b < REDUCE_CHUNK ? n - b : REDUCE_CHUNK;
+            const void *p = (const char *)x + b * es;
+            part[c] = dt == GS_F32 ? f32(p, len) : f64(p, len);
+        }
     }
     double acc = 0.0;
     for (long c = 0; c < chunks; c++)
@@ -370,11 +377,17 @@ double gs_sqdist_f32(size_t n, const float *a, const float *b)
 {
     long chunks = (long)((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK);
     double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc((size_t)chunks * sizeof(double));
-    int par = n >= REDUCE_PARALLEL_MIN && n_threads > 1;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (par)
-    for (long c = 0; c < chunks; c++) {
-        size_t o = (size_t)c * REDUCE_CHUNK, len = n - o < REDUCE_CHUNK ? n - o : REDUCE_CHUNK;
-        part[c] = sqdist_chunk(a + o, b + o, len);
+    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1) {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (long c = 0; c < chunks; c++) {
+            size_t o = (size_t)c * REDUCE_CHUNK, len = n - o < REDUCE_CHUNK ? n - o : REDUCE_CHUNK;
+            part[c] = sqdist_chunk(a + o, b + o, len);
+        }
+    } else {
+        for (long c = 0; c < chunks; c++) {
+            size_t o = (size_t)c * REDUCE_CHUNK, len = n - o < REDUCE_CHUNK ? n - o : REDUCE_CHUNK;
+            part[c] = sqdist_chunk(a + o, b + o, len);
+        }
     }
     double acc = 0.0;
     for (long c = 0; c < chunks; c++)
@@ -399,18 +412,6 @@ double gs_sqdist_f32(size_t n, const float *a, const float *b)
  * per element.  Denormals all land below 10^lo, which is why lo may not go
  * below -37.
  */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-
-/* max(m, |x|) lane by lane with vector comparisons (C has no vector ?:);
-   a NaN never wins a comparison. */
-#define ABSMAX8(m, x)                                                                        \
-    do {                                                                                     \
-        v8f a_ = (v8f)((v8i)(x) & 0x7fffffff);                                               \
-        v8i gt_ = a_ > (m);                                                                  \
-        (m) = (v8f)(((v8i)a_ & gt_) | ((v8i)(m) & ~gt_));                                    \
-    } while (0)
-
 /* Sum of g^2 (sumsq_f32's lanes) and the largest |g| over one chunk.  A NaN
    makes the sum NaN (squares cannot cancel an infinity), which is how the
    maximum learns of it. */
@@ -418,14 +419,8 @@ GS_MULTIVERSION
 static double sumsq_max_f32(const float *restrict g, size_t n, double *gmax)
 {
     v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    v8f m = {0};
     size_t i = 0;
     for (; i + LANES <= n; i += LANES) {
-        v8f h0, h1;
-        memcpy(&h0, g + i, sizeof h0);
-        memcpy(&h1, g + i + 8, sizeof h1);
-        ABSMAX8(m, h0);
-        ABSMAX8(m, h1);
         v4d x0 = LOAD4_F32(g + i), x1 = LOAD4_F32(g + i + 4), x2 = LOAD4_F32(g + i + 8),
             x3 = LOAD4_F32(g + i + 12);
         a0 += x0 * x0;
@@ -438,12 +433,13 @@ static double sumsq_max_f32(const float *restrict g, size_t n, double *gmax)
     memcpy(acc + 4, &a1, sizeof a1);
     memcpy(acc + 8, &a2, sizeof a2);
     memcpy(acc + 12, &a3, sizeof a3);
-    float mx = 0.0f;
-    for (int l = 0; l < 8; l++)
-        mx = m[l] > mx ? m[l] : mx;
-    for (int l = 0; i < n; i++, l++) {
+    for (int l = 0; i < n; i++, l++)
         acc[l] += (double)g[i] * (double)g[i];
-        const float a = fabsf(g[i]);
+    /* the chunk is in L1 now: a second, max-only pass costs little */
+    float mx = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (size_t k = 0; k < n; k++) {
+        const float a = fabsf(g[k]);
         mx = a > mx ? a : mx;
     }
     double sum = combine_lanes(acc, 0);
@@ -496,31 +492,67 @@ void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double 
         free(part);
 }
 
-enum { DECADE_MIN = -38, DECADE_MAX = 39 };
-static float decade_edge[DECADE_MAX - DECADE_MIN + 1]; /* smallest float >= 10^k */
-static pthread_once_t decade_once = PTHREAD_ONCE_INIT;
+/* Per binary exponent e of a float: the bin of the binade's smallest
+   value, and the float at which the binade crosses into the next bin (a
+   binade holds at most one power of ten; NaN when it stays in one bin). */
+typedef struct hist_tables {
+    int32_t bin[256];
+    int32_t edge[256]; /* the float's bits: |g| compares as an integer */
+} hist_tables;
 
-static void decade_init(void)
+enum { NO_EDGE = 0x7fffffff }; /* above every |g| of a finite binade */
+
+/* The smallest float >= 10^k for k in [EDGE_MIN, EDGE_MAX] (decided in
+   double, where 10^k is exact enough to order it against every float). */
+enum { EDGE_MIN = -46, EDGE_MAX = 40 };
+static float edges[EDGE_MAX - EDGE_MIN + 1];
+static pthread_once_t edges_once = PTHREAD_ONCE_INIT;
+
+static void edges_init(void)
 {
-    for (int k = DECADE_MIN; k <= DECADE_MAX; k++) {
+    for (int k = EDGE_MIN; k <= EDGE_MAX; k++) {
         double t = pow(10.0, k);
         float f = (float)t;
-        if ((double)f < t)
-            f = nextafterf(f, INFINITY);
-        decade_edge[k - DECADE_MIN] = f;
+        edges[k - EDGE_MIN] = (double)f < t ? nextafterf(f, INFINITY) : f;
     }
+}
+
+static float decade_edge(int k) { return edges[k - EDGE_MIN]; }
+
+static void hist_tables_init(hist_tables *t, int lo, int hi)
+{
+    const int last = hi - lo + 2;
+#define BIN_OF(k) ((k) < lo ? 1 : (k) >= hi ? last : 2 + (k) - lo)
+    t->bin[0] = 1; /* denormals: below 10^lo (zero is caught apart) */
+    t->edge[0] = NO_EDGE;
+    t->bin[255] = last - 1; /* infinities and NaN: every one reaches "edge" 0 */
+    t->edge[255] = 0;
+    for (int e = 1; e < 255; e++) {
+        float v0 = ldexpf(1.0f, e - 127), v1 = e < 254 ? ldexpf(1.0f, e - 126) : INFINITY;
+        int k = (int)floor((e - 127) * 0.30102999566398119521);
+        while (decade_edge(k + 1) <= v0)
+            k++;
+        while (decade_edge(k) > v0)
+            k--;
+        float up = decade_edge(k + 1);
+        t->bin[e] = BIN_OF(k);
+        int32_t bits;
+        memcpy(&bits, &up, sizeof bits);
+        t->edge[e] = up < v1 && BIN_OF(k + 1) != BIN_OF(k) ? bits : NO_EDGE;
+    }
+#undef BIN_OF
 }
 
 enum { STATS_BLOCK = 256 };
 
-/* Bins are computed a block at a time (a loop the compiler vectorizes),
-   then counted into four sub-histograms so that consecutive increments of
-   one bin do not wait on each other. */
+/* Bins are computed a block at a time from the tables, in integers (a loop
+   the compiler vectorizes with gathers; float comparisons with a NaN would
+   keep it from doing so), then counted into four sub-histograms so that
+   consecutive increments of one bin do not wait on each other. */
 GS_MULTIVERSION
-static void histogram_chunk(const float *restrict g, size_t n, int lo, int hi,
-                            uint32_t *restrict hist)
+static void histogram_chunk(const float *restrict g, size_t n, const hist_tables *restrict t,
+                            int last, uint32_t *restrict hist)
 {
-    const int last = hi - lo + 2;
     uint32_t sub[4][GS_STATS_MAX_BINS];
     memset(sub, 0, sizeof sub);
     for (size_t b = 0; b < n; b += STATS_BLOCK) {
@@ -532,13 +564,7 @@ static void histogram_chunk(const float *restrict g, size_t n, int lo, int hi,
             memcpy(&u, gb + i, sizeof u);
             u &= 0x7fffffff;
             const int32_t e = u >> 23;
-            int32_t k = ((e - 127) * 1233) >> 12;
-            int32_t idx = k + 1 - DECADE_MIN;
-            idx = idx < 0 ? 0 : idx;
-            idx = idx > DECADE_MAX - DECADE_MIN ? DECADE_MAX - DECADE_MIN : idx;
-            k += fabsf(gb[i]) >= decade_edge[idx];
-            int32_t bin = k < lo ? 1 : 2 + k - lo;
-            bin = k >= hi || e == 255 ? last : bin;
+            const int32_t bin = t->bin[e] + (u >= t->edge[e]);
             bins[i] = u == 0 ? 0 : bin;
         }
         size_t i = 0;
@@ -558,7 +584,8 @@ static void histogram_chunk(const float *restrict g, size_t n, int lo, int hi,
 typedef struct hist_job {
     const float *g;
     size_t n;
-    int lo, hi;
+    const hist_tables *t;
+    int last;
     uint32_t *hist; /* per chunk, GS_STATS_MAX_BINS each */
 } hist_job;
 
@@ -567,24 +594,38 @@ static void hist_range(void *arg, size_t c0, size_t c1)
     const hist_job *j = arg;
     for (size_t c = c0; c < c1; c++) {
         size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
-        histogram_chunk(j->g + b, len, j->lo, j->hi, j->hist + c * GS_STATS_MAX_BINS);
+        histogram_chunk(j->g + b, len, j->t, j->last, j->hist + c * GS_STATS_MAX_BINS);
     }
 }
 
 void gs_grad_histogram(const float *g, size_t n, int lo, int hi, uint32_t *hist)
 {
-    pthread_once(&decade_once, decade_init);
+    /* the tables of the last (lo, hi) asked for: the monitor's, every time */
+    static hist_tables cache;
+    static int cache_lo = 1, cache_hi = 0;
+    static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_once(&edges_once, edges_init);
+    hist_tables t;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_lo != lo || cache_hi != hi) {
+        hist_tables_init(&cache, lo, hi);
+        cache_lo = lo;
+        cache_hi = hi;
+    }
+    t = cache;
+    pthread_mutex_unlock(&cache_lock);
+    const int last = hi - lo + 2;
     if (n < REDUCE_PARALLEL_MIN || n_threads == 1) {
-        histogram_chunk(g, n, lo, hi, hist); /* counts: no order to keep */
+        histogram_chunk(g, n, &t, last, hist); /* counts: no order to keep */
         return;
     }
     size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
     size_t hbytes = chunks * GS_STATS_MAX_BINS * sizeof(uint32_t);
     uint32_t *h = memset(gs_xmalloc(hbytes), 0, hbytes);
-    hist_job j = {g, n, lo, hi, h};
+    hist_job j = {g, n, &t, last, h};
     gs_parallel_for(chunks, 1, hist_range, &j);
     for (size_t c = 0; c < chunks; c++)
-        for (int k = 0; k <= hi - lo + 2; k++)
+        for (int k = 0; k <= last; k++)
             hist[k] += h[c * GS_STATS_MAX_BINS + (size_t)k];
     free(h);
 }

@@ -1,0 +1,83 @@
+#!/bin/sh
+# The cost of monitoring every step, measured so that a shared machine's
+# drift cancels.  Each workload trains on one thread three times under
+# `perf record` (CPU-time samples): without monitoring (monitor.every
+# larger than the run), with monitor.every = 1 (the default detail_every),
+# and with every statistic at every step (detail_every = 1).  Monitoring
+# does not change the matrix products, so the time spent in the GEMM's
+# register tile is the same work in all three; the cost is the extra time
+# relative to it:
+#
+#   cost = (all samples / tile samples)_monitored / (same)_unmonitored - 1
+#
+# which a machine that runs 10% slower in one run than in the next leaves
+# unchanged (wall-clock comparisons on such a machine differ by that much
+# between identical runs).  The runs include start-up (data generation),
+# which dilutes the cost by its share (about 3%).  Not a test; needs perf
+# (Debian: linux-perf).  See docs/PERFORMANCE.md, "Monitoring".
+#
+# Usage: bench/monitor_cost.sh [-g GRADSCOPE] [WORKLOAD...]
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+prog=""
+while getopts g:h opt; do
+    case $opt in
+    g) prog=$OPTARG ;;
+    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+workloads=${*:-deep-narrow mnist-mlp wide resmlp}
+if [ -z "$prog" ]; then
+    if [ -x "$root/build/core/gradscope" ]; then prog=$root/build/core/gradscope
+    else prog=$(command -v gradscope || true)
+    fi
+fi
+[ -n "$prog" ] || { echo "monitor_cost: no gradscope program (pass -g PROGRAM)" >&2; exit 2; }
+command -v perf >/dev/null 2>&1 || { echo "monitor_cost: needs perf (apt-get install linux-perf)" >&2; exit 2; }
+# The uninstalled program is a libtool wrapper script; perf must run the binary.
+run=""
+[ -x "$(dirname "$prog")/../libtool" ] && run="$(dirname "$prog")/../libtool --mode=execute"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+# Epochs for 7 to 10 s of training on one core, and enough steps that the
+# detailed ones (every 100) come in their share.
+epochs() {
+    case $1 in
+    deep-narrow | mnist-mlp) echo 60 ;;
+    wide | resmlp) echo 13 ;;
+    *) echo "monitor_cost: unknown workload '$1'" >&2; exit 2 ;;
+    esac
+}
+
+# profile CFG EPOCHS [--set ...]: "all_samples tile_samples"
+profile() {
+    cfg=$1 ep=$2
+    shift 2
+    rm -rf "$tmp/run" "$tmp/perf.data"
+    $run perf record -q -F 2000 -o "$tmp/perf.data" "$prog" run "$cfg" --out "$tmp/run" \
+        --threads 1 --quiet --set training.epochs="$ep" "$@" >/dev/null 2>&1
+    perf report -i "$tmp/perf.data" --no-children --stdio -n --sort symbol 2>/dev/null |
+        awk '/^ +[0-9.]+%/ { all += $2; if ($0 ~ /tile_/) tile += $2 } END { print all, tile }'
+}
+
+echo "monitoring cost, one thread, $(date -u +%Y-%m-%d), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+printf '%-12s %8s %22s %22s\n' workload epochs "every=1 (detail 100)" "every=1, detail=1"
+for w in $workloads; do
+    ep=$(epochs "$w")
+    cfg=$here/$w.cfg
+    set -- $(profile "$cfg" "$ep")
+    pa=$1 pt=$2
+    set -- $(profile "$cfg" "$ep" --set monitor.every=1)
+    ma=$1 mt=$2
+    set -- $(profile "$cfg" "$ep" --set monitor.every=1 --set monitor.detail_every=1)
+    fa=$1 ft=$2
+    awk -v w="$w" -v ep="$ep" -v pa="$pa" -v pt="$pt" -v ma="$ma" -v mt="$mt" -v fa="$fa" \
+        -v ft="$ft" 'BEGIN {
+        if (pt == 0 || mt == 0 || ft == 0) { printf "%-12s %8s  no samples in the GEMM tile\n", w, ep; exit }
+        printf "%-12s %8d %21.1f%% %21.1f%%\n", w, ep, 100 * ((ma / mt) / (pa / pt) - 1),
+            100 * ((fa / ft) / (pa / pt) - 1) }'
+done
