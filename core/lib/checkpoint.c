@@ -1,5 +1,5 @@
 /*
- * Checkpoint format, version 1 (little-endian):
+ * Checkpoint format, version 2 (little-endian):
  *
  *   "GSCKPT\0\1"  u32 format version  u16 ABI major  u16 ABI minor
  *   sections: u32 tag, u64 length, payload
@@ -8,8 +8,10 @@
  * Sections: META (text: config hash, position, sizes, component versions),
  * PNAM (text: parameter names and sizes), PARM (parameters, float32), OPTS
  * (optimizer state), RNGS (shuffle and module streams), PERM (the epoch's
- * example order), MONI (the monitor's running state), THEO (the mean-field
- * table), LOGS (byte length of each log).  The reader checks the checksum
+ * example order), MONI (the monitor's running state, with the verdict's
+ * classification of each monitored step: 24 bytes a step, where version 1
+ * kept every layer's norm), THEO (the mean-field table), LOGS (byte length
+ * of each log).  The reader checks the checksum
  * and every length before it trusts a byte, and refuses a checkpoint of a
  * different experiment; it never writes anything.
  */
@@ -140,9 +142,16 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     put(&b, mon->eval, sizeof mon->eval);
     put_u64(&b, mon->n_monitored);
     put_u64(&b, mon->n_layers);
-    put(&b, mon->hist_norms, mon->n_monitored * (mon->n_layers + 1) * sizeof(double));
-    put(&b, mon->hist_global, mon->n_monitored * sizeof(double));
-    put(&b, mon->hist_steps, mon->n_monitored * sizeof(uint64_t));
+    put_f64(&b, mon->global0);
+    put(&b, mon->first_norms, mon->n_layers * sizeof(double));
+    put(&b, mon->last_norms, mon->n_layers * sizeof(double));
+    for (size_t i = 0; i < mon->n_monitored; i++) {
+        const gs_step_class *h = &mon->hist[i];
+        uint32_t kl[2] = {(uint32_t)h->kind, (uint32_t)h->layer};
+        put_u64(&b, h->step);
+        put(&b, kl, sizeof kl);
+        put_f64(&b, h->ratio);
+    }
     put(&b, mon->first_input_grad, mon->n_layers * sizeof(double));
     put_section_buf(&w, "MONI", &b);
 
@@ -443,17 +452,28 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     mon->ratio_first_last = get_f64(&mr);
     get(&mr, mon->eval, sizeof mon->eval);
     uint64_t nmon = get_u64(&mr), nl = get_u64(&mr);
-    if (mr.bad || nl != mon->n_layers || nmon > (mr.s->len / 8)) {
+    if (mr.bad || nl != mon->n_layers || nmon > mr.s->len / 24) {
         gs_err_set(err, "%s: corrupt monitor state", path);
         goto out;
     }
+    mon->global0 = get_f64(&mr);
+    get(&mr, mon->first_norms, nl * sizeof(double));
+    get(&mr, mon->last_norms, nl * sizeof(double));
     mon->n_monitored = mon->cap_monitored = (size_t)nmon;
-    mon->hist_norms = gs_xrealloc(mon->hist_norms, (nmon + 1) * (nl + 1) * sizeof(double));
-    mon->hist_global = gs_xrealloc(mon->hist_global, (nmon + 1) * sizeof(double));
-    mon->hist_steps = gs_xrealloc(mon->hist_steps, (nmon + 1) * sizeof(uint64_t));
-    get(&mr, mon->hist_norms, nmon * (nl + 1) * sizeof(double));
-    get(&mr, mon->hist_global, nmon * sizeof(double));
-    get(&mr, mon->hist_steps, nmon * sizeof(uint64_t));
+    mon->hist = gs_xrealloc(mon->hist, (nmon + 1) * sizeof *mon->hist);
+    for (size_t i = 0; i < nmon; i++) {
+        gs_step_class *h = &mon->hist[i];
+        uint32_t kl[2];
+        h->step = get_u64(&mr);
+        get(&mr, kl, sizeof kl);
+        h->ratio = get_f64(&mr);
+        h->kind = (int32_t)kl[0];
+        h->layer = (int32_t)kl[1];
+        if (h->kind < 0 || h->kind > 2 || h->layer < -1 || h->layer >= (int32_t)nl) {
+            gs_err_set(err, "%s: corrupt monitor state", path);
+            goto out;
+        }
+    }
     get(&mr, mon->first_input_grad, nl * sizeof(double));
     reader tr = {.s = find(&img, "THEO")};
     gs_theory *t = c->theory;

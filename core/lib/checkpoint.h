@@ -5,7 +5,7 @@
 #include "monitor.h"
 
 #define GS_CKPT_FILE "checkpoint.bin"
-#define GS_CKPT_VERSION 1
+#define GS_CKPT_VERSION 2
 
 /* Where training stands: the next step to run. */
 typedef struct gs_position {

@@ -435,13 +435,18 @@ static double sumsq_max_f32(const float *restrict g, size_t n, double *gmax)
     memcpy(acc + 12, &a3, sizeof a3);
     for (int l = 0; i < n; i++, l++)
         acc[l] += (double)g[i] * (double)g[i];
-    /* the chunk is in L1 now: a second, max-only pass costs little */
-    float mx = 0.0f;
-#pragma omp simd reduction(max : mx)
+    /* The chunk is in L1 now: a second, max-only pass, on the bits (for
+       floats >= 0 the order of their bits as integers is theirs). */
+    int32_t top = 0;
+#pragma omp simd reduction(max : top)
     for (size_t k = 0; k < n; k++) {
-        const float a = fabsf(g[k]);
-        mx = a > mx ? a : mx;
+        int32_t u;
+        memcpy(&u, g + k, sizeof u);
+        u &= 0x7fffffff;
+        top = u > top ? u : top;
     }
+    float mx;
+    memcpy(&mx, &top, sizeof mx);
     double sum = combine_lanes(acc, 0);
     *gmax = sum != sum ? NAN : (double)mx;
     return sum;

@@ -57,6 +57,8 @@ void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int du
         largest = m->params[i]->numel > largest ? m->params[i]->numel : largest;
     mon->before = gs_xcalloc(largest + 1, sizeof(float));
     mon->first_input_grad = gs_xcalloc(m->n_layers + 1, sizeof(double));
+    mon->first_norms = gs_xcalloc(m->n_layers + 1, sizeof(double));
+    mon->last_norms = gs_xcalloc(m->n_layers + 1, sizeof(double));
 }
 
 int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *err)
@@ -227,21 +229,19 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
     return 0;
 }
 
+static void classify(const gs_monitor *mon, const double *g, double global, gs_step_class *c);
+
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
 {
     uint64_t step = mon->cur_step;
     gs_monitor_metrics(mon, step, mon->cur_epoch, mon->cur_lr, mon->cur_gnorm);
     if (mon->n_monitored == mon->cap_monitored) {
         mon->cap_monitored = mon->cap_monitored ? 2 * mon->cap_monitored : 64;
-        mon->hist_norms =
-            gs_xrealloc(mon->hist_norms, mon->cap_monitored * (m->n_layers + 1) * sizeof(double));
-        mon->hist_global = gs_xrealloc(mon->hist_global, mon->cap_monitored * sizeof(double));
-        mon->hist_steps = gs_xrealloc(mon->hist_steps, mon->cap_monitored * sizeof(uint64_t));
+        mon->hist = gs_xrealloc(mon->hist, mon->cap_monitored * sizeof *mon->hist);
     }
-    double *norms = mon->hist_norms + mon->n_monitored * (m->n_layers + 1);
-    norms[m->n_layers] = NAN; /* the row's spare slot: unused, but checkpointed */
-    mon->hist_global[mon->n_monitored] = mon->cur_gnorm;
-    mon->hist_steps[mon->n_monitored] = step;
+    double *norms = mon->last_norms;
+    if (mon->n_monitored == 0)
+        mon->global0 = mon->cur_gnorm;
     /* Rows are built from cells (gs_csv_cells): hundreds per step on a deep
        network, where printf would cost more than the statistics. */
     char st[24], layer[24], num[6][32];
@@ -305,6 +305,11 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
                              num[2], num[3], num[4]};
         gs_csv_cells(&mon->log[LOG_LAYERS], row, 8);
     }
+    if (mon->n_monitored == 0)
+        memcpy(mon->first_norms, norms, m->n_layers * sizeof *norms);
+    gs_step_class *c = &mon->hist[mon->n_monitored];
+    c->step = step;
+    classify(mon, norms, mon->cur_gnorm, c);
     for (size_t i = 0; i < m->n_stats; i++) {
         fmt(num[0], sizeof num[0], m->stats[i].value);
         fmt_int(layer, m->stats[i].layer);
@@ -349,21 +354,23 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
 #define VANISH 1e-3
 #define EXPLODE 1e3
 
-static int classify(const gs_monitor *mon, size_t s, long *layer)
+static void classify(const gs_monitor *mon, const double *g, double global, gs_step_class *c)
 {
-    const double *g = mon->hist_norms + s * (mon->n_layers + 1);
     long last = -1;
     for (size_t l = 0; l < mon->n_layers; l++)
         if (isfinite(g[l]))
             last = (long)l;
-    *layer = -1;
+    c->kind = 0;
+    c->layer = -1;
+    c->ratio = NAN;
     if (last < 0)
-        return 0;
+        return;
     double ref = g[last];
     if (ref == 0.0) {
         /* no gradient reaches even the last layer: nothing below it learns */
-        *layer = last;
-        return 1;
+        c->kind = 1;
+        c->layer = (int32_t)last;
+        return;
     }
     int vanish = 0, explode = 0;
     long vl = -1, el = -1;
@@ -378,21 +385,17 @@ static int classify(const gs_monitor *mon, size_t s, long *layer)
         if (g[l] > EXPLODE * ref)
             explode = 1, el = l;
     }
-    double g0 = mon->hist_global[0], gs = mon->hist_global[s];
-    if (!isfinite(gs) || (g0 > 0 && gs > EXPLODE * g0)) {
+    double g0 = mon->global0;
+    if (!isfinite(global) || (g0 > 0 && global > EXPLODE * g0)) {
         explode = 1;
         if (el < 0)
             el = last;
     }
-    if (explode) {
-        *layer = el;
-        return 2;
+    if (explode || vanish) {
+        c->kind = explode ? 2 : 1;
+        c->layer = (int32_t)(explode ? el : vl);
+        c->ratio = g[c->layer] / ref;
     }
-    if (vanish) {
-        *layer = vl;
-        return 1;
-    }
-    return 0;
 }
 
 void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
@@ -408,9 +411,8 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
     }
     size_t tail = n / 4 ? n / 4 : 1;
     size_t count[3] = {0, 0, 0};
-    long layer;
     for (size_t s = n - tail; s < n; s++)
-        count[classify(mon, s, &layer)]++;
+        count[mon->hist[s].kind]++;
     int kind = count[2] * 2 > tail ? 2 : count[1] * 2 > tail ? 1 : 0;
     v->verdict = names[kind];
     if (kind == 0) {
@@ -419,19 +421,13 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
         return;
     }
     size_t start = n - 1;
-    while (start > 0 && classify(mon, start - 1, &layer) == kind)
+    while (start > 0 && mon->hist[start - 1].kind == kind)
         start--;
-    classify(mon, start, &layer);
-    v->layer = layer;
-    v->step = mon->hist_steps[start];
-    const double *g = mon->hist_norms + start * (mon->n_layers + 1);
-    double ref = NAN;
-    for (size_t l = 0; l < mon->n_layers; l++)
-        if (isfinite(g[l]))
-            ref = g[l];
+    v->layer = mon->hist[start].layer;
+    v->step = mon->hist[start].step;
     snprintf(v->detail, sizeof v->detail,
              "from step %llu: layer %ld's weight gradient is %.3g times the last layer's",
-             (unsigned long long)v->step, layer, layer >= 0 ? g[layer] / ref : NAN);
+             (unsigned long long)v->step, v->layer, mon->hist[start].ratio);
 }
 
 int gs_monitor_flush(gs_monitor *mon, gs_error *err)
@@ -454,9 +450,9 @@ int gs_monitor_close(gs_monitor *mon, gs_error *err)
     free(mon->layer_weight);
     free(mon->cur);
     free(mon->before);
-    free(mon->hist_norms);
-    free(mon->hist_global);
-    free(mon->hist_steps);
+    free(mon->hist);
+    free(mon->first_norms);
+    free(mon->last_norms);
     free(mon->first_input_grad);
     memset(mon, 0, sizeof *mon);
     return rc;

@@ -16,6 +16,14 @@ typedef struct gs_tensor_stats {
     uint32_t hist[GS_HIST_BINS];
 } gs_tensor_stats;
 
+/* One monitored step as the verdict sees it (docs/CONFIG.md#verdict). */
+typedef struct gs_step_class {
+    uint64_t step;
+    int32_t kind;  /* 0 healthy, 1 vanishing, 2 exploding */
+    int32_t layer; /* the layer that crossed the threshold, -1 if none */
+    double ratio;  /* its weight-gradient norm over the last layer's */
+} gs_step_class;
+
 enum { LOG_METRICS, LOG_GRADIENTS, LOG_LAYERS, LOG_PATHS, LOG_EPOCHS, LOG_HISTOGRAMS,
        LOG_DUMP_INDEX, LOG_COUNT };
 
@@ -33,11 +41,15 @@ typedef struct gs_monitor {
     int cur_detailed; /* histograms and update ratios at this step */
     size_t cur_epoch;
     double cur_lr, cur_gnorm;
-    /* history of per-layer weight-gradient norms and of the global norm */
-    double *hist_norms; /* n_monitored x n_layers */
-    double *hist_global;
-    uint64_t *hist_steps;
+    /* The verdict's history: every monitored step, classified when it is
+       recorded (a few bytes per step, so checkpoints stay small however
+       often the monitor records). */
+    gs_step_class *hist;
     size_t n_monitored, cap_monitored;
+    double global0; /* the global gradient norm at the first monitored step */
+    /* per layer, its weight-gradient norm at the first and the latest
+       monitored step (NaN: a layer without weights) */
+    double *first_norms, *last_norms;
     /* first monitored step's back-propagated signal, for the theory table */
     double *first_input_grad;
     double ratio_first_last;

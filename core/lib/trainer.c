@@ -785,10 +785,10 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     r->first_norm = gs_xcalloc(m->n_layers, sizeof(double));
     r->last_norm = gs_xcalloc(m->n_layers, sizeof(double));
     r->layer_types = gs_xcalloc(m->n_layers, sizeof(char *));
-    size_t rows = mon.n_monitored, stride = m->n_layers + 1;
+    size_t rows = mon.n_monitored;
     for (size_t l = 0; l < m->n_layers; l++) {
-        r->first_norm[l] = rows ? mon.hist_norms[l] : NAN;
-        r->last_norm[l] = rows ? mon.hist_norms[(rows - 1) * stride + l] : NAN;
+        r->first_norm[l] = rows ? mon.first_norms[l] : NAN;
+        r->last_norm[l] = rows ? mon.last_norms[l] : NAN;
         r->layer_types[l] = gs_xstrdup(gs_module_type(m->layers[l]));
     }
     if (gs_monitor_close(&mon, err) < 0 ||

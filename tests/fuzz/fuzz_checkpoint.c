@@ -65,11 +65,10 @@ static void write_seed(const char *out)
         opt_state[i] = 0.125f * (float)i;
     gs_monitor *m = &s.mon;
     m->n_monitored = m->cap_monitored = 2;
-    m->hist_norms = calloc(2 * (m->n_layers + 1), sizeof(double));
-    m->hist_global = calloc(2, sizeof(double));
-    m->hist_steps = calloc(2, sizeof(uint64_t));
-    m->hist_steps[1] = 5;
-    m->hist_norms[0] = 0.5;
+    m->hist = calloc(2, sizeof *m->hist);
+    m->hist[1] = (gs_step_class){.step = 5, .kind = 1, .layer = 0, .ratio = 1e-4};
+    m->first_norms[0] = 0.5;
+    m->global0 = 1.5;
     s.theory.valid = 1;
     s.theory.last = 1;
     snprintf(s.theory.activation, sizeof s.theory.activation, "tanh");
@@ -145,12 +144,18 @@ static void one(const uint8_t *data, size_t size)
             FUZZ_ASSERT(s.order[i] < N_ORDER, "order[%zu] = %zu is no training example", i,
                         s.order[i]);
         gs_monitor *m = &s.mon;
-        /* Every history entry it claims must be there (the sanitizers check). */
-        double sum = 0;
-        for (size_t i = 0; i < m->n_monitored * (m->n_layers + 1); i++)
-            sum += m->hist_norms[i];
-        for (size_t i = 0; i < m->n_monitored; i++)
-            sum += m->hist_global[i] + (double)m->hist_steps[i];
+        /* Every history entry it claims must be there (the sanitizers check),
+           and name a verdict and a layer that exist. */
+        double sum = m->global0;
+        for (size_t i = 0; i < m->n_layers; i++)
+            sum += m->first_norms[i] + m->last_norms[i];
+        for (size_t i = 0; i < m->n_monitored; i++) {
+            const gs_step_class *h = &m->hist[i];
+            FUZZ_ASSERT(h->kind >= 0 && h->kind <= 2 && h->layer >= -1 &&
+                            h->layer < (int32_t)m->n_layers,
+                        "history entry %zu: kind %d layer %d", i, h->kind, h->layer);
+            sum += h->ratio + (double)h->step;
+        }
         sink = sum;
     } else {
         FUZZ_ASSERT(rc < 0 && err.msg[0], "load failed without a message (%d)", rc);
