@@ -18,7 +18,7 @@ data = { type = "synthetic"; set = "blobs"; features = 8; classes = 3; samples =
 model = { layers = ( { type = "dense"; units = 32; activation = "tanh"; repeat = 3; },
                      { type = "dense"; units = 3; } ); };
 optimizer = { type = "sgd"; lr = 0.01; };
-training = { epochs = 2; batch_size = 8; };
+training = { epochs = 8; batch_size = 8; };
 monitor = { every = 5; };
 checkpoint = { every = 100; };
 sweep = {
@@ -78,7 +78,7 @@ grep -q "sweep combination 2 (activation=relu,seed=-2,optimizer=sgd,lr=0.01)" "$
 [ "$(wc -l <"$tmp/ref/sweep.csv")" -eq $((N + 1)) ] && ok || bad "sweep.csv does not have $N rows"
 head -1 "$tmp/ref/sweep.csv" | grep -qx "activation,seed,optimizer,lr,dir,status,steps,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy,verdict,grad_ratio_first_last,wall_time_s" &&
     ok || bad "sweep.csv header: $(head -1 "$tmp/ref/sweep.csv")"
-grep -q '^tanh,2,adam,0.001,"activation=tanh,seed=2,optimizer=adam,lr=0.001",completed,450,' "$tmp/ref/sweep.csv" &&
+grep -q '^tanh,2,adam,0.001,"activation=tanh,seed=2,optimizer=adam,lr=0.001",completed,1800,' "$tmp/ref/sweep.csv" &&
     ok || bad "sweep.csv row: $(tail -1 "$tmp/ref/sweep.csv")"
 grep -q '^seed = 2;' "$tmp/ref/activation=tanh,seed=2,optimizer=adam,lr=0.001/config.cfg" &&
     grep -q 'type = "adam"' "$tmp/ref/activation=tanh,seed=2,optimizer=adam,lr=0.001/config.cfg" && ok ||

@@ -156,8 +156,10 @@ START_TEST(detail_every_sets_the_detailed_steps)
         ck_assert_msg((v[0] != 0) == want, "step %d: update_ratio '%s'", step, v);
         if (want)
             ck_assert(strtod(v, NULL) > 0);
-        cell(out, "gradients.csv", key, 4, v, sizeof v);
-        ck_assert_msg((v[0] != 0) == want, "step %d: weight_norm '%s'", step, v);
+        for (int col = 4; col <= 5; col++) { /* weight_norm, grad_max_abs */
+            cell(out, "gradients.csv", key, col, v, sizeof v);
+            ck_assert_msg((v[0] != 0) == want, "step %d: gradients.csv column %d '%s'", step, col, v);
+        }
         cell(out, "gradients.csv", key, 3, v, sizeof v); /* grad_norm: every step */
         ck_assert_msg(strtod(v, NULL) > 0, "step %d: grad_norm '%s'", step, v);
         snprintf(key, sizeof key, "%d,1,dense", step);

@@ -151,7 +151,12 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
         gs_tensor_stats *s = &mon->cur[i];
         const float *g = p->pub.grad.data, *w = p->pub.value.data;
         double gg, ww;
-        gs_grad_norms(g, detailed ? w : NULL, p->numel, &gg, &ww, &s->grad_max);
+        if (detailed) {
+            gs_grad_norms(g, w, p->numel, &gg, &ww, &s->grad_max);
+        } else { /* the pass unmonitored steps make for the global norm */
+            gg = gs_sumsq(GS_F32, p->numel, g);
+            s->grad_max = NAN;
+        }
         total += gg;
         s->grad_norm = sqrt(gg);
         s->weight_norm = detailed ? sqrt(ww) : NAN;
@@ -252,15 +257,15 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         if (p->pub.role == GS_ROLE_BUFFER)
             continue; /* not learned: no gradient to report */
         fmt_int(layer, p->layer);
-        /* weight norm and update ratio: detailed steps only */
-        num[1][0] = num[3][0] = '\0';
+        /* weight norm, largest |g| and update ratio: detailed steps only */
+        num[1][0] = num[2][0] = num[3][0] = '\0';
         if (mon->cur_detailed) {
             fmt(num[1], sizeof num[1], s->weight_norm);
+            fmt(num[2], sizeof num[2], s->grad_max);
             fmt(num[3], sizeof num[3],
                 s->weight_norm > 0 ? sqrt(s->update_sq) / s->weight_norm : NAN);
         }
         fmt(num[0], sizeof num[0], s->grad_norm);
-        fmt(num[2], sizeof num[2], s->grad_max);
         const char *row[] = {st, layer, p->local_name, num[0], num[1], num[2], num[3]};
         gs_csv_cells(&mon->log[LOG_GRADIENTS], row, 7);
         for (int bin = 0; mon->cur_detailed && bin < GS_HIST_BINS; bin++)
