@@ -317,7 +317,13 @@ START_TEST(grad_stats)
             double got_gg, got_ww, got_max;
             gs_grad_norms(g, w, n, &got_gg, &got_ww, &got_max);
             gs_grad_histogram(g, n, LO, HI, hist);
-            ck_assert(gs_sumsq(GS_F32, n, w) == got_ww); /* the same order, bit for bit */
+            /* the same order as gs_sumsq, bit for bit: the global norm is the same
+               number whether the monitor or the trainer takes the sums */
+            ck_assert(gs_sumsq(GS_F32, n, w) == got_ww);
+            double gsq = gs_sumsq(GS_F32, n, g), wg, ww2, wmax;
+            ck_assert(gsq == got_gg || (isnan(gsq) && isnan(got_gg)));
+            gs_grad_norms(w, NULL, n, &wg, &ww2, &wmax); /* finite values */
+            ck_assert(wg == got_ww && ww2 == 0.0 && wmax > 0);
             for (int b = 0; b < BINS; b++)
                 ck_assert_msg(hist[b] == want[b], "bin %d: %u, want %u", b, hist[b], want[b]);
             /* the infinity, or the NaN, dominates the sum and the maximum */
