@@ -412,31 +412,15 @@ double gs_sqdist_f32(size_t n, const float *a, const float *b)
  * per element.  Denormals all land below 10^lo, which is why lo may not go
  * below -37.
  */
-/* Sum of g^2 (sumsq_f32's lanes) and the largest |g| over one chunk.  A NaN
-   makes the sum NaN (squares cannot cancel an infinity), which is how the
-   maximum learns of it. */
+/* Sum of g^2 (sumsq_f32 itself, so that the bits match gs_sumsq's) and the
+   largest |g| over one chunk.  A NaN makes the sum NaN (squares cannot
+   cancel an infinity), which is how the maximum learns of it. */
 GS_MULTIVERSION
 static double sumsq_max_f32(const float *restrict g, size_t n, double *gmax)
 {
-    v4d a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    size_t i = 0;
-    for (; i + LANES <= n; i += LANES) {
-        v4d x0 = LOAD4_F32(g + i), x1 = LOAD4_F32(g + i + 4), x2 = LOAD4_F32(g + i + 8),
-            x3 = LOAD4_F32(g + i + 12);
-        a0 += x0 * x0;
-        a1 += x1 * x1;
-        a2 += x2 * x2;
-        a3 += x3 * x3;
-    }
-    double acc[LANES];
-    memcpy(acc, &a0, sizeof a0);
-    memcpy(acc + 4, &a1, sizeof a1);
-    memcpy(acc + 8, &a2, sizeof a2);
-    memcpy(acc + 12, &a3, sizeof a3);
-    for (int l = 0; i < n; i++, l++)
-        acc[l] += (double)g[i] * (double)g[i];
-    /* The chunk is in L1 now: a second, max-only pass, on the bits (for
-       floats >= 0 the order of their bits as integers is theirs). */
+    double sum = sumsq_f32(g, n);
+    /* The chunk is in L1 now: a max-only pass, on the bits (for floats
+       >= 0 the order of their bits as integers is theirs). */
     int32_t top = 0;
 #pragma omp simd reduction(max : top)
     for (size_t k = 0; k < n; k++) {
@@ -447,7 +431,6 @@ static double sumsq_max_f32(const float *restrict g, size_t n, double *gmax)
     }
     float mx;
     memcpy(&mx, &top, sizeof mx);
-    double sum = combine_lanes(acc, 0);
     *gmax = sum != sum ? NAN : (double)mx;
     return sum;
 }
