@@ -256,28 +256,52 @@ DEFINE_SUM_CHUNK(sum_f64, double, LOAD4_F64, 0)
 DEFINE_MAX_CHUNK(maxabs_f32, float)
 DEFINE_MAX_CHUNK(maxabs_f64, double)
 
+/* Runs range(arg, c0, c1) over the REDUCE_CHUNK chunks of n elements: on
+   several threads when the array is long, else without entering OpenMP
+   (most arrays are small).  The chunks are the same either way. */
+static void for_chunks(size_t n, void (*range)(void *, size_t, size_t), void *arg)
+{
+    size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1)
+        gs_parallel_for(chunks, 1, range, arg);
+    else
+        range(arg, 0, chunks);
+}
+
+static size_t chunk_len(size_t n, size_t c)
+{
+    size_t b = c * REDUCE_CHUNK;
+    return n - b < REDUCE_CHUNK ? n - b : REDUCE_CHUNK;
+}
+
+typedef struct reduce_job {
+    gs_dtype dt;
+    size_t n;
+    const void *x;
+    double (*f32)(const float *, size_t);
+    double (*f64)(const double *, size_t);
+    double *part;
+} reduce_job;
+
+static void reduce_range(void *arg, size_t c0, size_t c1)
+{
+    const reduce_job *j = arg;
+    size_t es = j->dt == GS_F32 ? sizeof(float) : sizeof(double);
+    for (size_t c = c0; c < c1; c++) {
+        const void *p = (const char *)j->x + c * REDUCE_CHUNK * es;
+        j->part[c] = j->dt == GS_F32 ? j->f32(p, chunk_len(j->n, c)) : j->f64(p, chunk_len(j->n, c));
+    }
+}
+
 static double reduce(gs_dtype dt, size_t n, const void *x, double (*f32)(const float *, size_t),
                      double (*f64)(const double *, size_t), int max)
 {
-    size_t es = dt == GS_F32 ? sizeof(float) : sizeof(double);
-    long chunks = (long)((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK);
-    double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc((size_t)chunks * sizeof(double));
-    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1) {
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-        for (long c = 0; c < chunks; c++) {
-            size_t b = (size_t)c * REDUCE_CHUNK, len = n - b < REDUCE_CHUNK ? n - b : REDUCE_CHUNK;
-            const void *p = (const char *)x + b * es;
-            part[c] = dt == GS_F32 ? f32(p, len) : f64(p, len);
-        }
-    } else { /* the same chunks, without entering OpenMP: most arrays are small */
-        for (long c = 0; c < chunks; c++) {
-            size_t b = (size_t)c * REDUCE_CHUNK, len = n - b < REDUCE_CHUNK ? n - b : REDUCE_CHUNK;
-            const void *p = (const char *)x + b * es;
-            part[c] = dt == GS_F32 ? f32(p, len) : f64(p, len);
-        }
-    }
+    size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc(chunks * sizeof(double));
+    reduce_job j = {dt, n, x, f32, f64, part};
+    for_chunks(n, reduce_range, &j);
     double acc = 0.0;
-    for (long c = 0; c < chunks; c++)
+    for (size_t c = 0; c < chunks; c++)
         acc = max ? (part[c] > acc ? part[c] : acc) : acc + part[c];
     if (part != stack)
         free(part);
@@ -373,24 +397,28 @@ static double sqdist_chunk(const float *restrict a, const float *restrict b, siz
     return combine_lanes(acc, 0);
 }
 
+typedef struct sqdist_job {
+    const float *a, *b;
+    size_t n;
+    double *part;
+} sqdist_job;
+
+static void sqdist_range(void *arg, size_t c0, size_t c1)
+{
+    const sqdist_job *j = arg;
+    for (size_t c = c0; c < c1; c++)
+        j->part[c] = sqdist_chunk(j->a + c * REDUCE_CHUNK, j->b + c * REDUCE_CHUNK,
+                                  chunk_len(j->n, c));
+}
+
 double gs_sqdist_f32(size_t n, const float *a, const float *b)
 {
-    long chunks = (long)((n + REDUCE_CHUNK - 1) / REDUCE_CHUNK);
-    double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc((size_t)chunks * sizeof(double));
-    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1) {
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-        for (long c = 0; c < chunks; c++) {
-            size_t o = (size_t)c * REDUCE_CHUNK, len = n - o < REDUCE_CHUNK ? n - o : REDUCE_CHUNK;
-            part[c] = sqdist_chunk(a + o, b + o, len);
-        }
-    } else {
-        for (long c = 0; c < chunks; c++) {
-            size_t o = (size_t)c * REDUCE_CHUNK, len = n - o < REDUCE_CHUNK ? n - o : REDUCE_CHUNK;
-            part[c] = sqdist_chunk(a + o, b + o, len);
-        }
-    }
+    size_t chunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    double stack[64], *part = chunks <= 64 ? stack : gs_xmalloc(chunks * sizeof(double));
+    sqdist_job j = {a, b, n, part};
+    for_chunks(n, sqdist_range, &j);
     double acc = 0.0;
-    for (long c = 0; c < chunks; c++)
+    for (size_t c = 0; c < chunks; c++)
         acc += part[c];
     if (part != stack)
         free(part);
@@ -398,19 +426,13 @@ double gs_sqdist_f32(size_t n, const float *a, const float *b)
 }
 
 /*
- * Gradient statistics for the monitor.
+ * Gradient statistics for the monitor's detailed steps.
  *
- * gs_grad_norms is the per-step record: sum of g^2, sum of w^2 and the
- * largest |g| in one pass reading g and w once, with the lanes and chunks
- * of the reductions above (so its sums equal gs_sumsq's bit for bit).
+ * gs_grad_norms: sum of g^2 (gs_sumsq's lanes and chunks, so the bits
+ * match), sum of w^2 and the largest |g|.
  *
- * gs_grad_histogram is the detailed record's histogram.  The decade of |g|
- * is floor(log10 |g|) from the binary exponent e (floor((e - 1) log10 2) =
- * ((e - 1) * 1233) >> 12 for every float exponent, an arithmetic shift),
- * corrected by one comparison with the smallest float not below 10^(k+1):
- * exactly the bin of comparing |g| with 10^(k+1) in double, with no log
- * per element.  Denormals all land below 10^lo, which is why lo may not go
- * below -37.
+ * gs_grad_histogram: the decade of every |g|, from two tables indexed by
+ * the float's binary exponent (hist_tables below).
  */
 /* Sum of g^2 (sumsq_f32 itself, so that the bits match gs_sumsq's) and the
    largest |g| over one chunk.  A NaN makes the sum NaN (squares cannot
@@ -452,8 +474,9 @@ static void norms_range(void *arg, size_t c0, size_t c1)
 {
     const norms_job *j = arg;
     for (size_t c = c0; c < c1; c++) {
-        size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
-        norms_chunk(j->g + b, j->w ? j->w + b : NULL, len, &j->gg[c], &j->ww[c], &j->gmax[c]);
+        size_t b = c * REDUCE_CHUNK;
+        norms_chunk(j->g + b, j->w ? j->w + b : NULL, chunk_len(j->n, c), &j->gg[c], &j->ww[c],
+                    &j->gmax[c]);
     }
 }
 
@@ -464,10 +487,7 @@ void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double 
     double stack[3 * 64];
     double *part = chunks <= 64 ? stack : gs_xmalloc(chunks * 3 * sizeof(double));
     norms_job j = {g, w, n, part, part + chunks, part + 2 * chunks};
-    if (n >= REDUCE_PARALLEL_MIN && n_threads > 1)
-        gs_parallel_for(chunks, 1, norms_range, &j);
-    else
-        norms_range(&j, 0, chunks);
+    for_chunks(n, norms_range, &j);
     *gg = *ww = *gmax = 0.0;
     for (size_t c = 0; c < chunks; c++) {
         *gg += j.gg[c];
@@ -482,7 +502,8 @@ void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double 
 
 /* Per binary exponent e of a float: the bin of the binade's smallest
    value, and the float at which the binade crosses into the next bin (a
-   binade holds at most one power of ten; NaN when it stays in one bin). */
+   binade holds at most one power of ten; NO_EDGE when it stays in one bin).
+   Denormals all land below 10^lo, which is why lo may not go below -37. */
 typedef struct hist_tables {
     int32_t bin[256];
     int32_t edge[256]; /* the float's bits: |g| compares as an integer */

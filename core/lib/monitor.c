@@ -12,12 +12,13 @@
 #include "monitor.h"
 #include "rundir.h"
 
-static void fmt(char *buf, size_t n, double v)
+/* v as "%.9g" writes it (nan, inf, -inf included) into buf[32]. */
+static void fmt(char buf[32], double v)
 {
-    if (isfinite(v) && n >= 32)
+    if (isfinite(v))
         gs_format_g9(buf, v);
     else
-        snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        snprintf(buf, 32, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
 }
 
 static void fmt_int(char *buf, long v)
@@ -128,7 +129,7 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
     gs_format_u64(num[1], epoch);
     for (int k = 0; k < 10; k++) {
         if (k >= 2)
-            fmt(num[k], sizeof num[k], v[k - 2]);
+            fmt(num[k], v[k - 2]);
         row[k] = num[k];
     }
     gs_csv_cells(&mon->log[LOG_METRICS], row, 10);
@@ -260,12 +261,12 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         /* weight norm, largest |g| and update ratio: detailed steps only */
         num[1][0] = num[2][0] = num[3][0] = '\0';
         if (mon->cur_detailed) {
-            fmt(num[1], sizeof num[1], s->weight_norm);
-            fmt(num[2], sizeof num[2], s->grad_max);
-            fmt(num[3], sizeof num[3],
+            fmt(num[1], s->weight_norm);
+            fmt(num[2], s->grad_max);
+            fmt(num[3],
                 s->weight_norm > 0 ? sqrt(s->update_sq) / s->weight_norm : NAN);
         }
-        fmt(num[0], sizeof num[0], s->grad_norm);
+        fmt(num[0], s->grad_norm);
         const char *row[] = {st, layer, p->local_name, num[0], num[1], num[2], num[3]};
         gs_csv_cells(&mon->log[LOG_GRADIENTS], row, 7);
         for (int bin = 0; mon->cur_detailed && bin < GS_HIST_BINS; bin++)
@@ -290,7 +291,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         double ig = have_ig ? sqrt(m->dact_sumsq[l]) : NAN;
         if (mon->n_monitored == 0)
             mon->first_input_grad[l] = ig;
-        fmt(num[0], sizeof num[0], ig);
+        fmt(num[0], ig);
         if (!have_ig)
             num[0][0] = '\0';
         for (int k = 1; k <= 4; k++)
@@ -300,10 +301,10 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
             double mean = gs_sum(m->dtype, n, y->data) / (double)n;
             double var = gs_sumsq(m->dtype, n, y->data) / (double)n - mean * mean;
             const gs_act_stats *as = &m->act_stats[l];
-            fmt(num[1], sizeof num[1], mean);
-            fmt(num[2], sizeof num[2], sqrt(var > 0 ? var : 0));
-            fmt(num[3], sizeof num[3], as->units ? as->dead / as->units : NAN);
-            fmt(num[4], sizeof num[4], as->elements ? as->saturated / as->elements : NAN);
+            fmt(num[1], mean);
+            fmt(num[2], sqrt(var > 0 ? var : 0));
+            fmt(num[3], as->units ? as->dead / as->units : NAN);
+            fmt(num[4], as->elements ? as->saturated / as->elements : NAN);
         }
         gs_format_u64(layer, l);
         const char *row[] = {st,     layer,  gs_module_type(m->layers[l]), num[0], num[1],
@@ -316,7 +317,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     c->step = step;
     classify(mon, norms, mon->cur_gnorm, c);
     for (size_t i = 0; i < m->n_stats; i++) {
-        fmt(num[0], sizeof num[0], m->stats[i].value);
+        fmt(num[0], m->stats[i].value);
         fmt_int(layer, m->stats[i].layer);
         const char *row[] = {st, layer, m->stats[i].key, num[0]};
         gs_csv_cells(&mon->log[LOG_PATHS], row, 4);
@@ -332,12 +333,12 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
                       double test_acc, double seconds)
 {
     char a[32], b[32], c[32], d[32], e[32], f[32];
-    fmt(a, sizeof a, train_loss);
-    fmt(b, sizeof b, train_acc);
-    fmt(c, sizeof c, val_loss);
-    fmt(d, sizeof d, val_acc);
-    fmt(e, sizeof e, test_loss);
-    fmt(f, sizeof f, test_acc);
+    fmt(a, train_loss);
+    fmt(b, train_acc);
+    fmt(c, val_loss);
+    fmt(d, val_acc);
+    fmt(e, test_loss);
+    fmt(f, test_acc);
     mon->eval[0] = val_loss;
     mon->eval[1] = val_acc;
     mon->eval[2] = test_loss;

@@ -371,9 +371,13 @@ static void trainer_free(trainer *t)
  */
 static int check_memory(const gs_model *m, size_t batch, size_t slots, gs_error *err)
 {
-    double per_example = 0;
-    for (size_t l = 0; l <= m->n_layers; l++)
-        per_example += 2.0 * (double)gs_shape_numel(l ? &m->layers[l - 1]->out : &m->in);
+    double per_example = 0, widest = 0;
+    for (size_t l = 0; l <= m->n_layers; l++) {
+        double n = (double)gs_shape_numel(l ? &m->layers[l - 1]->out : &m->in);
+        per_example += n; /* each layer's output */
+        widest = n > widest ? n : widest;
+    }
+    per_example += 2.0 * widest; /* activation gradients: two buffers in turn */
     for (size_t i = 0; i < m->n_buffers; i++)
         per_example += (double)m->buffer_numel[i];
     double bytes = 4.0 * ((double)m->total * (2.0 + (double)slots) + per_example * (double)batch);
