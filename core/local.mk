@@ -8,7 +8,7 @@ core_libgradscope_la_SOURCES = \
 	core/lib/monitor.h core/lib/monitor.c core/lib/theory.c core/lib/npy.c \
 	core/lib/rundir.h core/lib/rundir.c core/lib/csv.h core/lib/csv.c \
 	core/lib/checkpoint.h core/lib/checkpoint.c \
-	core/lib/trainer.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h \
+	core/lib/trainer.c core/lib/optstep.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h \
 	core/lib/report.c core/lib/sweep.c core/lib/dataparallel.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
 core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS) -fvisibility=hidden

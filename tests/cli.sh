@@ -37,7 +37,9 @@ check "no arguments" 2 "$GS"
 check "--help" 0 "$GS" --help
 expect "--help lists commands" out "check-plugin"
 check "--version" 0 "$GS" --version
-expect "--version has the ABI" out "plugin ABI 1\.1"
+abi=$(sed -n 's/^#define GS_ABI_MAJOR \([0-9]*\).*/\1/p' "$SRC/core/include/gradscope/plugin.h").$(
+    sed -n 's/^#define GS_ABI_MINOR \([0-9]*\).*/\1/p' "$SRC/core/include/gradscope/plugin.h")
+expect "--version has the headers' ABI" out "plugin ABI $abi)"
 for cmd in run validate plugins check-plugin; do
     check "$cmd --help" 0 "$GS" "$cmd" --help
     expect "$cmd --help" out "Usage: gradscope $cmd"

@@ -66,3 +66,8 @@ tests_fixtures_fx_oldminor_la_SOURCES = tests/fixtures/fixture.c
 tests_fixtures_fx_oldminor_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_OLD_MINOR
 tests_fixtures_fx_oldminor_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_fixtures_fx_oldminor_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_falseelementwise.la
+tests_fixtures_fx_falseelementwise_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_falseelementwise_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_FALSE_ELEMENTWISE -DFX_COMPONENT='"fx_double_ew"'
+tests_fixtures_fx_falseelementwise_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_falseelementwise_la_LDFLAGS = $(FIXTURE_LDFLAGS)

@@ -3,7 +3,8 @@
  * double-precision loops written here: every transpose combination, edge
  * sizes around the 6 x 16 register tile, alpha and beta, both the AVX2
  * and the portable implementation, and bit-identical results at 1 to 4
- * threads; the monitor's statistics and number formatting.  Built from the
+ * threads; the monitor's statistics and number formatting; the optimizer
+ * step's ranges.  Built from the
  * kernel sources themselves, so the test can set the thread count and reach
  * the internal functions.
  */
@@ -338,6 +339,95 @@ START_TEST(grad_stats)
 }
 END_TEST
 
+/*
+ * The optimizer step (core/lib/optstep.c): an element-wise optimizer cut
+ * into ranges on 1 to 4 threads gives the bits of one whole-tensor call,
+ * and the measured update equals ||after - before||^2 from a full copy;
+ * an optimizer that does not declare itself element-wise (a 1.1-sized
+ * table) is called once on the whole tensor.
+ */
+static void momentum_step(const gs_opt_call *c, size_t n, float *theta, const float *grad,
+                          float *state)
+{
+    for (size_t i = 0; i < n; i++) {
+        state[i] = 0.9f * state[i] + grad[i];
+        state[c->stride + i] += grad[i] * grad[i];
+        theta[i] -= (float)c->lr * state[i] / (1.0f + state[c->stride + i]);
+    }
+}
+
+/* Scales by the call's mean |g|: wrong if the core ever split the tensor. */
+static void normalized_step(const gs_opt_call *c, size_t n, float *theta, const float *grad,
+                            float *state)
+{
+    (void)state;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += fabs(grad[i]) / (double)n;
+    for (size_t i = 0; i < n; i++)
+        theta[i] -= (float)(c->lr * grad[i] / (mean + 1e-3));
+}
+
+static size_t two_slots(const gs_value *p)
+{
+    (void)p;
+    return 2;
+}
+
+START_TEST(optimizer_step_in_ranges)
+{
+    const gs_optimizer_ops ew = {.size = sizeof ew, .state_slots = two_slots,
+                                 .step = momentum_step, .elementwise = 1};
+    const gs_optimizer_ops whole = {.size = GS_OPTIMIZER_OPS_SIZE_1_1, .state_slots = two_slots,
+                                    .step = normalized_step, .elementwise = 1};
+    ck_assert(gs_optimizer_elementwise(&ew));
+    ck_assert(!gs_optimizer_elementwise(&whole)); /* a 1.1 table: the field is not there */
+    const size_t sizes[] = {1, 4095, 4097, 70001, 300000};
+    for (int o = 0; o < 2; o++) {
+        const gs_optimizer_ops *ops = o ? &whole : &ew;
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k];
+            float *theta0 = random_array(n), *grad = random_array(n);
+            float *want = gs_xmalloc(n * sizeof *want), *want_state = gs_xcalloc(2 * n, sizeof(float));
+            float *theta = gs_xmalloc(n * sizeof *theta), *state = gs_xmalloc(2 * n * sizeof(float));
+            memcpy(want, theta0, n * sizeof *want);
+            gs_opt_call c = {.lr = 0.01, .t = 1, .stride = n};
+            for (int step = 0; step < 2; step++)
+                ops->step(&c, n, want, grad, want_state);
+            double want_sq = 0;
+            for (int threads = 1; threads <= 4; threads++) {
+                gs_set_threads(threads);
+                memcpy(theta, theta0, n * sizeof *theta);
+                memset(state, 0, 2 * n * sizeof(float));
+                double sq0 = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 1}, n, theta,
+                                               grad, state, 0);
+                ck_assert(isnan(sq0));
+                float *mid = gs_xmalloc(n * sizeof *mid);
+                memcpy(mid, theta, n * sizeof *mid);
+                double sq = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 2}, n, theta,
+                                              grad, state, 1);
+                ck_assert_msg(memcmp(theta, want, n * sizeof *theta) == 0 &&
+                                  memcmp(state, want_state, 2 * n * sizeof(float)) == 0,
+                              "%s optimizer, n %zu, %d threads: not the whole call's bits",
+                              o ? "whole-tensor" : "element-wise", n, threads);
+                if (threads == 1)
+                    want_sq = gs_sqdist_f32(n, theta, mid);
+                ck_assert_msg(sq == want_sq && sq > 0, "n %zu, %d threads: update %.17g, want %.17g",
+                              n, threads, sq, want_sq);
+                free(mid);
+            }
+            gs_set_threads(1);
+            free(theta0);
+            free(grad);
+            free(want);
+            free(want_state);
+            free(theta);
+            free(state);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kernels");
@@ -349,6 +439,7 @@ int main(void)
     tcase_add_test(tc, reductions);
     tcase_add_test(tc, elementwise);
     tcase_add_test(tc, grad_stats);
+    tcase_add_test(tc, optimizer_step_in_ranges);
     tcase_add_test(tc, format_g9);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -163,6 +163,28 @@ START_TEST(check_plugin_catches_wrong_backward)
 }
 END_TEST
 
+START_TEST(check_plugin_catches_false_elementwise)
+{
+    gs_registry *reg = gs_registry_new();
+    gs_error err;
+    char *path = tu_fixture("falseelementwise");
+    ck_assert_msg(gs_registry_load_file(reg, path, &err) == 0, "%s", err.msg);
+    const gs_component_info *ci = gs_registry_find(reg, GS_KIND_OPTIMIZER, "fx_normalized");
+    ck_assert_ptr_nonnull(ci);
+    gs_check_result res;
+    ck_assert_int_eq(gs_check_component(reg, ci, &res), 0);
+    ck_assert_msg(strstr(res.detail, "declares elementwise") != NULL, "%s", res.detail);
+    /* the in-tree optimizers keep their promise */
+    gs_registry *all = tu_registry();
+    ci = gs_registry_find(all, GS_KIND_OPTIMIZER, "adam");
+    ck_assert_int_eq(gs_check_component(all, ci, &res), 1);
+    ck_assert_msg(strstr(res.detail, "element-wise (ranges match)") != NULL, "%s", res.detail);
+    gs_registry_free(all);
+    free(path);
+    gs_registry_free(reg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loader");
@@ -173,6 +195,7 @@ int main(void)
     tcase_add_test(tc, bad_magic);
     tcase_add_test(tc, abi_major_mismatch);
     tcase_add_test(tc, newer_minor_refused);
+    tcase_add_test(tc, check_plugin_catches_false_elementwise);
     tcase_add_test(tc, null_component_name);
     tcase_add_test(tc, duplicate_parameter);
     tcase_add_test(tc, init_failure);

@@ -67,7 +67,7 @@ static void run_plugin(const char *name, const char *text, double lr, double wd,
         for (size_t i = 0; i < N; i++)
             g[i] = (float)grads[t - 1][i];
         gs_opt_call c = {.host = gs_host_table(), .p = p, .t = (uint64_t)t, .lr = lr,
-                         .weight_decay = wd};
+                         .weight_decay = wd, .stride = N};
         ops->step(&c, N, theta, g, state);
     }
     if (slots_out)

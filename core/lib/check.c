@@ -268,33 +268,54 @@ static void check_initializer(const gs_ref *ref, check_state *s)
     free(b);
 }
 
-static void check_optimizer(const gs_ref *ref, check_state *s)
+/* 100 steps on f(theta) = |theta|^2 / 2 from a fixed start, the tensor
+   stepped whole, or as the ranges [0, split) and [split, n) when split > 0. */
+enum { OPT_CHECK_N = 64 };
+
+static void optimizer_descent(const gs_ref *ref, double lr, size_t split, float *theta,
+                              float *state)
 {
     const gs_optimizer_ops *ops = ref->info->component->ops;
-    enum { N = 64 };
+    enum { N = OPT_CHECK_N };
     size_t slots = ops->state_slots(ref->values);
-    float theta[N], grad[N];
-    float *state = gs_xcalloc(slots * N + 1, sizeof *state);
+    memset(state, 0, (slots * N + 1) * sizeof *state);
     for (size_t k = 0; k < slots && ops->state_init; k++)
         for (size_t i = 0; i < N; i++)
             state[k * N + i] = (float)ops->state_init(ref->values, k);
+    for (size_t i = 0; i < N; i++)
+        theta[i] = (float)(1.0 + 0.01 * (double)i);
+    float grad[N];
+    for (uint64_t t = 1; t <= 100; t++) {
+        for (size_t i = 0; i < N; i++)
+            grad[i] = theta[i];
+        gs_opt_call c = {.host = gs_host_table(), .p = ref->values, .t = t, .lr = lr,
+                         .weight_decay = 0, .stride = N};
+        if (split) {
+            ops->step(&c, split, theta, grad, state);
+            ops->step(&c, N - split, theta + split, grad + split, state + split);
+        } else {
+            ops->step(&c, N, theta, grad, state);
+        }
+    }
+}
+
+static void check_optimizer(const gs_ref *ref, check_state *s)
+{
+    const gs_optimizer_ops *ops = ref->info->component->ops;
+    enum { N = OPT_CHECK_N };
+    size_t slots = ops->state_slots(ref->values);
+    float theta[N], *state = gs_xcalloc(slots * N + 1, sizeof *state);
     double lr = 0.01;
     int idx = gs_schema_index(ref->info->component->params, "lr");
     if (idx >= 0 && ref->info->component->params[idx].type == GS_P_FLOAT)
         lr = ref->values[idx].f;
     double before = 0, after = 0;
     for (size_t i = 0; i < N; i++) {
-        theta[i] = (float)(1.0 + 0.01 * (double)i);
-        before += 0.5 * theta[i] * theta[i];
+        double x = (float)(1.0 + 0.01 * (double)i);
+        before += 0.5 * x * x;
     }
-    /* f(theta) = |theta|^2 / 2 must decrease under the optimizer's own defaults. */
-    for (uint64_t t = 1; t <= 100; t++) {
-        for (size_t i = 0; i < N; i++)
-            grad[i] = theta[i];
-        gs_opt_call c = {.host = gs_host_table(), .p = ref->values, .t = t, .lr = lr,
-                         .weight_decay = 0};
-        ops->step(&c, N, theta, grad, state);
-    }
+    /* f must decrease under the optimizer's own defaults. */
+    optimizer_descent(ref, lr, 0, theta, state);
     int finite = 1;
     for (size_t i = 0; i < N; i++) {
         after += 0.5 * theta[i] * theta[i];
@@ -302,15 +323,35 @@ static void check_optimizer(const gs_ref *ref, check_state *s)
     }
     for (size_t i = 0; i < slots * N; i++)
         finite &= isfinite(state[i]);
-    if (!finite || !(after < before)) {
+    /* An element-wise optimizer must not notice how its tensor is cut. */
+    long differs = -1;
+    if (gs_optimizer_elementwise(ops)) {
+        float theta2[N], *state2 = gs_xcalloc(slots * N + 1, sizeof *state2);
+        optimizer_descent(ref, lr, 23, theta2, state2);
+        for (size_t i = 0; i < N && differs < 0; i++)
+            if (memcmp(&theta[i], &theta2[i], sizeof(float)) != 0)
+                differs = (long)i;
+        for (size_t i = 0; i < slots * N && differs < 0; i++)
+            if (memcmp(&state[i], &state2[i], sizeof(float)) != 0)
+                differs = (long)(i % N);
+        free(state2);
+    }
+    if (differs >= 0) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail,
+                 "declares elementwise, but stepping elements [0, 23) and [23, %d) in two "
+                 "calls changes element %ld",
+                 N, differs);
+    } else if (!finite || !(after < before)) {
         s->ok = 0;
         snprintf(s->detail, sizeof s->detail,
                  "100 steps on |theta|^2/2 at lr %g: objective %.6g -> %.6g%s", lr, before, after,
                  finite ? "" : " (non-finite state)");
     } else {
         snprintf(s->detail, sizeof s->detail,
-                 "100 steps on |theta|^2/2 at lr %g: objective %.4g -> %.4g, %zu state slots",
-                 lr, before, after, slots);
+                 "100 steps on |theta|^2/2 at lr %g: objective %.4g -> %.4g, %zu state slots%s",
+                 lr, before, after, slots,
+                 gs_optimizer_elementwise(ops) ? ", element-wise (ranges match)" : "");
     }
     free(state);
 }

@@ -76,11 +76,12 @@ void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s);
 void gs_axpy(gs_dtype dt, size_t n, double alpha, const void *x, void *y);
 /* memset(x, 0, bytes), by several threads when long. */
 void gs_zero(size_t bytes, void *x);
-/* From an activation's derivative f' (batch x units): the units with f' = 0
-   for every example, and the values with |f'| < thr (none when thr <= 0);
-   alive is scratch for units flags. */
-void gs_act_counts(gs_dtype dt, const void *deriv, size_t batch, size_t units, double thr,
-                   int32_t *alive, size_t *dead, size_t *saturated);
+/* From an activation's derivative f' (batch x units): sets alive[u] where
+   f' != 0 for some example (alive accumulates over calls, so that a batch
+   can be taken in pieces) and returns the number of values with |f'| < thr
+   (none when thr <= 0). */
+size_t gs_act_mark(gs_dtype dt, const void *deriv, size_t batch, size_t units, double thr,
+                   int32_t *alive);
 /* Sum of (a[i] - b[i])^2 in double, in a fixed order. */
 double gs_sqdist_f32(size_t n, const float *a, const float *b);
 /* Over gradient g and weights w (n floats): *gg = sum g^2 and *ww = sum w^2
@@ -96,6 +97,14 @@ void gs_grad_norms(const float *g, const float *w, size_t n, double *gg, double 
 enum { GS_STATS_MAX_BINS = 80 };
 void gs_grad_histogram(const float *g, size_t n, int lo, int hi, uint32_t *hist);
 void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg);
+
+/* ---- optstep.c ---- */
+/* Whether the optimizer may be stepped on ranges of a tensor (ABI 1.2). */
+int gs_optimizer_elementwise(const gs_optimizer_ops *ops);
+/* One step of `ops` over a tensor of n elements (c.stride is set here);
+   returns ||theta after - theta before||^2 when measure, else NaN. */
+double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, float *theta,
+                         const float *grad, float *state, int measure);
 /* Sum of squares in double, in a fixed order. */
 double gs_sumsq(gs_dtype dt, size_t n, const void *x);
 double gs_sum(gs_dtype dt, size_t n, const void *x);

@@ -325,49 +325,37 @@ double gs_maxabs(gs_dtype dt, size_t n, const void *x)
 /* Loops across units, so that they vectorize: alive[u] collects f' != 0
    over the examples. */
 GS_MULTIVERSION
-static void act_counts_f32(const float *restrict d, size_t batch, size_t units, float thr,
-                           int32_t *restrict alive, size_t *dead, size_t *saturated)
+static size_t act_mark_f32(const float *restrict d, size_t batch, size_t units, float thr,
+                           int32_t *restrict alive)
 {
-    memset(alive, 0, units * sizeof *alive);
     for (size_t b = 0; b < batch; b++) {
         const float *restrict db = d + b * units;
 #pragma omp simd
         for (size_t u = 0; u < units; u++)
             alive[u] |= db[u] != 0.0f;
     }
-    int32_t live = 0;
-#pragma omp simd reduction(+ : live)
-    for (size_t u = 0; u < units; u++)
-        live += alive[u];
-    *dead = units - (size_t)live;
-    *saturated = 0;
+    size_t n = batch * units, sat = 0;
     if (thr > 0) {
-        size_t n = batch * units, sat = 0;
 #pragma omp simd reduction(+ : sat)
         for (size_t i = 0; i < n; i++)
             sat += fabsf(d[i]) < thr;
-        *saturated = sat;
     }
+    return sat;
 }
 
-void gs_act_counts(gs_dtype dt, const void *deriv, size_t batch, size_t units, double thr,
-                   int32_t *alive, size_t *dead, size_t *saturated)
+size_t gs_act_mark(gs_dtype dt, const void *deriv, size_t batch, size_t units, double thr,
+                   int32_t *alive)
 {
-    if (dt == GS_F32) {
-        act_counts_f32(deriv, batch, units, (float)thr, alive, dead, saturated);
-        return;
-    }
+    if (dt == GS_F32)
+        return act_mark_f32(deriv, batch, units, (float)thr, alive);
     const double *d = deriv;
-    memset(alive, 0, units * sizeof *alive);
     for (size_t b = 0; b < batch; b++)
         for (size_t u = 0; u < units; u++)
             alive[u] |= d[b * units + u] != 0.0;
-    *dead = 0;
-    for (size_t u = 0; u < units; u++)
-        *dead += !alive[u];
-    *saturated = 0;
+    size_t sat = 0;
     for (size_t i = 0; thr > 0 && i < batch * units; i++)
-        *saturated += fabs(d[i]) < thr;
+        sat += fabs(d[i]) < thr;
+    return sat;
 }
 
 /* Sum of (a - b)^2 over one chunk, in sumsq's lanes. */

@@ -357,6 +357,9 @@ static gs_act_call act_call(const gs_module *mod, const gs_tensor *x, const void
                          .theta = theta};
 }
 
+/* Values of f' per piece of the batch that activation_stats takes. */
+#define ACT_STATS_PIECE ((size_t)8192)
+
 /*
  * On monitored training steps each activation reports its dead units (f' = 0
  * for every example of the batch) and saturated values (|f'| below its
@@ -367,16 +370,21 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
 {
     gs_model *m = mod->model;
     const gs_activation_ops *ops = mod->info->component->ops;
-    size_t n = gs_tensor_numel(x), es = dsize(x->dtype);
+    size_t es = dsize(x->dtype);
     size_t units = c->channels * c->inner;
-    /* Work space: dL/dy = 1 (filled once), the derivative, the units' flags.
-       A model has one dtype, so the ones stay valid. */
-    if (n > m->act_scratch_numel || units > m->act_scratch_numel) {
-        size_t size = n > units ? n : units;
+    /* The batch is taken a few examples at a time, so that the work space
+       stays small (a copy of the layer's output would count in the run's
+       peak memory): dL/dy = 1 (filled once; a model has one dtype, so the
+       ones stay valid), the derivative, the units' flags. */
+    size_t rows = units >= ACT_STATS_PIECE ? 1 : ACT_STATS_PIECE / units;
+    rows = rows < c->n ? rows : (c->n ? c->n : 1);
+    size_t piece = rows * units;
+    if (piece > m->act_scratch_numel || units > m->act_scratch_units) {
         free(m->act_scratch);
-        m->act_scratch = gs_xmalloc(2 * size * es + (size + 1) * sizeof(int32_t));
-        m->act_scratch_numel = size;
-        for (size_t i = 0; i < size; i++) {
+        m->act_scratch = gs_xmalloc(2 * piece * es + (units + 1) * sizeof(int32_t));
+        m->act_scratch_numel = piece;
+        m->act_scratch_units = units;
+        for (size_t i = 0; i < piece; i++) {
             if (x->dtype == GS_F32)
                 ((float *)m->act_scratch)[i] = 1.0f;
             else
@@ -388,19 +396,29 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
     size_t cap = m->act_scratch_numel;
     void *ones = m->act_scratch, *d = (char *)ones + cap * es;
     int32_t *alive = (int32_t *)((char *)d + cap * es);
-    if (x->dtype == GS_F32)
-        ops->backward_f32(c, x->data, y->data, ones, d, dtheta);
-    else
-        ops->backward_f64(c, x->data, y->data, ones, d, dtheta);
+    memset(alive, 0, units * sizeof *alive);
     double thr = ops->saturation_threshold;
-    size_t dead, saturated;
-    gs_act_counts(x->dtype, d, c->n, units, thr, alive, &dead, &saturated);
+    size_t saturated = 0;
+    for (size_t r0 = 0; r0 < c->n; r0 += rows) {
+        gs_act_call part = *c;
+        part.n = c->n - r0 < rows ? c->n - r0 : rows;
+        const char *xp = (const char *)x->data + r0 * units * es;
+        const char *yp = (const char *)y->data + r0 * units * es;
+        if (x->dtype == GS_F32)
+            ops->backward_f32(&part, (const float *)xp, (const float *)yp, ones, d, dtheta);
+        else
+            ops->backward_f64(&part, (const double *)xp, (const double *)yp, ones, d, dtheta);
+        saturated += gs_act_mark(x->dtype, d, part.n, units, thr, alive);
+    }
+    size_t dead = 0;
+    for (size_t u = 0; u < units; u++)
+        dead += !alive[u];
     gs_act_stats *st = &m->act_stats[mod->layer];
     st->dead += (double)dead;
     st->units += (double)units;
     if (thr > 0) {
         st->saturated += (double)saturated;
-        st->elements += (double)n;
+        st->elements += (double)(c->n * units);
     }
     free(dtheta);
 }

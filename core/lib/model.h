@@ -70,7 +70,8 @@ struct gs_model {
     int detailed;   /* activations record dead and saturated units */
     gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
     void *act_scratch;       /* activation_stats' work space */
-    size_t act_scratch_numel;
+    size_t act_scratch_numel; /* floats of each of its two arrays */
+    size_t act_scratch_units; /* units its flags can hold */
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
     gs_pool pool;

@@ -53,10 +53,6 @@ void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int du
                 mon->layer_weight[m->params[i]->layer] = (long)i;
         }
     mon->cur = gs_xcalloc(m->n_params + 1, sizeof *mon->cur);
-    size_t largest = 0;
-    for (size_t i = 0; i < m->n_params; i++)
-        largest = m->params[i]->numel > largest ? m->params[i]->numel : largest;
-    mon->before = gs_xcalloc(largest + 1, sizeof(float));
     mon->first_input_grad = gs_xcalloc(m->n_layers + 1, sizeof(double));
     mon->first_norms = gs_xcalloc(m->n_layers + 1, sizeof(double));
     mon->last_norms = gs_xcalloc(m->n_layers + 1, sizeof(double));
@@ -171,17 +167,9 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
     return mon->dump ? dump_tensors(mon, m, err) : 0;
 }
 
-void gs_monitor_before_update(gs_monitor *mon, const gs_model *m, size_t i)
+void gs_monitor_update(gs_monitor *mon, size_t i, double update_sq)
 {
-    if (mon->cur_detailed)
-        memcpy(mon->before, m->params[i]->pub.value.data, m->params[i]->numel * sizeof(float));
-}
-
-void gs_monitor_after_update(gs_monitor *mon, const gs_model *m, size_t i)
-{
-    if (mon->cur_detailed)
-        mon->cur[i].update_sq =
-            gs_sqdist_f32(m->params[i]->numel, m->params[i]->pub.value.data, mon->before);
+    mon->cur[i].update_sq = update_sq;
 }
 
 static const char *bin_edge(int bin, int upper)
@@ -455,7 +443,6 @@ int gs_monitor_close(gs_monitor *mon, gs_error *err)
     free(mon->dir);
     free(mon->layer_weight);
     free(mon->cur);
-    free(mon->before);
     free(mon->hist);
     free(mon->first_norms);
     free(mon->last_norms);

@@ -36,7 +36,6 @@ typedef struct gs_monitor {
     long *layer_weight;             /* per layer: its first weight tensor, or -1 */
     /* the monitored step in progress */
     gs_tensor_stats *cur;
-    float *before; /* one tensor's values before its update (detailed steps) */
     uint64_t cur_step;
     int cur_detailed; /* histograms and update ratios at this step */
     size_t cur_epoch;
@@ -90,14 +89,12 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
                         double grad_norm);
 /* Phase 1 of a monitored step, after backward and before clipping: gradient
    norms (*grad_sumsq: the sum of the per-tensor squared norms, in parameter
-   order), the .npy dump, and on a detailed step the histograms and a copy
-   of the weights for the update ratios. */
+   order), the .npy dump, and on a detailed step the histograms. */
 int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
                        int detailed, double *grad_sumsq, gs_error *err);
-/* Around the optimizer's step of parameter i on a detailed step: its
-   values before, then the size of the update (no-ops on other steps). */
-void gs_monitor_before_update(gs_monitor *mon, const gs_model *m, size_t i);
-void gs_monitor_after_update(gs_monitor *mon, const gs_model *m, size_t i);
+/* On a detailed step: ||after - before||^2 of parameter i's optimizer step
+   (gs_optimizer_step measures it). */
+void gs_monitor_update(gs_monitor *mon, size_t i, double update_sq);
 /* Phase 2, after the optimizer step: every row. */
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err);
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,

@@ -677,12 +677,12 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                                  .t = step + 1,
                                  .lr = lr,
                                  .weight_decay = group_decay(t, p->pub.role)};
-                if (monitored)
-                    gs_monitor_before_update(&mon, m, i);
-                t->opt->step(&c, p->numel, (float *)m->values + p->offset, g + p->offset,
-                             t->opt_state + p->offset * t->slots);
-                if (monitored)
-                    gs_monitor_after_update(&mon, m, i);
+                double update_sq =
+                    gs_optimizer_step(t->opt, c, p->numel, (float *)m->values + p->offset,
+                                      g + p->offset, t->opt_state + p->offset * t->slots,
+                                      detailed);
+                if (detailed)
+                    gs_monitor_update(&mon, i, update_sq);
             }
             if (monitored && gs_monitor_commit(&mon, m, err) < 0) {
                 failed = 1;

@@ -52,6 +52,7 @@ static const gs_optimizer_ops adagrad_ops = {
     .state_slots = adagrad_state_slots,
     .state_init = adagrad_state_init,
     .step = adagrad_step,
+    .elementwise = 1,
 };
 
 static const gs_component adagrad_components[] = {{

@@ -18,6 +18,7 @@ static const gs_optimizer_ops adam_ops = {
     .state_slots = adam_state_slots,
     .state_init = NULL,
     .step = adam_step,
+    .elementwise = 1,
 };
 
 static const gs_component adam_components[] = {{

@@ -79,9 +79,9 @@ static inline void adam_update(const gs_opt_call *c, size_t n, float *theta,
             theta[i] *= keep;
         l2 = 0.0f;
     }
-    float *m = state, *v = state + n;
+    float *m = state, *v = state + c->stride;
     if (c->p[ADAM_P_AMSGRAD].b)
-        adam_loop(n, theta, grad, m, v, state + 2 * n, (float)b1, (float)b2, l2, step_size,
+        adam_loop(n, theta, grad, m, v, state + 2 * c->stride, (float)b1, (float)b2, l2, step_size,
                   inv_sqrt_bc2, eps, 1);
     else
         adam_loop(n, theta, grad, m, v, NULL, (float)b1, (float)b2, l2, step_size,

@@ -19,6 +19,7 @@ static const gs_optimizer_ops adamw_ops = {
     .state_slots = adam_state_slots,
     .state_init = NULL,
     .step = adamw_step,
+    .elementwise = 1,
 };
 
 static const gs_component adamw_components[] = {{

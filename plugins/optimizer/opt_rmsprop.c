@@ -53,8 +53,8 @@ static void rmsprop_step(const gs_opt_call *c, size_t n, float *theta, const flo
     const int centered = c->p[P_CENTERED].b != 0;
     const int momentum = c->p[P_MOMENTUM].f > 0.0;
     float *sq = state;
-    float *gavg = centered ? state + n : NULL;
-    float *buf = momentum ? state + (centered ? 2 : 1) * n : NULL;
+    float *gavg = centered ? state + c->stride : NULL;
+    float *buf = momentum ? state + (centered ? 2 : 1) * c->stride : NULL;
 
     if (centered && momentum)
         rmsprop_loop(n, theta, grad, sq, gavg, buf, lr, wd, alpha, eps, mu, 1, 1);
@@ -86,6 +86,7 @@ static const gs_optimizer_ops rmsprop_ops = {
     .state_slots = rmsprop_state_slots,
     .state_init = NULL,
     .step = rmsprop_step,
+    .elementwise = 1,
 };
 
 static const gs_component rmsprop_components[] = {{

@@ -84,6 +84,7 @@ static const gs_optimizer_ops sgd_ops = {
     .state_slots = sgd_state_slots,
     .state_init = NULL,
     .step = sgd_step,
+    .elementwise = 1,
 };
 
 static const gs_component sgd_components[] = {{

@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define GS_ABI_MAJOR 1
-#define GS_ABI_MINOR 1
+#define GS_ABI_MINOR 2
 #define GS_PLUGIN_MAGIC 0x47534331u /* "GSC1" */
 #define GS_PLUGIN_ENTRY_SYMBOL "gradscope_plugin_entry"
 
@@ -268,6 +268,10 @@ typedef struct gs_opt_call {
     uint64_t t;          /* 1 on the first step */
     double lr;           /* after the schedule */
     double weight_decay; /* for this tensor's group */
+    /* Since 1.2: slot k of element i is state[k*stride + i].  A whole-tensor
+       call has stride == n; a range of an element-wise optimizer's tensor
+       (see gs_optimizer_ops.elementwise) keeps the tensor's stride. */
+    size_t stride;
 } gs_opt_call;
 
 typedef struct gs_optimizer_ops {
@@ -276,10 +280,20 @@ typedef struct gs_optimizer_ops {
     size_t (*state_slots)(const gs_value *p);
     /* Optional: initial state value of slot k (Adagrad's accumulator). */
     double (*state_init)(const gs_value *p, size_t slot);
-    /* One step over a whole tensor; slot k of element i is state[k*n + i]. */
+    /* One step over n elements: a whole tensor, or a range of one when
+       `elementwise` is set.  Slot k of element i is state[k*n + i] for
+       plugins built before 1.2, state[k*c->stride + i] since. */
     void (*step)(const gs_opt_call *c, size_t n, float *theta, const float *grad,
                  float *state);
+    /* Since 1.2, optional: nonzero when element i's update reads only
+       theta[i], grad[i] and its own state (SGD, Adam; not LARS, whose step
+       uses the tensor's norm).  The core may then step any range of a tensor,
+       several ranges at once on its threads: same bits, less time. */
+    int elementwise;
 } gs_optimizer_ops;
+
+/* The size of an optimizer table built for ABI 1.0 or 1.1 (no elementwise). */
+#define GS_OPTIMIZER_OPS_SIZE_1_1 offsetof(gs_optimizer_ops, elementwise)
 
 /* ------------------------------------------------------------------ */
 /* Kind: loss                                                          */

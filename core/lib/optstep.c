@@ -1,0 +1,89 @@
+/*
+ * One optimizer step over one tensor.
+ *
+ * An element-wise optimizer (gs_optimizer_ops.elementwise, ABI 1.2) is
+ * called on ranges of OPT_CHUNK elements, on the run's threads when the
+ * tensor is long: every element meets the same arithmetic whichever range
+ * holds it, so neither the ranges nor the thread count change a bit.  Other
+ * optimizers (and those built before 1.2) get the whole tensor at once.
+ *
+ * When the monitor asks for the size of the update, ranges are stepped
+ * MEASURE elements at a time from a copy on the stack, and the squared
+ * distances of those pieces are added in order: no copy of a whole tensor
+ * is ever made (it used to be the largest tensor's size in peak memory).
+ */
+#include "config.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+enum {
+    MEASURE = 4096,                   /* floats copied at a time: 16 KiB on the stack */
+    OPT_CHUNK = 4 * MEASURE,          /* elements per range */
+    OPT_PARALLEL_MIN = 4 * OPT_CHUNK, /* shorter tensors stay on the calling thread */
+};
+
+int gs_optimizer_elementwise(const gs_optimizer_ops *ops)
+{
+    return ops->size > GS_OPTIMIZER_OPS_SIZE_1_1 && ops->elementwise;
+}
+
+typedef struct step_job {
+    const gs_optimizer_ops *ops;
+    const gs_opt_call *c;
+    size_t n;
+    float *theta;
+    const float *grad;
+    float *state;
+    double *part; /* per MEASURE piece when measuring, else NULL */
+} step_job;
+
+static void step_range(void *arg, size_t r0, size_t r1)
+{
+    const step_job *j = arg;
+    size_t b = r0 * OPT_CHUNK, e = r1 * OPT_CHUNK < j->n ? r1 * OPT_CHUNK : j->n;
+    if (!j->part) {
+        j->ops->step(j->c, e - b, j->theta + b, j->grad + b, j->state + b);
+        return;
+    }
+    float before[MEASURE];
+    for (size_t s = b; s < e; s += MEASURE) {
+        size_t len = e - s < MEASURE ? e - s : MEASURE;
+        memcpy(before, j->theta + s, len * sizeof(float));
+        j->ops->step(j->c, len, j->theta + s, j->grad + s, j->state + s);
+        j->part[s / MEASURE] = gs_sqdist_f32(len, j->theta + s, before);
+    }
+}
+
+double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, float *theta,
+                         const float *grad, float *state, int measure)
+{
+    c.stride = n;
+    if (!gs_optimizer_elementwise(ops)) {
+        float *before = measure ? gs_xmalloc((n ? n : 1) * sizeof(float)) : NULL;
+        if (before)
+            memcpy(before, theta, n * sizeof(float));
+        ops->step(&c, n, theta, grad, state);
+        double sq = before ? gs_sqdist_f32(n, theta, before) : NAN;
+        free(before);
+        return sq;
+    }
+    size_t pieces = (n + MEASURE - 1) / MEASURE, ranges = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+    double stack[64], *part = NULL;
+    if (measure)
+        part = pieces <= 64 ? stack : gs_xmalloc(pieces * sizeof(double));
+    step_job j = {ops, &c, n, theta, grad, state, part};
+    if (n >= OPT_PARALLEL_MIN && gs_get_threads() > 1)
+        gs_parallel_for(ranges, 1, step_range, &j);
+    else if (n)
+        step_range(&j, 0, ranges);
+    if (!measure)
+        return NAN;
+    double sq = 0;
+    for (size_t k = 0; k < pieces; k++)
+        sq += part[k];
+    if (part != stack)
+        free(part);
+    return sq;
+}
