@@ -175,6 +175,8 @@ static const gs_host host_table = {
     .rng = host_module_rng,
     .ref_set_bool = host_ref_set_bool,
     .rng_uniform_fill = host_rng_uniform_fill,
+    .scratch_get = gs_model_scratch_get,
+    .scratch_put = gs_model_scratch_put,
 };
 
 const gs_host *gs_host_table(void) { return &host_table; }

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
@@ -291,12 +292,16 @@ int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
     size_t es = dsize(m->dtype);
     m->max_batch = max_batch;
     m->values = gs_xcalloc(m->total ? m->total : 1, es);
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i]->pub.value.data = (char *)m->values + m->params[i]->offset * es;
+    /* Initialized before the rest is allocated: each initializer fills a
+       temporary tensor of doubles, which must not add to the run's peak. */
+    for (size_t i = 0; i < m->n_params; i++)
+        if (init_param(m, m->params[i], err) < 0)
+            return -1;
     m->grads = gs_xcalloc(m->total ? m->total : 1, es);
-    for (size_t i = 0; i < m->n_params; i++) {
-        gs_param_rec *p = m->params[i];
-        p->pub.value.data = (char *)m->values + p->offset * es;
-        p->pub.grad.data = (char *)m->grads + p->offset * es;
-    }
+    for (size_t i = 0; i < m->n_params; i++)
+        m->params[i]->pub.grad.data = (char *)m->grads + m->params[i]->offset * es;
     for (size_t i = 0; i < m->n_buffers; i++)
         m->buffers[i]->data = gs_xcalloc(max_batch * m->buffer_numel[i], es);
     m->act_stats = gs_xcalloc(m->n_layers + 1, sizeof *m->act_stats);
@@ -325,9 +330,6 @@ int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
         m->dacts[l].data = m->dact_buf[l & 1];
     }
     gs_model_set_batch(m, max_batch);
-    for (size_t i = 0; i < m->n_params; i++)
-        if (init_param(m, m->params[i], err) < 0)
-            return -1;
     return 0;
 }
 
@@ -489,6 +491,39 @@ size_t gs_model_param_count(const gs_model *m) { return m->total; }
 
 const char *gs_module_type(const gs_module *mod) { return mod->info->component->name; }
 
+void *gs_model_scratch_get(gs_module *mod, size_t bytes)
+{
+    gs_model *m = mod->model;
+    if (m->scratch_depth == m->scratch_levels) {
+        m->scratch_levels = m->scratch_levels ? 2 * m->scratch_levels : 4;
+        m->scratch = gs_xrealloc(m->scratch, m->scratch_levels * sizeof *m->scratch);
+        memset(m->scratch + m->scratch_depth, 0,
+               (m->scratch_levels - m->scratch_depth) * sizeof *m->scratch);
+    }
+    struct gs_scratch_level *lv = &m->scratch[m->scratch_depth++];
+    if (bytes > lv->cap) {
+        free(lv->ptr);
+        size_t rounded = (bytes + 63) & ~(size_t)63;
+        if (posix_memalign(&lv->ptr, 64, rounded) != 0)
+            lv->ptr = gs_xmalloc(rounded); /* reports exhaustion and stops */
+        lv->cap = rounded;
+    }
+    return lv->ptr;
+}
+
+void gs_model_scratch_put(gs_module *mod, void *ptr)
+{
+    gs_model *m = mod->model;
+    if (m->scratch_depth == 0 || m->scratch[m->scratch_depth - 1].ptr != ptr) {
+        /* a plugin bug that would hand one buffer to two users: stop here */
+        fprintf(stderr,
+                "gradscope: layer %d (%s): scratch_put of a buffer that is not the last taken\n",
+                mod->layer, mod->info->component->name);
+        abort();
+    }
+    m->scratch_depth--;
+}
+
 void gs_model_free(gs_model *m)
 {
     if (!m)
@@ -519,6 +554,9 @@ void gs_model_free(gs_model *m)
     if (m->acts)
         for (size_t l = 0; l <= m->n_layers; l++)
             free(m->acts[l].data);
+    for (size_t d = 0; d < m->scratch_levels; d++)
+        free(m->scratch[d].ptr);
+    free(m->scratch);
     free(m->dact_buf[0]);
     free(m->dact_buf[1]);
     free(m->acts);

@@ -74,6 +74,13 @@ struct gs_model {
     size_t act_scratch_units; /* units its flags can hold */
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
+    /* host->scratch_get's stack: level d is the buffer handed out at depth
+       d, kept (and grown) for the next call that reaches that depth. */
+    struct gs_scratch_level {
+        void *ptr;
+        size_t cap;
+    } *scratch;
+    size_t scratch_depth, scratch_levels;
     gs_pool pool;
 };
 
@@ -84,6 +91,9 @@ int gs_model_add_layer(gs_model *m, const gs_ref *ref, gs_error *err);
 /* Allocates arenas and buffers for batches up to max_batch; initializes weights. */
 int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err);
 void gs_model_free(gs_model *m);
+/* host->scratch_get and scratch_put. */
+void *gs_model_scratch_get(gs_module *mod, size_t bytes);
+void gs_model_scratch_put(gs_module *mod, void *ptr);
 
 /* Sets the batch size of every activation and buffer tensor. */
 void gs_model_set_batch(gs_model *m, size_t n);

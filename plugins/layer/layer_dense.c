@@ -2,6 +2,8 @@
  * dense: y = act(x W^T + b), W of shape (units, in_features).
  * Inputs of any shape are flattened per example.  The pre-activation is
  * kept for the backward pass; with the identity activation it is y itself.
+ * Its gradient lives only during backward, in the host's scratch memory,
+ * which all layers share.
  */
 #include <string.h>
 #include <gradscope/plugin.h>
@@ -28,7 +30,7 @@ typedef struct dense {
     size_t in, units;
     gs_param *w, *b;
     gs_module *act;   /* NULL for identity */
-    gs_tensor *h, *dh; /* pre-activation and its gradient */
+    gs_tensor *h;     /* pre-activation */
 } dense;
 
 static int dense_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
@@ -54,10 +56,9 @@ static int dense_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_s
     *out = (gs_shape){.ndim = 1, .dims = {d->units}};
     if (strcmp(host->ref_name(p[P_ACTIVATION].ref), "identity") != 0) {
         d->h = host->add_buffer(m, "pre", out);
-        d->dh = host->add_buffer(m, "dpre", out);
         gs_shape act_out;
         d->act = host->add_child(m, "act", p[P_ACTIVATION].ref, out, &act_out);
-        if (!d->h || !d->dh || !d->act)
+        if (!d->h || !d->act)
             return -1;
     }
     return 0;
@@ -82,9 +83,12 @@ static void dense_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
     dense *d = gs_host_of(m)->get_state(m);
     size_t n = x->dims[0];
     const gs_tensor *dh = dy;
+    gs_tensor dpre;
     if (d->act) {
-        d->host->backward(d->act, d->h, y, dy, d->dh);
-        dh = d->dh;
+        dpre = *d->h;
+        dpre.data = d->host->scratch_get(m, gs_tensor_bytes(d->h));
+        d->host->backward(d->act, d->h, y, dy, &dpre);
+        dh = &dpre;
     }
     /* dW += dh^T x ; db += column sums of dh ; dx = dh W */
     d->host->gemm(x->dtype, 1, 0, d->units, d->in, n, 1.0, dh->data, d->units, x->data, d->in,
@@ -94,6 +98,8 @@ static void dense_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
     if (dx)
         d->host->gemm(x->dtype, 0, 0, n, d->in, d->units, 1.0, dh->data, d->units,
                       d->w->value.data, d->in, 0.0, dx->data, d->in);
+    if (d->act)
+        d->host->scratch_put(m, dpre.data);
 }
 
 static void dense_destroy(gs_module *m)

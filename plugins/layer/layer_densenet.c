@@ -152,7 +152,7 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
             h->record(m, key, blk_norm2(dt, n * d->k, l->dh->data));
         }
         int need_din = i > 0 || dx;
-        blk_chain_backward(h, &l->c, l->in ? l->in : x, l->h, l->dh, need_din ? l->din : NULL);
+        blk_chain_backward(h, m, &l->c, l->in ? l->in : x, l->h, l->dh, need_din ? l->din : NULL);
         if (need_din)
             blk_copy_cols(dt, n, l->width, l->din->data, l->width, d->g->data, w, 1);
     }

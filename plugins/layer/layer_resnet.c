@@ -51,8 +51,7 @@ typedef struct resnet {
     gs_tensor *fout;   /* F(x) */
     gs_param *proj;    /* NULL: identity shortcut */
     gs_module *act;    /* post form: activation after the sum */
-    gs_tensor *z, *dz; /* post form: the sum and its gradient */
-    gs_tensor *dxs;    /* scratch of the input's size */
+    gs_tensor *z;      /* post form: the sum */
 } resnet;
 
 static int build_branch(resnet *r, gs_module *m, const gs_value *p, int form, int norm)
@@ -125,17 +124,14 @@ static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_
         if (!r->proj)
             return -1;
     }
-    gs_shape xs = {.ndim = 1, .dims = {r->in}};
     r->fout = h->add_buffer(m, "branch", out);
-    r->dxs = h->add_buffer(m, "dx_scratch", &xs);
-    if (!r->fout || !r->dxs)
+    if (!r->fout)
         return -1;
     if (form == FORM_POST) {
         r->z = h->add_buffer(m, "sum", out);
-        r->dz = h->add_buffer(m, "dsum", out);
         gs_shape act_out;
         r->act = h->add_child(m, "act", p[P_ACTIVATION].ref, out, &act_out);
-        if (!r->z || !r->dz || !r->act)
+        if (!r->z || !r->act)
             return -1;
     }
     return 0;
@@ -168,25 +164,38 @@ static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y
     gs_dtype dt = x->dtype;
     size_t n = x->dims[0];
     int monitoring = h->monitoring(m);
+    /* Backward-only arrays come from the host's scratch memory, taken here
+       and given back at the end, last first: dL/d(sum) in the post form, and
+       an input-sized array when the monitor needs the branch's dL/dx
+       without the caller asking for dx, or the shortcut's apart. */
+    gs_tensor dz, dxs;
     /* ds = dL/d(sum): both the branch and the shortcut receive it */
     const gs_tensor *ds = dy;
     if (r->act) {
-        h->backward(r->act, r->z, y, dy, r->dz);
-        ds = r->dz;
+        dz = *y;
+        dz.data = h->scratch_get(m, gs_tensor_bytes(y));
+        h->backward(r->act, r->z, y, dy, &dz);
+        ds = &dz;
     }
-    gs_tensor *dxf = dx ? dx : (monitoring ? r->dxs : NULL);
-    blk_chain_backward(h, &r->f, x, r->fout, ds, dxf);
+    int use_dxs = monitoring && (!dx || r->proj);
+    if (use_dxs) {
+        dxs = *x;
+        dxs.data = h->scratch_get(m, gs_tensor_bytes(x));
+    }
+    gs_tensor *dxf = dx ? dx : (monitoring ? &dxs : NULL);
+    blk_chain_backward(h, m, &r->f, x, r->fout, ds, dxf);
     if (r->proj)
         h->gemm(dt, 1, 0, r->units, r->in, n, r->scale, ds->data, r->units, x->data, r->in, 1.0,
                 r->proj->grad.data, r->in);
+    int shortcut_done = 0;
     if (monitoring) {
         size_t nx = n * r->in;
         /* the branch part first: with a projection dxs is reused for the shortcut */
         double res_norm = blk_norm2(dt, nx, dxf->data), sc_norm;
         if (r->proj) {
             h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units,
-                    r->proj->value.data, r->in, 0.0, r->dxs->data, r->in);
-            sc_norm = blk_norm2(dt, nx, r->dxs->data);
+                    r->proj->value.data, r->in, 0.0, dxs.data, r->in);
+            sc_norm = blk_norm2(dt, nx, dxs.data);
         } else {
             sc_norm = fabs(r->scale) * blk_norm2(dt, nx, ds->data);
         }
@@ -194,17 +203,21 @@ static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y
         h->record(m, "residual_grad_norm", res_norm);
         if (r->proj) {
             if (dx)
-                h->axpy(dt, nx, 1.0, r->dxs->data, dx->data);
-            return;
+                h->axpy(dt, nx, 1.0, dxs.data, dx->data);
+            shortcut_done = 1;
         }
     }
-    if (!dx)
-        return;
-    if (r->proj)
-        h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units, r->proj->value.data,
-                r->in, 1.0, dx->data, r->in);
-    else
-        h->axpy(dt, n * r->in, r->scale, ds->data, dx->data);
+    if (dx && !shortcut_done) {
+        if (r->proj)
+            h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units,
+                    r->proj->value.data, r->in, 1.0, dx->data, r->in);
+        else
+            h->axpy(dt, n * r->in, r->scale, ds->data, dx->data);
+    }
+    if (use_dxs)
+        h->scratch_put(m, dxs.data);
+    if (r->act)
+        h->scratch_put(m, dz.data);
 }
 
 static void resnet_destroy(gs_module *m)

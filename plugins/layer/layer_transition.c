@@ -55,7 +55,7 @@ static void transition_backward(gs_module *m, const gs_tensor *x, const gs_tenso
                                 const gs_tensor *dy, gs_tensor *dx)
 {
     const gs_host *h = gs_host_of(m);
-    blk_chain_backward(h, h->get_state(m), x, y, dy, dx);
+    blk_chain_backward(h, m, h->get_state(m), x, y, dy, dx);
 }
 
 static void transition_destroy(gs_module *m)

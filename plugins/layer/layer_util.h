@@ -82,7 +82,7 @@ static inline void blk_copy_cols(gs_dtype dt, size_t rows, size_t cols, const vo
  */
 typedef struct blk_chain_stage {
     gs_module *mod;
-    gs_tensor *y, *dy; /* NULL for the last stage */
+    gs_tensor *y; /* its output (NULL for the last stage, which writes the chain's) */
 } blk_chain_stage;
 
 typedef struct blk_chain {
@@ -111,14 +111,12 @@ static inline int blk_chain_add(const gs_host *h, gs_module *m, blk_chain *c, co
         return -1;
     }
     if (c->n > 0) {
-        /* The previous stage is no longer last: give it buffers. */
+        /* The previous stage is no longer last: give it an output buffer. */
         blk_chain_stage *prev = &c->st[c->n - 1];
         char buf[64];
         snprintf(buf, sizeof buf, "%s.in", name);
         prev->y = h->add_buffer(m, buf, &c->shape);
-        snprintf(buf, sizeof buf, "%s.din", name);
-        prev->dy = h->add_buffer(m, buf, &c->shape);
-        if (!prev->y || !prev->dy)
+        if (!prev->y)
             return -1;
     }
     gs_shape out;
@@ -160,15 +158,38 @@ static inline void blk_chain_forward(const gs_host *h, const blk_chain *c, const
                    training);
 }
 
-/* Backward from dy = dL/dy; dx may be NULL (parameter gradients only). */
-static inline void blk_chain_backward(const gs_host *h, const blk_chain *c, const gs_tensor *x,
-                                      const gs_tensor *y, const gs_tensor *dy, gs_tensor *dx)
+/*
+ * Backward from dy = dL/dy; dx may be NULL (parameter gradients only).
+ * The gradients between stages live only here: two arrays of the host's
+ * scratch memory (of module m), taken in turn.
+ */
+static inline void blk_chain_backward(const gs_host *h, gs_module *m, const blk_chain *c,
+                                      const gs_tensor *x, const gs_tensor *y,
+                                      const gs_tensor *dy, gs_tensor *dx)
 {
+    size_t bytes = 0;
+    for (size_t k = 0; k + 1 < c->n; k++)
+        bytes = gs_tensor_bytes(c->st[k].y) > bytes ? gs_tensor_bytes(c->st[k].y) : bytes;
+    int bufs = c->n > 2 ? 2 : (int)c->n - 1;
+    void *buf[2] = {NULL, NULL};
+    for (int b = 0; b < bufs; b++)
+        buf[b] = h->scratch_get(m, bytes);
+    gs_tensor grad[2];
     for (size_t k = c->n; k-- > 0;) {
         int last = k + 1 == c->n;
+        /* dL/d(output of stage k - 1), written by stage k into array k % 2
+           (array 0 alone when there is one) */
+        gs_tensor *din = dx;
+        if (k) {
+            din = &grad[bufs == 2 ? k & 1 : 0];
+            *din = *c->st[k - 1].y;
+            din->data = buf[bufs == 2 ? k & 1 : 0];
+        }
         h->backward(c->st[k].mod, k ? c->st[k - 1].y : x, last ? y : c->st[k].y,
-                    last ? dy : c->st[k].dy, k ? c->st[k - 1].dy : dx);
+                    last ? dy : &grad[bufs == 2 ? (k + 1) & 1 : 0], din);
     }
+    for (int b = bufs; b-- > 0;)
+        h->scratch_put(m, buf[b]);
 }
 
 /* Choices of the `norm` parameter of the composite blocks. */

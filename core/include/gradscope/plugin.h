@@ -81,6 +81,12 @@ static inline size_t gs_tensor_numel(const gs_tensor *t)
     return n;
 }
 
+/* Bytes of the tensor's data. */
+static inline size_t gs_tensor_bytes(const gs_tensor *t)
+{
+    return gs_tensor_numel(t) * (t->dtype == GS_F64 ? sizeof(double) : sizeof(float));
+}
+
 static inline size_t gs_shape_numel(const gs_shape *s)
 {
     size_t n = 1;
@@ -512,6 +518,20 @@ struct gs_host {
     /* n uniform [0, 1) draws at once, in float: the same numbers as n calls
        of rng_uniform, rounded */
     void (*rng_uniform_fill)(gs_rng *r, size_t n, float *out);
+
+    /* ---- since 1.2 (check with GS_HOST_HAS before use) ---- */
+    /*
+     * Work space for the length of one forward or backward call: at least
+     * `bytes`, 64-byte aligned, contents undefined.  Give it back with
+     * scratch_put before returning, the last taken first; calls into
+     * children in between may take their own.  Memory is shared by the
+     * model's layers in turn, so a backward-only array (a gradient with
+     * respect to a pre-activation, say) costs the model its largest
+     * instance once instead of one per layer; what must survive from
+     * forward to backward stays in add_buffer.
+     */
+    void *(*scratch_get)(gs_module *m, size_t bytes);
+    void (*scratch_put)(gs_module *m, void *ptr);
 };
 
 /* True when the host table provides `field` (appended in a later minor). */
