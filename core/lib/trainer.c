@@ -377,7 +377,8 @@ static int check_memory(const gs_model *m, size_t batch, size_t slots, gs_error 
         per_example += n; /* each layer's output */
         widest = n > widest ? n : widest;
     }
-    per_example += 2.0 * widest; /* activation gradients: two buffers in turn */
+    /* activation gradients (two buffers in turn) and the host's scratch */
+    per_example += 3.0 * widest;
     for (size_t i = 0; i < m->n_buffers; i++)
         per_example += (double)m->buffer_numel[i];
     double bytes = 4.0 * ((double)m->total * (2.0 + (double)slots) + per_example * (double)batch);
