@@ -14,6 +14,8 @@
 #   WORKLOAD     deep-narrow mnist-mlp wide resmlp (default: all four)
 # Environment: GS_THREADS (gradscope thread counts to try, default "1 NPROC"),
 #   MONITOR_PAIRS (repetitions of the monitoring-cost comparison, default 3),
+#   RATIO_ROUNDS (gradscope/PyTorch pairs, each at its best thread count, run
+#   back to back for the ratio, default 3),
 #   TORCH_THREADS (PyTorch's, default 1 2 4 ... NPROC), NO_TORCH=1 skips PyTorch,
 #   PYTHON (default: the first of /usr/bin/python3 and python3 that has torch).
 set -eu
@@ -40,6 +42,7 @@ if [ -z "$prog" ]; then
 fi
 nproc=$(nproc 2>/dev/null || echo 1)
 pairs=${MONITOR_PAIRS:-3}
+rounds=${RATIO_ROUNDS:-3}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 powers() { t=1; while [ "$t" -lt "$1" ]; do printf '%s ' "$t"; t=$((t * 2)); done; echo "$1"; }
 gs_threads=${GS_THREADS:-$( [ "$nproc" -gt 1 ] && echo "1 $nproc" || echo 1 )}
@@ -178,14 +181,35 @@ for w in $workloads; do
             if [ "${r:-0}" -gt "$tbest" ]; then tbest=$r tbest_t=$t tnorm=$n; fi
         done
     fi
+    # The ratio: gradscope and PyTorch at their best thread counts, back to
+    # back, `rounds` times; the medians of the rates and of the paired ratios
+    # (a machine whose speed drifts moves both sides of a pair alike).
+    ratio=-
+    if [ "$tbest" -gt 0 ] && [ "$rounds" -gt 0 ]; then
+        rs="" gs_rates="" t_rates=""
+        i=0
+        while [ "$i" -lt "$rounds" ]; do
+            set -- $(gs_run "$cfg" "$best_t")
+            g=$1
+            r=$("$PYTHON" "$here/torch_peer.py" "$tbest_t" "$seconds" "$w" |
+                sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
+            gs_rates="$gs_rates $g" t_rates="$t_rates ${r:-0}"
+            rs="$rs $(awk -v g="$g" -v r="${r:-0}" 'BEGIN { print (r > 0 ? g / r : 0) }')"
+            i=$((i + 1))
+        done
+        best=$(median $gs_rates | awk '{ printf "%.0f", $1 }')
+        tbest=$(median $t_rates | awk '{ printf "%.0f", $1 }')
+        ratio=$(awk -v x="$(median $rs)" 'BEGIN { printf "%.2fx", x }')
+    elif [ "$tbest" -gt 0 ]; then
+        ratio=$(awk -v g="$best" -v r="$tbest" 'BEGIN { printf "%.2fx", g / r }')
+    fi
     samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
     budget=$(awk -v p="$params" -v s="$slots" -v b="$batch" -v a="$acts" -v n="$samples" \
         'BEGIN { printf "%.1f", 4 * (p * (2 + s) + b * a + n * 785) / 1048576 }')
     awk -v w="$w" -v g="$best" -v gt="$best_t" -v cost="$mcost" -v fcost="$fcost" -v tb="$tbest" \
-        -v tt="$tbest_t" -v pk="$peak" -v base="$base_kb" -v bud="$budget" 'BEGIN {
+        -v tt="$tbest_t" -v pk="$peak" -v base="$base_kb" -v bud="$budget" -v ratio="$ratio" 'BEGIN {
         m = g * (1 - cost / 100)
         f = g * (1 - fcost / 100)
-        ratio = tb > 0 ? sprintf("%.2fx", g / tb) : "-"
         mem = (pk - base) / 1024
         printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %11.0f (%4.1f%%) %12.0f (%3s) %8s %7.1f (%6.1f)\n",
             w, g, gt, m, cost, f, fcost, tb, tt, ratio, mem, bud }'
@@ -193,7 +217,8 @@ for w in $workloads; do
 done
 
 echo
-echo "ratio = gradscope / PyTorch, each at its best thread count; cost = slowdown with"
+echo "ratio = gradscope / PyTorch, each at its best thread count: the median of $rounds pairs"
+echo "run back to back (rates: their medians); cost = slowdown with"
 echo "monitor.every = 1 (monitored: detailed statistics every 100 steps, the default; full:"
 echo "every step), median of $pairs side-by-side comparisons; mem = peak RSS less the"
 echo "program's own ($((base_kb / 1024)) MB), budget ="
