@@ -388,8 +388,10 @@ START_TEST(optimizer_step_in_ranges)
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             size_t n = sizes[k];
             float *theta0 = random_array(n), *grad = random_array(n);
-            float *want = gs_xmalloc(n * sizeof *want), *want_state = gs_xcalloc(2 * n, sizeof(float));
-            float *theta = gs_xmalloc(n * sizeof *theta), *state = gs_xmalloc(2 * n * sizeof(float));
+            float *want = gs_xmalloc(n * sizeof *want);
+            float *want_state = gs_xcalloc(2 * n, sizeof(float));
+            float *theta = gs_xmalloc(n * sizeof *theta);
+            float *state = gs_xmalloc(2 * n * sizeof(float));
             memcpy(want, theta0, n * sizeof *want);
             gs_opt_call c = {.lr = 0.01, .t = 1, .stride = n};
             for (int step = 0; step < 2; step++)
@@ -399,12 +401,12 @@ START_TEST(optimizer_step_in_ranges)
                 gs_set_threads(threads);
                 memcpy(theta, theta0, n * sizeof *theta);
                 memset(state, 0, 2 * n * sizeof(float));
-                double sq0 = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 1}, n, theta,
+                double sq0 = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 1}, n, 2, theta,
                                                grad, state, 0);
                 ck_assert(isnan(sq0));
                 float *mid = gs_xmalloc(n * sizeof *mid);
                 memcpy(mid, theta, n * sizeof *mid);
-                double sq = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 2}, n, theta,
+                double sq = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 2}, n, 2, theta,
                                               grad, state, 1);
                 ck_assert_msg(memcmp(theta, want, n * sizeof *theta) == 0 &&
                                   memcmp(state, want_state, 2 * n * sizeof(float)) == 0,
@@ -412,8 +414,9 @@ START_TEST(optimizer_step_in_ranges)
                               o ? "whole-tensor" : "element-wise", n, threads);
                 if (threads == 1)
                     want_sq = gs_sqdist_f32(n, theta, mid);
-                ck_assert_msg(sq == want_sq && sq > 0, "n %zu, %d threads: update %.17g, want %.17g",
-                              n, threads, sq, want_sq);
+                ck_assert_msg(sq == want_sq && sq > 0,
+                              "n %zu, %d threads: update %.17g, want %.17g", n, threads, sq,
+                              want_sq);
                 free(mid);
             }
             gs_set_threads(1);

@@ -101,10 +101,11 @@ void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t),
 /* ---- optstep.c ---- */
 /* Whether the optimizer may be stepped on ranges of a tensor (ABI 1.2). */
 int gs_optimizer_elementwise(const gs_optimizer_ops *ops);
-/* One step of `ops` over a tensor of n elements (c.stride is set here);
-   returns ||theta after - theta before||^2 when measure, else NaN. */
-double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, float *theta,
-                         const float *grad, float *state, int measure);
+/* One step of `ops` over a tensor of n elements with `slots` floats of
+   state each (c.stride is set here); returns ||theta after - theta
+   before||^2 when measure, else NaN. */
+double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, size_t slots,
+                         float *theta, const float *grad, float *state, int measure);
 /* Sum of squares in double, in a fixed order. */
 double gs_sumsq(gs_dtype dt, size_t n, const void *x);
 double gs_sum(gs_dtype dt, size_t n, const void *x);

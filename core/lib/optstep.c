@@ -36,28 +36,35 @@ typedef struct step_job {
     float *theta;
     const float *grad;
     float *state;
+    int stateful; /* 0: no state slots (and `state` one float long) */
     double *part; /* per MEASURE piece when measuring, else NULL */
 } step_job;
+
+/* The state of element i: an optimizer without state gets no offsets. */
+static float *state_at(const step_job *j, size_t i)
+{
+    return j->stateful ? j->state + i : j->state;
+}
 
 static void step_range(void *arg, size_t r0, size_t r1)
 {
     const step_job *j = arg;
     size_t b = r0 * OPT_CHUNK, e = r1 * OPT_CHUNK < j->n ? r1 * OPT_CHUNK : j->n;
     if (!j->part) {
-        j->ops->step(j->c, e - b, j->theta + b, j->grad + b, j->state + b);
+        j->ops->step(j->c, e - b, j->theta + b, j->grad + b, state_at(j, b));
         return;
     }
     float before[MEASURE];
     for (size_t s = b; s < e; s += MEASURE) {
         size_t len = e - s < MEASURE ? e - s : MEASURE;
         memcpy(before, j->theta + s, len * sizeof(float));
-        j->ops->step(j->c, len, j->theta + s, j->grad + s, j->state + s);
+        j->ops->step(j->c, len, j->theta + s, j->grad + s, state_at(j, s));
         j->part[s / MEASURE] = gs_sqdist_f32(len, j->theta + s, before);
     }
 }
 
-double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, float *theta,
-                         const float *grad, float *state, int measure)
+double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, size_t slots,
+                         float *theta, const float *grad, float *state, int measure)
 {
     c.stride = n;
     if (!gs_optimizer_elementwise(ops)) {
@@ -73,7 +80,7 @@ double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, f
     double stack[64], *part = NULL;
     if (measure)
         part = pieces <= 64 ? stack : gs_xmalloc(pieces * sizeof(double));
-    step_job j = {ops, &c, n, theta, grad, state, part};
+    step_job j = {ops, &c, n, theta, grad, state, slots > 0, part};
     if (n >= OPT_PARALLEL_MIN && gs_get_threads() > 1)
         gs_parallel_for(ranges, 1, step_range, &j);
     else if (n)

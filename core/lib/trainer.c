@@ -678,10 +678,9 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
                                  .t = step + 1,
                                  .lr = lr,
                                  .weight_decay = group_decay(t, p->pub.role)};
-                double update_sq =
-                    gs_optimizer_step(t->opt, c, p->numel, (float *)m->values + p->offset,
-                                      g + p->offset, t->opt_state + p->offset * t->slots,
-                                      detailed);
+                double update_sq = gs_optimizer_step(
+                    t->opt, c, p->numel, t->slots, (float *)m->values + p->offset, g + p->offset,
+                    t->opt_state + p->offset * t->slots, detailed);
                 if (detailed)
                     gs_monitor_update(&mon, i, update_sq);
             }
