@@ -36,15 +36,13 @@ typedef struct dlayer {
     size_t width;      /* C + (i-1)k */
     blk_chain c;
     gs_tensor *in;     /* contiguous copy of the input (NULL for layer 1: x itself) */
-    gs_tensor *din;    /* dL/d(input) from this layer */
-    gs_tensor *h, *dh; /* output and the total gradient it receives */
+    gs_tensor *h;      /* output */
 } dlayer;
 
 typedef struct densenet {
     const gs_host *host;
     size_t c0, k, n_layers, width;
     dlayer *ly;
-    gs_tensor *g; /* dL/d(output), accumulating the layers' input gradients */
 } densenet;
 
 static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, dlayer *l)
@@ -83,13 +81,9 @@ static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, d
         return -1;
     snprintf(name, sizeof name, "l%zu.in", i);
     l->in = i > 1 ? h->add_buffer(m, name, &in) : NULL;
-    snprintf(name, sizeof name, "l%zu.din", i);
-    l->din = h->add_buffer(m, name, &in);
     snprintf(name, sizeof name, "l%zu.out", i);
     l->h = h->add_buffer(m, name, &out);
-    snprintf(name, sizeof name, "l%zu.dout", i);
-    l->dh = h->add_buffer(m, name, &out);
-    return (i > 1 && !l->in) || !l->din || !l->h || !l->dh ? -1 : 0;
+    return (i > 1 && !l->in) || !l->h ? -1 : 0;
 }
 
 static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
@@ -109,8 +103,7 @@ static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, g
             return -1;
     }
     *out = (gs_shape){.ndim = 1, .dims = {d->width}};
-    d->g = h->add_buffer(m, "dfeatures", out);
-    return d->g ? 0 : -1;
+    return 0;
 }
 
 static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
@@ -141,23 +134,36 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
     size_t n = x->dims[0], w = d->width, es = blk_dtype_size(dt);
     int monitoring = h->monitoring(m);
     (void)y;
-    memcpy(d->g->data, dy->data, n * w * es);
+    /* Backward-only arrays, from the host's scratch memory: g = dL/d(output),
+       accumulating the layers' input gradients; one layer's dL/d(its output)
+       and dL/d(its input), reused by every layer in turn. */
+    char *g = h->scratch_get(m, n * w * es);
+    gs_tensor dh = *d->ly[0].h;
+    dh.data = h->scratch_get(m, n * d->k * es);
+    void *din_data = h->scratch_get(m, n * (w - d->k) * es);
+    memcpy(g, dy->data, n * w * es);
     /* In reverse, so h_i's slot of g already holds what later layers sent it. */
     for (size_t i = d->n_layers; i-- > 0;) {
         dlayer *l = &d->ly[i];
-        blk_copy_cols(dt, n, d->k, (char *)d->g->data + l->width * es, w, l->dh->data, d->k, 0);
+        blk_copy_cols(dt, n, d->k, g + l->width * es, w, dh.data, d->k, 0);
         if (monitoring) {
             char key[48];
             snprintf(key, sizeof key, "layer%zu_grad_norm", i + 1);
-            h->record(m, key, blk_norm2(dt, n * d->k, l->dh->data));
+            h->record(m, key, blk_norm2(dt, n * d->k, dh.data));
         }
         int need_din = i > 0 || dx;
-        blk_chain_backward(h, m, &l->c, l->in ? l->in : x, l->h, l->dh, need_din ? l->din : NULL);
+        const gs_tensor *in = l->in ? l->in : x;
+        gs_tensor din = *in;
+        din.data = din_data;
+        blk_chain_backward(h, m, &l->c, in, l->h, &dh, need_din ? &din : NULL);
         if (need_din)
-            blk_copy_cols(dt, n, l->width, l->din->data, l->width, d->g->data, w, 1);
+            blk_copy_cols(dt, n, l->width, din_data, l->width, g, w, 1);
     }
     if (dx)
-        blk_copy_cols(dt, n, d->c0, d->g->data, w, dx->data, d->c0, 0);
+        blk_copy_cols(dt, n, d->c0, g, w, dx->data, d->c0, 0);
+    h->scratch_put(m, din_data);
+    h->scratch_put(m, dh.data);
+    h->scratch_put(m, g);
 }
 
 static void densenet_destroy(gs_module *m)
