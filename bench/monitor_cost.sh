@@ -21,21 +21,17 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$here/common.sh"
 prog=""
 while getopts g:h opt; do
     case $opt in
     g) prog=$OPTARG ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 workloads=${*:-deep-narrow mnist-mlp wide resmlp}
-if [ -z "$prog" ]; then
-    if [ -x "$root/build/core/gradscope" ]; then prog=$root/build/core/gradscope
-    else prog=$(command -v gradscope || true)
-    fi
-fi
-[ -n "$prog" ] || { echo "monitor_cost: no gradscope program (pass -g PROGRAM)" >&2; exit 2; }
+bench_find_prog
 command -v perf >/dev/null 2>&1 || { echo "monitor_cost: needs perf (apt-get install linux-perf)" >&2; exit 2; }
 # The uninstalled program is a libtool wrapper script; perf must run the binary.
 run=""

@@ -22,24 +22,19 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$here/common.sh"
 seconds=5
 prog=""
 while getopts s:g:h opt; do
     case $opt in
     s) seconds=$OPTARG ;;
     g) prog=$OPTARG ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 workloads=${*:-deep-narrow mnist-mlp wide resmlp}
-
-if [ -z "$prog" ]; then
-    if [ -x "$root/build/core/gradscope" ]; then prog=$root/build/core/gradscope
-    elif command -v gradscope >/dev/null 2>&1; then prog=$(command -v gradscope)
-    else echo "bench: no gradscope program (build it, or pass -g PROGRAM)" >&2; exit 2
-    fi
-fi
+bench_find_prog
 nproc=$(nproc 2>/dev/null || echo 1)
 pairs=${MONITOR_PAIRS:-3}
 rounds=${RATIO_ROUNDS:-3}
@@ -74,31 +69,15 @@ model_stats() {
         printf "%.0f %.0f %.0f\n", flops, params, acts }'
 }
 
-# gs_run CFG THREADS [--set ...]: trains for $seconds (and three epochs at
-# least), stops the run with SIGINT (it finishes its step), prints
-# "samples/s peak_kB".  samples/s is over the completed epochs after the
-# first (the warm-up), all their samples over all their seconds, so that
-# steps that come every few epochs (detailed monitoring) count in their
-# share; peak_kB the peak RSS so far (VmHWM).
+# gs_run CFG THREADS [--set ...]: prints "samples/s peak_kB" of a
+# bench_train run.  samples/s is over the completed epochs after the first
+# (the warm-up), all their samples over all their seconds, so that steps
+# that come every few epochs (detailed monitoring) count in their share.
 gs_run() {
     cfg=$1 th=$2
     shift 2
     out=$tmp/run.$$.$th
-    rm -rf "$out"
-    "$prog" run "$cfg" --out "$out" --threads "$th" --quiet --set training.epochs=1000000 "$@" \
-        >"$tmp/log" 2>&1 &
-    pid=$!
-    sleep "$seconds"
-    # at least three epochs (one for warm-up), however slow the machine
-    waited=0
-    while [ "$(cat "$out/epochs.csv" 2>/dev/null | wc -l)" -lt 4 ] && [ "$waited" -lt 600 ] &&
-        kill -0 "$pid" 2>/dev/null; do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    hwm=$(bench_train "$cfg" "$th" "$out" "$@")
     samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
     awk -F, -v s="$samples" -v hwm="${hwm:-0}" '
         NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
@@ -108,18 +87,7 @@ gs_run() {
     rm -rf "$out"
 }
 
-# Debian's python3-torch and python3-numpy belong to the system interpreter,
-# which another python3 earlier in PATH may hide.
-have_torch=0
-if [ -z "${PYTHON:-}" ]; then
-    PYTHON=python3
-    for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import torch' >/dev/null 2>&1; then PYTHON=$p; break; fi
-    done
-fi
-if [ -z "${NO_TORCH:-}" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
-    have_torch=1
-fi
+bench_find_python
 
 # The process alone (code, libraries, plugins): subtracted from peak memory.
 base_kb=0

@@ -11,21 +11,17 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+. "$here/common.sh"
 seconds=8
 prog=""
 while getopts s:g:h opt; do
     case $opt in
     s) seconds=$OPTARG ;;
     g) prog=$OPTARG ;;
-    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
     esac
 done
-if [ -z "$prog" ]; then
-    if [ -x "$root/build/core/gradscope" ]; then prog=$root/build/core/gradscope
-    elif command -v gradscope >/dev/null 2>&1; then prog=$(command -v gradscope)
-    else echo "scaling: no gradscope program (build it, or pass -g PROGRAM)" >&2; exit 2
-    fi
-fi
+bench_find_prog
 nproc=$(nproc 2>/dev/null || echo 1)
 if [ -z "${THREADS:-}" ]; then
     THREADS=""
@@ -36,23 +32,11 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 cfg=$here/wide.cfg
 samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
 
-# Trains for $seconds (three epochs at least), stops with SIGINT, prints the
-# median samples/s over the completed epochs after the first.
+# The median samples/s over the completed epochs after the first of a
+# bench_train run at $1 threads.
 rate() {
     out=$tmp/run.$1
-    "$prog" run "$cfg" --out "$out" --threads "$1" --quiet --set training.epochs=1000000 \
-        >"$tmp/log" 2>&1 &
-    pid=$!
-    sleep "$seconds"
-    # at least three epochs (one for warm-up), however slow the machine
-    waited=0
-    while [ "$(cat "$out/epochs.csv" 2>/dev/null | wc -l)" -lt 4 ] && [ "$waited" -lt 600 ] &&
-        kill -0 "$pid" 2>/dev/null; do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    bench_train "$cfg" "$1" "$out" >/dev/null
     awk -F, -v s="$samples" '
         NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
         NR > 2 { r[n++] = s / $c }
@@ -74,13 +58,8 @@ for t in $THREADS; do
         'BEGIN { printf "gradscope %2d threads: %7.0f samples/s  %5.2fx\n", t, r, (one > 0 ? r / one : 0) }'
 done
 
-if [ -z "${PYTHON:-}" ]; then
-    PYTHON=python3
-    for p in /usr/bin/python3 python3; do
-        if "$p" -c 'import torch' >/dev/null 2>&1; then PYTHON=$p; break; fi
-    done
-fi
-if [ -z "${NO_TORCH:-}" ] && "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
+bench_find_python
+if [ "$have_torch" = 1 ]; then
     best=0 best_t=-
     for t in $THREADS; do
         r=$("$PYTHON" "$here/torch_peer.py" "$t" "$seconds" wide | sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
