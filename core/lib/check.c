@@ -272,6 +272,8 @@ static void check_initializer(const gs_ref *ref, check_state *s)
    stepped whole, or as the ranges [0, split) and [split, n) when split > 0. */
 enum { OPT_CHECK_N = 64 };
 
+static float descent_start(size_t i) { return (float)(1.0 + 0.01 * (double)i); }
+
 static void optimizer_descent(const gs_ref *ref, double lr, size_t split, float *theta,
                               float *state)
 {
@@ -283,7 +285,7 @@ static void optimizer_descent(const gs_ref *ref, double lr, size_t split, float 
         for (size_t i = 0; i < N; i++)
             state[k * N + i] = (float)ops->state_init(ref->values, k);
     for (size_t i = 0; i < N; i++)
-        theta[i] = (float)(1.0 + 0.01 * (double)i);
+        theta[i] = descent_start(i);
     float grad[N];
     for (uint64_t t = 1; t <= 100; t++) {
         for (size_t i = 0; i < N; i++)
@@ -310,10 +312,8 @@ static void check_optimizer(const gs_ref *ref, check_state *s)
     if (idx >= 0 && ref->info->component->params[idx].type == GS_P_FLOAT)
         lr = ref->values[idx].f;
     double before = 0, after = 0;
-    for (size_t i = 0; i < N; i++) {
-        double x = (float)(1.0 + 0.01 * (double)i);
-        before += 0.5 * x * x;
-    }
+    for (size_t i = 0; i < N; i++)
+        before += 0.5 * descent_start(i) * descent_start(i);
     /* f must decrease under the optimizer's own defaults. */
     optimizer_descent(ref, lr, 0, theta, state);
     int finite = 1;
@@ -324,8 +324,9 @@ static void check_optimizer(const gs_ref *ref, check_state *s)
     for (size_t i = 0; i < slots * N; i++)
         finite &= isfinite(state[i]);
     /* An element-wise optimizer must not notice how its tensor is cut. */
+    int elementwise = gs_optimizer_elementwise(ops);
     long differs = -1;
-    if (gs_optimizer_elementwise(ops)) {
+    if (elementwise) {
         float theta2[N], *state2 = gs_xcalloc(slots * N + 1, sizeof *state2);
         optimizer_descent(ref, lr, 23, theta2, state2);
         for (size_t i = 0; i < N && differs < 0; i++)
@@ -351,7 +352,7 @@ static void check_optimizer(const gs_ref *ref, check_state *s)
         snprintf(s->detail, sizeof s->detail,
                  "100 steps on |theta|^2/2 at lr %g: objective %.4g -> %.4g, %zu state slots%s",
                  lr, before, after, slots,
-                 gs_optimizer_elementwise(ops) ? ", element-wise (ranges match)" : "");
+                 elementwise ? ", element-wise (ranges match)" : "");
     }
     free(state);
 }

@@ -99,9 +99,7 @@ static float *scratch_get(int which, size_t floats)
     }
     if (floats > s->cap[which]) {
         free(s->buf[which]);
-        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-        if (posix_memalign((void **)&s->buf[which], 64, bytes) != 0)
-            s->buf[which] = gs_xmalloc(bytes); /* reports exhaustion and stops */
+        s->buf[which] = gs_xmalloc_aligned(floats * sizeof(float));
         s->cap[which] = floats;
     }
     return s->buf[which];

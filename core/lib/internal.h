@@ -18,6 +18,8 @@ void gs_record_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 void *gs_xmalloc(size_t n);
 void *gs_xcalloc(size_t n, size_t size);
 void *gs_xrealloc(void *p, size_t n);
+/* 64-byte aligned, n rounded up to a multiple of 64; release with free(). */
+void *gs_xmalloc_aligned(size_t n);
 char *gs_xstrdup(const char *s);
 char *gs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t gs_edit_distance(const char *a, const char *b);

@@ -590,8 +590,8 @@ static void hist_range(void *arg, size_t c0, size_t c1)
 {
     const hist_job *j = arg;
     for (size_t c = c0; c < c1; c++) {
-        size_t b = c * REDUCE_CHUNK, len = j->n - b < REDUCE_CHUNK ? j->n - b : REDUCE_CHUNK;
-        histogram_chunk(j->g + b, len, j->t, j->last, j->hist + c * GS_STATS_MAX_BINS);
+        histogram_chunk(j->g + c * REDUCE_CHUNK, chunk_len(j->n, c), j->t, j->last,
+                        j->hist + c * GS_STATS_MAX_BINS);
     }
 }
 

@@ -375,29 +375,23 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
     size_t es = dsize(x->dtype);
     size_t units = c->channels * c->inner;
     /* The batch is taken a few examples at a time, so that the work space
-       stays small (a copy of the layer's output would count in the run's
-       peak memory): dL/dy = 1 (filled once; a model has one dtype, so the
-       ones stay valid), the derivative, the units' flags. */
+       (from the model's scratch memory) stays small: a copy of the layer's
+       output would count in the run's peak memory.  It holds the parameter
+       gradient the backward accumulates (discarded), dL/dy = 1, the
+       derivative and the units' flags. */
     size_t rows = units >= ACT_STATS_PIECE ? 1 : ACT_STATS_PIECE / units;
     rows = rows < c->n ? rows : (c->n ? c->n : 1);
-    size_t piece = rows * units;
-    if (piece > m->act_scratch_numel || units > m->act_scratch_units) {
-        free(m->act_scratch);
-        m->act_scratch = gs_xmalloc(2 * piece * es + (units + 1) * sizeof(int32_t));
-        m->act_scratch_numel = piece;
-        m->act_scratch_units = units;
-        for (size_t i = 0; i < piece; i++) {
-            if (x->dtype == GS_F32)
-                ((float *)m->act_scratch)[i] = 1.0f;
-            else
-                ((double *)m->act_scratch)[i] = 1.0;
-        }
+    size_t piece = rows * units, nt = mod->theta ? mod->theta->numel : 0;
+    char *work = gs_model_scratch_get(mod, (nt + 2 * piece) * es + units * sizeof(int32_t));
+    void *dtheta = nt ? work : NULL, *ones = work + nt * es, *d = work + (nt + piece) * es;
+    int32_t *alive = (int32_t *)(work + (nt + 2 * piece) * es);
+    memset(work, 0, nt * es);
+    for (size_t i = 0; i < piece; i++) {
+        if (x->dtype == GS_F32)
+            ((float *)ones)[i] = 1.0f;
+        else
+            ((double *)ones)[i] = 1.0;
     }
-    size_t nt = mod->theta ? mod->theta->numel : 0;
-    void *dtheta = nt ? gs_xcalloc(nt, es) : NULL;
-    size_t cap = m->act_scratch_numel;
-    void *ones = m->act_scratch, *d = (char *)ones + cap * es;
-    int32_t *alive = (int32_t *)((char *)d + cap * es);
     memset(alive, 0, units * sizeof *alive);
     double thr = ops->saturation_threshold;
     size_t saturated = 0;
@@ -422,7 +416,7 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
         st->saturated += (double)saturated;
         st->elements += (double)(c->n * units);
     }
-    free(dtheta);
+    gs_model_scratch_put(mod, work);
 }
 
 void gs_module_forward(gs_module *mod, const gs_tensor *x, gs_tensor *y, int training)
@@ -503,10 +497,8 @@ void *gs_model_scratch_get(gs_module *mod, size_t bytes)
     struct gs_scratch_level *lv = &m->scratch[m->scratch_depth++];
     if (bytes > lv->cap) {
         free(lv->ptr);
-        size_t rounded = (bytes + 63) & ~(size_t)63;
-        if (posix_memalign(&lv->ptr, 64, rounded) != 0)
-            lv->ptr = gs_xmalloc(rounded); /* reports exhaustion and stops */
-        lv->cap = rounded;
+        lv->ptr = gs_xmalloc_aligned(bytes);
+        lv->cap = bytes;
     }
     return lv->ptr;
 }
@@ -567,7 +559,6 @@ void gs_model_free(gs_model *m)
     free(m->layers);
     free(m->stats);
     free(m->act_stats);
-    free(m->act_scratch);
     gs_pool_free(&m->pool);
     free(m);
 }

@@ -69,9 +69,6 @@ struct gs_model {
     int monitoring; /* blocks record their path statistics (host->monitoring) */
     int detailed;   /* activations record dead and saturated units */
     gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
-    void *act_scratch;       /* activation_stats' work space */
-    size_t act_scratch_numel; /* floats of each of its two arrays */
-    size_t act_scratch_units; /* units its flags can hold */
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
     /* host->scratch_get's stack: level d is the buffer handed out at depth

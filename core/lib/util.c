@@ -78,6 +78,14 @@ void *gs_xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *gs_xmalloc_aligned(size_t n)
+{
+    void *p;
+    if (posix_memalign(&p, 64, (n + 63) & ~(size_t)63) != 0)
+        out_of_memory(n);
+    return p;
+}
+
 void *gs_xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

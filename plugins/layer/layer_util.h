@@ -170,25 +170,24 @@ static inline void blk_chain_backward(const gs_host *h, gs_module *m, const blk_
     size_t bytes = 0;
     for (size_t k = 0; k + 1 < c->n; k++)
         bytes = gs_tensor_bytes(c->st[k].y) > bytes ? gs_tensor_bytes(c->st[k].y) : bytes;
-    int bufs = c->n > 2 ? 2 : (int)c->n - 1;
+    size_t bufs = c->n > 2 ? 2 : c->n > 0 ? c->n - 1 : 0; /* 0: no stage gradients */
     void *buf[2] = {NULL, NULL};
-    for (int b = 0; b < bufs; b++)
+    for (size_t b = 0; b < bufs; b++)
         buf[b] = h->scratch_get(m, bytes);
+    /* dL/d(output of stage k - 1) is written by stage k into array k % bufs */
     gs_tensor grad[2];
     for (size_t k = c->n; k-- > 0;) {
         int last = k + 1 == c->n;
-        /* dL/d(output of stage k - 1), written by stage k into array k % 2
-           (array 0 alone when there is one) */
         gs_tensor *din = dx;
         if (k) {
-            din = &grad[bufs == 2 ? k & 1 : 0];
+            din = &grad[k % bufs];
             *din = *c->st[k - 1].y;
-            din->data = buf[bufs == 2 ? k & 1 : 0];
+            din->data = buf[k % bufs];
         }
         h->backward(c->st[k].mod, k ? c->st[k - 1].y : x, last ? y : c->st[k].y,
-                    last ? dy : &grad[bufs == 2 ? (k + 1) & 1 : 0], din);
+                    last ? dy : &grad[(k + 1) % bufs], din);
     }
-    for (int b = bufs; b-- > 0;)
+    for (size_t b = bufs; b-- > 0;)
         h->scratch_put(m, buf[b]);
 }
 
