@@ -2,6 +2,7 @@
 lib_LTLIBRARIES += core/libgradscope.la
 core_libgradscope_la_SOURCES = \
 	core/lib/internal.h core/lib/util.c core/lib/rng.c core/lib/kernels.c core/lib/gemm.c \
+	core/lib/affinity.c \
 	core/lib/registry.c core/lib/schema.c core/lib/cfgfile.c core/lib/host.c \
 	core/lib/model.h core/lib/model.c \
 	core/lib/experiment.h core/lib/experiment.c \

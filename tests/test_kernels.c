@@ -4,12 +4,16 @@
  * sizes around the 6 x 16 register tile, alpha and beta, both the AVX2
  * and the portable implementation, and bit-identical results at 1 to 4
  * threads; the monitor's statistics and number formatting; the optimizer
- * step's ranges.  Built from the
+ * step's ranges; pinning the team to the CPUs.  Built from the
  * kernel sources themselves, so the test can set the thread count and reach
  * the internal functions.
  */
+#define _GNU_SOURCE /* sched_getaffinity, pthread_getaffinity_np */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -99,6 +103,9 @@ static void gemm_suite(void)
     check_gemm(1, 0, 300, 200, 64, 1.0f, 1.0f);
     check_gemm(0, 0, 64, 250, 300, 1.0f, 0.0f);
     check_gemm(1, 1, 151, 97, 530, 0.5f, -0.7f);
+    /* 16 tile-columns on 3 and 4 threads: op(B) packed once by the team,
+       and the blocks split rows as well as columns */
+    check_gemm(1, 0, 256, 256, 64, 1.0f, 1.0f);
 }
 
 START_TEST(gemm_avx2_or_portable)
@@ -431,6 +438,52 @@ START_TEST(optimizer_step_in_ranges)
 }
 END_TEST
 
+/* Each thread's CPU mask, seen from inside a team of `threads`. */
+static void team_masks(int threads, cpu_set_t *masks)
+{
+#pragma omp parallel num_threads(threads)
+    pthread_getaffinity_np(pthread_self(), sizeof masks[0], &masks[omp_get_thread_num()]);
+}
+
+/* As many threads as the CPUs the process may use: one thread per CPU,
+   each on a different one, and every thread gets the whole set back when
+   unpinned.  Fewer threads, or a placement chosen in the environment: no
+   pinning. */
+START_TEST(threads_pinned_one_per_cpu)
+{
+    cpu_set_t allowed;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+    int cpus = CPU_COUNT(&allowed);
+    gs_pinning pin;
+    unsetenv("OMP_PLACES");
+    unsetenv("GOMP_CPU_AFFINITY");
+    setenv("OMP_PROC_BIND", "false", 1);
+    gs_set_threads(cpus);
+    ck_assert_int_eq(gs_threads_pin(&pin), 0);
+    unsetenv("OMP_PROC_BIND");
+    gs_set_threads(cpus - 1);
+    ck_assert_int_eq(gs_threads_pin(&pin), 0);
+    if (cpus < 2) /* one CPU: nothing to share out */
+        return;
+    gs_set_threads(cpus);
+    ck_assert_int_eq(gs_threads_pin(&pin), 1);
+    cpu_set_t *masks = gs_xcalloc((size_t)cpus, sizeof *masks), taken;
+    CPU_ZERO(&taken);
+    team_masks(cpus, masks);
+    for (int i = 0; i < cpus; i++) {
+        ck_assert_int_eq(CPU_COUNT(&masks[i]), 1);
+        CPU_OR(&taken, &taken, &masks[i]);
+    }
+    ck_assert_msg(CPU_EQUAL(&taken, &allowed), "the team does not cover the allowed CPUs once");
+    gs_threads_unpin(&pin);
+    team_masks(cpus, masks);
+    for (int i = 0; i < cpus; i++)
+        ck_assert_msg(CPU_EQUAL(&masks[i], &allowed), "thread %d not given its CPUs back", i);
+    free(masks);
+    gs_set_threads(1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kernels");
@@ -443,6 +496,7 @@ int main(void)
     tcase_add_test(tc, elementwise);
     tcase_add_test(tc, grad_stats);
     tcase_add_test(tc, optimizer_step_in_ranges);
+    tcase_add_test(tc, threads_pinned_one_per_cpu);
     tcase_add_test(tc, format_g9);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

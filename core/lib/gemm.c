@@ -71,16 +71,17 @@ typedef struct sgemm {
 /*
  * Per-thread packing buffers, grown as needed and kept for the next call
  * (threads of the OpenMP team persist between parallel regions): one for
- * op(A), which the calling thread packs for the whole team, one for B.
+ * op(A) and one for the whole of op(B), which the calling thread's team
+ * packs together, and one for the slice of op(B) a thread packs itself.
  * Every thread's buffers are also listed globally and released at exit.
  */
 typedef struct scratch {
-    float *buf[2];
-    size_t cap[2];
+    float *buf[3];
+    size_t cap[3];
     struct scratch *next;
 } scratch;
 
-enum { SCRATCH_A, SCRATCH_B };
+enum { SCRATCH_A, SCRATCH_B_ALL, SCRATCH_B };
 
 static _Thread_local scratch *thread_scratch;
 static scratch *all_scratch;
@@ -109,8 +110,8 @@ __attribute__((destructor)) static void scratch_release(void)
 {
     for (scratch *s = all_scratch, *next; s; s = next) {
         next = s->next;
-        free(s->buf[SCRATCH_A]);
-        free(s->buf[SCRATCH_B]);
+        for (size_t i = 0; i < GS_ARRAY_LEN(s->buf); i++)
+            free(s->buf[i]);
         free(s);
     }
     all_scratch = NULL;
@@ -248,26 +249,54 @@ static ALWAYS_INLINE void pack_a_panels(const sgemm *g, size_t q0, size_t q1, fl
     }
 }
 
+/* Columns of op(B) rounded up to whole panels. */
+static inline size_t cols_padded(size_t n) { return (n + NR - 1) / NR * NR; }
+
+/*
+ * Packs panels [q0, q1) of op(B) for every KC slice, the layout a block
+ * packs for itself, extended to all of op(B): slice s (starting at p = pc)
+ * begins at pc * cols_padded(n); panel q of a slice of depth kc at
+ * q * kc * NR within it.
+ */
+static ALWAYS_INLINE void pack_b_panels(const sgemm *g, size_t q0, size_t q1, float *dst,
+                                        pack_bt_fn *pack_bt)
+{
+    size_t np = cols_padded(g->n), j0 = q0 * NR, j1 = min_sz(q1 * NR, g->n);
+    for (size_t pc = 0; pc < g->k; pc += KC) {
+        size_t kc = min_sz(KC, g->k - pc);
+        const float *src = g->b + pc * g->brs + j0 * g->bcs;
+        float *d = dst + pc * np + q0 * kc * NR;
+        if (g->bcs == 1)
+            pack_b_rows(kc, j1 - j0, src, g->brs, d);
+        else
+            pack_bt(kc, j1 - j0, src, g->bcs, d);
+    }
+}
+
 /*
  * The blocked product of rows [i0, i1) and columns [j0, j1) of C, on one
  * thread, i0 a multiple of MR and j0 of NR.  KC slices are the outer loop
  * over K so that every element sees the same chunks whatever block it
  * falls in.  op(A) is read from `ap` (packed by pack_a_panels) or, when
- * that is NULL, in place.  A slice of B is packed when it is transposed
- * or its rows would collide in L1, and read in place otherwise.
+ * that is NULL, in place.  op(B) is read from `bp` (packed by
+ * pack_b_panels) or, when that is NULL, a slice of it is packed here when
+ * it is transposed or its rows would collide in L1, and read in place
+ * otherwise.
  */
-static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, size_t i0, size_t i1,
-                                        size_t j0, size_t j1, tile_fn *tile, pack_bt_fn *pack_bt)
+static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const float *bp_all,
+                                        size_t i0, size_t i1, size_t j0, size_t j1, tile_fn *tile,
+                                        pack_bt_fn *pack_bt)
 {
-    size_t nb = j1 - j0, kc0 = min_sz(g->k, KC), mp = rows_padded(g->m);
+    size_t nb = j1 - j0, kc0 = min_sz(g->k, KC), mp = rows_padded(g->m), np = cols_padded(g->n);
     int direct_b = g->bcs == 1 && (kc0 <= 32 || kc0 * nb <= DIRECT_B_MAX);
-    float *bpack = direct_b ? NULL : scratch_get(SCRATCH_B, KC * ((min_sz(nb, NC) + NR - 1) / NR * NR));
+    float *bpack = direct_b || bp_all ? NULL : scratch_get(SCRATCH_B, KC * cols_padded(min_sz(nb, NC)));
     for (size_t jc = j0; jc < j1; jc += NC) {
         size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += KC) {
             size_t kc = min_sz(KC, g->k - pc);
             const float ab[2] = {g->alpha, pc == 0 ? g->beta : 1.0f};
             const float *bsl = g->b + pc * g->brs + jc * g->bcs;
+            const float *bpanels = bp_all ? bp_all + pc * np + jc * kc : bpack;
             if (bpack && g->bcs == 1)
                 pack_b_rows(kc, nc, bsl, g->brs, bpack);
             else if (bpack)
@@ -276,8 +305,8 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, size_t 
                 size_t mc = min_sz(MC, i1 - ic);
                 for (size_t jr = 0; jr < nc; jr += NR) {
                     int nr = (int)min_sz(NR, nc - jr);
-                    const float *bp = bpack ? bpack + jr * kc : bsl + jr;
-                    size_t brs = bpack ? NR : g->brs;
+                    const float *bp = bpanels ? bpanels + jr * kc : bsl + jr;
+                    size_t brs = bpanels ? NR : g->brs;
                     float *cc = g->c + ic * g->ldc + jc + jr;
                     for (size_t ir = 0; ir < mc; ir += MR) {
                         int mr = (int)min_sz(MR, mc - ir);
@@ -310,15 +339,20 @@ static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t a
     tile_portable(mr, nr, kc, a, ars, acs, b, brs, c, ldc, ab);
 }
 
-static void block_portable(const sgemm *g, const float *ap, size_t i0, size_t i1, size_t j0,
-                           size_t j1)
+static void block_portable(const sgemm *g, const float *ap, const float *bp, size_t i0, size_t i1,
+                           size_t j0, size_t j1)
 {
-    block_generic(g, ap, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable);
+    block_generic(g, ap, bp, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable);
 }
 
 static void pack_a_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
 {
     pack_a_panels(g, q0, q1, dst, pack_ar_portable);
+}
+
+static void pack_b_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
+{
+    pack_b_panels(g, q0, q1, dst, pack_bt_portable);
 }
 
 #ifdef GS_GEMM_AVX2
@@ -499,28 +533,35 @@ static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, 
     }
 }
 
-static AVX2 void block_avx2(const sgemm *g, const float *ap, size_t i0, size_t i1, size_t j0,
-                            size_t j1)
+static AVX2 void block_avx2(const sgemm *g, const float *ap, const float *bp, size_t i0,
+                            size_t i1, size_t j0, size_t j1)
 {
-    block_generic(g, ap, i0, i1, j0, j1, tile_avx2, pack_bt_avx2);
+    block_generic(g, ap, bp, i0, i1, j0, j1, tile_avx2, pack_bt_avx2);
 }
 
 static AVX2 void pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
 {
     pack_a_panels(g, q0, q1, dst, pack_ar_avx2);
 }
+
+static AVX2 void pack_b_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
+{
+    pack_b_panels(g, q0, q1, dst, pack_bt_avx2);
+}
 #endif
 
 /* The implementation in use: AVX2+FMA or portable. */
 typedef struct kernels {
     const char *name;
-    void (*block)(const sgemm *g, const float *ap, size_t i0, size_t i1, size_t j0, size_t j1);
+    void (*block)(const sgemm *g, const float *ap, const float *bp, size_t i0, size_t i1,
+                  size_t j0, size_t j1);
     void (*pack_a)(const sgemm *g, size_t q0, size_t q1, float *dst);
+    void (*pack_b)(const sgemm *g, size_t q0, size_t q1, float *dst);
 } kernels;
 
-static const kernels portable = {"portable", block_portable, pack_a_portable};
+static const kernels portable = {"portable", block_portable, pack_a_portable, pack_b_portable};
 #ifdef GS_GEMM_AVX2
-static const kernels avx2 = {"avx2-fma", block_avx2, pack_a_avx2};
+static const kernels avx2 = {"avx2-fma", block_avx2, pack_a_avx2, pack_b_avx2};
 #endif
 
 static const kernels *impl;
@@ -555,50 +596,73 @@ static int pack_a_pays(const sgemm *g)
 
 /*
  * How to share C among `threads` threads: a tm x tn grid of blocks on the
- * tile grid.  Columns first, since a block packs its own slice of B (in the
- * forward pass a transposed copy of the weights) and column blocks never
- * pack the same slice twice: up to three blocks per thread, so that dynamic
- * scheduling evens out threads the system delays, but none narrower than
- * four tiles while there are columns enough (narrow blocks reread op(A)
- * more often).  Rows are split only when C is too narrow for the threads.
+ * tile grid, taken by the threads as they free up, so that a thread the
+ * system slows (a busy or shared core) takes fewer.  About three blocks
+ * per thread, none narrower than four tiles while there are columns
+ * enough (narrow blocks reread op(A) more often).
+ *
+ * When every block packs its own slice of op(B) (in the forward pass a
+ * transposed copy of the weights), blocks split only the columns, so that
+ * no slice is packed twice; rows are split only when C is too narrow for
+ * the threads.  With fewer than eight tiles of columns per thread that
+ * leaves one block per thread, or blocks of unequal width (49 tiles on 16
+ * threads: one thread 4, the others 3); the team then packs all of op(B)
+ * once, before the blocks (`shared_b`), and the blocks split rows as well.
  */
-static void grid(size_t m, size_t n, int threads, size_t *tm, size_t *tn)
+static void grid(size_t mt, size_t nt, size_t t, int split_rows, size_t *tm, size_t *tn)
 {
-    size_t mt = (m + MR - 1) / MR, nt = (n + NR - 1) / NR, t = (size_t)threads;
     size_t wide = nt / 4 > t ? nt / 4 : t;
-    *tn = min_sz(min_sz(nt, 3 * t), wide);
-    *tm = *tn >= t ? 1 : min_sz(mt, (t + *tn - 1) / *tn);
+    if (!split_rows) {
+        *tn = min_sz(min_sz(nt, 3 * t), wide);
+        *tm = *tn >= t ? 1 : min_sz(mt, (t + *tn - 1) / *tn);
+        return;
+    }
+    *tn = min_sz(min_sz(nt, 3 * t), nt / 4 ? nt / 4 : 1);
+    *tm = min_sz(mt, (3 * t + *tn - 1) / *tn);
+}
+
+/* op(B) read in place (small, untransposed rows) by a block as wide as C. */
+static int b_direct(const sgemm *g)
+{
+    size_t kc0 = min_sz(g->k, KC);
+    return g->bcs == 1 && (kc0 <= 32 || kc0 * g->n <= DIRECT_B_MAX);
 }
 
 static void sgemm_run(const sgemm *g)
 {
     const kernels *kern = kernels_get();
-    int threads = gs_get_threads();
-    size_t panels = (g->m + MR - 1) / MR;
+    size_t t = (size_t)gs_get_threads();
+    size_t mt = (g->m + MR - 1) / MR, nt = (g->n + NR - 1) / NR;
     float *ap = pack_a_pays(g) ? scratch_get(SCRATCH_A, rows_padded(g->m) * g->k) : NULL;
-    if (threads <= 1 || (double)g->m * (double)g->n * (double)g->k < PARALLEL_MIN_FMAS) {
+    if (t <= 1 || (double)g->m * (double)g->n * (double)g->k < PARALLEL_MIN_FMAS) {
         if (ap)
-            kern->pack_a(g, 0, panels, ap);
-        kern->block(g, ap, 0, g->m, 0, g->n);
+            kern->pack_a(g, 0, mt, ap);
+        kern->block(g, ap, NULL, 0, g->m, 0, g->n);
         return;
     }
+    int shared_b = !b_direct(g) && nt < 8 * t;
+    float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, cols_padded(g->n) * g->k) : NULL;
     size_t tm, tn;
-    grid(g->m, g->n, threads, &tm, &tn);
-    size_t mt = panels, nt = (g->n + NR - 1) / NR;
+    grid(mt, nt, t, shared_b || b_direct(g), &tm, &tn);
+    long a_panels = ap ? (long)mt : 0, packs = a_panels + (bp ? (long)nt : 0);
     long blocks = (long)(tm * tn);
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads((int)t)
     {
-        if (ap) {
-#pragma omp for schedule(static)
-            for (long q = 0; q < (long)panels; q++)
-                kern->pack_a(g, (size_t)q, (size_t)q + 1, ap);
+        if (packs) {
+#pragma omp for schedule(dynamic, 1)
+            for (long q = 0; q < packs; q++) {
+                if (q < a_panels)
+                    kern->pack_a(g, (size_t)q, (size_t)q + 1, ap);
+                else
+                    kern->pack_b(g, (size_t)(q - a_panels), (size_t)(q - a_panels) + 1, bp);
+            }
         }
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < blocks; blk++) {
             size_t bi = (size_t)blk / tn, bj = (size_t)blk % tn;
             size_t i0 = bi * mt / tm * MR, i1 = min_sz((bi + 1) * mt / tm * MR, g->m);
             size_t j0 = bj * nt / tn * NR, j1 = min_sz((bj + 1) * nt / tn * NR, g->n);
-            kern->block(g, ap, i0, i1, j0, j1);
+            kern->block(g, ap, bp, i0, i1, j0, j1);
         }
     }
 }

@@ -116,6 +116,16 @@ int gs_all_finite(gs_dtype dt, size_t n, const void *x);
 void gs_set_threads(int n);
 int gs_get_threads(void);
 
+/* ---- affinity.c ---- */
+typedef struct gs_pinning {
+    void *allowed; /* the CPUs the team had (a cpu_set_t), while pinned */
+} gs_pinning;
+/* Pins the gs_get_threads() threads of the team one per CPU when they are
+   as many as the CPUs the process may use and the environment chooses no
+   placement; returns 1 when it did.  gs_threads_unpin undoes it. */
+int gs_threads_pin(gs_pinning *p);
+void gs_threads_unpin(gs_pinning *p);
+
 /* ---- registry.c ---- */
 struct gs_registry {
     gs_component_info *items;

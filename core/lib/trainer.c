@@ -499,8 +499,8 @@ static uint64_t config_hash(const gs_variant *v)
  * checkpoints and the summary.  resume says the logs exist and a checkpoint
  * was loaded into the state.
  */
-static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, gs_result *r,
-                 gs_error *err)
+static int train_pinned(trainer *t, const char *dir, FILE *out, int quiet, int resume,
+                        gs_result *r, gs_error *err)
 {
     const gs_variant *v = t->v;
     const gs_comm *comm = t->comm;
@@ -802,6 +802,16 @@ static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, 
     if (!strcmp(status, "interrupted"))
         return 128 + signo;
     return GS_EXIT_OK;
+}
+
+static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, gs_result *r,
+                 gs_error *err)
+{
+    gs_pinning pin;
+    gs_threads_pin(&pin);
+    int rc = train_pinned(t, dir, out, quiet, resume, r, err);
+    gs_threads_unpin(&pin);
+    return rc;
 }
 
 static void result_free(gs_result *r)
