@@ -56,6 +56,10 @@ enum {
 #define DIRECT_A_MAX (16 * 1024)
 #define DIRECT_B_MAX (4 * 1024)
 
+/* The largest op(B) (floats, 16 MiB) that a team packs whole; past it,
+   blocks pack their own slices. */
+#define SHARED_B_MAX (4 * 1024 * 1024)
+
 /* One product: op(A)(i, p) = a[i*ars + p*acs], op(B)(p, j) = b[p*brs + j*bcs]. */
 typedef struct sgemm {
     size_t m, n, k;
@@ -607,7 +611,8 @@ static int pack_a_pays(const sgemm *g)
  * the threads.  With fewer than eight tiles of columns per thread that
  * leaves one block per thread, or blocks of unequal width (49 tiles on 16
  * threads: one thread 4, the others 3); the team then packs all of op(B)
- * once, before the blocks (`shared_b`), and the blocks split rows as well.
+ * once, before the blocks (`shared_b`, up to SHARED_B_MAX), and the blocks
+ * split rows as well.  So do blocks that read op(B) in place.
  */
 static void grid(size_t mt, size_t nt, size_t t, int split_rows, size_t *tm, size_t *tn)
 {
@@ -640,7 +645,7 @@ static void sgemm_run(const sgemm *g)
         kern->block(g, ap, NULL, 0, g->m, 0, g->n);
         return;
     }
-    int shared_b = !b_direct(g) && nt < 8 * t;
+    int shared_b = !b_direct(g) && nt < 8 * t && cols_padded(g->n) * g->k <= SHARED_B_MAX;
     float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, cols_padded(g->n) * g->k) : NULL;
     size_t tm, tn;
     grid(mt, nt, t, shared_b || b_direct(g), &tm, &tn);

@@ -172,13 +172,16 @@ void gs_zero(size_t bytes, void *x)
         memset(x, 0, bytes);
 }
 
+/* Chunks are handed out as threads free up (guided: large pieces first,
+   smaller towards the end), so that a thread on a busy or slower core
+   takes fewer; which thread runs a chunk changes no result. */
 void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg)
 {
     if (grain == 0)
         grain = 1;
     long chunks = (long)((n + grain - 1) / grain);
     int par = chunks > 1 && n_threads > 1;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (par)
+#pragma omp parallel for schedule(guided) num_threads(n_threads) if (par)
     for (long c = 0; c < chunks; c++) {
         size_t b = (size_t)c * grain;
         size_t e = b + grain < n ? b + grain : n;
