@@ -1,8 +1,9 @@
 /*
  * Pinning the OpenMP team, one thread per CPU, for a run that uses every
- * CPU it is allowed.  Unpinned, the kernel moves threads between CPUs and a
- * moved thread reaches each barrier late, which costs a 16-thread run a
- * tenth of its speed (docs/PERFORMANCE.md, "Sixteen cores").  A run that
+ * CPU it is allowed.  Unpinned, the kernel moves threads between CPUs, and
+ * a thread that moves reaches the next barrier late: binding was worth
+ * 10-17% at 16 threads on one 16-vCPU machine and 0-5% on another
+ * (docs/PERFORMANCE.md, "Sixteen cores").  A run that
  * leaves CPUs free (a sweep's parallel jobs, a smaller --threads) is not
  * pinned, so that it never crowds its neighbours onto the same CPUs; nor is
  * one whose environment already chooses a placement (OMP_PROC_BIND,
