@@ -13,8 +13,12 @@
  *   dL/dh = t * dy,   dL/dt = (h - x) * dy,   dL/dx = (1 - t) * dy + (terms
  *   back-propagated through H and T by their own backward)
  *
- * When the host is monitoring it records the mean gate value and the norms
- * of the carry and transform parts of dL/dx into paths.csv.
+ * When the host is monitoring it records the mean gate value and the norm
+ * of the carry part of dL/dx into paths.csv.
+ *
+ * h and t live from forward to backward, so they are buffers (add_buffer);
+ * the gradients sent into H and T are needed only inside backward and come
+ * from the host's scratch memory (ABI 1.2), which all layers share in turn.
  */
 #include <math.h>
 #include <string.h>
@@ -37,9 +41,8 @@ static const gs_param_spec params[] = {
 typedef struct highway {
     const gs_host *host;
     size_t width;
-    gs_module *h_mod, *t_mod;    /* H and T */
-    gs_tensor *h, *t, *dh, *dt;  /* their outputs and the gradients sent into them */
-    gs_tensor *dxs;              /* scratch: dL/dx through T */
+    gs_module *h_mod, *t_mod; /* H and T */
+    gs_tensor *h, *t;         /* their outputs */
 } highway;
 
 /* A dense child of `units` outputs with the given activation and initializers. */
@@ -73,10 +76,7 @@ static int highway_build(gs_module *m, const gs_value *p, const gs_shape *in, gs
     hw->t_mod = add_dense(m, "gate", hw->width, sigmoid, p[P_INIT].ref, gate_bias, in);
     hw->h = h->add_buffer(m, "h", out);
     hw->t = h->add_buffer(m, "t", out);
-    hw->dh = h->add_buffer(m, "dh", out);
-    hw->dt = h->add_buffer(m, "dt", out);
-    hw->dxs = h->add_buffer(m, "dx_gate", out);
-    if (!hw->h_mod || !hw->t_mod || !hw->h || !hw->t || !hw->dh || !hw->dt || !hw->dxs)
+    if (!hw->h_mod || !hw->t_mod || !hw->h || !hw->t)
         return -1;
     return 0;
 }
@@ -135,13 +135,17 @@ static void highway_backward(gs_module *m, const gs_tensor *x, const gs_tensor *
     gs_dtype dt = x->dtype;
     size_t n = x->dims[0] * hw->width;
     int monitoring = h->monitoring(m);
+    size_t bytes = gs_tensor_bytes(hw->h);
+    gs_tensor dh = *hw->h, dtg = *hw->t, dxs = *x; /* shapes of h, t and x; data below */
+    dh.data = h->scratch_get(m, bytes);
+    dtg.data = h->scratch_get(m, bytes);
+    dxs.data = h->scratch_get(m, bytes); /* dL/dx through H or T, or the carry part alone */
     /* Without dx (first layer) the carry part is only needed for monitoring. */
-    gs_tensor *carry = dx ? dx : (monitoring ? hw->dxs : NULL);
-    void *cd = carry ? carry->data : NULL;
+    void *cd = dx ? dx->data : (monitoring ? dxs.data : NULL);
     if (dt == GS_F32)
-        unmix_f32(n, x->data, hw->h->data, hw->t->data, dy->data, hw->dh->data, hw->dt->data, cd);
+        unmix_f32(n, x->data, hw->h->data, hw->t->data, dy->data, dh.data, dtg.data, cd);
     else
-        unmix_f64(n, x->data, hw->h->data, hw->t->data, dy->data, hw->dh->data, hw->dt->data, cd);
+        unmix_f64(n, x->data, hw->h->data, hw->t->data, dy->data, dh.data, dtg.data, cd);
     if (monitoring) {
         double t_sum = 0;
         for (size_t i = 0; i < n; i++)
@@ -150,13 +154,16 @@ static void highway_backward(gs_module *m, const gs_tensor *x, const gs_tensor *
         h->record(m, "gate_mean", t_sum / (double)n);
         h->record(m, "carry_grad_norm", norm2(dt, n, cd));
     }
-    /* H and T write their dL/dx into scratch, added to the carry part. */
-    h->backward(hw->h_mod, x, hw->h, hw->dh, dx ? hw->dxs : NULL);
+    /* H and T write their dL/dx into dxs, added to the carry part. */
+    h->backward(hw->h_mod, x, hw->h, &dh, dx ? &dxs : NULL);
     if (dx)
-        h->axpy(dt, n, 1.0, hw->dxs->data, dx->data);
-    h->backward(hw->t_mod, x, hw->t, hw->dt, dx ? hw->dxs : NULL);
+        h->axpy(dt, n, 1.0, dxs.data, dx->data);
+    h->backward(hw->t_mod, x, hw->t, &dtg, dx ? &dxs : NULL);
     if (dx)
-        h->axpy(dt, n, 1.0, hw->dxs->data, dx->data);
+        h->axpy(dt, n, 1.0, dxs.data, dx->data);
+    h->scratch_put(m, dxs.data);
+    h->scratch_put(m, dtg.data);
+    h->scratch_put(m, dh.data);
 }
 
 static void highway_destroy(gs_module *m)
