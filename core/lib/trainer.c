@@ -804,6 +804,8 @@ static int train_pinned(trainer *t, const char *dir, FILE *out, int quiet, int r
     return GS_EXIT_OK;
 }
 
+/* The run's threads are pinned while it trains (affinity.c), and given
+   their CPUs back whatever the outcome. */
 static int train(trainer *t, const char *dir, FILE *out, int quiet, int resume, gs_result *r,
                  gs_error *err)
 {
