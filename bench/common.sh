@@ -35,13 +35,15 @@ bench_find_python() {
 # bench_train CFG THREADS OUT [--set ...]: trains CFG into OUT for $seconds
 # (and three epochs at least, one being the warm-up, however slow the
 # machine), stops it with SIGINT (it finishes its step), and prints its peak
-# RSS so far in kB (VmHWM).  OUT/epochs.csv is left for the caller.
+# RSS so far in kB (VmHWM).  OUT/epochs.csv is left for the caller.  The
+# program runs behind $bench_launch (a command prefix: `taskset -c 3`) when
+# that is set.
 bench_train() {
     cfg_=$1 th_=$2 out_=$3
     shift 3
     rm -rf "$out_"
-    "$prog" run "$cfg_" --out "$out_" --threads "$th_" --quiet --set training.epochs=1000000 "$@" \
-        >"$tmp/log" 2>&1 &
+    ${bench_launch:-} "$prog" run "$cfg_" --out "$out_" --threads "$th_" --quiet \
+        --set training.epochs=1000000 "$@" >"$out_.log" 2>&1 &
     pid_=$!
     sleep "$seconds"
     waited_=0
