@@ -331,7 +331,7 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
     mon->eval[1] = val_acc;
     mon->eval[2] = test_loss;
     mon->eval[3] = test_acc;
-    gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%s,%s,%.3f\n", epoch,
+    gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%s,%s,%.6f\n", epoch,
                (unsigned long long)step, a, b, c, d, e, f, seconds);
 }
 
