@@ -351,7 +351,8 @@ END_TEST
  * into ranges on 1 to 4 threads gives the bits of one whole-tensor call,
  * and the measured update equals ||after - before||^2 from a full copy;
  * an optimizer that does not declare itself element-wise (a 1.1-sized
- * table) is called once on the whole tensor.
+ * table) is called once on the whole tensor; GS_STEP_CLEAR_GRAD leaves
+ * the gradient zeroed either way.
  */
 static void momentum_step(const gs_opt_call *c, size_t n, float *theta, const float *grad,
                           float *state)
@@ -411,14 +412,18 @@ START_TEST(optimizer_step_in_ranges)
                 double sq0 = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 1}, n, 2, theta,
                                                grad, state, 0);
                 ck_assert(isnan(sq0));
-                float *mid = gs_xmalloc(n * sizeof *mid);
+                float *mid = gs_xmalloc(n * sizeof *mid), *g = gs_xmalloc(n * sizeof *g);
                 memcpy(mid, theta, n * sizeof *mid);
+                memcpy(g, grad, n * sizeof *g);
                 double sq = gs_optimizer_step(ops, (gs_opt_call){.lr = 0.01, .t = 2}, n, 2, theta,
-                                              grad, state, 1);
+                                              g, state, GS_STEP_MEASURE | GS_STEP_CLEAR_GRAD);
                 ck_assert_msg(memcmp(theta, want, n * sizeof *theta) == 0 &&
                                   memcmp(state, want_state, 2 * n * sizeof(float)) == 0,
                               "%s optimizer, n %zu, %d threads: not the whole call's bits",
                               o ? "whole-tensor" : "element-wise", n, threads);
+                for (size_t i = 0; i < n; i++)
+                    ck_assert_msg(g[i] == 0.0f, "n %zu: gradient %zu not cleared", n, i);
+                free(g);
                 if (threads == 1)
                     want_sq = gs_sqdist_f32(n, theta, mid);
                 ck_assert_msg(sq == want_sq && sq > 0,

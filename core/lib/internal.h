@@ -105,9 +105,11 @@ void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t),
 int gs_optimizer_elementwise(const gs_optimizer_ops *ops);
 /* One step of `ops` over a tensor of n elements with `slots` floats of
    state each (c.stride is set here); returns ||theta after - theta
-   before||^2 when measure, else NaN. */
+   before||^2 with GS_STEP_MEASURE, else NaN.  GS_STEP_CLEAR_GRAD leaves
+   grad zeroed. */
+enum { GS_STEP_MEASURE = 1, GS_STEP_CLEAR_GRAD = 2 };
 double gs_optimizer_step(const gs_optimizer_ops *ops, gs_opt_call c, size_t n, size_t slots,
-                         float *theta, const float *grad, float *state, int measure);
+                         float *theta, float *grad, float *state, int flags);
 /* Sum of squares in double, in a fixed order. */
 double gs_sumsq(gs_dtype dt, size_t n, const void *x);
 double gs_sum(gs_dtype dt, size_t n, const void *x);

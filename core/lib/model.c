@@ -472,7 +472,9 @@ void gs_model_forward(gs_model *m, int training)
 
 void gs_model_backward(gs_model *m, int input_grad)
 {
-    gs_zero((m->total ? m->total : 1) * dsize(m->dtype), m->grads);
+    if (!m->grads_zero)
+        gs_zero((m->total ? m->total : 1) * dsize(m->dtype), m->grads);
+    m->grads_zero = 0;
     for (size_t l = m->n_layers; l-- > 0;) {
         gs_tensor *dx = (l > 0 || input_grad) ? &m->dacts[l] : NULL;
         gs_module_backward(m->layers[l], &m->acts[l], &m->acts[l + 1], &m->dacts[l + 1], dx);

@@ -58,6 +58,7 @@ struct gs_model {
     size_t n_params;
     size_t total; /* elements in each arena */
     void *values, *grads;
+    int grads_zero; /* grads are all zero (the trainer cleared them in the optimizer step) */
     gs_tensor **buffers;
     size_t *buffer_numel; /* per example */
     size_t n_buffers;
@@ -96,7 +97,8 @@ void gs_model_scratch_put(gs_module *mod, void *ptr);
 void gs_model_set_batch(gs_model *m, size_t n);
 /* acts[0] must hold the batch; leaves the output in acts[n_layers]. */
 void gs_model_forward(gs_model *m, int training);
-/* dacts[n_layers] must hold dL/dout.  Zeroes and accumulates gradients.
+/* dacts[n_layers] must hold dL/dout.  Zeroes (unless grads_zero says they
+   are) and accumulates gradients.
    With input_grad, dacts[0] receives dL/dx too.  Only dacts[0] and
    dacts[1] stay valid after it (the buffers alternate); when monitoring,
    dact_sumsq keeps every layer's. */

@@ -605,6 +605,7 @@ static int train_pinned(trainer *t, const char *dir, FILE *out, int quiet, int r
                     memset(m->grads, 0, m->total * sizeof(float));
                 }
                 double sums[3] = {loss * (double)cnt, (double)correct, stop_signal ? 1.0 : 0.0};
+                m->grads_zero = 0; /* the sum below writes them */
                 if (gs_dp_sum_f32(comm, m->grads, m->total) < 0 ||
                     gs_dp_sum_f64(comm, sums, 3) < 0) {
                     gs_err_set(err, "data-parallel: exchanging gradients between ranks failed");
@@ -669,10 +670,14 @@ static int train_pinned(trainer *t, const char *dir, FILE *out, int quiet, int r
                         g[i] *= sc;
                 }
             }
+            /* each gradient is zeroed as soon as it is used, for the next
+               backward (gs_model_backward skips its own zeroing then) */
             for (size_t i = 0; i < m->n_params; i++) {
                 gs_param_rec *p = m->params[i];
-                if (p->pub.role == GS_ROLE_BUFFER)
+                if (p->pub.role == GS_ROLE_BUFFER) {
+                    memset(g + p->offset, 0, p->numel * sizeof(float));
                     continue;
+                }
                 gs_opt_call c = {.host = gs_host_table(),
                                  .p = t->opt_p,
                                  .t = step + 1,
@@ -680,10 +685,12 @@ static int train_pinned(trainer *t, const char *dir, FILE *out, int quiet, int r
                                  .weight_decay = group_decay(t, p->pub.role)};
                 double update_sq = gs_optimizer_step(
                     t->opt, c, p->numel, t->slots, (float *)m->values + p->offset, g + p->offset,
-                    t->opt_state + p->offset * t->slots, detailed);
+                    t->opt_state + p->offset * t->slots,
+                    GS_STEP_CLEAR_GRAD | (detailed ? GS_STEP_MEASURE : 0));
                 if (detailed)
                     gs_monitor_update(&mon, i, update_sq);
             }
+            m->grads_zero = 1;
             if (monitored && gs_monitor_commit(&mon, m, err) < 0) {
                 failed = 1;
                 break;
