@@ -106,6 +106,8 @@ static void gemm_suite(void)
     /* 16 tile-columns on 3 and 4 threads: op(B) packed once by the team,
        and the blocks split rows as well as columns */
     check_gemm(1, 0, 256, 256, 64, 1.0f, 1.0f);
+    /* one row of tiles: the columns alone go round the threads */
+    check_gemm(0, 1, 6, 64, 600, 1.0f, 0.0f);
 }
 
 START_TEST(gemm_avx2_or_portable)

@@ -624,6 +624,8 @@ static void grid(size_t mt, size_t nt, size_t t, int split_rows, size_t *tm, siz
     }
     *tn = min_sz(min_sz(nt, 3 * t), nt / 4 ? nt / 4 : 1);
     *tm = min_sz(mt, (3 * t + *tn - 1) / *tn);
+    if (*tm * *tn < t) /* too few rows to go round: narrower blocks */
+        *tn = min_sz(nt, (t + *tm - 1) / *tm);
 }
 
 /* op(B) read in place (small, untransposed rows) by a block as wide as C. */
