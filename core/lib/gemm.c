@@ -256,6 +256,15 @@ static ALWAYS_INLINE void pack_a_panels(const sgemm *g, size_t q0, size_t q1, fl
 /* Columns of op(B) rounded up to whole panels. */
 static inline size_t cols_padded(size_t n) { return (n + NR - 1) / NR * NR; }
 
+/* Whether a block `width` columns wide reads op(B) in place: rows of B
+   (not transposed), and slices small enough or shallow enough that they
+   do not collide in L1. */
+static inline int b_in_place(const sgemm *g, size_t width)
+{
+    size_t kc0 = min_sz(g->k, KC);
+    return g->bcs == 1 && (kc0 <= 32 || kc0 * width <= DIRECT_B_MAX);
+}
+
 /*
  * Packs panels [q0, q1) of op(B) for every KC slice, the layout a block
  * packs for itself, extended to all of op(B): slice s (starting at p = pc)
@@ -291,9 +300,10 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const f
                                         size_t i0, size_t i1, size_t j0, size_t j1, tile_fn *tile,
                                         pack_bt_fn *pack_bt)
 {
-    size_t nb = j1 - j0, kc0 = min_sz(g->k, KC), mp = rows_padded(g->m), np = cols_padded(g->n);
-    int direct_b = g->bcs == 1 && (kc0 <= 32 || kc0 * nb <= DIRECT_B_MAX);
-    float *bpack = direct_b || bp_all ? NULL : scratch_get(SCRATCH_B, KC * cols_padded(min_sz(nb, NC)));
+    size_t nb = j1 - j0, mp = rows_padded(g->m), np = cols_padded(g->n);
+    float *bpack = b_in_place(g, nb) || bp_all
+                       ? NULL
+                       : scratch_get(SCRATCH_B, KC * cols_padded(min_sz(nb, NC)));
     for (size_t jc = j0; jc < j1; jc += NC) {
         size_t nc = min_sz(NC, j1 - jc);
         for (size_t pc = 0; pc < g->k; pc += KC) {
@@ -628,13 +638,6 @@ static void grid(size_t mt, size_t nt, size_t t, int split_rows, size_t *tm, siz
         *tn = min_sz(nt, (t + *tm - 1) / *tm);
 }
 
-/* op(B) read in place (small, untransposed rows) by a block as wide as C. */
-static int b_direct(const sgemm *g)
-{
-    size_t kc0 = min_sz(g->k, KC);
-    return g->bcs == 1 && (kc0 <= 32 || kc0 * g->n <= DIRECT_B_MAX);
-}
-
 static void sgemm_run(const sgemm *g)
 {
     const kernels *kern = kernels_get();
@@ -647,10 +650,12 @@ static void sgemm_run(const sgemm *g)
         kern->block(g, ap, NULL, 0, g->m, 0, g->n);
         return;
     }
-    int shared_b = !b_direct(g) && nt < 8 * t && cols_padded(g->n) * g->k <= SHARED_B_MAX;
-    float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, cols_padded(g->n) * g->k) : NULL;
+    int in_place = b_in_place(g, g->n);
+    size_t b_floats = cols_padded(g->n) * g->k;
+    int shared_b = !in_place && nt < 8 * t && b_floats <= SHARED_B_MAX;
+    float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, b_floats) : NULL;
     size_t tm, tn;
-    grid(mt, nt, t, shared_b || b_direct(g), &tm, &tn);
+    grid(mt, nt, t, shared_b || in_place, &tm, &tn);
     long a_panels = ap ? (long)mt : 0, packs = a_panels + (bp ? (long)nt : 0);
     long blocks = (long)(tm * tn);
 #pragma omp parallel num_threads((int)t)

@@ -601,7 +601,7 @@ static int train_pinned(trainer *t, const char *dir, FILE *out, int quiet, int r
                     for (size_t i = 0; i < cnt * gs_shape_numel(&m->out); i++)
                         dout[i] *= share;
                     gs_model_backward(m, detailed);
-                } else {
+                } else if (!m->grads_zero) {
                     memset(m->grads, 0, m->total * sizeof(float));
                 }
                 double sums[3] = {loss * (double)cnt, (double)correct, stop_signal ? 1.0 : 0.0};
