@@ -108,6 +108,9 @@ static void gemm_suite(void)
     check_gemm(1, 0, 256, 256, 64, 1.0f, 1.0f);
     /* one row of tiles: the columns alone go round the threads */
     check_gemm(0, 1, 6, 64, 600, 1.0f, 0.0f);
+    /* 64 tile-columns, each block packing its own slice of op(B): guided
+       widths, from 16 tiles down to 3 on 2 threads */
+    check_gemm(0, 1, 32, 1024, 300, 1.0f, 0.0f);
 }
 
 START_TEST(gemm_avx2_or_portable)

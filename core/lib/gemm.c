@@ -608,34 +608,63 @@ static int pack_a_pays(const sgemm *g)
     return min_sz(g->k, KC) * min_sz(g->m, MC) > DIRECT_A_MAX && g->n >= 64;
 }
 
+/* Column blocks at most: more than any thread count up to 170 asks for. */
+enum { MAX_COL_BLOCKS = 512 };
+
+/* How C is shared: tm bands of rows, each cut into tn blocks of columns
+   at col[] (in tiles); block b is band b / tn, columns b % tn. */
+typedef struct split {
+    size_t tm, tn;
+    size_t col[MAX_COL_BLOCKS + 1];
+} split;
+
 /*
- * How to share C among `threads` threads: a tm x tn grid of blocks on the
- * tile grid, taken by the threads as they free up, so that a thread the
- * system slows (a busy or shared core) takes fewer.  About three blocks
- * per thread, none narrower than four tiles while there are columns
- * enough (narrow blocks reread op(A) more often).
+ * How to share C among `threads` threads: blocks on the tile grid, taken
+ * by the threads as they free up, so that a thread the system slows (a
+ * busy or shared core) takes fewer.  None narrower than four tiles while
+ * there are columns enough (narrow blocks reread op(A) more often).
  *
  * When every block packs its own slice of op(B) (in the forward pass a
  * transposed copy of the weights), blocks split only the columns, so that
- * no slice is packed twice; rows are split only when C is too narrow for
- * the threads.  With fewer than eight tiles of columns per thread that
- * leaves one block per thread, or blocks of unequal width (49 tiles on 16
- * threads: one thread 4, the others 3); the team then packs all of op(B)
- * once, before the blocks (`shared_b`, up to SHARED_B_MAX), and the blocks
- * split rows as well.  So do blocks that read op(B) in place.
+ * no slice is packed twice.  Their widths are guided: each block takes
+ * 1/(2t) of the columns still left, so the first are wide and the last,
+ * whose finish decides when the team is done, are narrow (64 tiles on 2
+ * threads: 16, 12, 9, 7, 5, 4, 4, 4, 3).  Rows are split only when C has
+ * fewer tiles of columns than there are threads.  With fewer than eight
+ * tiles of columns per thread the team instead packs all of op(B) once,
+ * before the blocks (`shared_b`, up to SHARED_B_MAX), and the blocks form
+ * a grid of rows and columns, about three per thread.  So do blocks that
+ * read op(B) in place.
  */
-static void grid(size_t mt, size_t nt, size_t t, int split_rows, size_t *tm, size_t *tn)
+static void grid(size_t mt, size_t nt, size_t t, int split_rows, split *s)
 {
-    size_t wide = nt / 4 > t ? nt / 4 : t;
-    if (!split_rows) {
-        *tn = min_sz(min_sz(nt, 3 * t), wide);
-        *tm = *tn >= t ? 1 : min_sz(mt, (t + *tn - 1) / *tn);
+    if (!split_rows && nt >= t) {
+        size_t least = min_sz(4, nt / t), j = 0;
+        s->tm = 1;
+        s->tn = 0;
+        s->col[0] = 0;
+        while (j < nt) {
+            size_t w = (nt - j + 2 * t - 1) / (2 * t);
+            w = w < least ? least : w;
+            if (w > nt - j || s->tn == MAX_COL_BLOCKS - 1)
+                w = nt - j;
+            j += w;
+            s->col[++s->tn] = j;
+        }
         return;
     }
-    *tn = min_sz(min_sz(nt, 3 * t), nt / 4 ? nt / 4 : 1);
-    *tm = min_sz(mt, (3 * t + *tn - 1) / *tn);
-    if (*tm * *tn < t) /* too few rows to go round: narrower blocks */
-        *tn = min_sz(nt, (t + *tm - 1) / *tm);
+    if (!split_rows) {
+        s->tn = nt;
+        s->tm = min_sz(mt, (t + nt - 1) / nt);
+    } else {
+        s->tn = min_sz(min_sz(nt, 3 * t), nt / 4 ? nt / 4 : 1);
+        s->tm = min_sz(mt, (3 * t + s->tn - 1) / s->tn);
+        if (s->tm * s->tn < t) /* too few rows to go round: narrower blocks */
+            s->tn = min_sz(nt, (t + s->tm - 1) / s->tm);
+    }
+    s->tn = min_sz(s->tn, MAX_COL_BLOCKS);
+    for (size_t b = 0; b <= s->tn; b++)
+        s->col[b] = b * nt / s->tn;
 }
 
 static void sgemm_run(const sgemm *g)
@@ -654,10 +683,10 @@ static void sgemm_run(const sgemm *g)
     size_t b_floats = cols_padded(g->n) * g->k;
     int shared_b = !in_place && nt < 8 * t && b_floats <= SHARED_B_MAX;
     float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, b_floats) : NULL;
-    size_t tm, tn;
-    grid(mt, nt, t, shared_b || in_place, &tm, &tn);
+    split s;
+    grid(mt, nt, t, shared_b || in_place, &s);
     long a_panels = ap ? (long)mt : 0, packs = a_panels + (bp ? (long)nt : 0);
-    long blocks = (long)(tm * tn);
+    long blocks = (long)(s.tm * s.tn);
 #pragma omp parallel num_threads((int)t)
     {
         if (packs) {
@@ -671,9 +700,9 @@ static void sgemm_run(const sgemm *g)
         }
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < blocks; blk++) {
-            size_t bi = (size_t)blk / tn, bj = (size_t)blk % tn;
-            size_t i0 = bi * mt / tm * MR, i1 = min_sz((bi + 1) * mt / tm * MR, g->m);
-            size_t j0 = bj * nt / tn * NR, j1 = min_sz((bj + 1) * nt / tn * NR, g->n);
+            size_t bi = (size_t)blk / s.tn, bj = (size_t)blk % s.tn;
+            size_t i0 = bi * mt / s.tm * MR, i1 = min_sz((bi + 1) * mt / s.tm * MR, g->m);
+            size_t j0 = s.col[bj] * NR, j1 = min_sz(s.col[bj + 1] * NR, g->n);
             kern->block(g, ap, bp, i0, i1, j0, j1);
         }
     }
