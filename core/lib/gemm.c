@@ -608,7 +608,7 @@ static int pack_a_pays(const sgemm *g)
     return min_sz(g->k, KC) * min_sz(g->m, MC) > DIRECT_A_MAX && g->n >= 64;
 }
 
-/* Column blocks at most: more than any thread count up to 170 asks for. */
+/* Column blocks at most (a bound on the array, not a tuning choice). */
 enum { MAX_COL_BLOCKS = 512 };
 
 /* How C is shared: tm bands of rows, each cut into tn blocks of columns
@@ -621,33 +621,40 @@ typedef struct split {
 /*
  * How to share C among `threads` threads: blocks on the tile grid, taken
  * by the threads as they free up, so that a thread the system slows (a
- * busy or shared core) takes fewer.  None narrower than four tiles while
- * there are columns enough (narrow blocks reread op(A) more often).
+ * busy or shared core) takes fewer.
  *
  * When every block packs its own slice of op(B) (in the forward pass a
  * transposed copy of the weights), blocks split only the columns, so that
  * no slice is packed twice.  Their widths are guided: each block takes
- * 1/(2t) of the columns still left, so the first are wide and the last,
- * whose finish decides when the team is done, are narrow (64 tiles on 2
- * threads: 16, 12, 9, 7, 5, 4, 4, 4, 3).  Rows are split only when C has
- * fewer tiles of columns than there are threads.  With fewer than eight
- * tiles of columns per thread the team instead packs all of op(B) once,
- * before the blocks (`shared_b`, up to SHARED_B_MAX), and the blocks form
- * a grid of rows and columns, about three per thread.  So do blocks that
- * read op(B) in place.
+ * 1/(2t) of the tiles of columns still left, so the first are wide and
+ * the last, whose finish decides when the team is done, narrow (64 tiles
+ * on 2 threads: 16, 12, 9, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1).  Every block
+ * rereads all of op(A) from the shared cache, for its few columns if it
+ * is narrow, and the more threads do that at once the more it costs: so
+ * blocks are at least t/2 tiles wide (on 8 threads, 64 tiles make 16
+ * blocks of 4).
+ * Rows are split only when C has fewer tiles of columns than there are
+ * threads.  With fewer than eight tiles of columns per thread the team
+ * instead packs all of op(B) once, before the blocks (`shared_b`, up to
+ * SHARED_B_MAX), and the blocks form a grid of rows and columns, about
+ * three per thread, none narrower than four tiles while there are columns
+ * enough.  So do blocks that read op(B) in place.
  */
 static void grid(size_t mt, size_t nt, size_t t, int split_rows, split *s)
 {
     if (!split_rows && nt >= t) {
-        size_t least = min_sz(4, nt / t), j = 0;
+        /* t/2 tiles wide at least, and nt / (MAX_COL_BLOCKS / 2): then
+           there are never more than MAX_COL_BLOCKS blocks */
+        size_t least = min_sz(t / 2 ? t / 2 : 1, nt / t), j = 0;
+        if (least < nt / (MAX_COL_BLOCKS / 2))
+            least = nt / (MAX_COL_BLOCKS / 2);
         s->tm = 1;
         s->tn = 0;
         s->col[0] = 0;
         while (j < nt) {
             size_t w = (nt - j + 2 * t - 1) / (2 * t);
             w = w < least ? least : w;
-            if (w > nt - j || s->tn == MAX_COL_BLOCKS - 1)
-                w = nt - j;
+            w = min_sz(w, nt - j);
             j += w;
             s->col[++s->tn] = j;
         }
