@@ -1,0 +1,15 @@
+# Benchmarks (docs/PERFORMANCE.md): shipped, not run by make check.
+# bench/products, the dense layer's three matrix products alone, is built
+# from the kernel sources (it sets the thread count, which the library
+# does not export): by make check, so that it keeps compiling, or alone
+# with make bench/products.
+EXTRA_DIST += bench/run.sh bench/scaling.sh bench/monitor_cost.sh bench/common.sh \
+	bench/torch_peer.py bench/peak_sgemm.py \
+	bench/deep-narrow.cfg bench/mnist-mlp.cfg bench/wide.cfg bench/resmlp.cfg
+
+check_PROGRAMS += bench/products
+bench_products_SOURCES = bench/products.c core/lib/gemm.c core/lib/kernels.c \
+	core/lib/affinity.c core/lib/util.c
+bench_products_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core/lib
+bench_products_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
+bench_products_LDADD = -lm
