@@ -228,6 +228,7 @@ static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *
 
 /* The transposing packers, vectorized where the processor allows. */
 typedef void pack_bt_fn(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
+typedef void pack_br_fn(size_t kc, size_t nc, const float *b, size_t brs, float *dst);
 typedef void pack_ar_fn(size_t mc, size_t kc, const float *a, size_t ars, float *dst);
 
 /* Rows of op(A) rounded up to whole panels. */
@@ -272,7 +273,7 @@ static inline int b_in_place(const sgemm *g, size_t width)
  * q * kc * NR within it.
  */
 static ALWAYS_INLINE void pack_b_panels(const sgemm *g, size_t q0, size_t q1, float *dst,
-                                        pack_bt_fn *pack_bt)
+                                        pack_bt_fn *pack_bt, pack_br_fn *pack_br)
 {
     size_t np = cols_padded(g->n), j0 = q0 * NR, j1 = min_sz(q1 * NR, g->n);
     for (size_t pc = 0; pc < g->k; pc += KC) {
@@ -280,7 +281,7 @@ static ALWAYS_INLINE void pack_b_panels(const sgemm *g, size_t q0, size_t q1, fl
         const float *src = g->b + pc * g->brs + j0 * g->bcs;
         float *d = dst + pc * np + q0 * kc * NR;
         if (g->bcs == 1)
-            pack_b_rows(kc, j1 - j0, src, g->brs, d);
+            pack_br(kc, j1 - j0, src, g->brs, d);
         else
             pack_bt(kc, j1 - j0, src, g->bcs, d);
     }
@@ -298,7 +299,7 @@ static ALWAYS_INLINE void pack_b_panels(const sgemm *g, size_t q0, size_t q1, fl
  */
 static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const float *bp_all,
                                         size_t i0, size_t i1, size_t j0, size_t j1, tile_fn *tile,
-                                        pack_bt_fn *pack_bt)
+                                        pack_bt_fn *pack_bt, pack_br_fn *pack_br)
 {
     size_t nb = j1 - j0, mp = rows_padded(g->m), np = cols_padded(g->n);
     float *bpack = b_in_place(g, nb) || bp_all
@@ -312,7 +313,7 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const f
             const float *bsl = g->b + pc * g->brs + jc * g->bcs;
             const float *bpanels = bp_all ? bp_all + pc * np + jc * kc : bpack;
             if (bpack && g->bcs == 1)
-                pack_b_rows(kc, nc, bsl, g->brs, bpack);
+                pack_br(kc, nc, bsl, g->brs, bpack);
             else if (bpack)
                 pack_bt(kc, nc, bsl, g->bcs, bpack);
             for (size_t ic = i0; ic < i1; ic += MC) {
@@ -342,6 +343,11 @@ static void pack_bt_portable(size_t kc, size_t nc, const float *b, size_t bcs, f
     pack_b_cols(kc, nc, b, bcs, dst);
 }
 
+static void pack_br_portable(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
+{
+    pack_b_rows(kc, nc, b, brs, dst);
+}
+
 static void pack_ar_portable(size_t mc, size_t kc, const float *a, size_t ars, float *dst)
 {
     pack_a_rows(mc, kc, a, ars, dst);
@@ -356,7 +362,7 @@ static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t a
 static void block_portable(const sgemm *g, const float *ap, const float *bp, size_t i0, size_t i1,
                            size_t j0, size_t j1)
 {
-    block_generic(g, ap, bp, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable);
+    block_generic(g, ap, bp, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable, pack_br_portable);
 }
 
 static void pack_a_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
@@ -366,7 +372,7 @@ static void pack_a_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
 
 static void pack_b_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
 {
-    pack_b_panels(g, q0, q1, dst, pack_bt_portable);
+    pack_b_panels(g, q0, q1, dst, pack_bt_portable, pack_br_portable);
 }
 
 #ifdef GS_GEMM_AVX2
@@ -514,6 +520,25 @@ static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, 
     }
 }
 
+/* B's rows copied sixteen at a time, a panel row in two 32-byte moves (the
+   portable copy's memcpy expands to 16-byte moves); edges as pack_b_rows. */
+static AVX2 void pack_br_avx2(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
+{
+    size_t full = nc / NR;
+    for (size_t p0 = 0; p0 < kc; p0 += 16) {
+        size_t p1 = min_sz(p0 + 16, kc);
+        for (size_t q = 0; q < full; q++)
+            for (size_t p = p0; p < p1; p++) {
+                const float *src = b + p * brs + q * NR;
+                float *d = dst + (q * kc + p) * NR;
+                _mm256_storeu_ps(d, _mm256_loadu_ps(src));
+                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(src + 8));
+            }
+    }
+    if (nc > full * NR)
+        pack_b_rows(kc, nc - full * NR, b + full * NR, brs, dst + full * kc * NR);
+}
+
 /* A packed by 8 x 8 transposes of its 6 rows and 2 zero rows; each
    transposed row is stored whole and its 2 extra floats are overwritten by
    the next store.  The last store of a panel is masked so that no thread
@@ -550,7 +575,7 @@ static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, 
 static AVX2 void block_avx2(const sgemm *g, const float *ap, const float *bp, size_t i0,
                             size_t i1, size_t j0, size_t j1)
 {
-    block_generic(g, ap, bp, i0, i1, j0, j1, tile_avx2, pack_bt_avx2);
+    block_generic(g, ap, bp, i0, i1, j0, j1, tile_avx2, pack_bt_avx2, pack_br_avx2);
 }
 
 static AVX2 void pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
@@ -560,7 +585,7 @@ static AVX2 void pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
 
 static AVX2 void pack_b_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
 {
-    pack_b_panels(g, q0, q1, dst, pack_bt_avx2);
+    pack_b_panels(g, q0, q1, dst, pack_bt_avx2, pack_br_avx2);
 }
 #endif
 
