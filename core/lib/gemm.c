@@ -226,7 +226,8 @@ static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *
     }
 }
 
-/* The transposing packers, vectorized where the processor allows. */
+/* The packers that transpose an operand or copy op(B)'s rows, vectorized
+   where the processor allows. */
 typedef void pack_bt_fn(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
 typedef void pack_br_fn(size_t kc, size_t nc, const float *b, size_t brs, float *dst);
 typedef void pack_ar_fn(size_t mc, size_t kc, const float *a, size_t ars, float *dst);
@@ -657,10 +658,11 @@ typedef struct split {
  * rereads all of op(A) from the shared cache, for its few columns if it
  * is narrow, and the more threads do that at once the more it costs: so
  * blocks are at least t/2 tiles wide (on 8 threads, 64 tiles make 16
- * blocks of 4).
- * Rows are split only when C has fewer tiles of columns than there are
- * threads.  With fewer than eight tiles of columns per thread the team
- * instead packs all of op(B) once, before the blocks (`shared_b`, up to
+ * blocks of 4).  Rows are split only when C has fewer tiles of columns
+ * than there are threads.
+ *
+ * With fewer than eight tiles of columns per thread the team instead
+ * packs all of op(B) once, before the blocks (`shared_b`, up to
  * SHARED_B_MAX), and the blocks form a grid of rows and columns, about
  * three per thread, none narrower than four tiles while there are columns
  * enough.  So do blocks that read op(B) in place.
