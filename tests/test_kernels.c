@@ -109,7 +109,7 @@ static void gemm_suite(void)
     /* one row of tiles: the columns alone go round the threads */
     check_gemm(0, 1, 6, 64, 600, 1.0f, 0.0f);
     /* 64 tile-columns, each block packing its own slice of op(B): guided
-       widths, from 16 tiles down to 3 on 2 threads */
+       widths, from 16 tiles down to 1 on 2 threads */
     check_gemm(0, 1, 32, 1024, 300, 1.0f, 0.0f);
 }
 

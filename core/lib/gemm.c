@@ -129,7 +129,17 @@ static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
  * columns of MR floats.  Panels are padded with zeros: padding only ever
  * meets padding, never a real element of C.
  */
-static ALWAYS_INLINE void pack_b_rows(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
+
+/* One row of a full panel of B, NR floats (the AVX2 build has its own). */
+typedef void copy_panel_row_fn(float *dst, const float *src);
+
+static ALWAYS_INLINE void copy_panel_row(float *dst, const float *src)
+{
+    memcpy(dst, src, NR * sizeof(float));
+}
+
+static ALWAYS_INLINE void pack_b_rows(size_t kc, size_t nc, const float *b, size_t brs,
+                                      float *dst, copy_panel_row_fn *copy_row)
 {
     /* Sixteen rows of B at a time: reads stream along them while writes
        stay contiguous within a panel.  Full panels first. */
@@ -138,7 +148,7 @@ static ALWAYS_INLINE void pack_b_rows(size_t kc, size_t nc, const float *b, size
         size_t p1 = min_sz(p0 + 16, kc);
         for (size_t q = 0; q < full; q++)
             for (size_t p = p0; p < p1; p++)
-                memcpy(dst + (q * kc + p) * NR, b + p * brs + q * NR, NR * sizeof(float));
+                copy_row(dst + (q * kc + p) * NR, b + p * brs + q * NR);
     }
     size_t nr = nc - full * NR;
     if (nr) {
@@ -267,6 +277,16 @@ static inline int b_in_place(const sgemm *g, size_t width)
     return g->bcs == 1 && (kc0 <= 32 || kc0 * width <= DIRECT_B_MAX);
 }
 
+/* Packs a kc x nc slice of op(B) starting at src: B's rows, or B^T. */
+static ALWAYS_INLINE void pack_b_slice(const sgemm *g, size_t kc, size_t nc, const float *src,
+                                       float *dst, pack_bt_fn *pack_bt, pack_br_fn *pack_br)
+{
+    if (g->bcs == 1)
+        pack_br(kc, nc, src, g->brs, dst);
+    else
+        pack_bt(kc, nc, src, g->bcs, dst);
+}
+
 /*
  * Packs panels [q0, q1) of op(B) for every KC slice, the layout a block
  * packs for itself, extended to all of op(B): slice s (starting at p = pc)
@@ -279,12 +299,8 @@ static ALWAYS_INLINE void pack_b_panels(const sgemm *g, size_t q0, size_t q1, fl
     size_t np = cols_padded(g->n), j0 = q0 * NR, j1 = min_sz(q1 * NR, g->n);
     for (size_t pc = 0; pc < g->k; pc += KC) {
         size_t kc = min_sz(KC, g->k - pc);
-        const float *src = g->b + pc * g->brs + j0 * g->bcs;
-        float *d = dst + pc * np + q0 * kc * NR;
-        if (g->bcs == 1)
-            pack_br(kc, j1 - j0, src, g->brs, d);
-        else
-            pack_bt(kc, j1 - j0, src, g->bcs, d);
+        pack_b_slice(g, kc, j1 - j0, g->b + pc * g->brs + j0 * g->bcs,
+                     dst + pc * np + q0 * kc * NR, pack_bt, pack_br);
     }
 }
 
@@ -313,10 +329,8 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const f
             const float ab[2] = {g->alpha, pc == 0 ? g->beta : 1.0f};
             const float *bsl = g->b + pc * g->brs + jc * g->bcs;
             const float *bpanels = bp_all ? bp_all + pc * np + jc * kc : bpack;
-            if (bpack && g->bcs == 1)
-                pack_br(kc, nc, bsl, g->brs, bpack);
-            else if (bpack)
-                pack_bt(kc, nc, bsl, g->bcs, bpack);
+            if (bpack)
+                pack_b_slice(g, kc, nc, bsl, bpack, pack_bt, pack_br);
             for (size_t ic = i0; ic < i1; ic += MC) {
                 size_t mc = min_sz(MC, i1 - ic);
                 for (size_t jr = 0; jr < nc; jr += NR) {
@@ -346,7 +360,7 @@ static void pack_bt_portable(size_t kc, size_t nc, const float *b, size_t bcs, f
 
 static void pack_br_portable(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
 {
-    pack_b_rows(kc, nc, b, brs, dst);
+    pack_b_rows(kc, nc, b, brs, dst, copy_panel_row);
 }
 
 static void pack_ar_portable(size_t mc, size_t kc, const float *a, size_t ars, float *dst)
@@ -521,23 +535,17 @@ static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, 
     }
 }
 
-/* B's rows copied sixteen at a time, a panel row in two 32-byte moves (the
-   portable copy's memcpy expands to 16-byte moves); edges as pack_b_rows. */
+/* A panel row in two 32-byte moves: the compiler expands the portable
+   memcpy of 64 bytes to 16-byte ones. */
+static ALWAYS_INLINE AVX2 void copy_panel_row_avx2(float *dst, const float *src)
+{
+    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+    _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
+}
+
 static AVX2 void pack_br_avx2(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
 {
-    size_t full = nc / NR;
-    for (size_t p0 = 0; p0 < kc; p0 += 16) {
-        size_t p1 = min_sz(p0 + 16, kc);
-        for (size_t q = 0; q < full; q++)
-            for (size_t p = p0; p < p1; p++) {
-                const float *src = b + p * brs + q * NR;
-                float *d = dst + (q * kc + p) * NR;
-                _mm256_storeu_ps(d, _mm256_loadu_ps(src));
-                _mm256_storeu_ps(d + 8, _mm256_loadu_ps(src + 8));
-            }
-    }
-    if (nc > full * NR)
-        pack_b_rows(kc, nc - full * NR, b + full * NR, brs, dst + full * kc * NR);
+    pack_b_rows(kc, nc, b, brs, dst, copy_panel_row_avx2);
 }
 
 /* A packed by 8 x 8 transposes of its 6 rows and 2 zero rows; each
