@@ -241,6 +241,7 @@ static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *
 typedef void pack_bt_fn(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
 typedef void pack_br_fn(size_t kc, size_t nc, const float *b, size_t brs, float *dst);
 typedef void pack_ar_fn(size_t mc, size_t kc, const float *a, size_t ars, float *dst);
+typedef void pack_ac_fn(size_t mc, size_t kc, const float *a, size_t acs, float *dst);
 
 /* Rows of op(A) rounded up to whole panels. */
 static inline size_t rows_padded(size_t m) { return (m + MR - 1) / MR * MR; }
@@ -251,7 +252,7 @@ static inline size_t rows_padded(size_t m) { return (m + MR - 1) / MR * MR; }
  * at q * kc * MR within it.
  */
 static ALWAYS_INLINE void pack_a_panels(const sgemm *g, size_t q0, size_t q1, float *dst,
-                                        pack_ar_fn *pack_ar)
+                                        pack_ar_fn *pack_ar, pack_ac_fn *pack_ac)
 {
     size_t mp = rows_padded(g->m), i0 = q0 * MR, i1 = min_sz(q1 * MR, g->m);
     for (size_t pc = 0; pc < g->k; pc += KC) {
@@ -259,7 +260,7 @@ static ALWAYS_INLINE void pack_a_panels(const sgemm *g, size_t q0, size_t q1, fl
         const float *src = g->a + i0 * g->ars + pc * g->acs;
         float *d = dst + pc * mp + q0 * kc * MR;
         if (g->ars == 1)
-            pack_a_cols(i1 - i0, kc, src, g->acs, d);
+            pack_ac(i1 - i0, kc, src, g->acs, d);
         else
             pack_ar(i1 - i0, kc, src, g->ars, d);
     }
@@ -368,6 +369,11 @@ static void pack_ar_portable(size_t mc, size_t kc, const float *a, size_t ars, f
     pack_a_rows(mc, kc, a, ars, dst);
 }
 
+static void pack_ac_portable(size_t mc, size_t kc, const float *a, size_t acs, float *dst)
+{
+    pack_a_cols(mc, kc, a, acs, dst);
+}
+
 static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
                              const float *b, size_t brs, float *c, size_t ldc, const float *ab)
 {
@@ -382,7 +388,7 @@ static void block_portable(const sgemm *g, const float *ap, const float *bp, siz
 
 static void pack_a_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
 {
-    pack_a_panels(g, q0, q1, dst, pack_ar_portable);
+    pack_a_panels(g, q0, q1, dst, pack_ar_portable, pack_ac_portable);
 }
 
 static void pack_b_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
@@ -507,10 +513,27 @@ static ALWAYS_INLINE AVX2 void transpose8(__m256 r[8])
     }
 }
 
-/* B^T packed with 8 x 8 transposes in registers; edges element by element. */
+/* Eight rows of B^T (columns h..h+7 of a panel), depths p..p+7. */
+static ALWAYS_INLINE AVX2 void pack_bt_block8(const float *src, size_t bcs, size_t p, size_t h,
+                                             float *dst)
+{
+    __m256 r[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(src + (h + (size_t)i) * bcs + p);
+    transpose8(r);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+        _mm256_storeu_ps(dst + (p + (size_t)i) * NR + h, r[i]);
+}
+
+/* B^T packed with 8 x 8 transposes in registers; edges element by element.
+   Sixteen deep at a time, so that each 64-byte line of B is used whole
+   while it is in L1: the sixteen rows a panel reads are often 4 KiB
+   apart, in one cache set, where they would evict each other. */
 static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
 {
-    size_t kc8 = kc / 8 * 8;
+    size_t kc8 = kc / 8 * 8, kc16 = kc / 16 * 16;
     for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
         size_t nr = min_sz(NR, nc - j);
         const float *src = b + j * bcs;
@@ -518,17 +541,13 @@ static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, 
             pack_b_cols(kc, nr, src, bcs, dst);
             continue;
         }
-        for (size_t p = 0; p < kc8; p += 8)
+        for (size_t p = 0; p < kc16; p += 16)
             for (size_t h = 0; h < NR; h += 8) {
-                __m256 r[8];
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++)
-                    r[i] = _mm256_loadu_ps(src + (h + (size_t)i) * bcs + p);
-                transpose8(r);
-#pragma GCC unroll 8
-                for (int i = 0; i < 8; i++)
-                    _mm256_storeu_ps(dst + (p + (size_t)i) * NR + h, r[i]);
+                pack_bt_block8(src, bcs, p, h, dst);
+                pack_bt_block8(src, bcs, p + 8, h, dst);
             }
+        for (size_t h = 0; kc16 < kc8 && h < NR; h += 8)
+            pack_bt_block8(src, bcs, kc16, h, dst);
         for (size_t p = kc8; p < kc; p++)
             for (size_t c = 0; c < NR; c++)
                 dst[p * NR + c] = src[c * bcs + p];
@@ -581,6 +600,34 @@ static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, 
     }
 }
 
+/* op(A) = A^T: each panel row is six floats of a row of A, moved as eight
+   (the two extra are overwritten by the next row's store; a panel's last
+   row and the loads at the block's edge are masked).  Eight rows of A at a
+   time, so that a panel receives 192 contiguous bytes and the rows read,
+   often 4 KiB apart, are used whole before they leave L1. */
+static AVX2 void pack_ac_avx2(size_t mc, size_t kc, const float *a, size_t acs, float *dst)
+{
+    size_t full = mc / MR, inside = mc >= 2 ? (mc - 2) / MR : 0; /* loads within the block */
+    const __m256i six = lane_mask(6);
+    for (size_t p0 = 0; p0 < kc; p0 += 8) {
+        size_t p1 = min_sz(p0 + 8, kc);
+        for (size_t q = 0; q < full; q++) {
+            const float *src = a + q * MR;
+            float *d = dst + q * kc * MR;
+            for (size_t p = p0; p < p1; p++) {
+                __m256 v = q < inside ? _mm256_loadu_ps(src + p * acs)
+                                      : _mm256_maskload_ps(src + p * acs, six);
+                if (p + 1 < kc)
+                    _mm256_storeu_ps(d + p * MR, v);
+                else
+                    _mm256_maskstore_ps(d + p * MR, six, v);
+            }
+        }
+    }
+    if (mc > full * MR)
+        pack_a_cols(mc - full * MR, kc, a + full * MR, acs, dst + full * kc * MR);
+}
+
 static AVX2 void block_avx2(const sgemm *g, const float *ap, const float *bp, size_t i0,
                             size_t i1, size_t j0, size_t j1)
 {
@@ -589,7 +636,7 @@ static AVX2 void block_avx2(const sgemm *g, const float *ap, const float *bp, si
 
 static AVX2 void pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
 {
-    pack_a_panels(g, q0, q1, dst, pack_ar_avx2);
+    pack_a_panels(g, q0, q1, dst, pack_ar_avx2, pack_ac_avx2);
 }
 
 static AVX2 void pack_b_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
@@ -727,17 +774,20 @@ static void sgemm_run(const sgemm *g)
     float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, b_floats) : NULL;
     split s;
     grid(mt, nt, t, shared_b || in_place, &s);
-    long a_panels = ap ? (long)mt : 0, packs = a_panels + (bp ? (long)nt : 0);
+    /* A^T's panels are packed eight at a time: 192 bytes of each row of A */
+    size_t a_group = g->ars == 1 ? 8 : 1;
+    long a_packs = ap ? (long)((mt + a_group - 1) / a_group) : 0;
+    long packs = a_packs + (bp ? (long)nt : 0);
     long blocks = (long)(s.tm * s.tn);
 #pragma omp parallel num_threads((int)t)
     {
         if (packs) {
 #pragma omp for schedule(dynamic, 1)
             for (long q = 0; q < packs; q++) {
-                if (q < a_panels)
-                    kern->pack_a(g, (size_t)q, (size_t)q + 1, ap);
+                if (q < a_packs)
+                    kern->pack_a(g, (size_t)q * a_group, min_sz(((size_t)q + 1) * a_group, mt), ap);
                 else
-                    kern->pack_b(g, (size_t)(q - a_panels), (size_t)(q - a_panels) + 1, bp);
+                    kern->pack_b(g, (size_t)(q - a_packs), (size_t)(q - a_packs) + 1, bp);
             }
         }
 #pragma omp for schedule(dynamic, 1)
