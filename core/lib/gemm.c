@@ -774,8 +774,10 @@ static void sgemm_run(const sgemm *g)
     float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, b_floats) : NULL;
     split s;
     grid(mt, nt, t, shared_b || in_place, &s);
-    /* A^T's panels are packed eight at a time: 192 bytes of each row of A */
-    size_t a_group = g->ars == 1 ? 8 : 1;
+    /* A^T's panels are packed up to eight to a task (192 bytes of each row
+       of A), while that leaves four tasks per thread to share the work */
+    size_t a_group = g->ars == 1 ? min_sz(8, mt / (4 * t)) : 1;
+    a_group = a_group ? a_group : 1;
     long a_packs = ap ? (long)((mt + a_group - 1) / a_group) : 0;
     long packs = a_packs + (bp ? (long)nt : 0);
     long blocks = (long)(s.tm * s.tn);
