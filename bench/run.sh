@@ -15,7 +15,7 @@
 # Environment: GS_THREADS (gradscope thread counts to try, default "1 NPROC"),
 #   MONITOR_PAIRS (repetitions of the monitoring-cost comparison, default 3),
 #   RATIO_ROUNDS (gradscope/PyTorch pairs, each at its best thread count, run
-#   back to back for the ratio, default 3),
+#   back to back for the ratio, default 5),
 #   TORCH_THREADS (PyTorch's, default 1 2 4 ... NPROC), NO_TORCH=1 skips PyTorch,
 #   PYTHON (default: the first of /usr/bin/python3 and python3 that has torch).
 set -eu
@@ -37,7 +37,7 @@ workloads=${*:-deep-narrow mnist-mlp wide resmlp}
 bench_find_prog
 nproc=$(nproc 2>/dev/null || echo 1)
 pairs=${MONITOR_PAIRS:-3}
-rounds=${RATIO_ROUNDS:-3}
+rounds=${RATIO_ROUNDS:-5}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 powers() { t=1; while [ "$t" -lt "$1" ]; do printf '%s ' "$t"; t=$((t * 2)); done; echo "$1"; }
 gs_threads=${GS_THREADS:-$( [ "$nproc" -gt 1 ] && echo "1 $nproc" || echo 1 )}
