@@ -101,7 +101,8 @@ static void gemm_suite(void)
        input-gradient products of a dense layer, and one with ragged edges. */
     check_gemm(0, 1, 64, 300, 600, 1.0f, 0.0f);
     check_gemm(1, 0, 300, 200, 64, 1.0f, 1.0f);
-    /* op(A) = A^T packed, eight panels to a task, with a 4-deep last slice */
+    /* op(A) = A^T packed by the team, several panels to a task (6, 4 and 3
+       of the 50 at 2, 3 and 4 threads), with a 4-deep last slice */
     check_gemm(1, 0, 300, 200, 260, 1.0f, 1.0f);
     check_gemm(0, 0, 64, 250, 300, 1.0f, 0.0f);
     check_gemm(1, 1, 151, 97, 530, 0.5f, -0.7f);
