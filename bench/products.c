@@ -51,9 +51,11 @@ typedef struct timing {
     double wall, cpu; /* per call, of the measurement with the least wall time */
 } timing;
 
-/* C (m x n) = op(A) op(B) + C, as the dense layer calls it; each of the
-   `reps` measurements times enough calls to take 2^24 multiply-adds, so
-   that reading the clocks costs nothing next to small products. */
+/* C (m x n) = op(A) op(B) + C: the weight gradient as the dense layer
+   calls it; its forward and input gradient overwrite C instead, which
+   spares them reading C in the first slice of K.  Each of the `reps`
+   measurements times enough calls to take 2^24 multiply-adds, so that
+   reading the clocks costs nothing next to small products. */
 static timing product(int ta, int tb, size_t m, size_t n, size_t k, const float *a,
                       const float *b, float *c, int reps)
 {

@@ -546,8 +546,9 @@ static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, 
                 pack_bt_block8(src, bcs, p, h, dst);
                 pack_bt_block8(src, bcs, p + 8, h, dst);
             }
-        for (size_t h = 0; kc16 < kc8 && h < NR; h += 8)
-            pack_bt_block8(src, bcs, kc16, h, dst);
+        if (kc16 < kc8) /* one 8-deep step left */
+            for (size_t h = 0; h < NR; h += 8)
+                pack_bt_block8(src, bcs, kc16, h, dst);
         for (size_t p = kc8; p < kc; p++)
             for (size_t c = 0; c < NR; c++)
                 dst[p * NR + c] = src[c * bcs + p];
@@ -776,8 +777,7 @@ static void sgemm_run(const sgemm *g)
     grid(mt, nt, t, shared_b || in_place, &s);
     /* A^T's panels are packed up to eight to a task (192 bytes of each row
        of A), while that leaves four tasks per thread to share the work */
-    size_t a_group = g->ars == 1 ? min_sz(8, mt / (4 * t)) : 1;
-    a_group = a_group ? a_group : 1;
+    size_t a_group = g->ars == 1 && mt >= 4 * t ? min_sz(8, mt / (4 * t)) : 1;
     long a_packs = ap ? (long)((mt + a_group - 1) / a_group) : 0;
     long packs = a_packs + (bp ? (long)nt : 0);
     long blocks = (long)(s.tm * s.tn);
