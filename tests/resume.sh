@@ -122,6 +122,10 @@ else
 fi
 "$GS" resume "$tmp/nothing-here" --quiet 2>/dev/null
 [ $? -eq 2 ] && ok || bad "resume of a missing directory"
+mkdir "$tmp/empty"
+"$GS" resume "$tmp/empty" --quiet 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "empty: not a run directory" "$tmp/err" && ok ||
+    bad "resume of an empty directory: $(cat "$tmp/err")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -22,6 +22,12 @@ typedef struct cli {
     int quiet;
 } cli;
 
+static void cli_free(cli *c)
+{
+    free(c->plugin_dirs);
+    free(c->sets);
+}
+
 static void usage_main(FILE *f)
 {
     fprintf(f,
@@ -321,8 +327,7 @@ static int cmd_run(int argc, char **argv, int validate_only)
     if (parallel)
         sweep_mpi_finalize();
 out:
-    free(c.plugin_dirs);
-    free(c.sets);
+    cli_free(&c);
     return rc;
 }
 
@@ -359,7 +364,7 @@ static int cmd_resume(int argc, char **argv)
     if (parallel)
         sweep_mpi_finalize();
 out:
-    free(c.plugin_dirs);
+    cli_free(&c);
     return rc;
 }
 
@@ -436,7 +441,7 @@ static int cmd_plugins(int argc, char **argv)
     }
     gs_registry_free(reg);
 out:
-    free(c.plugin_dirs);
+    cli_free(&c);
     return rc;
 }
 
@@ -493,7 +498,7 @@ static int cmd_check(int argc, char **argv)
         rc = failed ? GS_EXIT_RUNTIME : GS_EXIT_OK;
     }
 out:
-    free(c.plugin_dirs);
+    cli_free(&c);
     return rc;
 }
 

@@ -32,6 +32,8 @@ typedef struct buf {
 
 static void put(buf *b, const void *data, size_t n)
 {
+    if (n == 0) /* memcpy's pointers must be valid even for no bytes */
+        return;
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2 + 1024;
         b->p = gs_xrealloc(b->p, b->cap);
@@ -400,7 +402,7 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
             comp = (const char *)meta->p + i;
     size_t clen = strlen(c->components);
     size_t have = comp ? meta->len - (size_t)((const unsigned char *)comp + 1 - meta->p) : 0;
-    if (have != clen || memcmp(comp + 1, c->components, clen) != 0) {
+    if (have != clen || (clen && memcmp(comp + 1, c->components, clen) != 0)) {
         gs_err_set(err, "%s: written with other plugins or plugin versions than those installed",
                    path);
         goto out;

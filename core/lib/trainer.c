@@ -1123,7 +1123,8 @@ int gs_resume(const gs_registry *reg, const char *dir, const gs_run_options *opt
             }
         }
         closedir(d);
-        qsort(dirs, n, sizeof *dirs, by_name);
+        if (n > 1) /* qsort's array must not be NULL, even empty */
+            qsort(dirs, n, sizeof *dirs, by_name);
     }
     int rc;
     if (n == 0) {
