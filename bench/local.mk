@@ -8,8 +8,8 @@ EXTRA_DIST += bench/run.sh bench/scaling.sh bench/monitor_cost.sh bench/common.s
 	bench/deep-narrow.cfg bench/mnist-mlp.cfg bench/wide.cfg bench/resmlp.cfg
 
 check_PROGRAMS += bench/products
-bench_products_SOURCES = bench/products.c core/lib/gemm.c core/lib/kernels.c \
-	core/lib/affinity.c core/lib/util.c
-bench_products_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core/lib
+bench_products_SOURCES = bench/products.c core/kernels/gemm.c core/kernels/kernels.c \
+	core/kernels/affinity.c core/base/util.c
+bench_products_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
 bench_products_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
 bench_products_LDADD = -lm

@@ -27,7 +27,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "base/util.h"
+#include "kernels/affinity.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 
 /* The process's CPU time; wall time is gs_now(). */
 static double cpu_seconds(void)

@@ -1,17 +1,23 @@
 # libgradscope and the gradscope program.
 lib_LTLIBRARIES += core/libgradscope.la
+# One folder per layer, from the bottom: each includes only the folders below it
+# (tests/layering.sh checks it; docs/ARCHITECTURE.md draws it).
 core_libgradscope_la_SOURCES = \
-	core/lib/internal.h core/lib/util.c core/lib/rng.c core/lib/kernels.c core/lib/gemm.c \
-	core/lib/affinity.c \
-	core/lib/registry.c core/lib/schema.c core/lib/cfgfile.c core/lib/host.c \
-	core/lib/model.h core/lib/model.c \
-	core/lib/experiment.h core/lib/experiment.c \
-	core/lib/monitor.h core/lib/monitor.c core/lib/theory.c core/lib/npy.c \
-	core/lib/rundir.h core/lib/rundir.c core/lib/csv.h core/lib/csv.c \
-	core/lib/checkpoint.h core/lib/checkpoint.c \
-	core/lib/trainer.c core/lib/optstep.c core/lib/check.c core/lib/testing.c core/include/gradscope/testing.h \
-	core/lib/report.c core/lib/sweep.c core/lib/dataparallel.c
-core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -DGS_PLUGINDIR='"$(plugindir)"'
+	core/base/util.h core/base/util.c core/base/rng.h core/base/rng.c \
+	core/kernels/kernels.h core/kernels/kernels.c core/kernels/gemm.h core/kernels/gemm.c \
+	core/kernels/affinity.h core/kernels/affinity.c \
+	core/plugin/registry.h core/plugin/registry.c core/plugin/schema.h core/plugin/schema.c \
+	core/plugin/cfgfile.h core/plugin/cfgfile.c \
+	core/rundir/rundir.h core/rundir/rundir.c core/rundir/csv.h core/rundir/csv.c \
+	core/rundir/npy.h core/rundir/npy.c \
+	core/engine/model.h core/engine/model.c core/engine/host.c \
+	core/engine/experiment.h core/engine/experiment.c \
+	core/engine/monitor.h core/engine/monitor.c core/engine/theory.h core/engine/theory.c \
+	core/engine/checkpoint.h core/engine/checkpoint.c \
+	core/engine/optstep.h core/engine/optstep.c core/engine/trainer.c core/engine/dataparallel.c \
+	core/tools/gradcheck.h core/tools/check.c core/tools/testing.c core/include/gradscope/testing.h \
+	core/tools/report.c core/tools/sweep.c
+core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core -DGS_PLUGINDIR='"$(plugindir)"'
 core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS) -fvisibility=hidden
 core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) $(ZLIB_LIBS) -lm
 core_libgradscope_la_LDFLAGS = -version-info 0:0:0 $(AM_LDFLAGS)
@@ -22,7 +28,7 @@ gradscopeinclude_HEADERS = core/include/gradscope/plugin.h core/include/gradscop
 
 bin_PROGRAMS += core/gradscope
 core_gradscope_SOURCES = core/cli/main.c core/cli/report.c core/cli/newplugin.c \
-	core/cli/sweep.c core/cli/sweep_mpi.h
+	core/cli/sweep.c core/cli/sweep_mpi.h core/cli/cli.h
 core_gradscope_CFLAGS = $(AM_CFLAGS) $(MPI_CFLAGS)
 core_gradscope_LDADD = core/libgradscope.la $(MPI_LIBS)
 # MPI stays out of libgradscope: only the program (sweeps, data-parallel runs) links it.

@@ -2,8 +2,8 @@
 # can set the thread count and choose the portable implementation.
 check_PROGRAMS += tests/test_kernels
 TESTS += tests/test_kernels
-tests_test_kernels_SOURCES = tests/test_kernels.c core/lib/gemm.c core/lib/kernels.c \
-	core/lib/optstep.c core/lib/affinity.c core/lib/util.c
-tests_test_kernels_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core/lib
+tests_test_kernels_SOURCES = tests/test_kernels.c core/kernels/gemm.c core/kernels/kernels.c \
+	core/engine/optstep.c core/kernels/affinity.c core/base/util.c
+tests_test_kernels_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
 tests_test_kernels_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBCONFIG_CFLAGS)
 tests_test_kernels_LDADD = $(CHECK_LIBS) -lm

@@ -53,3 +53,5 @@ include $(srcdir)/tests/regress.mk
 TESTS += tests/dataparallel_mpi.sh
 EXTRA_DIST += tests/dataparallel_mpi.sh
 include $(srcdir)/tests/kernels.mk
+TESTS += tests/layering.sh
+EXTRA_DIST += tests/layering.sh

@@ -6,7 +6,7 @@ TESTS += tests/test_regress
 tests_test_regress_SOURCES = tests/test_regress.c tests/fuzz/fuzz_common.h \
 	tests/fuzz/fuzz_config.c tests/fuzz/fuzz_set.c tests/fuzz/fuzz_idx.c \
 	tests/fuzz/fuzz_csv.c tests/fuzz/fuzz_checkpoint.c $(core_libgradscope_la_SOURCES)
-tests_test_regress_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core/lib -DFUZZ_REPLAY \
+tests_test_regress_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core -DFUZZ_REPLAY \
 	-DGS_PLUGINDIR='"$(plugindir)"'
 tests_test_regress_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS)
 tests_test_regress_LDADD = $(LIBCONFIG_LIBS) $(ZLIB_LIBS) -lm

@@ -1,5 +1,5 @@
 /*
- * The linear-algebra kernels (core/lib/gemm.c, core/lib/kernels.c) against
+ * The linear-algebra kernels (core/kernels/gemm.c, core/kernels/kernels.c) against
  * double-precision loops written here: every transpose combination, edge
  * sizes around the 6 x 16 register tile, alpha and beta, both the AVX2
  * and the portable implementation, and bit-identical results at 1 to 4
@@ -16,7 +16,11 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "base/util.h"
+#include "engine/optstep.h"
+#include "kernels/affinity.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
 
 static uint64_t lcg = 1;
 
@@ -355,7 +359,7 @@ START_TEST(grad_stats)
 END_TEST
 
 /*
- * The optimizer step (core/lib/optstep.c): an element-wise optimizer cut
+ * The optimizer step (core/engine/optstep.c): an element-wise optimizer cut
  * into ranges on 1 to 4 threads gives the bits of one whole-tensor call,
  * and the measured update equals ||after - before||^2 from a full copy;
  * an optimizer that does not declare itself element-wise (a 1.1-sized

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "gradscope/gradscope.h"
+#include "cli.h"
 #include "sweep_mpi.h"
 
 typedef struct cli {
@@ -153,8 +154,6 @@ static gs_registry *load_registry(const cli *c, gs_error *err)
     return reg;
 }
 
-/* For the commands in other files (sweep.c). */
-gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err);
 gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err)
 {
     cli c = {.plugin_dirs = plugin_dirs, .n_plugin_dirs = n};
@@ -175,7 +174,7 @@ static const struct option long_opts[] = {
     {0, 0, 0, 0},
 };
 
-static int parse_int(const char *s, long long lo, long long hi, long long *out)
+int cli_parse_int(const char *s, long long lo, long long hi, long long *out)
 {
     char *end;
     errno = 0;
@@ -240,14 +239,14 @@ static int parse_options(int argc, char **argv, cli *c, const char **pos, int ma
             break;
         case OPT_OUT: c->out_dir = optarg; break;
         case OPT_THREADS:
-            if (parse_int(optarg, 1, 1024, &v) < 0) {
+            if (cli_parse_int(optarg, 1, 1024, &v) < 0) {
                 fprintf(stderr, "gradscope: --threads must be an integer in [1, 1024]\n");
                 return GS_EXIT_INPUT;
             }
             c->threads = (int)v;
             break;
         case OPT_SEED:
-            if (parse_int(optarg, 0, 0x7fffffffffffffffLL, &v) < 0) {
+            if (cli_parse_int(optarg, 0, 0x7fffffffffffffffLL, &v) < 0) {
                 fprintf(stderr, "gradscope: --seed must be a non-negative integer\n");
                 return GS_EXIT_INPUT;
             }
@@ -502,9 +501,6 @@ out:
     return rc;
 }
 
-int cmd_report(int argc, char **argv); /* report.c */
-int cmd_new_plugin(int argc, char **argv); /* newplugin.c */
-int cmd_sweep(int argc, char **argv); /* sweep.c */
 
 int main(int argc, char **argv)
 {

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include "gradscope/gradscope.h"
+#include "cli.h"
 
-int cmd_new_plugin(int argc, char **argv);
 
 /* @NAME@ is the component name, also the C prefix and the file name;
    @KIND@ the kind's name. */

@@ -3,8 +3,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include "gradscope/gradscope.h"
+#include "cli.h"
 
-int cmd_report(int argc, char **argv);
 
 static void usage_report(FILE *f)
 {

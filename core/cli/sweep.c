@@ -8,11 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradscope/gradscope.h"
+#include "cli.h"
 #include "sweep_mpi.h"
 
-int cmd_sweep(int argc, char **argv);
-/* main.c */
-gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err);
 
 static void usage_sweep(FILE *f)
 {
@@ -49,17 +47,6 @@ static void usage_sweep(FILE *f)
 
 enum { O_OUT = 1000, O_JOBS, O_INDEX, O_COLLECT, O_LIST, O_SET, O_THREADS, O_QUIET,
        O_PLUGIN_PATH };
-
-static int parse_count(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 typedef struct sweep_cli {
     const char *config, *out;
@@ -99,19 +86,19 @@ static int parse(int argc, char **argv, sweep_cli *c)
         case 'h': usage_sweep(stdout); exit(0);
         case O_OUT: c->out = optarg; break;
         case O_JOBS:
-            if (parse_count(optarg, 1, 4096, &c->jobs) < 0) {
+            if (cli_parse_int(optarg, 1, 4096, &c->jobs) < 0) {
                 fprintf(stderr, "gradscope: --jobs must be an integer in [1, 4096]\n");
                 return GS_EXIT_INPUT;
             }
             break;
         case O_INDEX:
-            if (parse_count(optarg, 0, 1LL << 40, &c->index) < 0) {
+            if (cli_parse_int(optarg, 0, 1LL << 40, &c->index) < 0) {
                 fprintf(stderr, "gradscope: --index must be a non-negative integer\n");
                 return GS_EXIT_INPUT;
             }
             break;
         case O_THREADS:
-            if (parse_count(optarg, 1, 1024, &c->threads) < 0) {
+            if (cli_parse_int(optarg, 1, 1024, &c->threads) < 0) {
                 fprintf(stderr, "gradscope: --threads must be an integer in [1, 1024]\n");
                 return GS_EXIT_INPUT;
             }
@@ -154,7 +141,7 @@ static int index_from_slurm(sweep_cli *c)
     const char *task = getenv("SLURM_ARRAY_TASK_ID");
     if (!task || c->index >= 0 || c->collect || c->list || c->jobs)
         return 0;
-    if (parse_count(task, 0, 1LL << 40, &c->index) < 0) {
+    if (cli_parse_int(task, 0, 1LL << 40, &c->index) < 0) {
         fprintf(stderr, "gradscope: SLURM_ARRAY_TASK_ID='%s' is not a combination index\n",
                 task);
         return GS_EXIT_INPUT;

@@ -10,7 +10,7 @@ set -eu
 src=$1 top=$2 out=$3
 CLANG=${CLANG:-clang}
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-base="-std=gnu11 -g -O1 $san -I$top -I$src/core/include ${FUZZ_CFLAGS:-}"
+base="-std=gnu11 -g -O1 $san -I$top -I$src/core/include -I$src/core ${FUZZ_CFLAGS:-}"
 libs="${FUZZ_LIBS:-} -lz -lm -ldl"
 mkdir -p "$out/obj" "$out/plugins"
 
@@ -24,13 +24,14 @@ stale() {
 
 say() { echo "  FUZZCC   $1"; }
 
-headers="$src/core/include/gradscope/*.h $src/core/lib/*.h $top/config.h"
+headers="$src/core/include/gradscope/*.h $src/core/*/*.h $top/config.h"
 objs=
-for c in "$src"/core/lib/*.c; do
+for c in "$src"/core/base/*.c "$src"/core/kernels/*.c "$src"/core/plugin/*.c \
+         "$src"/core/rundir/*.c "$src"/core/engine/*.c "$src"/core/tools/*.c; do
     o="$out/obj/lib-$(basename "$c" .c).o"
     # shellcheck disable=SC2086
     if stale "$o" "$c" $headers; then
-        say "core/lib/$(basename "$c")"
+        say "${c#"$src"/}"
         $CLANG $base -fsanitize=fuzzer-no-link -w -DGS_PLUGINDIR='"/nonexistent"' \
             -c "$c" -o "$o"
     fi
@@ -53,7 +54,7 @@ for t in config set idx csv checkpoint; do
     # shellcheck disable=SC2086
     if stale "$exe" "$c" "$src/tests/fuzz/fuzz_common.h" $headers $objs; then
         say "fuzz_$t"
-        $CLANG $base -Wall -Wextra -Wno-unused-parameter -I"$src/core/lib" -fsanitize=fuzzer \
+        $CLANG $base -Wall -Wextra -Wno-unused-parameter -I"$src/core" -fsanitize=fuzzer \
             "$c" $objs -o "$exe" $libs
     fi
 done

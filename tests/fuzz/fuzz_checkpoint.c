@@ -15,7 +15,7 @@
  */
 #include "fuzz_common.h"
 #include <zlib.h>
-#include "checkpoint.h"
+#include "engine/checkpoint.h"
 
 #define N_ORDER 10
 #define CONFIG_HASH 0x0123456789abcdefull

@@ -1,0 +1,46 @@
+/* Errors, checked allocation, number formatting, clocks and pools: the
+   helpers every other file of the core uses. */
+#ifndef GS_BASE_UTIL_H
+#define GS_BASE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "gradscope/gradscope.h"
+
+#define GS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void gs_err_set(gs_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gs_err_prefix(gs_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gs_tls_error_set(const char *fmt, va_list ap);
+/* Records a message for gs_last_error() (host->error does the same). */
+void gs_record_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *gs_xmalloc(size_t n);
+void *gs_xcalloc(size_t n, size_t size);
+void *gs_xrealloc(void *p, size_t n);
+/* 64-byte aligned, n rounded up to a multiple of 64; release with free(). */
+void *gs_xmalloc_aligned(size_t n);
+char *gs_xstrdup(const char *s);
+char *gs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+size_t gs_edit_distance(const char *a, const char *b);
+/* Shortest "%.*g" text that reads back as the same double, always with
+   a '.' or exponent so libconfig reads it as a float. */
+void gs_format_double(char *buf, size_t n, double v);
+/* "%.9g" of v into buf (32 bytes), the same text, faster; returns its length. */
+int gs_format_g9(char *buf, double v);
+/* v in decimal into buf (21 bytes); returns its length. */
+int gs_format_u64(char *buf, uint64_t v);
+double gs_now(void);
+
+/* Heap blocks freed together, each with its own release function. */
+typedef struct gs_pool {
+    void **items;
+    void (**release)(void *);
+    size_t n, cap;
+} gs_pool;
+void *gs_pool_add(gs_pool *p, void *block);
+void *gs_pool_add_with(gs_pool *p, void *block, void (*release)(void *));
+char *gs_pool_strdup(gs_pool *p, const char *s);
+void gs_pool_free(gs_pool *p);
+
+#endif

@@ -1,0 +1,46 @@
+/* Checkpoints: everything a run needs to continue bit-identically. */
+#ifndef GS_CHECKPOINT_H
+#define GS_CHECKPOINT_H
+
+#include "base/rng.h"
+#include "engine/model.h"
+#include "engine/monitor.h"
+#include "engine/theory.h"
+
+
+#define GS_CKPT_FILE "checkpoint.bin"
+#define GS_CKPT_VERSION 2
+
+/* Where training stands: the next step to run. */
+typedef struct gs_position {
+    uint64_t step;
+    uint64_t epoch;
+    uint64_t batch;    /* offset of the next batch in the epoch's order */
+    uint64_t shuffled; /* the epoch's order is already drawn */
+    double epoch_loss, epoch_correct;
+} gs_position;
+
+/* Views of the state a checkpoint saves and restores. */
+typedef struct gs_ckpt {
+    uint64_t config_hash;
+    const char *components; /* "kind name version\n" lines */
+    gs_model *model;
+    float *opt_state;
+    size_t opt_floats;
+    gs_rng *shuffle;
+    size_t *order;
+    size_t n_order;
+    gs_position *pos;
+    gs_monitor *mon;
+    gs_theory *theory;
+} gs_ckpt;
+
+/* Flushes the logs, then writes DIR/checkpoint.bin atomically. */
+int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err);
+/* Reads DIR/checkpoint.bin into the views, which must describe the same
+   experiment; log offsets go to log_offsets.  1 if there is no checkpoint. */
+int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_error *err);
+/* Parses and checks a checkpoint image without applying it (fuzzing). */
+int gs_checkpoint_parse(const unsigned char *data, size_t len, gs_error *err);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * Gradient-flow statistics.  Norms are L2 norms over the whole batch
+ * tensor of the gradient of the mean batch loss, accumulated in double in a
+ * fixed order so that logs are identical at any thread count.
+ */
+#include "config.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "engine/monitor.h"
+#include "base/util.h"
+#include "engine/model.h"
+#include "kernels/kernels.h"
+#include "rundir/csv.h"
+#include "rundir/npy.h"
+
+/* v as "%.9g" writes it (nan, inf, -inf included) into buf[32]. */
+static void fmt(char buf[32], double v)
+{
+    if (isfinite(v))
+        gs_format_g9(buf, v);
+    else
+        snprintf(buf, 32, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+}
+
+static void fmt_int(char *buf, long v)
+{
+    if (v < 0)
+        *buf++ = '-';
+    gs_format_u64(buf, v < 0 ? (uint64_t)-v : (uint64_t)v);
+}
+
+void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int dump)
+{
+    memset(mon, 0, sizeof *mon);
+    for (int k = 0; k < LOG_COUNT; k++)
+        mon->log[k].fd = -1;
+    mon->dir = gs_xstrdup(dir);
+    mon->dump = dump;
+    mon->n_layers = m->n_layers;
+    mon->n_params = m->n_params;
+    mon->first_weight = mon->last_weight = -1;
+    mon->ratio_first_last = NAN;
+    for (int k = 0; k < 4; k++)
+        mon->eval[k] = NAN;
+    mon->layer_weight = gs_xmalloc((m->n_layers + 1) * sizeof(long));
+    for (size_t l = 0; l < m->n_layers; l++)
+        mon->layer_weight[l] = -1;
+    for (size_t i = 0; i < m->n_params; i++)
+        if (m->params[i]->pub.role == GS_ROLE_WEIGHT) {
+            if (mon->first_weight < 0)
+                mon->first_weight = (long)i;
+            mon->last_weight = (long)i;
+            if (mon->layer_weight[m->params[i]->layer] < 0)
+                mon->layer_weight[m->params[i]->layer] = (long)i;
+        }
+    mon->cur = gs_xcalloc(m->n_params + 1, sizeof *mon->cur);
+    mon->first_input_grad = gs_xcalloc(m->n_layers + 1, sizeof(double));
+    mon->first_norms = gs_xcalloc(m->n_layers + 1, sizeof(double));
+    mon->last_norms = gs_xcalloc(m->n_layers + 1, sizeof(double));
+}
+
+int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *err)
+{
+    const char *dir = mon->dir;
+    int dump = mon->dump;
+    static const char *const names[LOG_COUNT] = {
+        "metrics.csv", "gradients.csv", "layers.csv", "paths.csv",
+        "epochs.csv",  "histograms.csv", "dump/index.csv"};
+    static const char *const headers[LOG_COUNT] = {
+        "step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy\n",
+        "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n",
+        "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
+        "step,layer,key,value\n",
+        "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy,seconds\n",
+        "step,layer,tensor,log10_lo,log10_hi,count\n",
+        "step,layer,tensor,kind,file,shape\n"};
+    if (dump) {
+        char *d = gs_xasprintf("%s/dump", dir);
+        int ok = mkdir(d, 0777) == 0 || errno == EEXIST;
+        free(d);
+        if (!ok) {
+            gs_err_set(err, "%s/dump: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
+    for (int k = 0; k < LOG_COUNT; k++) {
+        if (k == LOG_DUMP_INDEX && !dump)
+            continue;
+        if (gs_csv_open(&mon->log[k], dir, names[k], !resume_at, resume_at ? resume_at[k] : 0,
+                        err) < 0)
+            return -1;
+        if (!resume_at)
+            gs_csv_row(&mon->log[k], "%s", headers[k]);
+    }
+    return 0;
+}
+
+int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dump,
+                    gs_error *err)
+{
+    gs_monitor_init(mon, dir, m, dump);
+    if (gs_monitor_open_logs(mon, NULL, err) < 0) {
+        gs_monitor_close(mon, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n)
+{
+    mon->loss_sum += loss * (double)n;
+    mon->correct += (double)correct;
+    mon->examples += n;
+}
+
+void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
+                        double grad_norm)
+{
+    double loss = mon->examples ? mon->loss_sum / (double)mon->examples : NAN;
+    double acc = mon->examples ? mon->correct / (double)mon->examples : NAN;
+    double v[8] = {loss, acc, lr, grad_norm, mon->eval[0], mon->eval[1], mon->eval[2],
+                   mon->eval[3]};
+    char num[10][32];
+    const char *row[10];
+    gs_format_u64(num[0], step);
+    gs_format_u64(num[1], epoch);
+    for (int k = 0; k < 10; k++) {
+        if (k >= 2)
+            fmt(num[k], v[k - 2]);
+        row[k] = num[k];
+    }
+    gs_csv_cells(&mon->log[LOG_METRICS], row, 10);
+    mon->loss_sum = mon->correct = 0;
+    mon->examples = 0;
+}
+
+static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err);
+
+int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
+                       int detailed, double *grad_sumsq, gs_error *err)
+{
+    mon->cur_step = step;
+    mon->cur_epoch = epoch;
+    mon->cur_lr = lr;
+    mon->cur_detailed = detailed;
+    double total = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        gs_param_rec *p = m->params[i];
+        gs_tensor_stats *s = &mon->cur[i];
+        const float *g = p->pub.grad.data, *w = p->pub.value.data;
+        double gg, ww;
+        if (detailed) {
+            gs_grad_norms(g, w, p->numel, &gg, &ww, &s->grad_max);
+        } else { /* the pass unmonitored steps make for the global norm */
+            gg = gs_sumsq(GS_F32, p->numel, g);
+            s->grad_max = NAN;
+        }
+        total += gg;
+        s->grad_norm = sqrt(gg);
+        s->weight_norm = detailed ? sqrt(ww) : NAN;
+        if (detailed) {
+            memset(s->hist, 0, sizeof s->hist);
+            gs_grad_histogram(g, p->numel, GS_HIST_LO, GS_HIST_HI, s->hist);
+        }
+    }
+    *grad_sumsq = total;
+    mon->cur_gnorm = sqrt(total);
+    return mon->dump ? dump_tensors(mon, m, err) : 0;
+}
+
+void gs_monitor_update(gs_monitor *mon, size_t i, double update_sq)
+{
+    mon->cur[i].update_sq = update_sq;
+}
+
+static const char *bin_edge(int bin, int upper)
+{
+    static _Thread_local char buf[16];
+    if (bin == 0)
+        return "-inf";
+    if (bin == 1)
+        return upper ? (snprintf(buf, sizeof buf, "%d", GS_HIST_LO), buf) : "-inf";
+    if (bin == GS_HIST_BINS - 1)
+        return upper ? "inf" : (snprintf(buf, sizeof buf, "%d", GS_HIST_HI), buf);
+    snprintf(buf, sizeof buf, "%d", GS_HIST_LO + bin - 2 + (upper ? 1 : 0));
+    return buf;
+}
+
+static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
+{
+    char sub[64];
+    snprintf(sub, sizeof sub, "dump/step_%08llu", (unsigned long long)mon->cur_step);
+    char *d = gs_xasprintf("%s/%s", mon->dir, sub);
+    if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+        gs_err_set(err, "%s: %s", d, strerror(errno));
+        free(d);
+        return -1;
+    }
+    free(d);
+    for (size_t i = 0; i < m->n_params; i++) {
+        gs_param_rec *p = m->params[i];
+        const char *kinds[2] = {"value", "grad"};
+        const gs_tensor *ts[2] = {&p->pub.value, &p->pub.grad};
+        for (int k = 0; k < 2; k++) {
+            char *rel = gs_xasprintf("%s/%d.%s.%s.npy", sub, p->layer, p->local_name, kinds[k]);
+            char *path = gs_xasprintf("%s/%s", mon->dir, rel);
+            int rc = gs_npy_write(path, ts[k], err);
+            if (rc == 0) {
+                char shape[96] = "";
+                size_t used = 0;
+                for (int dd = 0; dd < ts[k]->ndim; dd++)
+                    used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%zu",
+                                             dd ? "x" : "", ts[k]->dims[dd]);
+                gs_csv_row(&mon->log[LOG_DUMP_INDEX], "%llu,%d,%s,%s,%s,%s\n",
+                           (unsigned long long)mon->cur_step, p->layer, p->local_name, kinds[k],
+                           rel, shape);
+            }
+            free(rel);
+            free(path);
+            if (rc < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void classify(const gs_monitor *mon, const double *g, double global, gs_step_class *c);
+
+int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
+{
+    uint64_t step = mon->cur_step;
+    gs_monitor_metrics(mon, step, mon->cur_epoch, mon->cur_lr, mon->cur_gnorm);
+    if (mon->n_monitored == mon->cap_monitored) {
+        mon->cap_monitored = mon->cap_monitored ? 2 * mon->cap_monitored : 64;
+        mon->hist = gs_xrealloc(mon->hist, mon->cap_monitored * sizeof *mon->hist);
+    }
+    double *norms = mon->last_norms;
+    if (mon->n_monitored == 0)
+        mon->global0 = mon->cur_gnorm;
+    /* Rows are built from cells (gs_csv_cells): hundreds per step on a deep
+       network, where printf would cost more than the statistics. */
+    char st[24], layer[24], num[6][32];
+    gs_format_u64(st, step);
+    for (size_t i = 0; i < m->n_params; i++) {
+        gs_param_rec *p = m->params[i];
+        const gs_tensor_stats *s = &mon->cur[i];
+        if (p->pub.role == GS_ROLE_BUFFER)
+            continue; /* not learned: no gradient to report */
+        fmt_int(layer, p->layer);
+        /* weight norm, largest |g| and update ratio: detailed steps only */
+        num[1][0] = num[2][0] = num[3][0] = '\0';
+        if (mon->cur_detailed) {
+            fmt(num[1], s->weight_norm);
+            fmt(num[2], s->grad_max);
+            fmt(num[3],
+                s->weight_norm > 0 ? sqrt(s->update_sq) / s->weight_norm : NAN);
+        }
+        fmt(num[0], s->grad_norm);
+        const char *row[] = {st, layer, p->local_name, num[0], num[1], num[2], num[3]};
+        gs_csv_cells(&mon->log[LOG_GRADIENTS], row, 7);
+        for (int bin = 0; mon->cur_detailed && bin < GS_HIST_BINS; bin++)
+            if (s->hist[bin]) {
+                char lo[16], hi[16];
+                snprintf(lo, sizeof lo, "%s", bin_edge(bin, 0));
+                snprintf(hi, sizeof hi, "%s", bin_edge(bin, 1));
+                gs_format_u64(num[4], s->hist[bin]);
+                const char *hrow[] = {st, layer, p->local_name, lo, hi, num[4]};
+                gs_csv_cells(&mon->log[LOG_HISTOGRAMS], hrow, 6);
+            }
+    }
+    if (mon->first_weight >= 0)
+        mon->ratio_first_last =
+            mon->cur[mon->first_weight].grad_norm / mon->cur[mon->last_weight].grad_norm;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        norms[l] = mon->layer_weight[l] >= 0 ? mon->cur[mon->layer_weight[l]].grad_norm : NAN;
+        const gs_tensor *y = &m->acts[l + 1];
+        /* dL/dx of the data costs a matrix product the step does not need:
+           detailed steps only, like the activations' statistics */
+        int have_ig = l > 0 || mon->cur_detailed;
+        double ig = have_ig ? sqrt(m->dact_sumsq[l]) : NAN;
+        if (mon->n_monitored == 0)
+            mon->first_input_grad[l] = ig;
+        fmt(num[0], ig);
+        if (!have_ig)
+            num[0][0] = '\0';
+        for (int k = 1; k <= 4; k++)
+            num[k][0] = '\0';
+        if (mon->cur_detailed) {
+            size_t n = gs_tensor_numel(y);
+            double mean = gs_sum(m->dtype, n, y->data) / (double)n;
+            double var = gs_sumsq(m->dtype, n, y->data) / (double)n - mean * mean;
+            const gs_act_stats *as = &m->act_stats[l];
+            fmt(num[1], mean);
+            fmt(num[2], sqrt(var > 0 ? var : 0));
+            fmt(num[3], as->units ? as->dead / as->units : NAN);
+            fmt(num[4], as->elements ? as->saturated / as->elements : NAN);
+        }
+        gs_format_u64(layer, l);
+        const char *row[] = {st,     layer,  gs_module_type(m->layers[l]), num[0], num[1],
+                             num[2], num[3], num[4]};
+        gs_csv_cells(&mon->log[LOG_LAYERS], row, 8);
+    }
+    if (mon->n_monitored == 0)
+        memcpy(mon->first_norms, norms, m->n_layers * sizeof *norms);
+    gs_step_class *c = &mon->hist[mon->n_monitored];
+    c->step = step;
+    classify(mon, norms, mon->cur_gnorm, c);
+    for (size_t i = 0; i < m->n_stats; i++) {
+        fmt(num[0], m->stats[i].value);
+        fmt_int(layer, m->stats[i].layer);
+        const char *row[] = {st, layer, m->stats[i].key, num[0]};
+        gs_csv_cells(&mon->log[LOG_PATHS], row, 4);
+    }
+    m->n_stats = 0;
+    mon->n_monitored++;
+    (void)err;
+    return 0;
+}
+
+void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,
+                      double train_acc, double val_loss, double val_acc, double test_loss,
+                      double test_acc, double seconds)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32];
+    fmt(a, train_loss);
+    fmt(b, train_acc);
+    fmt(c, val_loss);
+    fmt(d, val_acc);
+    fmt(e, test_loss);
+    fmt(f, test_acc);
+    mon->eval[0] = val_loss;
+    mon->eval[1] = val_acc;
+    mon->eval[2] = test_loss;
+    mon->eval[3] = test_acc;
+    gs_csv_row(&mon->log[LOG_EPOCHS], "%zu,%llu,%s,%s,%s,%s,%s,%s,%.6f\n", epoch,
+               (unsigned long long)step, a, b, c, d, e, f, seconds);
+}
+
+/*
+ * The verdict (docs/CONFIG.md#verdict).  With g_l the weight-gradient norm
+ * of layer l and L the last layer with weights, a monitored step is
+ * "vanishing" when some layer has g_l < 1e-3 g_L, "exploding" when some
+ * layer has g_l > 1e3 g_L or the global norm exceeds 1e3 times its value
+ * at the first monitored step.  The run's verdict is the condition that
+ * holds at more than half of the last quarter of its monitored steps; it
+ * started at the first step of the unbroken run of such steps that reaches
+ * the end, at the layer nearest the output that crossed the threshold then.
+ */
+#define VANISH 1e-3
+#define EXPLODE 1e3
+
+static void classify(const gs_monitor *mon, const double *g, double global, gs_step_class *c)
+{
+    long last = -1;
+    for (size_t l = 0; l < mon->n_layers; l++)
+        if (isfinite(g[l]))
+            last = (long)l;
+    c->kind = 0;
+    c->layer = -1;
+    c->ratio = NAN;
+    if (last < 0)
+        return;
+    double ref = g[last];
+    if (ref == 0.0) {
+        /* no gradient reaches even the last layer: nothing below it learns */
+        c->kind = 1;
+        c->layer = (int32_t)last;
+        return;
+    }
+    int vanish = 0, explode = 0;
+    long vl = -1, el = -1;
+    for (long l = 0; l < last; l++) {
+        if (!isfinite(g[l]) && !isnan(g[l])) {
+            explode = 1;
+            el = l;
+            continue;
+        }
+        if (g[l] < VANISH * ref)
+            vanish = 1, vl = l;
+        if (g[l] > EXPLODE * ref)
+            explode = 1, el = l;
+    }
+    double g0 = mon->global0;
+    if (!isfinite(global) || (g0 > 0 && global > EXPLODE * g0)) {
+        explode = 1;
+        if (el < 0)
+            el = last;
+    }
+    if (explode || vanish) {
+        c->kind = explode ? 2 : 1;
+        c->layer = (int32_t)(explode ? el : vl);
+        c->ratio = g[c->layer] / ref;
+    }
+}
+
+void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
+{
+    static const char *const names[] = {"healthy", "vanishing", "exploding"};
+    memset(v, 0, sizeof *v);
+    v->verdict = "healthy";
+    v->layer = -1;
+    size_t n = mon->n_monitored;
+    if (n == 0) {
+        snprintf(v->detail, sizeof v->detail, "no monitored step");
+        return;
+    }
+    size_t tail = n / 4 ? n / 4 : 1;
+    size_t count[3] = {0, 0, 0};
+    for (size_t s = n - tail; s < n; s++)
+        count[mon->hist[s].kind]++;
+    int kind = count[2] * 2 > tail ? 2 : count[1] * 2 > tail ? 1 : 0;
+    v->verdict = names[kind];
+    if (kind == 0) {
+        snprintf(v->detail, sizeof v->detail,
+                 "every layer's weight gradient within a factor %g of the last layer's", EXPLODE);
+        return;
+    }
+    size_t start = n - 1;
+    while (start > 0 && mon->hist[start - 1].kind == kind)
+        start--;
+    v->layer = mon->hist[start].layer;
+    v->step = mon->hist[start].step;
+    snprintf(v->detail, sizeof v->detail,
+             "from step %llu: layer %ld's weight gradient is %.3g times the last layer's",
+             (unsigned long long)v->step, v->layer, mon->hist[start].ratio);
+}
+
+int gs_monitor_flush(gs_monitor *mon, gs_error *err)
+{
+    int rc = 0;
+    for (int k = 0; k < LOG_COUNT; k++)
+        if (gs_csv_flush(&mon->log[k], err) < 0)
+            rc = -1;
+    return rc;
+}
+
+int gs_monitor_close(gs_monitor *mon, gs_error *err)
+{
+    int rc = 0;
+    gs_error ignored;
+    for (int k = 0; k < LOG_COUNT; k++)
+        if (gs_csv_close(&mon->log[k], err ? err : &ignored) < 0)
+            rc = -1;
+    free(mon->dir);
+    free(mon->layer_weight);
+    free(mon->cur);
+    free(mon->hist);
+    free(mon->first_norms);
+    free(mon->last_norms);
+    free(mon->first_input_grad);
+    memset(mon, 0, sizeof *mon);
+    return rc;
+}

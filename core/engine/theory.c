@@ -1,0 +1,227 @@
+/*
+ * Mean-field theory beside measurement (Poole et al. 2016, Schoenholz et al.
+ * 2017).  For a stack of equal-width dense layers with weight variance
+ * sigma_w^2/n and bias variance sigma_b^2, the pre-activation variance
+ * converges to the fixed point q* of q = sigma_w^2 E[phi(sqrt(q) z)^2] +
+ * sigma_b^2, and each layer multiplies the squared back-propagated gradient
+ * norm by chi = sigma_w^2 E[phi'(sqrt(q*) z)^2], z ~ N(0, 1).  The
+ * expectations are computed with the activation plugin's own double
+ * kernels; sigma_w^2 and sigma_b^2 are measured on the initialized weights,
+ * so any initializer works.
+ */
+#include "config.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine/theory.h"
+#include "base/util.h"
+#include "engine/model.h"
+#include "kernels/kernels.h"
+#include "rundir/rundir.h"
+
+enum { GRID = 8001 };
+#define Z_MAX 10.0
+
+typedef struct act_eval {
+    const gs_activation_ops *ops;
+    gs_act_call call;
+    double *theta;
+    double z[GRID], w[GRID], h[GRID], y[GRID], d[GRID], ones[GRID];
+} act_eval;
+
+/* E[f(sqrt(q) z)^2] and E[f'(sqrt(q) z)^2] by the trapezoid rule on
+   [-10, 10]; the grid has a node at 0, where rectifiers have their kink. */
+static void moments(act_eval *a, double q, double *e_phi2, double *e_dphi2)
+{
+    double s = sqrt(q > 0 ? q : 0);
+    for (size_t i = 0; i < GRID; i++)
+        a->h[i] = s * a->z[i];
+    if (a->ops) {
+        a->ops->forward_f64(&a->call, a->h, a->y);
+        a->ops->backward_f64(&a->call, a->h, a->y, a->ones, a->d, NULL);
+    } else {
+        memcpy(a->y, a->h, sizeof a->y);
+        for (size_t i = 0; i < GRID; i++)
+            a->d[i] = 1.0;
+    }
+    double p = 0, dp = 0;
+    for (size_t i = 0; i < GRID; i++) {
+        p += a->w[i] * a->y[i] * a->y[i];
+        dp += a->w[i] * a->d[i] * a->d[i];
+    }
+    *e_phi2 = p;
+    *e_dphi2 = dp;
+}
+
+static gs_module *activation_of(const gs_model *m, size_t layer)
+{
+    for (size_t i = 0; i < m->n_modules; i++) {
+        gs_module *mod = m->modules[i];
+        if (mod->layer == (int)layer && mod->is_activation && strcmp(mod->path, "act") == 0)
+            return mod;
+    }
+    return NULL;
+}
+
+/* The square weight of a plain dense layer, or NULL. */
+static const gs_param_rec *square_weight(const gs_model *m, size_t layer, const gs_param_rec **bias)
+{
+    if (strcmp(gs_module_type(m->layers[layer]), "dense") != 0)
+        return NULL;
+    const gs_param_rec *w = NULL;
+    *bias = NULL;
+    for (size_t i = 0; i < m->n_params; i++) {
+        const gs_param_rec *p = m->params[i];
+        if (p->layer != (int)layer)
+            continue;
+        if (!strcmp(p->local_name, "weight"))
+            w = p;
+        else if (!strcmp(p->local_name, "bias"))
+            *bias = p;
+    }
+    if (!w || w->pub.value.ndim != 2 || w->pub.value.dims[0] != w->pub.value.dims[1])
+        return NULL;
+    return w;
+}
+
+static const char *act_name(const gs_module *a) { return a ? a->info->component->name : "identity"; }
+
+void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
+{
+    memset(t, 0, sizeof *t);
+    /* the longest run of square dense layers of one width and activation */
+    size_t best_first = 0, best_len = 0;
+    for (size_t l = 0; l < m->n_layers;) {
+        const gs_param_rec *b, *w = square_weight(m, l, &b);
+        if (!w) {
+            l++;
+            continue;
+        }
+        size_t width = w->pub.value.dims[0];
+        const char *name = act_name(activation_of(m, l));
+        size_t e = l + 1;
+        while (e < m->n_layers) {
+            const gs_param_rec *b2, *w2 = square_weight(m, e, &b2);
+            if (!w2 || w2->pub.value.dims[0] != width || strcmp(act_name(activation_of(m, e)), name))
+                break;
+            e++;
+        }
+        if (e - l > best_len)
+            best_first = l, best_len = e - l;
+        l = e;
+    }
+    /* measured factors need the layer after each one */
+    size_t last = best_first + best_len - 1;
+    if (last + 1 >= m->n_layers && best_len)
+        last--;
+    if (best_len < 2 || last <= best_first)
+        return;
+    double sw = 0, nw = 0, sb = 0, nb = 0;
+    for (size_t l = best_first; l <= last; l++) {
+        const gs_param_rec *b, *w = square_weight(m, l, &b);
+        const float *v = w->pub.value.data;
+        for (size_t i = 0; i < w->numel; i++)
+            sw += (double)v[i] * v[i];
+        nw += (double)w->numel / (double)w->pub.fan_in;
+        if (b) {
+            const float *bv = b->pub.value.data;
+            for (size_t i = 0; i < b->numel; i++)
+                sb += (double)bv[i] * bv[i];
+            nb += (double)b->numel;
+        }
+    }
+    act_eval *a = gs_xcalloc(1, sizeof *a);
+    const gs_module *act = activation_of(m, best_first);
+    if (act) {
+        a->ops = act->info->component->ops;
+        size_t nt = act->theta ? act->theta->numel : 0;
+        a->theta = gs_xcalloc(nt + 1, sizeof(double));
+        for (size_t i = 0; i < nt; i++)
+            a->theta[i] = ((const float *)act->theta->pub.value.data)[i];
+        a->call = (gs_act_call){.host = gs_host_table(), .p = act->ref->values, .n = GRID,
+                                .channels = 1, .inner = 1, .theta = nt ? a->theta : NULL};
+    }
+    double hz = 2 * Z_MAX / (GRID - 1);
+    for (size_t i = 0; i < GRID; i++) {
+        a->z[i] = -Z_MAX + hz * (double)i;
+        a->w[i] = hz * exp(-0.5 * a->z[i] * a->z[i]) / sqrt(2 * M_PI) *
+                  (i == 0 || i == GRID - 1 ? 0.5 : 1.0);
+        a->ones[i] = 1.0;
+    }
+    t->sigma_w2 = sw / nw;
+    t->sigma_b2 = nb ? sb / nb : 0.0;
+    double q = 1.0, ep, edp;
+    int unbounded = 0, converged = 0, growing = 0;
+    for (int it = 0; it < 5000 && !converged; it++) {
+        moments(a, q, &ep, &edp);
+        double next = t->sigma_w2 * ep + t->sigma_b2;
+        /* No finite fixed point (an unbounded activation above criticality):
+           chi is then taken where the variance has grown to, and for
+           positively homogeneous activations (ReLU family) it does not
+           depend on the variance at all. */
+        if (!isfinite(next) || next > 1e12) {
+            unbounded = 1;
+            break;
+        }
+        double dq = fabs(next - q);
+        growing = next > q;
+        q = next;
+        converged = dq <= 1e-12 * (q > 1e-300 ? q : 1e-300) || q < 1e-12;
+    }
+    /* Not converged after 5000 layers: the map creeps along a marginal
+       direction, towards infinity (ReLU just above criticality) or towards
+       the fixed point 0 (tanh at sigma_w^2 = 1, where q falls like 1/l). */
+    int to_zero = 0;
+    if (!converged && !unbounded) {
+        if (growing)
+            unbounded = 1;
+        else
+            to_zero = 1; /* chi is the limit from above: evaluated at the last q */
+    }
+    moments(a, q, &ep, &edp);
+    t->q_star = unbounded ? INFINITY : to_zero ? 0.0 : q;
+    t->chi_predicted = t->sigma_w2 * edp;
+    /* The same recursion from the variance this network's stack really
+       receives (its input at initialization), layer by layer. */
+    const gs_tensor *x = &m->acts[best_first];
+    size_t nx = gs_tensor_numel(x);
+    t->q_in = t->sigma_w2 * gs_sumsq(x->dtype, nx, x->data) / (double)(nx ? nx : 1) + t->sigma_b2;
+    double qp = t->q_in, log_chi = 0;
+    for (size_t l = best_first; l <= last; l++) {
+        moments(a, qp, &ep, &edp);
+        log_chi += log(t->sigma_w2 * edp);
+        qp = t->sigma_w2 * ep + t->sigma_b2;
+    }
+    t->chi_path = exp(log_chi / (double)(last - best_first + 1));
+    double log_sum = 0;
+    size_t count = 0;
+    for (size_t l = best_first; l <= last; l++)
+        if (ig[l] > 0 && ig[l + 1] > 0 && isfinite(ig[l]) && isfinite(ig[l + 1])) {
+            log_sum += 2 * log(ig[l] / ig[l + 1]);
+            count++;
+        }
+    t->chi_measured = count ? exp(log_sum / (double)count) : NAN;
+    t->first = best_first;
+    t->last = last;
+    snprintf(t->activation, sizeof t->activation, "%s", act_name(act));
+    t->valid = 1;
+    free(a->theta);
+    free(a);
+}
+
+int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err)
+{
+    char *text;
+    if (t->valid)
+        text = gs_xasprintf("first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
+                            "chi_predicted,chi_measured,q_in,chi_path\n"
+                            "%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
+                            t->first, t->last, t->activation, t->sigma_w2, t->sigma_b2,
+                            t->q_star, t->chi_predicted, t->chi_measured, t->q_in, t->chi_path);
+    else
+        text = gs_xstrdup("first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
+                          "chi_predicted,chi_measured,q_in,chi_path\n");
+    int rc = gs_write_atomic(dir, "theory.csv", text, strlen(text), err);
+    free(text);
+    return rc;
+}

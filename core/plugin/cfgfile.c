@@ -1,0 +1,132 @@
+/*
+ * Reading an experiment file with libconfig, without letting libconfig end
+ * the process.
+ *
+ * libconfig 1.5 (Debian's) opens an @include target with fopen, which
+ * succeeds on a directory; the first read then fails inside the flex scanner,
+ * whose fatal-error handler calls exit(2) with "input in flex scanner failed".
+ * libconfig 1.7's include hook would let us refuse such a target, but 1.5 has
+ * none, so every @include is checked here first, the same way the scanner
+ * finds them: a line starting with optional blanks, "@include", blanks and a
+ * quoted name (\\ and \" escapes), relative names taken from the include
+ * directory, at most ten levels deep as in libconfig.  Only targets that are
+ * not regular files are refused here; a missing file is left for libconfig
+ * to report in its own words.
+ */
+#include "config.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "plugin/cfgfile.h"
+#include "base/util.h"
+
+enum { MAX_INCLUDE_DEPTH = 10 };
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = gs_xmalloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap)
+            buf = gs_xrealloc(buf, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* The name of an @include on the line at p (up to end), or NULL when the
+   line has none. */
+static char *include_name(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if ((size_t)(end - p) < 9 || memcmp(p, "@include", 8) != 0)
+        return NULL;
+    p += 8;
+    if (*p != ' ' && *p != '\t')
+        return NULL;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end || *p++ != '"')
+        return NULL;
+    size_t cap = 64, n = 0;
+    char *name = gs_xmalloc(cap);
+    for (; p < end && *p != '"' && *p != '\n'; p++) {
+        if (*p == '\\' && p + 1 < end && (p[1] == '\\' || p[1] == '"'))
+            p++;
+        if (n + 2 > cap)
+            name = gs_xrealloc(name, cap *= 2);
+        name[n++] = *p;
+    }
+    name[n] = '\0';
+    return name;
+}
+
+static int check_file(const char *path, const char *dir, int depth, gs_error *err)
+{
+    size_t len;
+    char *text = slurp(path, &len);
+    if (!text)
+        return 0; /* libconfig reports unreadable files itself */
+    int rc = 0, line = 1;
+    const char *end = text + len;
+    /* NUL is an ordinary character to libconfig's scanner: lengths, not strings */
+    for (const char *p = text; p < end && rc == 0; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *name = include_name(p, nl ? nl : end);
+        if (name) {
+            char *target = name[0] == '/' || !dir ? gs_xstrdup(name)
+                                                   : gs_xasprintf("%s/%s", dir, name);
+            struct stat st;
+            if (stat(target, &st) == 0) {
+                if (!S_ISREG(st.st_mode)) {
+                    gs_err_set(err, "%s:%d: @include \"%s\": %s", path, line, name,
+                               S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+                    rc = -1;
+                } else if (depth + 1 < MAX_INCLUDE_DEPTH) {
+                    /* deeper nesting is libconfig's error to report */
+                    rc = check_file(target, dir, depth + 1, err);
+                }
+            }
+            free(target);
+            free(name);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    free(text);
+    return rc;
+}
+
+int gs_config_read_file(config_t *cfg, const char *path, const char *include_dir,
+                        gs_error *err)
+{
+    config_init(cfg);
+    config_set_include_dir(cfg, include_dir);
+    if (check_file(path, include_dir, 0, err) < 0) {
+        config_destroy(cfg);
+        return -1;
+    }
+    if (!config_read_file(cfg, path)) {
+        const char *f = config_error_file(cfg) ? config_error_file(cfg) : path;
+        if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+            gs_err_set(err, "%s: cannot read experiment file", path);
+        else
+            gs_err_set(err, "%s:%d: %s", f, config_error_line(cfg), config_error_text(cfg));
+        config_destroy(cfg);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,452 @@
+/*
+ * gradscope check-plugin: independent checks of any component.
+ *
+ * Differentiable components (activations, losses, layers) are run in double
+ * precision and their backward compared with central finite differences of
+ * their own forward; their float kernels are compared with the double ones.
+ * Evaluation points stay away from kinks, where finite differences of a
+ * piecewise function are meaningless.
+ */
+#include "config.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "base/rng.h"
+#include "base/util.h"
+#include "engine/model.h"
+#include "tools/gradcheck.h"
+#include "engine/optstep.h"
+#include "plugin/registry.h"
+#include "plugin/schema.h"
+
+#define FD_TOL 1e-5
+#define F32_TOL 2e-3
+
+
+typedef struct check_state {
+    double max_err;
+    char detail[512];
+    int ok;
+} check_state;
+
+static double rel_err(double a, double b)
+{
+    double scale = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return fabs(a - b) / (scale > 1e-4 ? scale : 1e-4);
+}
+
+static void note(check_state *s, double err, double tol, const char *what)
+{
+    if (!(err <= tol) && s->ok) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail, "%s: relative error %.3e exceeds %.0e", what, err,
+                 tol);
+    }
+    if (err > s->max_err || isnan(err))
+        s->max_err = err;
+}
+
+/* Points in [-2.5, 2.5] at least 0.1 away from 0, where most kinks live. */
+static void kink_free_points(gs_rng *r, double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = 0.1 + 2.4 * gs_rng_uniform01(r);
+        x[i] = gs_rng_uniform01(r) < 0.5 ? -v : v;
+    }
+}
+
+static void check_activation(const gs_ref *ref, gs_rng *rng, check_state *s)
+{
+    const gs_activation_ops *ops = ref->info->component->ops;
+    enum { N = 4, C = 3, INNER = 2, E = N * C * INNER };
+    double x[E], y[E], dy[E], dx[E], xp[E], yp[E];
+    kink_free_points(rng, x, E);
+    for (size_t i = 0; i < E; i++)
+        dy[i] = gs_rng_gauss(rng);
+    size_t nt = ops->n_params ? ops->n_params(ref->values, C) : 0;
+    double *theta = gs_xcalloc(nt + 1, sizeof *theta), *dtheta = gs_xcalloc(nt + 1, sizeof *dtheta);
+    if (nt) {
+        ops->init_params(ref->values, nt, theta);
+        for (size_t i = 0; i < nt; i++)
+            theta[i] += 0.1 * gs_rng_gauss(rng); /* away from the default, to see each slope */
+    }
+    gs_act_call c = {.host = gs_host_table(), .p = ref->values, .n = N, .channels = C,
+                     .inner = INNER, .theta = nt ? theta : NULL};
+    ops->forward_f64(&c, x, y);
+    ops->backward_f64(&c, x, y, dy, dx, nt ? dtheta : NULL);
+    for (size_t i = 0; i < E; i++) {
+        double h = 1e-6 * (fabs(x[i]) > 1 ? fabs(x[i]) : 1);
+        memcpy(xp, x, sizeof xp);
+        xp[i] = x[i] + h;
+        ops->forward_f64(&c, xp, yp);
+        double up = yp[i] * dy[i];
+        xp[i] = x[i] - h;
+        ops->forward_f64(&c, xp, yp);
+        double down = yp[i] * dy[i];
+        note(s, rel_err((up - down) / (2 * h), dx[i]), FD_TOL, "dL/dx vs finite differences");
+    }
+    for (size_t k = 0; k < nt; k++) {
+        double keep = theta[k], h = 1e-6, lp = 0, lm = 0;
+        theta[k] = keep + h;
+        ops->forward_f64(&c, x, yp);
+        for (size_t i = 0; i < E; i++)
+            lp += yp[i] * dy[i];
+        theta[k] = keep - h;
+        ops->forward_f64(&c, x, yp);
+        for (size_t i = 0; i < E; i++)
+            lm += yp[i] * dy[i];
+        theta[k] = keep;
+        note(s, rel_err((lp - lm) / (2 * h), dtheta[k]), FD_TOL,
+             "dL/dtheta vs finite differences");
+    }
+    /* float kernels against double ones */
+    float xf[E], yf[E], dyf[E], dxf[E];
+    float *thf = gs_xcalloc(nt + 1, sizeof *thf), *dthf = gs_xcalloc(nt + 1, sizeof *dthf);
+    for (size_t i = 0; i < E; i++)
+        xf[i] = (float)x[i], dyf[i] = (float)dy[i];
+    for (size_t k = 0; k < nt; k++)
+        thf[k] = (float)theta[k];
+    c.theta = nt ? thf : NULL;
+    ops->forward_f32(&c, xf, yf);
+    ops->backward_f32(&c, xf, yf, dyf, dxf, nt ? dthf : NULL);
+    for (size_t i = 0; i < E; i++) {
+        note(s, rel_err(yf[i], y[i]), F32_TOL, "float forward vs double");
+        note(s, rel_err(dxf[i], dx[i]), F32_TOL, "float backward vs double");
+    }
+    for (size_t k = 0; k < nt; k++)
+        note(s, rel_err(dthf[k], dtheta[k]), F32_TOL, "float dtheta vs double");
+    double gain = ops->gain ? ops->gain(ref->values) : 1.0;
+    if (!(gain > 0 && isfinite(gain)) && s->ok) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail, "gain %g is not a positive number", gain);
+    }
+    if (s->ok)
+        snprintf(s->detail, sizeof s->detail, "gain %.6g, %zu learnable per 3 channels", gain, nt);
+    free(theta);
+    free(dtheta);
+    free(thf);
+    free(dthf);
+}
+
+static void check_loss(const gs_ref *ref, gs_rng *rng, check_state *s)
+{
+    const gs_loss_ops *ops = ref->info->component->ops;
+    enum { N = 4, W = 5, E = N * W };
+    double out[E], d[E], targets[E];
+    int32_t labels[N];
+    for (size_t i = 0; i < E; i++) {
+        out[i] = 2 * gs_rng_gauss(rng);
+        targets[i] = gs_rng_uniform01(rng);
+    }
+    for (size_t i = 0; i < N; i++)
+        labels[i] = (int32_t)gs_rng_below(rng, W);
+    gs_loss_call c = {.host = gs_host_table(), .p = ref->values, .n = N, .width = W,
+                      .labels = ops->needs_labels ? labels : NULL,
+                      .targets = ops->needs_labels ? NULL : targets};
+    double loss = ops->eval_f64(&c, out, d);
+    for (size_t i = 0; i < E; i++) {
+        double keep = out[i], h = 1e-6;
+        out[i] = keep + h;
+        double up = ops->eval_f64(&c, out, NULL);
+        out[i] = keep - h;
+        double down = ops->eval_f64(&c, out, NULL);
+        out[i] = keep;
+        note(s, rel_err((up - down) / (2 * h), d[i]), FD_TOL, "dL/dout vs finite differences");
+    }
+    float of[E], df[E], tf[E];
+    for (size_t i = 0; i < E; i++)
+        of[i] = (float)out[i], tf[i] = (float)targets[i];
+    if (!ops->needs_labels)
+        c.targets = tf;
+    double lf = ops->eval_f32(&c, of, df);
+    note(s, rel_err(lf, loss), F32_TOL, "float loss vs double");
+    for (size_t i = 0; i < E; i++)
+        note(s, rel_err(df[i], d[i]), F32_TOL, "float gradient vs double");
+    if (s->ok)
+        snprintf(s->detail, sizeof s->detail, "loss %.6g on a random batch", loss);
+}
+
+/* Fills required parameters with small valid values so a block can be built. */
+static gs_ref *ref_for_check(const gs_registry *reg, const gs_component_info *ci, char *why,
+                             size_t n)
+{
+    const gs_param_spec *schema = ci->component->params;
+    size_t len = gs_schema_len(schema);
+    gs_ref *r = gs_xcalloc(1, sizeof *r);
+    r->reg = reg;
+    r->info = ci;
+    r->n = len;
+    r->values = gs_xcalloc(len + 1, sizeof *r->values);
+    gs_error err;
+    if (gs_params_defaults(reg, schema, r->values, &r->pool, ci->component->name, &err) < 0) {
+        snprintf(why, n, "%.480s", err.msg); /* why holds 512 */
+        gs_ref_free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        const gs_param_spec *p = &schema[i];
+        if (!(p->flags & GS_REQUIRED))
+            continue;
+        double lo = p->min <= p->max ? p->min : -1e300, hi = p->min <= p->max ? p->max : 1e300;
+        switch (p->type) {
+        case GS_P_INT: r->values[i].i = (int64_t)fmin(fmax(3, lo), hi); break;
+        case GS_P_FLOAT: r->values[i].f = fmin(fmax(0.5, lo), hi); break;
+        case GS_P_BOOL: r->values[i].b = 0; break;
+        default:
+            snprintf(why, n, "required parameter '%s' has no value to check with", p->name);
+            gs_ref_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, check_state *s)
+{
+    enum { B = 3 };
+    gs_shape in = {.ndim = 1, .dims = {5}};
+    gs_model *m = gs_model_new(reg, GS_F64, 7, &in);
+    gs_error err;
+    if (gs_model_add_layer(m, ref, &err) < 0 || gs_model_finalize(m, B, &err) < 0) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail, "cannot build: %.480s", err.msg);
+        gs_model_free(m);
+        return;
+    }
+    size_t nin = B * gs_shape_numel(&in);
+    double *x = m->acts[0].data;
+    for (size_t i = 0; i < nin; i++)
+        x[i] = gs_rng_gauss(rng);
+    /* Nudge parameters off their initial values (zero biases hide mistakes). */
+    double *w = m->values;
+    for (size_t i = 0; i < m->total; i++)
+        w[i] += 0.1 * gs_rng_gauss(rng);
+    double err_max;
+    char what[200], label[256];
+    gs_model_gradcheck(m, 1, rng, FD_TOL, 400, &err_max, what, sizeof what);
+    snprintf(label, sizeof label, "%s vs finite differences", what);
+    note(s, err_max, FD_TOL, label);
+    if (s->ok)
+        snprintf(s->detail, sizeof s->detail, "in 5 -> out %zu, %zu parameters",
+                 gs_shape_numel(&m->out), m->total);
+    gs_model_free(m);
+}
+
+static void check_initializer(const gs_ref *ref, check_state *s)
+{
+    const gs_initializer_ops *ops = ref->info->component->ops;
+    size_t dims[2] = {200, 300};
+    size_t n = dims[0] * dims[1];
+    double *a = gs_xmalloc(n * sizeof *a), *b = gs_xmalloc(n * sizeof *b);
+    gs_rng r1, r2;
+    gs_rng_seed(&r1, 11, 1);
+    gs_rng_seed(&r2, 11, 1);
+    gs_init_call c = {.host = gs_host_table(), .p = ref->values, .rng = &r1, .ndim = 2,
+                      .dims = dims, .fan_in = dims[1], .fan_out = dims[0],
+                      .activation_gain = sqrt(2.0), .activation_slope = 0};
+    int rc1 = ops->fill(&c, a);
+    c.rng = &r2;
+    int rc2 = ops->fill(&c, b);
+    if (rc1 || rc2) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail, "fill failed: %s", gs_last_error());
+    } else {
+        double sum = 0, sq = 0;
+        for (size_t i = 0; i < n && s->ok; i++) {
+            if (!isfinite(a[i]) || a[i] != b[i]) {
+                s->ok = 0;
+                snprintf(s->detail, sizeof s->detail,
+                         isfinite(a[i]) ? "same seed gave different values" : "non-finite value");
+            }
+            sum += a[i];
+            sq += a[i] * a[i];
+        }
+        double mean = sum / (double)n, var = sq / (double)n - mean * mean;
+        if (s->ok)
+            snprintf(s->detail, sizeof s->detail,
+                     "200x300: mean %.4g, std %.4g (fan_in 300, fan_out 200, gain sqrt 2)",
+                     mean, sqrt(var > 0 ? var : 0));
+    }
+    free(a);
+    free(b);
+}
+
+/* 100 steps on f(theta) = |theta|^2 / 2 from a fixed start, the tensor
+   stepped whole, or as the ranges [0, split) and [split, n) when split > 0. */
+enum { OPT_CHECK_N = 64 };
+
+static float descent_start(size_t i) { return (float)(1.0 + 0.01 * (double)i); }
+
+static void optimizer_descent(const gs_ref *ref, double lr, size_t split, float *theta,
+                              float *state)
+{
+    const gs_optimizer_ops *ops = ref->info->component->ops;
+    enum { N = OPT_CHECK_N };
+    size_t slots = ops->state_slots(ref->values);
+    memset(state, 0, (slots * N + 1) * sizeof *state);
+    for (size_t k = 0; k < slots && ops->state_init; k++)
+        for (size_t i = 0; i < N; i++)
+            state[k * N + i] = (float)ops->state_init(ref->values, k);
+    for (size_t i = 0; i < N; i++)
+        theta[i] = descent_start(i);
+    float grad[N];
+    for (uint64_t t = 1; t <= 100; t++) {
+        for (size_t i = 0; i < N; i++)
+            grad[i] = theta[i];
+        gs_opt_call c = {.host = gs_host_table(), .p = ref->values, .t = t, .lr = lr,
+                         .weight_decay = 0, .stride = N};
+        if (split) {
+            ops->step(&c, split, theta, grad, state);
+            ops->step(&c, N - split, theta + split, grad + split, state + split);
+        } else {
+            ops->step(&c, N, theta, grad, state);
+        }
+    }
+}
+
+static void check_optimizer(const gs_ref *ref, check_state *s)
+{
+    const gs_optimizer_ops *ops = ref->info->component->ops;
+    enum { N = OPT_CHECK_N };
+    size_t slots = ops->state_slots(ref->values);
+    float theta[N], *state = gs_xcalloc(slots * N + 1, sizeof *state);
+    double lr = 0.01;
+    int idx = gs_schema_index(ref->info->component->params, "lr");
+    if (idx >= 0 && ref->info->component->params[idx].type == GS_P_FLOAT)
+        lr = ref->values[idx].f;
+    double before = 0, after = 0;
+    for (size_t i = 0; i < N; i++)
+        before += 0.5 * descent_start(i) * descent_start(i);
+    /* f must decrease under the optimizer's own defaults. */
+    optimizer_descent(ref, lr, 0, theta, state);
+    int finite = 1;
+    for (size_t i = 0; i < N; i++) {
+        after += 0.5 * theta[i] * theta[i];
+        finite &= isfinite(theta[i]);
+    }
+    for (size_t i = 0; i < slots * N; i++)
+        finite &= isfinite(state[i]);
+    /* An element-wise optimizer must not notice how its tensor is cut. */
+    int elementwise = gs_optimizer_elementwise(ops);
+    long differs = -1;
+    if (elementwise) {
+        float theta2[N], *state2 = gs_xcalloc(slots * N + 1, sizeof *state2);
+        optimizer_descent(ref, lr, 23, theta2, state2);
+        for (size_t i = 0; i < N && differs < 0; i++)
+            if (memcmp(&theta[i], &theta2[i], sizeof(float)) != 0)
+                differs = (long)i;
+        for (size_t i = 0; i < slots * N && differs < 0; i++)
+            if (memcmp(&state[i], &state2[i], sizeof(float)) != 0)
+                differs = (long)(i % N);
+        free(state2);
+    }
+    if (differs >= 0) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail,
+                 "declares elementwise, but stepping elements [0, 23) and [23, %d) in two "
+                 "calls changes element %ld",
+                 N, differs);
+    } else if (!finite || !(after < before)) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail,
+                 "100 steps on |theta|^2/2 at lr %g: objective %.6g -> %.6g%s", lr, before, after,
+                 finite ? "" : " (non-finite state)");
+    } else {
+        snprintf(s->detail, sizeof s->detail,
+                 "100 steps on |theta|^2/2 at lr %g: objective %.4g -> %.4g, %zu state slots%s",
+                 lr, before, after, slots,
+                 elementwise ? ", element-wise (ranges match)" : "");
+    }
+    free(state);
+}
+
+static void check_schedule(const gs_ref *ref, check_state *s)
+{
+    const gs_schedule_ops *ops = ref->info->component->ops;
+    for (uint64_t t = 0; t < 1000; t++) {
+        double f = ops->factor(ref->values, t, 1000, 100);
+        if (!(f >= 0 && isfinite(f))) {
+            s->ok = 0;
+            snprintf(s->detail, sizeof s->detail, "factor %g at step %llu", f,
+                     (unsigned long long)t);
+            return;
+        }
+    }
+    snprintf(s->detail, sizeof s->detail, "factor at steps 0, 500, 999 of 1000: %.4g, %.4g, %.4g",
+             ops->factor(ref->values, 0, 1000, 100), ops->factor(ref->values, 500, 1000, 100),
+             ops->factor(ref->values, 999, 1000, 100));
+}
+
+static void check_dataset(const gs_ref *ref, check_state *s)
+{
+    const gs_dataset_ops *ops = ref->info->component->ops;
+    gs_rng rng;
+    gs_rng_seed(&rng, 3, 0);
+    gs_data_call c = {.host = gs_host_table(), .p = ref->values, .rng = &rng};
+    gs_dataset d;
+    memset(&d, 0, sizeof d);
+    gs_clear_error();
+    if (ops->load(&c, &d) != 0) {
+        snprintf(s->detail, sizeof s->detail, "not loaded with default parameters (%s)",
+                 gs_last_error());
+        return;
+    }
+    size_t width = gs_shape_numel(&d.shape);
+    int finite = 1;
+    for (size_t i = 0; i < d.train.count * width; i++)
+        finite &= isfinite(d.train.x[i]);
+    if (!finite) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail, "non-finite feature values");
+    } else {
+        snprintf(s->detail, sizeof s->detail, "defaults: %zu train, %zu test, %zu features",
+                 d.train.count, d.test.count, width);
+    }
+    void *arrays[] = {d.train.x, d.train.labels, d.train.targets,
+                      d.test.x,  d.test.labels,  d.test.targets};
+    for (size_t i = 0; i < GS_ARRAY_LEN(arrays); i++)
+        free(arrays[i]);
+}
+
+int gs_check_ref(const gs_registry *reg, const gs_ref *ref, gs_check_result *res)
+{
+    const gs_component *c = ref->info->component;
+    check_state s = {.ok = 1};
+    memset(res, 0, sizeof *res);
+    snprintf(res->component, sizeof res->component, "%s %s", gs_kind_name(c->kind), c->name);
+    gs_rng rng;
+    gs_rng_seed(&rng, 12345, gs_hash_string(c->name));
+    switch (c->kind) {
+    case GS_KIND_ACTIVATION: check_activation(ref, &rng, &s); break;
+    case GS_KIND_LOSS: check_loss(ref, &rng, &s); break;
+    case GS_KIND_LAYER: check_layer(reg, ref, &rng, &s); break;
+    case GS_KIND_INITIALIZER: check_initializer(ref, &s); break;
+    case GS_KIND_OPTIMIZER: check_optimizer(ref, &s); break;
+    case GS_KIND_SCHEDULE: check_schedule(ref, &s); break;
+    case GS_KIND_DATASET: check_dataset(ref, &s); break;
+    default: s.ok = 0; snprintf(s.detail, sizeof s.detail, "unknown kind"); break;
+    }
+    res->ok = s.ok;
+    res->max_rel_err = s.max_err;
+    snprintf(res->detail, sizeof res->detail, "%s", s.detail);
+    return res->ok;
+}
+
+int gs_check_component(const gs_registry *reg, const gs_component_info *ci, gs_check_result *res)
+{
+    char why[512] = "";
+    gs_ref *ref = ref_for_check(reg, ci, why, sizeof why);
+    if (!ref) {
+        memset(res, 0, sizeof *res);
+        snprintf(res->component, sizeof res->component, "%s %s",
+                 gs_kind_name(ci->component->kind), ci->component->name);
+        /* A data set whose files must be named has nothing to load by default. */
+        res->ok = ci->component->kind == GS_KIND_DATASET;
+        snprintf(res->detail, sizeof res->detail, "%s: %s",
+                 res->ok ? "load not checked" : "cannot check", why);
+        return res->ok;
+    }
+    int ok = gs_check_ref(reg, ref, res);
+    gs_ref_free(ref);
+    return ok;
+}
