@@ -9,7 +9,7 @@ core_libgradscope_la_SOURCES = \
 	core/plugin/registry.h core/plugin/registry.c core/plugin/schema.h core/plugin/schema.c \
 	core/plugin/cfgfile.h core/plugin/cfgfile.c \
 	core/rundir/rundir.h core/rundir/rundir.c core/rundir/csv.h core/rundir/csv.c \
-	core/rundir/npy.h core/rundir/npy.c \
+	core/rundir/npy.h core/rundir/npy.c core/rundir/format.h core/rundir/format.c \
 	core/engine/model.h core/engine/model.c core/engine/host.c \
 	core/engine/experiment.h core/engine/experiment.c \
 	core/engine/monitor.h core/engine/monitor.c core/engine/theory.h core/engine/theory.c \

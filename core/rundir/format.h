@@ -142,6 +142,7 @@ int gs_summary_read(const char *dir, gs_summary *s, gs_error *err);
  */
 typedef struct gs_table {
     char *text;
+    char **names;        /* the header's ncol column names */
     char **cells;        /* rows x ncol */
     size_t rows, ncol;
     int *col;            /* format column k is file column col[k] */
