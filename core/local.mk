@@ -14,9 +14,16 @@ core_libgradscope_la_SOURCES = \
 	core/engine/experiment.h core/engine/experiment.c \
 	core/engine/monitor.h core/engine/monitor.c core/engine/theory.h core/engine/theory.c \
 	core/engine/checkpoint.h core/engine/checkpoint.c \
-	core/engine/optstep.h core/engine/optstep.c core/engine/trainer.c core/engine/dataparallel.c \
+	core/engine/optstep.h core/engine/optstep.c core/engine/dataparallel.c \
+	core/engine/trainer.h core/engine/trainer.c core/engine/train_step.c core/engine/evaluate.c \
+	core/engine/prepare.c core/engine/runfiles.c core/engine/run.c \
 	core/tools/gradcheck.h core/tools/check.c core/tools/testing.c core/include/gradscope/testing.h \
-	core/tools/report.c core/tools/sweep.c
+	core/tools/report/sbuf.h core/tools/report/sbuf.c core/tools/report/run.h \
+	core/tools/report/load.c core/tools/report/discover.c core/tools/report/svg.h \
+	core/tools/report/svg.c core/tools/report/figures.h core/tools/report/heatmap.c \
+	core/tools/report/lines.c core/tools/report/page.c \
+	core/tools/sweep.h core/tools/sweep.c core/tools/sweep_expand.c \
+	core/tools/sweep_pool.c core/tools/sweep_collect.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core -DGS_PLUGINDIR='"$(plugindir)"'
 core_libgradscope_la_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS) $(ZLIB_CFLAGS) -fvisibility=hidden
 core_libgradscope_la_LIBADD = $(LIBCONFIG_LIBS) $(ZLIB_LIBS) -lm
@@ -24,7 +31,7 @@ core_libgradscope_la_LDFLAGS = -version-info 0:0:0 $(AM_LDFLAGS)
 
 gradscopeincludedir = $(includedir)/gradscope
 gradscopeinclude_HEADERS = core/include/gradscope/plugin.h core/include/gradscope/gradscope.h \
-	core/include/gradscope/activation.h
+	core/include/gradscope/activation.h core/include/gradscope/layer.h
 
 bin_PROGRAMS += core/gradscope
 core_gradscope_SOURCES = core/cli/main.c core/cli/report.c core/cli/newplugin.c \

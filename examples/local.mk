@@ -3,4 +3,5 @@
 # against a staged install.
 nobase_dist_doc_DATA = examples/plugins/README.md examples/plugins/experiment.cfg \
 	examples/plugins/pswish/pswish.c examples/plugins/pswish/Makefile \
-	examples/plugins/highway/highway.c examples/plugins/highway/Makefile
+	examples/plugins/highway/highway.c examples/plugins/highway/Makefile \
+	examples/plugins/rezero/rezero.c examples/plugins/rezero/Makefile

@@ -56,6 +56,7 @@ for c in "activation  *relu" "initializer *he" "optimizer  *adam" "layer  *dense
 done
 expect "plugins shows parameters with defaults" out "negative_slope.*default 0.01"
 expect "plugins shows files" out "act_relu.so"
+if grep -q "^shadowed:\|^skipped:" "$tmp/out"; then failed=$((failed + 1)); echo "FAIL: the build tree shadows or skips a plugin"; fi
 # The blocks' schemas, with the defaults the reference defines
 check "plugins layer" 0 "$GS" plugins layer
 for pat in "^layer  *resnet " "shortcut_scale  *float  *default 1 " "form  *string  *default \"pre\"  (one of pre|post|mlp)" \
@@ -77,6 +78,7 @@ model = { layers = ( { type = "dense"; units = 2; activation = "sigmoud"; } ); }
 CFG
 check "validate bad" 2 "$GS" validate "$tmp/bad.cfg"
 expect "error has FILE:LINE and a suggestion" err "bad.cfg:2: .*did you mean 'sigmoid'"
+expect "unknown component lists the directories searched" err "searched .*/plugins/activation/.libs:"
 check "run bad writes nothing" 2 "$GS" run "$tmp/bad.cfg" --out "$tmp/never"
 [ -e "$tmp/never" ] && { failed=$((failed + 1)); echo "FAIL: a bad run created its directory"; }
 check "run bad --set" 2 "$GS" run "$SRC/configs/quickstart.cfg" --set optimizer.lr=-1 --out "$tmp/never"

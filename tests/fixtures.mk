@@ -61,13 +61,38 @@ tests_fixtures_fx_twin_la_SOURCES = tests/fixtures/fixture.c
 tests_fixtures_fx_twin_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_VALID
 tests_fixtures_fx_twin_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_fixtures_fx_twin_la_LDFLAGS = $(FIXTURE_LDFLAGS)
-check_LTLIBRARIES += tests/fixtures/fx_oldminor.la
-tests_fixtures_fx_oldminor_la_SOURCES = tests/fixtures/fixture.c
-tests_fixtures_fx_oldminor_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_OLD_MINOR
-tests_fixtures_fx_oldminor_la_CFLAGS = $(PLUGIN_CFLAGS)
-tests_fixtures_fx_oldminor_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 check_LTLIBRARIES += tests/fixtures/fx_falseelementwise.la
 tests_fixtures_fx_falseelementwise_la_SOURCES = tests/fixtures/fixture.c
 tests_fixtures_fx_falseelementwise_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_FALSE_ELEMENTWISE -DFX_COMPONENT='"fx_double_ew"'
 tests_fixtures_fx_falseelementwise_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_fixtures_fx_falseelementwise_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_stockrelu.la
+tests_fixtures_fx_stockrelu_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_stockrelu_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_VALID -DFX_COMPONENT='"relu"'
+tests_fixtures_fx_stockrelu_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_stockrelu_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_size20.la
+tests_fixtures_fx_size20_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_size20_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_SIZE_2_0
+tests_fixtures_fx_size20_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_size20_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_larger.la
+tests_fixtures_fx_larger_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_larger_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_LARGER
+tests_fixtures_fx_larger_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_larger_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_largernewer.la
+tests_fixtures_fx_largernewer_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_largernewer_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_LARGER_NEWER
+tests_fixtures_fx_largernewer_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_largernewer_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_undersized.la
+tests_fixtures_fx_undersized_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_undersized_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_UNDERSIZED
+tests_fixtures_fx_undersized_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_undersized_la_LDFLAGS = $(FIXTURE_LDFLAGS)
+check_LTLIBRARIES += tests/fixtures/fx_f32only.la
+tests_fixtures_fx_f32only_la_SOURCES = tests/fixtures/fixture.c
+tests_fixtures_fx_f32only_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_CASE=FX_F32_ONLY
+tests_fixtures_fx_f32only_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_fixtures_fx_f32only_la_LDFLAGS = $(FIXTURE_LDFLAGS)

@@ -6,9 +6,10 @@
 # nothing beside it.  core/cli uses the library's public API only.  Plugins
 # (plugins/, examples/plugins/, tests/fixtures/) include the installed SDK
 # (<gradscope/...>) and headers of their own folder, never the core's.
-# Also: no .c file in core/ over 1000 lines, and no .c file that declares
+# Also: no .c file in core/ over 1000 lines, no .c file that declares
 # another file's function by hand (a prototype belongs in that file's header,
-# where the compiler checks it against the definition).
+# where the compiler checks it against the definition), and every file of
+# core/ named in docs/ARCHITECTURE.md.
 set -u
 top=${1:-${GRADSCOPE_TEST_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}}
 cd "$top" || exit 2
@@ -78,12 +79,22 @@ for f in $(find core -name '*.c' | sort); do
     # A file-scope declaration of a function that is not static: a
     # prototype of another file's function, written by hand.
     awk -v f="$f" '
-        /^[A-Za-z_].*\(/ && !/^static/ && !/^typedef/ && !/^#/ { decl = $0; start = NR }
+        /^[A-Za-z_][^=]*\(/ && !/^static/ && !/^_Static_assert/ && !/^typedef/ && !/^#/ { decl = $0; start = NR }
         decl != "" && /\)[[:space:]]*(__attribute__.*)?;[[:space:]]*(\/\*.*\*\/)?[[:space:]]*$/ {
             print "layering: " f ":" start ": declares a function by hand; include the header of the file that defines it"
             bad = 1; decl = ""; next }
         decl != "" && /[{]/ { decl = "" }
         END { exit bad }' "$f" >&2 || fail=1
+done
+
+# docs/ARCHITECTURE.md shows every file of the core (its path, or its name
+# in backquotes on a line that names its folder): a file that it does not
+# name is one nobody has placed in the design.
+for f in $(find core -name '*.[ch]' | sort); do
+    # the path itself, or its name on a line of the table naming its folder
+    grep -qF "$f" docs/ARCHITECTURE.md ||
+        grep -F "$(dirname "$f")/" docs/ARCHITECTURE.md | grep -qF "\`$(basename "$f")\`" ||
+        complain "$f is not in docs/ARCHITECTURE.md's table of files"
 done
 
 [ $fail -eq 0 ] && echo "layering: core/ keeps its layers"

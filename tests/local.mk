@@ -55,3 +55,13 @@ EXTRA_DIST += tests/dataparallel_mpi.sh
 include $(srcdir)/tests/kernels.mk
 TESTS += tests/layering.sh
 EXTRA_DIST += tests/layering.sh
+TESTS += tests/plugin_path.sh
+EXTRA_DIST += tests/plugin_path.sh
+# The run-directory format (core/rundir/format.c, built in) and docs/FORMAT.md.
+check_PROGRAMS += tests/test_format
+TESTS += tests/test_format
+tests_test_format_SOURCES = tests/test_format.c tests/testutil.h core/rundir/format.c \
+	core/rundir/rundir.c core/base/util.c
+tests_test_format_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
+tests_test_format_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_format_LDADD = $(CHECK_LIBS) -lm

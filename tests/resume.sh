@@ -27,7 +27,7 @@ CFG
 
 same_as_reference() { # DIR LABEL
     for v in a b; do
-        for f in metrics.csv gradients.csv layers.csv histograms.csv paths.csv theory.csv; do
+        for f in metrics.csv gradients.csv layers.csv histograms.csv paths.csv theory.csv model.csv; do
             cmp -s "$tmp/ref/$v/$f" "$1/$v/$f" || { bad "$2: $v/$f differs"; return; }
         done
         cut -d, -f1-8 "$tmp/ref/$v/epochs.csv" >"$tmp/e1"
@@ -37,6 +37,7 @@ same_as_reference() { # DIR LABEL
         grep -v wall_time "$1/$v/summary.json" >"$tmp/s2"
         cmp -s "$tmp/s1" "$tmp/s2" || { bad "$2: $v/summary.json differs"; return; }
     done
+    cmp -s "$tmp/ref/index.csv" "$1/index.csv" || { bad "$2: index.csv differs"; return; }
     ok
 }
 
@@ -78,6 +79,7 @@ d="$tmp/int"
 start_and_kill INT "$d" 0.1
 [ $rc -eq 130 ] && ok || bad "SIGINT exit status $rc"
 grep -q '"status": "interrupted"' "$d"/*/summary.json && ok || bad "no interrupted status"
+grep -q '^[ab],[ab],11,interrupted$' "$d/index.csv" && ok || bad "index.csv: $(cat "$d/index.csv")"
 "$GS" resume "$d" --quiet || bad "resume after SIGINT"
 same_as_reference "$d" "SIGINT"
 
@@ -91,6 +93,17 @@ same_as_reference "$d" "SIGTERM"
 # A finished run is left alone.
 "$GS" resume "$tmp/ref" >"$tmp/out" 2>&1 && grep -q "already finished" "$tmp/out" && ok ||
     bad "resume of a finished run"
+
+# A summary.json that cannot be read, or of a newer format, is refused by name.
+cp -r "$tmp/ref" "$tmp/sum"
+printf '{\n  "status": "completed",\n  "steps": ' >"$tmp/sum/a/summary.json"
+"$GS" resume "$tmp/sum" --quiet 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "sum/a/summary.json: damaged" "$tmp/err" && ok ||
+    bad "damaged summary: $(cat "$tmp/err")"
+sed 's/"format_version": [0-9]*/"format_version": 99/' "$tmp/ref/a/summary.json" >"$tmp/sum/a/summary.json"
+"$GS" resume "$tmp/sum/a" --quiet 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "summary.json: format version 99 is newer" "$tmp/err" && ok ||
+    bad "newer summary: $(cat "$tmp/err")"
 
 # Damaged, foreign and orphaned checkpoints: refused, nothing changes.
 d="$tmp/dmg"

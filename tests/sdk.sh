@@ -85,11 +85,13 @@ PC="$PKG_CONFIG --define-variable=prefix=$stage$prefix"
 
 # ---- the installed files
 exists "$GS" "$stage$includedir/gradscope/plugin.h" "$stage$includedir/gradscope/activation.h" \
+    "$stage$includedir/gradscope/layer.h" \
     "$stage$includedir/gradscope/gradscope.h" "$stage$pkgconfigdir/gradscope.pc" \
     "$PLUGINS/act_relu.so" "$PLUGINS/layer_dense.so" "$PLUGINS/opt_sgd.so" \
     "$stage$mandir/man1/gradscope.1" "$stage$docdir/PLUGINS.md" "$stage$docdir/README.md" \
     "$stage$docdir/examples/plugins/pswish/pswish.c" \
-    "$stage$docdir/examples/plugins/highway/Makefile"
+    "$stage$docdir/examples/plugins/highway/Makefile" \
+    "$stage$docdir/examples/plugins/rezero/rezero.c" "$stage$docdir/examples/plugins/rezero/Makefile"
 
 # ---- pkg-config: flags and variables
 check "pkg-config --cflags" 0 $PC --cflags gradscope
@@ -121,19 +123,23 @@ build() { # DIR: runs the directory's Makefile, warnings as errors
 
 # ---- the example plugins, built out of tree
 mkdir -p "$tmp/ex"
-cp -R "$SRC/examples/plugins/pswish" "$SRC/examples/plugins/highway" "$tmp/ex/"
+cp -R "$SRC/examples/plugins/pswish" "$SRC/examples/plugins/highway" "$SRC/examples/plugins/rezero" \
+    "$tmp/ex/"
 chmod -R u+w "$tmp/ex"
-for p in pswish highway; do
+for p in pswish highway rezero; do
     check "build example $p" 0 build "$tmp/ex/$p"
     check "check-plugin example $p" 0 env GRADSCOPE_PLUGIN_PATH="$CORE" "$GS" check-plugin "$tmp/ex/$p/$p.so"
     expect "check-plugin $p reports ok" out "^ok  .* $p "
     [ "$p" = pswish ] && expect "pswish's beta is learnable" out "3 learnable per 3 channels"
+    # Every example has double-precision kernels, so its check runs in double.
+    grep -q "checked in float32" "$tmp/out" && fail "check-plugin checked example $p in float32"
 done
+EXAMPLES="$tmp/ex/pswish:$tmp/ex/highway:$tmp/ex/rezero${CORE:+:$CORE}"
 
-check "run the example experiment" 0 env GRADSCOPE_PLUGIN_PATH="$tmp/ex/pswish:$tmp/ex/highway${CORE:+:$CORE}" \
+check "run the example experiment" 0 env GRADSCOPE_PLUGIN_PATH="$EXAMPLES" \
     "$GS" run "$SRC/examples/plugins/experiment.cfg" --out "$tmp/run" --set training.epochs=1 \
     --threads 2 --quiet
-for v in highway plain; do
+for v in highway plain rezero; do
     if grep -q '"status": "completed"' "$tmp/run/$v/summary.json" 2>/dev/null; then
         passed=$((passed + 1))
     else
@@ -142,12 +148,66 @@ for v in highway plain; do
 done
 layers=$(awk -F, '$3 == "gate_mean" { print $2 }' "$tmp/run/highway/paths.csv" 2>/dev/null | sort -u | wc -l)
 [ "$layers" -eq 20 ] && passed=$((passed + 1)) || fail "gate_mean recorded for $layers highway layers, not 20"
-grep -q ",transform.act.slope," "$tmp/run/highway/gradients.csv" 2>/dev/null &&
+grep -q ",transform.act.beta," "$tmp/run/highway/gradients.csv" 2>/dev/null &&
     passed=$((passed + 1)) || fail "no gradient of pswish's beta inside the highway layers"
-check "plugins lists the examples" 0 env GRADSCOPE_PLUGIN_PATH="$tmp/ex/pswish:$tmp/ex/highway${CORE:+:$CORE}" \
-    "$GS" plugins
+layers=$(awk -F, '$3 == "unit_gate" && $4 == "channel" { print $2 }' "$tmp/run/highway/series.csv" 2>/dev/null | sort -u | wc -l)
+[ "$layers" -eq 20 ] && passed=$((passed + 1)) || fail "unit_gate series in series.csv for $layers highway layers, not 20"
+[ -e "$tmp/run/plain/series.csv" ] && fail "series.csv written for the plain stack, which records no series"
+# ReZero: every block records alpha, starting at alpha_init = 0, and both paths of dL/dx.
+for key in alpha branch_norm shortcut_grad_norm residual_grad_norm; do
+    layers=$(awk -F, -v k=$key '$3 == k { print $2 }' "$tmp/run/rezero/paths.csv" 2>/dev/null | sort -u | wc -l)
+    [ "$layers" -eq 20 ] && passed=$((passed + 1)) || fail "$key recorded for $layers rezero blocks, not 20"
+done
+nonzero=$(awk -F, '$1 == 0 && $3 == "alpha" && $4 != 0' "$tmp/run/rezero/paths.csv" 2>/dev/null | wc -l)
+[ "$nonzero" -eq 0 ] && passed=$((passed + 1)) || fail "$nonzero rezero blocks start with alpha != 0"
+grep -q ",alpha," "$tmp/run/rezero/gradients.csv" 2>/dev/null &&
+    passed=$((passed + 1)) || fail "no gradient of the rezero blocks' alpha"
+grep -q '^#define GS_ABI_MAJOR 2$' "$stage$includedir/gradscope/plugin.h" &&
+    passed=$((passed + 1)) || fail "the installed plugin.h is not ABI 2"
+check "plugins lists the examples" 0 env GRADSCOPE_PLUGIN_PATH="$EXAMPLES" "$GS" plugins
 expect "plugins shows where pswish came from" out "^activation  *pswish .* $tmp/ex/pswish/pswish.so$"
 expect "plugins shows where highway came from" out "^layer  *highway .* $tmp/ex/highway/highway.so$"
+expect "plugins shows where rezero came from" out "^layer  *rezero .* $tmp/ex/rezero/rezero.so$"
+
+# ---- ReZero's alpha (role GS_ROLE_GAIN) is learned but never weight-decayed.  Two runs
+# differ only in the optimizer's weight_decay, every decay group on: the first update
+# decays the last layer's weights and must leave alpha where its gradient alone takes it
+# (only the first: from the second on, the decayed weights change alpha's gradient).
+cat >"$tmp/decay.cfg" <<'EOF'
+name = "rezero-decay";
+data = { type = "synthetic"; set = "blobs"; features = 6; classes = 2; samples = 48;
+         test_samples = 8; };
+model = { layers = ( { type = "rezero"; alpha_init = 0.25; repeat = 2; },
+                     { type = "dense"; units = 2; } ); };
+optimizer = { type = "sgd"; lr = 0.1; };
+training = { epochs = 1; batch_size = 20; decay_weights = true; decay_biases = true;
+             decay_slopes = true; decay_norm = true; };
+monitor = { every = 1; detail_every = 1; };
+variants = ( { name = "free"; }, { name = "decayed"; optimizer = { weight_decay = 0.5; }; } );
+EOF
+check "run rezero with weight decay" 0 env GRADSCOPE_PLUGIN_PATH="$EXAMPLES" \
+    "$GS" run "$tmp/decay.cfg" --out "$tmp/decay" --threads 2 --quiet
+for v in free decayed; do
+    awk -F, '$3 == "alpha" && $1 <= 1 { print $1, $2, $4 }' "$tmp/decay/$v/paths.csv" \
+        >"$tmp/alpha.$v" 2>/dev/null
+    awk -F, '$1 == 1 && $2 == 2 && $3 == "weight" { print $5 }' "$tmp/decay/$v/gradients.csv" \
+        >"$tmp/wnorm.$v" 2>/dev/null
+done
+starts=$(awk '$1 == 0 && $3 == 0.25' "$tmp/alpha.free" | wc -l)
+moved=$(awk '$1 == 1 && $3 != 0.25' "$tmp/alpha.free" | wc -l)
+[ "$starts" -eq 2 ] && passed=$((passed + 1)) || fail "$starts of 2 rezero blocks start at alpha_init 0.25"
+[ "$moved" -eq 2 ] && passed=$((passed + 1)) || fail "alpha of $moved of 2 rezero blocks moved in the first step"
+if [ -s "$tmp/wnorm.free" ] && ! cmp -s "$tmp/wnorm.free" "$tmp/wnorm.decayed"; then
+    passed=$((passed + 1))
+else
+    fail "weight_decay did not change the last layer's weights: the test shows nothing"
+fi
+if [ -s "$tmp/alpha.free" ] && cmp -s "$tmp/alpha.free" "$tmp/alpha.decayed"; then
+    passed=$((passed + 1))
+else
+    fail "weight_decay changed rezero's alpha:"
+    paste "$tmp/alpha.free" "$tmp/alpha.decayed" | sed 's/^/  | /'
+fi
 
 # ---- new-plugin: a skeleton of every kind builds, passes check-plugin and has TODOs
 for kind in activation initializer optimizer layer block loss dataset schedule; do

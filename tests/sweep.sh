@@ -2,7 +2,8 @@
 # gradscope sweep on one machine: --list, validation before anything runs,
 # --jobs 2 equal to --jobs 1, restart after SIGTERM and SIGKILL (finished runs
 # skipped, stopped ones resumed bit-identically), --index/--collect and
-# SLURM_ARRAY_TASK_ID, variants, and the report of a sweep directory.
+# SLURM_ARRAY_TASK_ID, variants, index.csv (the map of the runs) beside
+# sweep.csv, damaged summaries, and the report of a sweep directory.
 set -u
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 tmp=$(mktemp -d)
@@ -71,6 +72,12 @@ grep -q "sweep combination 2 (activation=relu,seed=-2,optimizer=sgd,lr=0.01)" "$
 [ -e "$tmp/never" ] && bad "a bad sweep created its directory" || ok
 "$GS" sweep "$tmp/exp.cfg" --set optimizer.lr=0.1 --out "$tmp/never" --quiet 2>/dev/null
 [ $? -eq 2 ] && ok || bad "--set of a swept key accepted"
+# a swept value is a cell of index.csv, which is read a line at a time
+sed 's/values = \[ "sgd", "adam" \]/values = [ "sgd", "ad\\nam" ]/' "$tmp/exp.cfg" >"$tmp/nl.cfg"
+"$GS" sweep "$tmp/nl.cfg" --out "$tmp/never" --quiet 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "nl.cfg:12: sweep.zip: value 2 of 'optimizer.type' holds a line break" "$tmp/err" && ok ||
+    bad "a value with a line break: $(cat "$tmp/err")"
+[ -e "$tmp/never" ] && bad "a refused sweep created its directory" || ok
 
 # the reference, one run at a time; then two at a time: the same results
 "$GS" sweep "$tmp/exp.cfg" --out "$tmp/ref" --jobs 1 --threads 2 >"$tmp/out" 2>&1 || bad "sweep --jobs 1: $(cat "$tmp/out")"
@@ -80,6 +87,14 @@ head -1 "$tmp/ref/sweep.csv" | grep -qx "activation,seed,optimizer,lr,dir,status
     ok || bad "sweep.csv header: $(head -1 "$tmp/ref/sweep.csv")"
 grep -q '^tanh,2,adam,0.001,"activation=tanh,seed=2,optimizer=adam,lr=0.001",completed,1800,' "$tmp/ref/sweep.csv" &&
     ok || bad "sweep.csv row: $(tail -1 "$tmp/ref/sweep.csv")"
+# index.csv: every run's path, variant, seed and status, then the swept keys
+# (the swept seed is the seed column)
+[ "$(sed -n 2p "$tmp/ref/index.csv")" = "path,variant,seed,status,model.layers.[0].activation,optimizer.type,optimizer.lr" ] &&
+    ok || bad "index.csv header: $(head -2 "$tmp/ref/index.csv")"
+[ "$(grep -c ',completed,' "$tmp/ref/index.csv")" -eq $N ] && [ "$(wc -l <"$tmp/ref/index.csv")" -eq $((N + 2)) ] &&
+    ok || bad "index.csv does not have $N completed rows: $(cat "$tmp/ref/index.csv")"
+grep -qx '"activation=tanh,seed=2,optimizer=adam,lr=0.001",,2,completed,tanh,adam,0.001' "$tmp/ref/index.csv" &&
+    ok || bad "index.csv row: $(tail -1 "$tmp/ref/index.csv")"
 grep -q '^seed = 2;' "$tmp/ref/activation=tanh,seed=2,optimizer=adam,lr=0.001/config.cfg" &&
     grep -q 'type = "adam"' "$tmp/ref/activation=tanh,seed=2,optimizer=adam,lr=0.001/config.cfg" && ok ||
     bad "a run did not train its combination"
@@ -140,6 +155,9 @@ wait $pid 2>/dev/null
     bad "--collect of an unfinished sweep: $(cat "$tmp/err")"
 grep -q ',missing,' "$d/sweep.csv" && grep -q '"activation=tanh,seed=1,optimizer=adam,lr=0.001",unfinished,' "$d/sweep.csv" &&
     ok || bad "--collect statuses: $(cat "$d/sweep.csv")"
+grep -qx '"activation=tanh,seed=1,optimizer=adam,lr=0.001",,1,unfinished,tanh,adam,0.001' "$d/index.csv" &&
+    [ "$(grep -c ',pending,' "$d/index.csv")" -eq $((N - 1)) ] && ok ||
+    bad "--collect index.csv: $(cat "$d/index.csv")"
 i=0
 while [ $i -lt $N ]; do
     if [ $i -eq 3 ]; then
@@ -155,6 +173,7 @@ while [ $i -lt $N ]; do
 done
 "$GS" sweep "$tmp/exp.cfg" --out "$d" --collect --quiet || bad "--collect after every index"
 same_csv "$tmp/ref" "$d" "--index/--collect"
+cmp -s "$tmp/ref/index.csv" "$d/index.csv" && ok || bad "index.csv after --collect differs from the sweep's"
 same_runs "$tmp/ref" "$d" "--index after SIGKILL"
 "$GS" sweep "$tmp/exp.cfg" --out "$d" --index $N 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "0 to 7" "$tmp/err" && ok || bad "--index out of range: $(cat "$tmp/err")"
@@ -173,6 +192,22 @@ CFG
 "$GS" sweep "$tmp/var.cfg" --out "$tmp/var" --jobs 2 --quiet || bad "sweep with variants"
 [ "$(cut -d, -f1-4 "$tmp/var/sweep.csv" | tr '\n' ' ')" = "seed,variant,dir,status 3,a,seed=3/a,completed 3,b,seed=3/b,completed 4,a,seed=4/a,completed 4,b,seed=4/b,completed " ] &&
     ok || bad "sweep.csv with variants: $(cat "$tmp/var/sweep.csv")"
+[ "$(sed 1d "$tmp/var/index.csv" | tr '\n' ' ')" = "path,variant,seed,status seed=3/a,a,3,completed seed=3/b,b,3,completed seed=4/a,a,4,completed seed=4/b,b,4,completed " ] &&
+    ok || bad "index.csv with variants: $(cat "$tmp/var/index.csv")"
+
+# a damaged summary.json is reported as such, not taken for a missing one:
+# --collect exits 2 naming it (both tables say "damaged"), a restart leaves it
+printf '{\n  "status": "completed",\n  "steps": ' >"$tmp/var/seed=4/b/summary.json"
+"$GS" sweep "$tmp/var.cfg" --out "$tmp/var" --collect --quiet 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "seed=4/b/summary.json: damaged" "$tmp/err" && ok ||
+    bad "--collect of a damaged summary: $(cat "$tmp/err")"
+grep -qx 'seed=4/b,b,4,damaged' "$tmp/var/index.csv" && grep -q '^4,b,seed=4/b,damaged,' "$tmp/var/sweep.csv" &&
+    ok || bad "the tables with a damaged summary: $(cat "$tmp/var/index.csv" "$tmp/var/sweep.csv")"
+"$GS" sweep "$tmp/var.cfg" --out "$tmp/var" --quiet 2>"$tmp/err"
+[ $? -eq 1 ] && grep -q "seed=4/b/summary.json: damaged.*remove it" "$tmp/err" && ok ||
+    bad "a sweep over a damaged summary: $(cat "$tmp/err")"
+[ "$(cat "$tmp/var/seed=4/b/summary.json")" = "$(printf '{\n  "status": "completed",\n  "steps": ')" ] &&
+    ok || bad "a sweep rewrote a damaged summary"
 
 # the report compares the runs of a sweep directory
 "$GS" report "$tmp/ref" --quiet || bad "report of a sweep directory"

@@ -42,6 +42,7 @@ grep -q "on 2 MPI ranks" "$tmp/out" && ok || bad "rank 0 did not schedule: $(cat
 sed 's/,[^,]*$//' "$tmp/ref/sweep.csv" >"$tmp/c1"
 sed 's/,[^,]*$//' "$tmp/mpi/sweep.csv" 2>/dev/null >"$tmp/c2"
 cmp -s "$tmp/c1" "$tmp/c2" && ok || bad "sweep.csv under mpirun differs from the one-process sweep"
+cmp -s "$tmp/ref/index.csv" "$tmp/mpi/index.csv" && ok || bad "index.csv under mpirun differs from the one-process sweep"
 for r in "$tmp/ref"/*/; do
     b=$(basename "$r")
     cmp -s "$r/metrics.csv" "$tmp/mpi/$b/metrics.csv" && cmp -s "$r/gradients.csv" "$tmp/mpi/$b/gradients.csv" ||

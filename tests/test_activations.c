@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradscope/gradscope.h"
+#include "gradscope/testing.h"
 
 static gs_registry *reg;
 
@@ -108,11 +109,14 @@ static const gs_activation_ops *ops_of(const gs_ref *r)
     return gs_ref_component(r)->ops;
 }
 
-static gs_act_call make_call(const gs_ref *r, size_t n, size_t channels, size_t inner,
+/* A call on n examples of `channels` channels at `positions` positions,
+   channel-major (an image) when there are several positions. */
+static gs_act_call make_call(const gs_ref *r, size_t n, size_t channels, size_t positions,
                              const void *theta)
 {
     gs_act_call c = {.host = gs_host_table(), .p = gs_ref_values(r), .n = n,
-                     .channels = channels, .inner = inner, .theta = theta};
+                     .layout = positions > 1 ? GS_LAYOUT_IMAGE : GS_LAYOUT_VECTOR,
+                     .channels = channels, .positions = positions, .theta = theta};
     return c;
 }
 
@@ -472,6 +476,70 @@ START_TEST(test_prelu_dense_layout)
 }
 END_TEST
 
+/* A sequence (N, T, C) keeps its channels innermost: element k's slope is
+   theta[k % C], where the channel-major reading would take theta[(k / T) % C]. */
+START_TEST(test_prelu_sequence_layout)
+{
+    gs_ref *r = parse(GS_KIND_ACTIVATION, "prelu", "");
+    const gs_activation_ops *ops = ops_of(r);
+    const double theta[PC] = {0.25, -0.5, 0.75};
+    double x[PE], dy[PE], y[PE], dx[PE], dtheta[PC] = {0, 0, 0};
+    prelu_inputs(x, dy);
+    gs_act_call c = {.host = gs_host_table(), .p = gs_ref_values(r), .n = PN,
+                     .layout = GS_LAYOUT_SEQUENCE, .channels = PC, .positions = PS,
+                     .theta = theta, .n_theta = PC};
+    ck_assert_uint_eq(gs_act_channel(&c, 4), 1);
+    ops->forward_f64(&c, x, y);
+    ops->backward_f64(&c, x, y, dy, dx, dtheta);
+    double want[PC] = {0, 0, 0};
+    for (size_t k = 0; k < PE; k++) {
+        size_t ch = k % PC;
+        ck_assert_msg(fabs(y[k] - prelu_ref(x[k], theta[ch])) < 1e-15, "y[%zu]", k);
+        ck_assert(fabs(dx[k] - (x[k] > 0 ? dy[k] : theta[ch] * dy[k])) < 1e-15);
+        if (x[k] <= 0)
+            want[ch] += dy[k] * x[k];
+    }
+    for (int ch = 0; ch < PC; ch++)
+        ck_assert_msg(fabs(dtheta[ch] - want[ch]) < 1e-13, "dtheta[%d] %g, want %g", ch,
+                      dtheta[ch], want[ch]);
+    gs_ref_free(r);
+}
+END_TEST
+
+/* The model gives an activation the layout of its input: PReLU after a
+   (T = 2, C = 3) sequence input learns 3 slopes, one per channel, and
+   applies slope c to every value of channel c. */
+START_TEST(test_prelu_in_sequence_model)
+{
+    gs_shape in = {.layout = GS_LAYOUT_SEQUENCE, .ndim = 2, .dims = {PS, PC}};
+    gs_test_model *t = gs_test_model_new(reg, GS_F64, 5, &in);
+    gs_error err;
+    ck_assert_msg(gs_test_model_add(t, "prelu", NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gs_test_model_finalize(t, PN, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(gs_test_n_params(t), 1);
+    gs_param *a = gs_test_param(t, 0);
+    ck_assert_str_eq(a->name, "0.slope");
+    ck_assert_int_eq(a->role, GS_ROLE_ACTIVATION);
+    ck_assert_uint_eq(a->value.dims[0], PC);
+    double *theta = a->value.data;
+    theta[0] = 0.1, theta[1] = 0.2, theta[2] = 0.3;
+    gs_tensor *x = gs_test_input(t);
+    ck_assert_int_eq(x->layout, GS_LAYOUT_SEQUENCE);
+    ck_assert_int_eq(gs_test_output(t)->layout, GS_LAYOUT_SEQUENCE);
+    for (size_t k = 0; k < PE; k++)
+        ((double *)x->data)[k] = -1.0;
+    gs_test_forward(t, 1);
+    const double *y = gs_test_output(t)->data;
+    for (size_t k = 0; k < PE; k++)
+        ck_assert_msg(y[k] == -theta[k % PC], "y[%zu] = %g", k, y[k]);
+    double err_max;
+    char what[128];
+    ck_assert_msg(gs_test_gradcheck(t, 1, &err_max, what, sizeof what) == 1, "%s: %g", what,
+                  err_max);
+    gs_test_model_free(t);
+}
+END_TEST
+
 START_TEST(test_prelu_defaults)
 {
     gs_ref *r = parse(GS_KIND_ACTIVATION, "prelu", "");
@@ -514,6 +582,8 @@ static Suite *activation_suite(void)
     tcase_add_test(tp, test_prelu_per_channel);
     tcase_add_test(tp, test_prelu_shared);
     tcase_add_test(tp, test_prelu_dense_layout);
+    tcase_add_test(tp, test_prelu_sequence_layout);
+    tcase_add_test(tp, test_prelu_in_sequence_model);
     tcase_add_test(tp, test_prelu_defaults);
     suite_add_tcase(s, tp);
 

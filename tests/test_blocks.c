@@ -8,6 +8,7 @@
  * stack loses it.
  */
 #include <math.h>
+#include <signal.h>
 #include "gradscope/testing.h"
 #include "testutil.h"
 
@@ -141,16 +142,16 @@ static const fd_case fd_cases[] = {
     {"resnet", "norm = \"batchnorm\";", V(5), 0}, /* evaluation: running statistics */
     {"resnet", "depth = 1; shortcut_scale = 0.5; activation = \"sigmoid\"; init = \"xavier\";",
      V(5), 1},
-    {"resnet", "units = 4;", {.ndim = 3, .dims = {2, 2, 2}}, 1}, /* flattened (C, H, W) */
+    {"resnet", "units = 4;", {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 2, 2}}, 1}, /* flattened (C, H, W) */
     {"densenet", "layers = 3; growth = 4; bottleneck = 6;", V(5), 1},
     {"densenet", "layers = 3; growth = 4; bottleneck = 6; norm = \"batchnorm\";", V(5), 1},
     {"densenet", "layers = 2; growth = 3; norm = \"layernorm\"; activation = \"tanh\";", V(4), 1},
     {"transition", "compression = 0.6; norm = \"batchnorm\";", V(5), 1},
     {"transition", "norm = \"layernorm\"; activation = \"sigmoid\"; compression = 1.0;", V(4), 1},
-    {"batchnorm", "", {.ndim = 3, .dims = {2, 3, 2}}, 1},
+    {"batchnorm", "", {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 3, 2}}, 1},
     {"batchnorm", "affine = false;", V(4), 1},
-    {"batchnorm", "", {.ndim = 3, .dims = {2, 3, 2}}, 0},
-    {"layernorm", "", {.ndim = 3, .dims = {2, 3, 2}}, 1},
+    {"batchnorm", "", {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 3, 2}}, 0},
+    {"layernorm", "", {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 3, 2}}, 1},
     {"layernorm", "elementwise_affine = false; eps = 0.01;", V(6), 1},
     {"dropout", "p = 0.3;", V(6), 1}, /* the same mask replayed in every evaluation */
     {"dropout", "p = 0.3;", V(6), 0},
@@ -351,7 +352,7 @@ START_TEST(batchnorm_training_then_running_statistics)
 {
     enum { N = 8, C = 3, H = 2, W = 2, INNER = H * W, E = N * C * INNER };
     const double eps = 1e-3, mom = 0.2;
-    gs_shape in = {.ndim = 3, .dims = {C, H, W}};
+    gs_shape in = {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {C, H, W}};
     gs_test_model *t = build("batchnorm", "eps = 0.001; momentum = 0.2;", &in, N, GS_F64, 3);
     nudge(t, 4);
     const double *gamma = f64(&param_named(t, "0.weight")->value);
@@ -398,6 +399,302 @@ START_TEST(batchnorm_training_then_running_statistics)
         assert_close(dx[i], gamma[ch] / sqrt(run_var[ch] + eps) * dy[i], 1e-12, "evaluation dx");
     }
     gs_test_model_free(t);
+}
+END_TEST
+
+/* A sequence (N, T, C) is normalized per channel over N*T, its channels
+   innermost: value (e, t, c) at (e*T + t)*C + c. */
+START_TEST(batchnorm_on_sequences_uses_the_channel_axis)
+{
+    enum { N = 5, T = 4, C = 3, E = N * T * C };
+    gs_shape in = {.layout = GS_LAYOUT_SEQUENCE, .ndim = 2, .dims = {T, C}};
+    gs_test_model *t = build("batchnorm", "affine = false;", &in, N, GS_F64, 3);
+    ck_assert_uint_eq(param_named(t, "0.running_mean")->value.dims[0], C);
+    double *x = f64(gs_test_input(t)), *y = f64(gs_test_output(t));
+    /* channel c has mean 10 c: a channel-major reading would mix them */
+    fill(gs_test_input(t), 21, 0.0, 1.0);
+    for (size_t i = 0; i < E; i++)
+        x[i] += 10.0 * (double)(i % C);
+    gs_test_forward(t, 1);
+    for (size_t c = 0; c < C; c++) {
+        double s = 0, s2 = 0, ys = 0, ys2 = 0;
+        for (size_t r = 0; r < N * T; r++) {
+            s += x[r * C + c];
+            ys += y[r * C + c];
+        }
+        double mean = s / (N * T);
+        for (size_t r = 0; r < N * T; r++) {
+            s2 += (x[r * C + c] - mean) * (x[r * C + c] - mean);
+            ys2 += y[r * C + c] * y[r * C + c];
+        }
+        double var = s2 / (N * T);
+        for (size_t r = 0; r < N * T; r++)
+            assert_close(y[r * C + c], (x[r * C + c] - mean) / sqrt(var + 1e-5), 1e-12,
+                         "sequence output");
+        ck_assert(fabs(ys) < 1e-9);
+        assert_close(ys2 / (N * T), var / (var + 1e-5), 1e-9, "unit variance");
+    }
+    ck_assert_int_eq(gs_test_output(t)->layout, GS_LAYOUT_SEQUENCE);
+    double err;
+    char what[128];
+    ck_assert_msg(gs_test_gradcheck(t, 1, &err, what, sizeof what) == 1, "%s: %g", what, err);
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* Layouts travel through the model: each layer's output tensor has the
+   layout its build set, and a shape the layout does not have is refused. */
+START_TEST(layouts_propagate_and_are_checked)
+{
+    gs_shape img = {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 3, 2}};
+    const char *types[] = {"batchnorm", "dropout", "dense"};
+    const char *params[] = {"", "p = 0.1;", "units = 4;"};
+    gs_test_model *t = build_layers(types, params, 3, &img, 2, GS_F64, 1);
+    ck_assert_int_eq(gs_test_input(t)->layout, GS_LAYOUT_IMAGE);
+    ck_assert_int_eq(gs_test_output(t)->layout, GS_LAYOUT_VECTOR); /* dense flattens */
+    ck_assert_int_eq(gs_test_output_shape(t).ndim, 1);
+    gs_test_model_free(t);
+    t = build("dropout", "", &img, 2, GS_F64, 1);
+    gs_shape out = gs_test_output_shape(t);
+    ck_assert_int_eq(out.layout, GS_LAYOUT_IMAGE);
+    ck_assert_int_eq(gs_test_output(t)->layout, GS_LAYOUT_IMAGE);
+    gs_test_model_free(t);
+    /* (T, C) declared as an image: refused, naming the layout */
+    gs_shape bad = {.layout = GS_LAYOUT_IMAGE, .ndim = 2, .dims = {4, 3}};
+    gs_error err;
+    t = gs_test_model_new(reg, GS_F64, 1, &bad);
+    ck_assert_int_eq(gs_test_model_add(t, "dropout", NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "image (C, H, W)") != NULL, "%s", err.msg);
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* Strided views read a time slice or an image plane in place, and feed
+   host->gemm through its leading dimensions. */
+START_TEST(views_read_slices_in_place)
+{
+    enum { N = 2, T = 3, C = 4 };
+    double seq[N * T * C];
+    for (size_t i = 0; i < N * T * C; i++)
+        seq[i] = (double)i;
+    gs_tensor x = {.dtype = GS_F64, .layout = GS_LAYOUT_SEQUENCE, .ndim = 3, .dims = {N, T, C},
+                   .data = seq};
+    gs_axes ax = gs_tensor_axes(&x);
+    ck_assert_uint_eq(ax.channels, C);
+    ck_assert_uint_eq(ax.positions, T);
+    ck_assert_uint_eq(ax.cstride, 1);
+    ck_assert_uint_eq(ax.pstride, C);
+    gs_view v = gs_view_step(&x, 1);
+    ck_assert_uint_eq(v.rows, N);
+    ck_assert_uint_eq(v.cols, C);
+    ck_assert_uint_eq(v.ld, T * C);
+    for (size_t n = 0; n < N; n++)
+        for (size_t c = 0; c < C; c++)
+            ck_assert(((double *)gs_view_row(&v, n))[c] == seq[(n * T + 1) * C + c]);
+    /* y = x_1 W^T for W = I (C x C): the slice comes out of gemm as it is */
+    double w[C * C] = {0}, y[N * C];
+    for (size_t c = 0; c < C; c++)
+        w[c * C + c] = 1;
+    gs_host_table()->gemm(GS_F64, 0, 1, v.rows, C, v.cols, 1.0, v.data, v.ld, w, C, 0.0, y, C);
+    for (size_t n = 0; n < N; n++)
+        for (size_t c = 0; c < C; c++)
+            ck_assert(y[n * C + c] == seq[(n * T + 1) * C + c]);
+    /* plane (1, 2) of an (N, C, H, W) = (2, 3, 2, 2) image */
+    double img[2 * 3 * 2 * 2];
+    for (size_t i = 0; i < 24; i++)
+        img[i] = (double)i;
+    gs_tensor im = {.dtype = GS_F64, .layout = GS_LAYOUT_IMAGE, .ndim = 4, .dims = {2, 3, 2, 2},
+                    .data = img};
+    gs_view p = gs_view_plane(&im, 1, 2);
+    ck_assert_uint_eq(p.rows, 2);
+    ck_assert_uint_eq(p.ld, 2);
+    ck_assert(((double *)gs_view_row(&p, 1))[0] == img[(1 * 3 + 2) * 4 + 2]);
+    gs_axes ia = gs_tensor_axes(&im);
+    ck_assert_uint_eq(ia.cstride, 4);
+    ck_assert_uint_eq(ia.pstride, 1);
+    gs_view b = gs_view_batch(&im);
+    ck_assert_uint_eq(b.rows, 2);
+    ck_assert_uint_eq(b.cols, 12);
+}
+END_TEST
+
+/* ---- the float32-only fixture: a gain layer using <gradscope/layer.h> ---- */
+
+static gs_registry *fixture_registry(void)
+{
+    gs_registry *r = tu_registry();
+    gs_error err;
+    char *path = tu_fixture("f32only");
+    ck_assert_msg(gs_registry_load_file(r, path, &err) == 0, "%s", err.msg);
+    free(path);
+    return r;
+}
+
+/* A block's gain is learned (gradient checked), never decayed; activation
+   parameters follow decay_slopes, the rest their own groups. */
+START_TEST(gain_is_learned_and_never_decayed)
+{
+    gs_registry *r = fixture_registry();
+    gs_shape in = vec(3);
+    gs_test_model *t = gs_test_model_new(r, GS_F32, 2, &in);
+    gs_error err;
+    ck_assert_msg(gs_test_model_add(t, "fx_gain", NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gs_test_model_finalize(t, 4, &err) == 0, "%s", err.msg);
+    gs_param *g = gs_test_param(t, 0);
+    ck_assert_str_eq(g->name, "0.gain");
+    ck_assert_int_eq(g->role, GS_ROLE_GAIN);
+    ck_assert(*(float *)g->value.data == 1.0f);
+    fill(gs_test_input(t), 3, 0.0, 1.0);
+    double e;
+    char what[128];
+    ck_assert_msg(gs_test_gradcheck(t, 1, &e, what, sizeof what) == 1, "%s: %g", what, e);
+    gs_test_model_free(t);
+    for (int on = 0; on <= 1; on++) {
+        ck_assert_int_eq(gs_test_role_decays(GS_ROLE_GAIN, on, on, on, on), 0);
+        ck_assert_int_eq(gs_test_role_decays(GS_ROLE_BUFFER, on, on, on, on), 0);
+        ck_assert_int_eq(gs_test_role_decays(GS_ROLE_ACTIVATION, !on, !on, on, !on), on);
+        ck_assert_int_eq(gs_test_role_decays(GS_ROLE_WEIGHT, on, !on, !on, !on), on);
+        ck_assert_int_eq(gs_test_role_decays(GS_ROLE_BIAS, !on, on, !on, !on), on);
+        ck_assert_int_eq(gs_test_role_decays(GS_ROLE_NORM, !on, !on, !on, on), on);
+    }
+    gs_registry_free(r);
+}
+END_TEST
+
+/* Components without double kernels: refused in a double model, checked
+   by check-plugin in float32 at the documented tolerance, which still
+   catches a wrong derivative. */
+START_TEST(float32_only_components_are_checked_in_float)
+{
+    gs_registry *r = fixture_registry();
+    gs_shape in = vec(3);
+    gs_test_model *t = gs_test_model_new(r, GS_F64, 2, &in);
+    gs_error err;
+    ck_assert_int_eq(gs_test_model_add(t, "fx_gain", NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no double-precision kernels") != NULL, "%s", err.msg);
+    gs_test_model_free(t);
+    const char *names[][2] = {{"layer", "fx_gain"}, {"activation", "fx_double"},
+                              {"loss", "fx_mse32"}};
+    for (size_t i = 0; i < 3; i++) {
+        gs_kind k;
+        ck_assert_int_eq(gs_kind_from_name(names[i][0], &k), 0);
+        const gs_component_info *ci = gs_registry_find(r, k, names[i][1]);
+        ck_assert_ptr_nonnull(ci);
+        gs_check_result res;
+        ck_assert_msg(gs_check_component(r, ci, &res) == 1, "%s: %s", res.component, res.detail);
+        ck_assert_msg(strstr(res.detail, "checked in float32, tolerance 1e-2") != NULL, "%s",
+                      res.detail);
+        ck_assert(res.max_rel_err <= 1e-2);
+    }
+    gs_registry_free(r);
+}
+END_TEST
+
+/* Series: recorded on monitored steps only, named after the module's path,
+   one value per channel. */
+START_TEST(series_recorded_while_monitoring)
+{
+    gs_registry *r = fixture_registry();
+    gs_shape in = {.layout = GS_LAYOUT_SEQUENCE, .ndim = 2, .dims = {2, 3}};
+    gs_test_model *t = gs_test_model_new(r, GS_F32, 2, &in);
+    gs_error err;
+    ck_assert_msg(gs_test_model_add(t, "fx_gain", NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(gs_test_model_finalize(t, 2, &err) == 0, "%s", err.msg);
+    float *x = gs_test_input(t)->data;
+    for (size_t i = 0; i < 12; i++)
+        x[i] = (float)(i % 3) + 1.0f; /* channel c holds c + 1 */
+    gs_test_forward(t, 1);
+    ck_assert_uint_eq(gs_test_n_series(t), 0);
+    gs_test_set_monitoring(t, 1);
+    gs_test_forward(t, 1);
+    ck_assert_uint_eq(gs_test_n_series(t), 1);
+    int layer;
+    const char *name;
+    gs_axis axis;
+    const double *v;
+    size_t n;
+    ck_assert_int_eq(gs_test_series(t, 0, &layer, &name, &axis, &v, &n), 0);
+    ck_assert_int_eq(layer, 0);
+    ck_assert_str_eq(name, "mean_abs");
+    ck_assert_int_eq(axis, GS_AXIS_CHANNEL);
+    ck_assert_uint_eq(n, 3);
+    for (size_t c = 0; c < 3; c++)
+        ck_assert_msg(v[c] == (double)c + 1.0, "channel %zu: %g", c, v[c]);
+    gs_test_model_free(t);
+    gs_registry_free(r);
+}
+END_TEST
+
+static const char *series_cfg =
+    "seed = 5;\n"
+    "data = { type = \"synthetic\"; set = \"blobs\"; features = 4; classes = 3; samples = 240; "
+    "test_samples = 0; };\n"
+    "model = { layers = ( { type = \"dense\"; units = 6; activation = \"tanh\"; },\n"
+    "                     { type = \"fx_gain\"; interrupt_after = 0; },\n"
+    "                     { type = \"dense\"; units = 3; } ); };\n"
+    "optimizer = { type = \"adam\"; lr = 0.01; };\n"
+    "training = { epochs = 3; batch_size = 16; };\n"
+    "monitor = { every = 4; };\n"
+    "checkpoint = { every = 5; };\n";
+
+static char *slurp(const char *dir, const char *name)
+{
+    char *p = tu_path(dir, name);
+    char *text = tu_read(p, NULL);
+    free(p);
+    return text;
+}
+
+/* series.csv: a row per value on monitored steps, created by the first
+   series, and the same bytes after a run is interrupted and resumed. */
+START_TEST(series_csv_written_and_resumed_byte_exactly)
+{
+    gs_registry *r = fixture_registry();
+    char *dir = tu_tempdir();
+    gs_error err;
+    /* the reference, never stopped */
+    char *ref = tu_train(r, dir, series_cfg, "ref", NULL, 0);
+    char *series = slurp(ref, "series.csv");
+    ck_assert_ptr_nonnull(series);
+    ck_assert_msg(strncmp(series, "step,layer,name,axis,index,value\n", 33) == 0, "%.60s", series);
+    ck_assert_msg(strstr(series, "\n0,1,mean_abs,channel,0,") != NULL, "%.200s", series);
+    ck_assert_msg(strstr(series, "\n4,1,mean_abs,channel,5,") != NULL, "%.200s", series);
+    ck_assert_ptr_null(strstr(series, "\n1,1,")); /* step 1 is not monitored */
+    /* interrupted in its 23rd step (SIGINT from the fixture), then resumed */
+    char cut_cfg[1024];
+    const char *at = strstr(series_cfg, "interrupt_after = 0;");
+    ck_assert_ptr_nonnull(at);
+    snprintf(cut_cfg, sizeof cut_cfg, "%.*sinterrupt_after = 23;%s", (int)(at - series_cfg),
+             series_cfg, at + strlen("interrupt_after = 0;"));
+    char *path = tu_path(dir, "cut.cfg");
+    tu_write(path, cut_cfg);
+    char *out = tu_path(dir, "cut");
+    gs_run_options opt = {.out_dir = out, .seed = -1, .quiet = 1};
+    gs_experiment *e = gs_experiment_load(r, path, &opt, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_int_eq(gs_experiment_run(e, &opt, &err), 128 + SIGINT);
+    gs_experiment_free(e);
+    char *partial = slurp(out, "series.csv");
+    ck_assert_ptr_nonnull(partial);
+    ck_assert_uint_lt(strlen(partial), strlen(series));
+    gs_run_options again = {.seed = -1, .quiet = 1};
+    ck_assert_msg(gs_resume(r, out, &again, &err) == 0, "%s", err.msg);
+    char *resumed = slurp(out, "series.csv");
+    ck_assert_ptr_nonnull(resumed);
+    ck_assert_msg(strcmp(resumed, series) == 0, "series.csv differs after resume");
+    char *p1 = slurp(ref, "paths.csv"), *p2 = slurp(out, "paths.csv");
+    ck_assert_str_eq(p1, p2);
+    free(p1);
+    free(p2);
+    free(resumed);
+    free(partial);
+    free(out);
+    free(path);
+    free(series);
+    free(ref);
+    tu_rmrf(dir);
+    free(dir);
+    gs_registry_free(r);
 }
 END_TEST
 
@@ -699,6 +996,13 @@ int main(void)
     tcase_add_test(tc, dropout_zeroes_about_p_and_scales_the_rest);
     tcase_add_test(tc, resnet_records_shortcut_and_residual_norms);
     tcase_add_test(tc, densenet_records_each_layers_total_gradient);
+    tcase_add_test(tc, batchnorm_on_sequences_uses_the_channel_axis);
+    tcase_add_test(tc, layouts_propagate_and_are_checked);
+    tcase_add_test(tc, views_read_slices_in_place);
+    tcase_add_test(tc, gain_is_learned_and_never_decayed);
+    tcase_add_test(tc, float32_only_components_are_checked_in_float);
+    tcase_add_test(tc, series_recorded_while_monitoring);
+    tcase_add_test(tc, series_csv_written_and_resumed_byte_exactly);
     suite_add_tcase(s, tc);
     tc = tcase_create("depth");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include "gradscope/gradscope.h"
 
 #define NB 4
@@ -288,6 +289,92 @@ START_TEST(bce_extreme_logits)
 }
 END_TEST
 
+/* ---- sequences: one target per step, padded steps masked ---- */
+
+/* The file's NB rows as 2 examples of 2 steps; the second step of the first
+   example is padding. */
+static const uint8_t seq_mask[NB] = {1, 0, 1, 1};
+
+/* The loss by hand over the counted rows only: the same definitions on the
+   rows {0, 2, 3}, a mean over those 3 rows (times W for the element-wise ones). */
+static double seq_reference(const char *name)
+{
+    double x[3 * W], t[3 * W];
+    int32_t y[3];
+    static const size_t keep[3] = {0, 2, 3};
+    for (size_t k = 0; k < 3; k++) {
+        memcpy(x + k * W, logits + keep[k] * W, W * sizeof *x);
+        memcpy(t + k * W, targets + keep[k] * W, W * sizeof *t);
+        y[k] = labels[keep[k]];
+    }
+    if (!strcmp(name, "softmax_cross_entropy"))
+        return ref_ce(0.0, x, y, 3, W);
+    if (!strcmp(name, "mse"))
+        return ref_mse(x, t, 3 * W);
+    return ref_bce(x, t, 3 * W);
+}
+
+static const char *const seq_losses[] = {"softmax_cross_entropy", "mse", "bce_with_logits"};
+
+START_TEST(masked_sequence_value_and_gradient)
+{
+    const char *name = seq_losses[_i];
+    gs_ref *r = parse(name, "");
+    const gs_loss_ops *ops = ops_of(r);
+    ck_assert_msg(ops->per_step, "%s must honour steps and masks", name);
+    gs_loss_call c = call_for(r, targets);
+    c.n = NB / 2;
+    c.steps = 2;
+    c.mask = seq_mask;
+    ck_assert_uint_eq(gs_loss_rows(&c), NB);
+    ck_assert_uint_eq(gs_loss_counted(&c), 3);
+    double x[NB * W], d[NB * W];
+    memcpy(x, logits, sizeof x);
+    double loss = ops->eval_f64(&c, x, d);
+    double want = seq_reference(name);
+    ck_assert_msg(fabs(loss - want) <= 1e-12 * fmax(1, fabs(want)), "%s: %.15g, by hand %.15g",
+                  name, loss, want);
+    /* the padded step: no gradient; the others: the derivative of the masked mean */
+    for (size_t j = 0; j < W; j++)
+        ck_assert_msg(d[W + j] == 0.0, "%s: padded output %zu has gradient %g", name, j, d[W + j]);
+    const double h = 1e-6;
+    for (size_t i = 0; i < NB * W; i++) {
+        double keep = x[i];
+        x[i] = keep + h;
+        double up = ops->eval_f64(&c, x, NULL);
+        x[i] = keep - h;
+        double down = ops->eval_f64(&c, x, NULL);
+        x[i] = keep;
+        double fd = (up - down) / (2 * h);
+        ck_assert_msg(fabs(fd - d[i]) <= 1e-8 + 1e-6 * fabs(fd), "%s: d[%zu] %.12g, fd %.12g",
+                      name, i, d[i], fd);
+    }
+    /* the float kernel agrees, mask and all */
+    float xf[NB * W], df[NB * W], tf[NB * W];
+    for (size_t i = 0; i < NB * W; i++)
+        xf[i] = (float)x[i], tf[i] = (float)targets[i];
+    if (!ops->needs_labels)
+        c.targets = tf;
+    double lf = ops->eval_f32(&c, xf, df);
+    ck_assert(fabs(lf - loss) < 1e-5 * fmax(1, fabs(loss)));
+    for (size_t i = 0; i < NB * W; i++)
+        ck_assert(fabs(df[i] - d[i]) < 1e-5);
+    /* without a mask, steps = 2 over 2 examples is the plain mean over the 4 rows */
+    c.mask = NULL;
+    c.targets = targets;
+    double plain = ops->eval_f64(&c, x, NULL);
+    gs_loss_call one = call_for(r, targets);
+    ck_assert(plain == ops->eval_f64(&one, x, NULL));
+    /* every step padded: no loss, no gradient */
+    static const uint8_t none[NB] = {0, 0, 0, 0};
+    c.mask = none;
+    ck_assert(ops->eval_f64(&c, x, d) == 0.0);
+    for (size_t i = 0; i < NB * W; i++)
+        ck_assert(d[i] == 0.0);
+    gs_ref_free(r);
+}
+END_TEST
+
 START_TEST(label_kinds)
 {
     gs_ref *r = parse("softmax_cross_entropy", "");
@@ -337,6 +424,7 @@ int main(void)
     tcase_add_test(tc, bce_value);
     tcase_add_test(tc, bce_gradient);
     tcase_add_test(tc, bce_extreme_logits);
+    tcase_add_loop_test(tc, masked_sequence_value_and_gradient, 0, 3);
     tcase_add_test(tc, label_kinds);
     tcase_add_test(tc, smoothing_range);
     tcase_add_test(tc, check_component_ok);

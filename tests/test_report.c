@@ -235,7 +235,8 @@ static void write_full_run(const char *d)
     const char *files[][2] = {
         {"summary.json", "{\n  \"status\": \"diverged\",\n  \"detail\": \"step 4: \\\"loss\\\" "
                          "is inf\",\n  \"steps\": 5,\n  \"val_accuracy\": null,\n  \"verdict\": "
-                         "\"exploding\",\n  \"verdict_layer\": 0,\n  \"verdict_step\": 2\n}\n"},
+                         "\"exploding\",\n  \"verdict_layer\": 0,\n  \"verdict_step\": 2,\n  "
+                         "\"format_version\": 1\n}\n"},
         {"metrics.csv", "step,epoch,loss,accuracy,lr,grad_norm\n0,0,1.5,0.25,0.1,2\n"
                         "2,0,nan,0.5,0.1,inf\n4,0,inf,nan,0.1,nan\n"},
         {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n"
@@ -264,7 +265,8 @@ static void write_full_run(const char *d)
     }
 }
 
-/* Damaged logs: truncated summary and rows, garbage, an empty file. */
+/* Damaged logs: truncated summary and rows, garbage, an empty file, a
+   column missing. */
 static void write_broken_run(const char *d)
 {
     ck_assert_int_eq(mkdir(d, 0777), 0);
@@ -275,6 +277,7 @@ static void write_broken_run(const char *d)
         {"epochs.csv", ""},
         {"gradients.csv", "step,layer,tensor,grad_norm,weight_norm,grad_max_abs\n"
                           "0,0,weight,1,1,1\n\n0,1,weight,0.1,1,1\n3,0,weight,1,1\n"},
+        {"paths.csv", "step,layer,key\n0,2,shortcut_grad_norm\n"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char *p = tu_path(d, files[i][0]);
@@ -308,6 +311,9 @@ START_TEST(optional_and_damaged_logs)
         "gradients.csv: 1 malformed or truncated row skipped (first at line 5)",
         "epochs.csv: no header row",
         "layers.csv: missing",
+        "paths.csv: no column &quot;value&quot; in its header; file ignored",
+        "summary.json: damaged (",
+        "<td>damaged</td>",
         /* optional inputs drawn */
         "<svg class=\"figure paths\"",
         "<table class=\"theory\">",

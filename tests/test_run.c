@@ -121,6 +121,59 @@ START_TEST(run_directory_has_documented_files)
 }
 END_TEST
 
+/* model.csv: a row per top-level layer in the indices of the logs; an
+   activation used as a layer is one, and buffers are not parameters. */
+START_TEST(model_table_describes_every_layer)
+{
+    const char *sets[] = {"model.layers=({ type = \"dense\"; units = 16; activation = \"tanh\"; "
+                          "repeat = 2; }, { type = \"batchnorm\"; }, { type = \"relu\"; }, "
+                          "{ type = \"dense\"; units = 3; })",
+                          "training.epochs=1"};
+    char *out = tu_path(dir, "run");
+    gs_error err;
+    ck_assert_msg(run_cfg(small_cfg, out, sets, 2, 1, &err) == 0, "%s", err.msg);
+    char *model = file_in(out, "model.csv");
+    ck_assert_str_eq(model, "# gradscope format 2\n"
+                            "layer,name,type,kind,layout,in_shape,out_shape,params\n"
+                            "0,model.layers.[0]#0,dense,layer,vector,6,16,112\n"
+                            "1,model.layers.[0]#1,dense,layer,vector,16,16,272\n"
+                            "2,model.layers.[1],batchnorm,layer,vector,16,16,32\n"
+                            "3,model.layers.[2],relu,activation,vector,16,16,0\n"
+                            "4,model.layers.[3],dense,layer,vector,16,3,51\n");
+    free(model);
+    char *layers = file_in(out, "layers.csv");
+    ck_assert_msg(strstr(layers, "\n0,3,relu,") && strstr(layers, "\n0,4,dense,"), "%s", layers);
+    free(layers);
+    free(out);
+}
+END_TEST
+
+/* index.csv beside the variants' directories: each one's path, variant,
+   seed and final status. */
+START_TEST(experiment_index_lists_the_variants)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "%s"
+             "variants = ( { name = \"calm\"; },\n"
+             "  { name = \"wild\"; seed = 9; optimizer = { lr = 10.0; };\n"
+             "    model = { layers = ( { type = \"dense\"; units = 16; activation = \"identity\"; "
+             "repeat = 3; }, { type = \"dense\"; units = 3; } ); }; } );\n",
+             small_cfg);
+    const char *sets[] = {"training.epochs=1", "monitor.every=1"};
+    char *out = tu_path(dir, "exp");
+    gs_error err;
+    ck_assert_msg(run_cfg(cfg, out, sets, 2, 1, &err) == 0, "%s", err.msg);
+    char *index = file_in(out, "index.csv");
+    ck_assert_str_eq(index, "# gradscope format 2\n"
+                            "path,variant,seed,status\n"
+                            "calm,calm,3,completed\n"
+                            "wild,wild,9,diverged\n");
+    free(index);
+    free(out);
+}
+END_TEST
+
 START_TEST(training_lowers_the_loss)
 {
     char *out = tu_path(dir, "run");
@@ -263,6 +316,8 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, run_directory_has_documented_files);
+    tcase_add_test(tc, model_table_describes_every_layer);
+    tcase_add_test(tc, experiment_index_lists_the_variants);
     tcase_add_test(tc, training_lowers_the_loss);
     tcase_add_test(tc, same_seed_same_gradients_at_any_thread_count);
     tcase_add_test(tc, resolved_config_reproduces_the_run);

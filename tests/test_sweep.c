@@ -1,5 +1,6 @@
 /* Sweeps: expansion of grid and zip, directory names, the overrides of each
-   combination, and validation of every combination before anything runs. */
+   combination, validation of every combination before anything runs, and
+   the index.csv and sweep.csv gathered from the run directories. */
 #include "testutil.h"
 
 static gs_registry *reg;
@@ -155,6 +156,10 @@ START_TEST(malformed_sweeps_are_refused)
     const char *set[] = {"seed = 4"};
     expect_error("sweep = { grid = ( { key = \"seed\"; values = [ 1, 2 ]; } ); };\n", set, 1,
                  "'seed' is swept");
+    /* index.csv is read a line at a time */
+    expect_error("sweep = { grid = ( { key = \"name\";\n"
+                 "  values = [ \"a\", \"b\\nc\" ]; } ); };\n",
+                 NULL, 0, "bad.cfg:8: sweep.grid: value 2 of 'name' holds a line break");
 }
 END_TEST
 
@@ -209,6 +214,15 @@ START_TEST(runs_and_restarts)
                   "%s", csv);
     ck_assert_ptr_nonnull(strstr(csv, "\n2,seed=2,completed,"));
     free(csv);
+    /* a swept seed is the index's seed column, not a column of its own */
+    char *index_path = tu_path(gs_sweep_dir(s), "index.csv");
+    char *index = tu_read(index_path, NULL);
+    ck_assert_str_eq(index, "# gradscope format 2\n"
+                            "path,variant,seed,status\n"
+                            "seed=1,,1,completed\n"
+                            "seed=2,,2,completed\n");
+    free(index);
+    free(index_path);
     /* the run trained what its combination says */
     char *cfg = tu_path(gs_sweep_dir(s), "seed=2/config.cfg");
     char *text = tu_read(cfg, NULL);
@@ -241,6 +255,76 @@ START_TEST(runs_and_restarts)
 }
 END_TEST
 
+/* One row per run: finished, started (config.cfg only) and not started;
+   each variant's own seed; a value with a comma quoted. */
+START_TEST(index_lists_every_run)
+{
+    gs_error err = {{0}};
+    gs_sweep *s = load("i.cfg",
+                       "variants = ( { name = \"a\"; }, { name = \"b\"; seed = 7; } );\n"
+                       "sweep = { grid = (\n"
+                       "  { key = \"model.layers.[0].activation\"; values = [ \"relu\", "
+                       "\"tanh\" ]; },\n"
+                       "  { key = \"name\"; values = [ \"x,y\" ]; } ); };\n",
+                       &err, NULL, 0);
+    ck_assert_msg(s != NULL, "%s", err.msg);
+    ck_assert_int_eq(gs_sweep_run_one(reg, s, 0, 1, &err), GS_EXIT_OK);
+    char *started = tu_path(gs_sweep_dir(s), "activation=tanh,name=x_y");
+    mkdir(started, 0777);
+    char *a = tu_path(started, "a");
+    mkdir(a, 0777);
+    char *cfg = tu_path(a, "config.cfg");
+    tu_write(cfg, "# started\n");
+    size_t left = 0;
+    ck_assert_int_eq(gs_sweep_collect(s, &left, &err), GS_EXIT_OK);
+    ck_assert_uint_eq(left, 2);
+    char *index_path = tu_path(gs_sweep_dir(s), "index.csv");
+    char *index = tu_read(index_path, NULL);
+    ck_assert_str_eq(index, "# gradscope format 2\n"
+                            "path,variant,seed,status,model.layers.[0].activation,name\n"
+                            "\"activation=relu,name=x_y/a\",a,1,completed,relu,\"x,y\"\n"
+                            "\"activation=relu,name=x_y/b\",b,7,completed,relu,\"x,y\"\n"
+                            "\"activation=tanh,name=x_y/a\",a,1,unfinished,tanh,\"x,y\"\n"
+                            "\"activation=tanh,name=x_y/b\",b,7,pending,tanh,\"x,y\"\n");
+    free(index);
+    /* sweep.csv keeps its statuses: "missing" for a run never started */
+    char *csv_path = tu_path(gs_sweep_dir(s), "sweep.csv");
+    char *csv = tu_read(csv_path, NULL);
+    ck_assert_ptr_nonnull(strstr(csv, "\ntanh,\"x,y\",b,\"activation=tanh,name=x_y/b\",missing,"));
+    free(csv);
+
+    /* a damaged summary is reported as such: by collect (which still
+       writes both tables) and by a restart, which leaves it alone */
+    char *summary = tu_path(gs_sweep_dir(s), "activation=relu,name=x_y/b/summary.json");
+    tu_write(summary, "{\n  \"status\": \"completed\",\n  \"steps\": \n");
+    ck_assert_int_eq(gs_sweep_collect(s, &left, &err), GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "activation=relu,name=x_y/b/summary.json: damaged") != NULL,
+                  "%s", err.msg);
+    ck_assert_uint_eq(left, 3);
+    index = tu_read(index_path, NULL);
+    ck_assert_ptr_nonnull(strstr(index, "\n\"activation=relu,name=x_y/b\",b,7,damaged,"));
+    free(index);
+    csv = tu_read(csv_path, NULL);
+    ck_assert_ptr_nonnull(strstr(csv, "\"activation=relu,name=x_y/b\",damaged,nan,"));
+    free(csv);
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(gs_sweep_run_one(reg, s, 0, 1, &err), GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "summary.json: damaged") != NULL &&
+                      strstr(err.msg, "remove it to resume the run") != NULL,
+                  "%s", err.msg);
+    char *text = tu_read(summary, NULL);
+    ck_assert_str_eq(text, "{\n  \"status\": \"completed\",\n  \"steps\": \n");
+    free(text);
+    free(summary);
+    free(csv_path);
+    free(index_path);
+    free(cfg);
+    free(a);
+    free(started);
+    gs_sweep_free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sweep");
@@ -253,6 +337,7 @@ int main(void)
     tcase_add_test(tc, every_combination_is_validated_first);
     tcase_add_test(tc, the_experiment_loader_ignores_the_sweep);
     tcase_add_test(tc, runs_and_restarts);
+    tcase_add_test(tc, index_lists_every_run);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -22,9 +22,11 @@ dist_experimentfigures_DATA = \
 EXTRA_DIST += scripts/check-experiments
 
 # CHECK_EXPERIMENTS_FLAGS: e.g. "--keep DIR", "--figures DIR", experiment names.
+# The build tree's plugins only, as in `make check`, not also the installed
+# ones that `make install` leaves.
 check-experiments: all
 	GRADSCOPE='$(abs_top_builddir)/core/gradscope' \
 	GRADSCOPE_CONFIGS='$(abs_top_srcdir)/configs' \
-	GRADSCOPE_PLUGIN_PATH='$(BUILD_PLUGIN_PATH)' \
+	GRADSCOPE_PLUGIN_PATH='$(BUILD_PLUGIN_PATH)' GRADSCOPE_NO_INSTALLED_PLUGINS=1 \
 	$(SHELL) '$(srcdir)/scripts/check-experiments' $(CHECK_EXPERIMENTS_FLAGS)
 .PHONY: check-experiments

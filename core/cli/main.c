@@ -96,7 +96,10 @@ static void usage_plugins(FILE *f)
                "\n"
                "Lists every component (kind, name, plugin version, file) with its parameters,\n"
                "types and defaults.  KIND limits the list: activation, initializer, optimizer,\n"
-               "layer, loss, dataset, schedule.\n");
+               "layer, loss, dataset, schedule.  The first directory of the search path that\n"
+               "has a component wins; a 'shadowed:' line names each later copy, which is not\n"
+               "used, and the file used instead.  A 'skipped:' line names each .so without\n"
+               "the plugin entry symbol.\n");
 }
 
 static void usage_check(FILE *f)
@@ -136,7 +139,10 @@ static char *build_tree_plugin_path(void)
     return NULL;
 }
 
-static gs_registry *load_registry(const cli *c, gs_error *err)
+/* FIRST, a plugin file named on the command line (or NULL), comes before the
+   whole search path: the development copy of an installed plugin is the one
+   its `make check` means. */
+static gs_registry *load_registry(const cli *c, const char *first, gs_error *err)
 {
     gs_registry *reg = gs_registry_new();
     if (!getenv("GRADSCOPE_PLUGIN_PATH")) {
@@ -147,7 +153,8 @@ static gs_registry *load_registry(const cli *c, gs_error *err)
             free(path);
         }
     }
-    if (gs_registry_load_default(reg, c->plugin_dirs, c->n_plugin_dirs, err) < 0) {
+    if ((first && gs_registry_load_file(reg, first, err) < 0) ||
+        gs_registry_load_default(reg, c->plugin_dirs, c->n_plugin_dirs, err) < 0) {
         gs_registry_free(reg);
         return NULL;
     }
@@ -157,7 +164,7 @@ static gs_registry *load_registry(const cli *c, gs_error *err)
 gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err)
 {
     cli c = {.plugin_dirs = plugin_dirs, .n_plugin_dirs = n};
-    return load_registry(&c, err);
+    return load_registry(&c, NULL, err);
 }
 
 enum { OPT_PLUGIN_PATH = 1000, OPT_SET, OPT_OUT, OPT_THREADS, OPT_SEED, OPT_QUIET, OPT_VERSION };
@@ -285,7 +292,7 @@ static int cmd_run(int argc, char **argv, int validate_only)
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    gs_registry *reg = load_registry(&c, &err);
+    gs_registry *reg = load_registry(&c, NULL, &err);
     if (!reg) {
         fprintf(stderr, "gradscope: %s\n", err.msg);
         rc = GS_EXIT_INPUT;
@@ -343,7 +350,7 @@ static int cmd_resume(int argc, char **argv)
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    gs_registry *reg = load_registry(&c, &err);
+    gs_registry *reg = load_registry(&c, NULL, &err);
     if (!reg) {
         fprintf(stderr, "gradscope: %s\n", err.msg);
         rc = GS_EXIT_INPUT;
@@ -404,7 +411,7 @@ static int cmd_plugins(int argc, char **argv)
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    gs_registry *reg = load_registry(&c, &err);
+    gs_registry *reg = load_registry(&c, NULL, &err);
     if (!reg) {
         fprintf(stderr, "gradscope: %s\n", err.msg);
         rc = GS_EXIT_INPUT;
@@ -438,6 +445,18 @@ static int cmd_plugins(int argc, char **argv)
             }
         }
     }
+    for (size_t i = 0; i < gs_registry_shadowed_count(reg); i++) {
+        const gs_component_info *ci = gs_registry_shadowed_at(reg, i);
+        const gs_component *comp = ci->component;
+        if (only && comp->kind != only)
+            continue;
+        printf("shadowed: %s %s in %s (%s comes first on the search path)\n",
+               gs_kind_name(comp->kind), comp->name, ci->file,
+               gs_registry_find(reg, comp->kind, comp->name)->file);
+    }
+    for (size_t i = 0; !only && i < gs_registry_skipped_count(reg); i++)
+        printf("skipped: %s (no gradscope_plugin_entry: a helper library, not a plugin)\n",
+               gs_registry_skipped_at(reg, i));
     gs_registry_free(reg);
 out:
     cli_free(&c);
@@ -457,25 +476,17 @@ static int cmd_check(int argc, char **argv)
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    gs_registry *reg = load_registry(&c, &err);
+    const char *target = pos[0];
+    size_t len = strlen(target);
+    int is_file = len > 3 && strcmp(target + len - 3, ".so") == 0;
+    gs_registry *reg = load_registry(&c, is_file ? target : NULL, &err);
     if (!reg) {
         fprintf(stderr, "gradscope: %s\n", err.msg);
         rc = GS_EXIT_INPUT;
         goto out;
     }
-    const char *target = pos[0];
-    size_t len = strlen(target);
-    const char *file = NULL;
     char real[PATH_MAX];
-    if (len > 3 && strcmp(target + len - 3, ".so") == 0) {
-        if (gs_registry_load_file(reg, target, &err) < 0) {
-            fprintf(stderr, "gradscope: %s\n", err.msg);
-            gs_registry_free(reg);
-            rc = GS_EXIT_INPUT;
-            goto out;
-        }
-        file = realpath(target, real);
-    }
+    const char *file = is_file ? realpath(target, real) : NULL;
     size_t checked = 0, failed = 0;
     for (size_t i = 0; i < gs_registry_count(reg); i++) {
         const gs_component_info *ci = gs_registry_at(reg, i);

@@ -229,8 +229,12 @@ static const char tpl_layer[] =
     " *\n"
     " * The block owns one dense child F built through the host; add parameters\n"
     " * (host->add_param), work buffers (host->add_buffer) and more children the\n"
-    " * same way.  Tensors are GS_F32 in training and GS_F64 when gradients are\n"
-    " * checked; host->gemm, axpy, add_row_vector and sum_rows handle both.\n"
+    " * same way (<gradscope/layer.h> has chains of children, norms and scalar\n"
+    " * gains).  Tensors are GS_F32 in training and GS_F64 when gradients are\n"
+    " * checked (supports_f64; without it the check runs in float32, looser);\n"
+    " * host->gemm, axpy, add_row_vector and sum_rows handle both.  The input's\n"
+    " * layout (in->layout: vector, image or sequence) says where its channels\n"
+    " * are; set out->layout for the output (zero is a vector).\n"
     " */\n"
     "#include <gradscope/plugin.h>\n"
     "\n"
@@ -297,6 +301,7 @@ static const char tpl_layer[] =
     "    .forward = @NAME@_forward,\n"
     "    .backward = @NAME@_backward,\n"
     "    .destroy = @NAME@_destroy,\n"
+    "    .supports_f64 = 1,\n"
     "};\n"
     "\n"
     "static const gs_component @NAME@_components[] = {{\n"
@@ -328,28 +333,36 @@ static const char tpl_loss[] =
     " *   make check                        gradscope check-plugin ./@NAME@.so\n"
     " *   GRADSCOPE_PLUGIN_PATH=$PWD gradscope run my.cfg --set loss=@NAME@\n"
     " *\n"
-    " * The outputs are (n, width); a classification loss (needs_labels = 1)\n"
-    " * reads c->labels, a regression loss c->targets, in the outputs' type.\n"
+    " * The outputs are rows of `width`: n examples of c->steps rows each (1, or\n"
+    " * T for a sequence), gs_loss_rows(c) in all; a classification loss\n"
+    " * (needs_labels = 1) reads a label per row from c->labels, a regression\n"
+    " * loss a row of c->targets, in the outputs' type.  Rows whose c->mask is 0\n"
+    " * are padding: no loss, no gradient.\n"
     " */\n"
     "#include <gradscope/plugin.h>\n"
     "\n"
     "enum { P_WEIGHT };\n"
     "\n"
-    "/* The mean loss over the batch and, when d != NULL, d(mean loss)/d(out). */\n"
+    "/* The mean loss over the counted rows and, when d != NULL, d(mean loss)/d(out). */\n"
     "#define @NAME@_EVAL(T, sfx)                                                    \\\n"
     "    static double @NAME@_eval_##sfx(const gs_loss_call *c, const T *out, T *d)  \\\n"
     "    {                                                                           \\\n"
     "        const T *target = c->targets;                                           \\\n"
     "        const double w = c->p[P_WEIGHT].f;                                      \\\n"
+    "        const size_t rows = gs_loss_rows(c), counted = gs_loss_counted(c);      \\\n"
+    "        const double inv = counted ? 1.0 / (double)counted : 0.0;               \\\n"
     "        double sum = 0;                                                         \\\n"
-    "        /* TODO: the loss; the placeholder is w/2 |out - target|^2 per example */ \\\n"
-    "        for (size_t i = 0; i < c->n * c->width; i++) {                          \\\n"
-    "            const double r = (double)out[i] - (double)target[i];                \\\n"
-    "            sum += 0.5 * w * r * r;                                             \\\n"
-    "            if (d)                                                              \\\n"
-    "                d[i] = (T)(w * r / (double)c->n);                               \\\n"
+    "        /* TODO: the loss; the placeholder is w/2 |out - target|^2 per row */    \\\n"
+    "        for (size_t r = 0; r < rows; r++) {                                     \\\n"
+    "            const int on = !c->mask || c->mask[r];                              \\\n"
+    "            for (size_t i = r * c->width; i < (r + 1) * c->width; i++) {        \\\n"
+    "                const double e = on ? (double)out[i] - (double)target[i] : 0.0; \\\n"
+    "                sum += 0.5 * w * e * e;                                         \\\n"
+    "                if (d)                                                          \\\n"
+    "                    d[i] = (T)(w * e * inv);                                    \\\n"
+    "            }                                                                   \\\n"
     "        }                                                                       \\\n"
-    "        return sum / (double)c->n;                                              \\\n"
+    "        return sum * inv;                                                       \\\n"
     "    }\n"
     "\n"
     "@NAME@_EVAL(float, f32)\n"
@@ -366,6 +379,7 @@ static const char tpl_loss[] =
     "    .eval_f32 = @NAME@_eval_f32,\n"
     "    .eval_f64 = @NAME@_eval_f64,\n"
     "    .needs_labels = 0,\n"
+    "    .per_step = 1, /* honours c->steps and c->mask */\n"
     "};\n"
     "\n"
     "static const gs_component @NAME@_components[] = {{\n"
@@ -425,7 +439,7 @@ static const char tpl_dataset[] =
     "static int @NAME@_load(const gs_data_call *c, gs_dataset *out)\n"
     "{\n"
     "    const size_t features = (size_t)c->p[P_FEATURES].i;\n"
-    "    out->shape = (gs_shape){.ndim = 1, .dims = {features}};\n"
+    "    out->shape = (gs_shape){.layout = GS_LAYOUT_VECTOR, .ndim = 1, .dims = {features}};\n"
     "    out->classes = 2;\n"
     "    @NAME@_split(c, (size_t)c->p[P_SAMPLES].i, features, &out->train);\n"
     "    @NAME@_split(c, (size_t)c->p[P_TEST_SAMPLES].i, features, &out->test);\n"
@@ -637,6 +651,27 @@ static int write_template(const char *path, const char *tpl, const char *name, c
     return 0;
 }
 
+/* A stock name gets a warning, not a refusal: replacing a stock component
+   with one's own copy is a fair thing to want. */
+static void warn_if_stock(const char *kind, const char *name, const char *dir)
+{
+    gs_kind k;
+    gs_error err;
+    if (gs_kind_from_name(kind, &k) < 0)
+        return;
+    gs_registry *reg = cli_registry(NULL, 0, &err);
+    if (!reg)
+        return; /* a broken search path is for the commands that search it to report */
+    const gs_component_info *ci = gs_registry_find(reg, k, name);
+    if (ci)
+        fprintf(stderr,
+                "gradscope: warning: there is already a stock %s '%s' (%s); the new one "
+                "shadows it wherever %s comes first on the plugin search path "
+                "(--plugin-path, GRADSCOPE_PLUGIN_PATH), and is shadowed by it elsewhere\n",
+                kind, name, ci->file, dir);
+    gs_registry_free(reg);
+}
+
 int cmd_new_plugin(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -708,6 +743,7 @@ int cmd_new_plugin(int argc, char **argv)
         fprintf(stderr, "gradscope: cannot write into %s: %s\n", dir, strerror(errno));
         rc = GS_EXIT_RUNTIME;
     } else {
+        warn_if_stock(kinds[k].kind, name, dir);
         printf("wrote %s and %s\n"
                "next: cd %s && make && make check    (the TODO comments mark the math)\n",
                source, makefile, dir);

@@ -26,6 +26,7 @@
 #include "engine/model.h"
 #include "engine/monitor.h"
 #include "engine/theory.h"
+#include "rundir/format.h"
 #include "rundir/rundir.h"
 
 static const unsigned char MAGIC[8] = {'G', 'S', 'C', 'K', 'P', 'T', 0, 1};
@@ -100,7 +101,7 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
         return -1;
     gs_model *m = c->model;
     writer w = {.crc = crc32(0L, Z_NULL, 0), .err = err};
-    if (gs_atomic_open(&w.file, dir, GS_CKPT_FILE, err) < 0)
+    if (gs_atomic_open(&w.file, dir, GS_FILE_CHECKPOINT, err) < 0)
         return -1;
     buf b = {0};
     emit(&w, MAGIC, 8);
@@ -361,7 +362,7 @@ static void get_rng(reader *r, gs_rng *g)
 
 int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_error *err)
 {
-    char *path = gs_xasprintf("%s/%s", dir, GS_CKPT_FILE);
+    char *path = gs_xasprintf("%s/%s", dir, GS_FILE_CHECKPOINT);
     FILE *f = fopen(path, "rb");
     if (!f) {
         int missing = errno == ENOENT;

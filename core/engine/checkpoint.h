@@ -8,7 +8,6 @@
 #include "engine/theory.h"
 
 
-#define GS_CKPT_FILE "checkpoint.bin"
 #define GS_CKPT_VERSION 2
 
 /* Where training stands: the next step to run. */

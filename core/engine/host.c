@@ -112,24 +112,6 @@ static gs_dtype host_dtype(const gs_module *m) { return m->model->dtype; }
 
 static int host_monitoring(const gs_module *m) { return m->model->monitoring; }
 
-static void host_record(gs_module *mod, const char *key, double value)
-{
-    gs_model *m = mod->model;
-    if (!m->monitoring)
-        return;
-    if (m->n_stats == m->cap_stats) {
-        m->cap_stats = m->cap_stats ? 2 * m->cap_stats : 32;
-        m->stats = gs_xrealloc(m->stats, m->cap_stats * sizeof *m->stats);
-    }
-    gs_stat_rec *s = &m->stats[m->n_stats++];
-    s->layer = mod->layer;
-    if (mod->path[0])
-        snprintf(s->key, sizeof s->key, "%s.%s", mod->path, key);
-    else
-        snprintf(s->key, sizeof s->key, "%s", key);
-    s->value = value;
-}
-
 static gs_rng *host_module_rng(gs_module *m) { return &m->rng; }
 
 static const gs_host host_table = {
@@ -146,6 +128,7 @@ static const gs_host host_table = {
     .rng_u64 = host_rng_u64,
     .rng_uniform = host_rng_uniform,
     .rng_normal = host_rng_normal,
+    .rng_uniform_fill = host_rng_uniform_fill,
     .gemm = gs_gemm,
     .add_row_vector = gs_add_row_vector,
     .sum_rows = gs_sum_rows,
@@ -157,6 +140,7 @@ static const gs_host host_table = {
     .ref_set_int = host_ref_set_int,
     .ref_set_float = host_ref_set_float,
     .ref_set_string = host_ref_set_string,
+    .ref_set_bool = host_ref_set_bool,
     .ref_set_ref = host_ref_set_ref,
     .ref_name = host_ref_name,
     .set_state = host_set_state,
@@ -164,13 +148,12 @@ static const gs_host host_table = {
     .dtype = host_dtype,
     .forward = gs_module_forward,
     .backward = gs_module_backward,
-    .monitoring = host_monitoring,
-    .record = host_record,
-    .rng = host_module_rng,
-    .ref_set_bool = host_ref_set_bool,
-    .rng_uniform_fill = host_rng_uniform_fill,
     .scratch_get = gs_model_scratch_get,
     .scratch_put = gs_model_scratch_put,
+    .rng = host_module_rng,
+    .monitoring = host_monitoring,
+    .record = gs_model_record,
+    .record_series = gs_model_record_series,
 };
 
 const gs_host *gs_host_table(void) { return &host_table; }

@@ -106,6 +106,7 @@ gs_tensor *gs_model_declare_buffer(gs_module *mod, const char *name, const gs_sh
     }
     gs_tensor *t = gs_xcalloc(1, sizeof *t);
     t->dtype = m->dtype;
+    t->layout = shape->layout;
     t->ndim = shape->ndim + 1;
     for (int i = 0; i < shape->ndim; i++)
         t->dims[i + 1] = shape->dims[i];
@@ -116,19 +117,56 @@ gs_tensor *gs_model_declare_buffer(gs_module *mod, const char *name, const gs_sh
     return t;
 }
 
+static const char *layout_name(gs_layout l)
+{
+    switch (l) {
+    case GS_LAYOUT_VECTOR: return "vector (C)";
+    case GS_LAYOUT_IMAGE: return "image (C, H, W)";
+    case GS_LAYOUT_SEQUENCE: return "sequence (T, C)";
+    }
+    return "unknown";
+}
+
+static int shape_ok(const gs_shape *s, const char *what)
+{
+    if (gs_shape_valid(s) && gs_shape_numel(s) > 0)
+        return 1;
+    gs_record_error("%s shape has %d dimensions (%zu elements), which layout %s does not have",
+                    what, s->ndim, s->ndim >= 1 && s->ndim <= GS_MAX_DIMS - 1 ? gs_shape_numel(s) : 0,
+                    layout_name(s->layout));
+    return 0;
+}
+
+/* Whether the module's kernels run on the model's element type: double
+   precision is optional for plugins (ABI 2.0). */
+static int dtype_ok(gs_module *mod)
+{
+    if (mod->model->dtype != GS_F64)
+        return 1;
+    const void *ops = mod->info->component->ops;
+    int ok = mod->is_activation ? ((const gs_activation_ops *)ops)->forward_f64 != NULL
+                                : ((const gs_layer_ops *)ops)->supports_f64;
+    if (!ok) {
+        mod->model->lacks_f64 = 1;
+        gs_record_error("has no double-precision kernels; it runs in float32 models only");
+    }
+    return ok;
+}
+
 static int build_module(gs_module *mod, const gs_shape *in, gs_shape *out)
 {
     mod->in = *in;
+    if (!dtype_ok(mod) || !shape_ok(in, "input"))
+        return -1;
     if (mod->is_activation) {
         const gs_activation_ops *ops = mod->info->component->ops;
         *out = *in;
         if (ops->n_params) {
-            size_t channels = in->ndim ? in->dims[0] : 1;
-            size_t count = ops->n_params(mod->ref->values, channels);
+            size_t count = ops->n_params(mod->ref->values, gs_shape_axes(in).channels);
             if (count) {
                 size_t dims[1] = {count};
-                mod->theta = gs_model_declare_param(mod, "slope", 1, dims, GS_ROLE_SLOPE, 0, 0,
-                                                    NULL, NULL);
+                mod->theta = gs_model_declare_param(mod, ops->param_name, 1, dims,
+                                                    GS_ROLE_ACTIVATION, 0, 0, NULL, NULL);
                 if (!mod->theta)
                     return -1;
             }
@@ -139,13 +177,15 @@ static int build_module(gs_module *mod, const gs_shape *in, gs_shape *out)
     const gs_layer_ops *ops = mod->info->component->ops;
     memset(out, 0, sizeof *out);
     gs_clear_error();
+    mod->built = 1;
     if (ops->build(mod, mod->ref->values, in, out) != 0) {
         if (!gs_last_error()[0])
             gs_record_error("build failed");
         return -1;
     }
-    if (out->ndim < 1 || out->ndim > GS_MAX_DIMS - 1 || gs_shape_numel(out) == 0) {
-        gs_record_error("produced an invalid output shape");
+    if (out->ndim < 1 || out->ndim > GS_MAX_DIMS - 1 || !shape_ok(out, "the output")) {
+        if (!gs_last_error()[0])
+            gs_record_error("produced an invalid output shape");
         return -1;
     }
     mod->out = *out;
@@ -317,6 +357,7 @@ int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err)
         gs_tensor *pair[2] = {&m->acts[l], &m->dacts[l]};
         for (int k = 0; k < 2; k++) {
             pair[k]->dtype = m->dtype;
+            pair[k]->layout = s->layout;
             pair[k]->ndim = s->ndim + 1;
             for (int d = 0; d < s->ndim; d++)
                 pair[k]->dims[d + 1] = s->dims[d];
@@ -338,16 +379,15 @@ void gs_model_set_batch(gs_model *m, size_t n)
 
 static gs_act_call act_call(const gs_module *mod, const gs_tensor *x, const void *theta)
 {
-    size_t total = gs_tensor_numel(x);
-    size_t batch = x->dims[0] ? x->dims[0] : 1;
-    size_t channels = mod->in.ndim ? mod->in.dims[0] : 1;
-    size_t inner = total / batch / (channels ? channels : 1);
+    gs_axes ax = gs_shape_axes(&mod->in);
     return (gs_act_call){.host = gs_host_table(),
                          .p = mod->ref->values,
-                         .n = batch,
-                         .channels = channels,
-                         .inner = inner ? inner : 1,
-                         .theta = theta};
+                         .n = x->dims[0],
+                         .layout = mod->in.layout,
+                         .channels = ax.channels,
+                         .positions = ax.positions,
+                         .theta = theta,
+                         .n_theta = mod->theta ? mod->theta->numel : 0};
 }
 
 /* Values of f' per piece of the batch that activation_stats takes. */
@@ -364,7 +404,7 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
     gs_model *m = mod->model;
     const gs_activation_ops *ops = mod->info->component->ops;
     size_t es = dsize(x->dtype);
-    size_t units = c->channels * c->inner;
+    size_t units = c->channels * c->positions;
     /* The batch is taken a few examples at a time, so that the work space
        (from the model's scratch memory) stays small: a copy of the layer's
        output would count in the run's peak memory.  It holds the parameter
@@ -478,6 +518,71 @@ size_t gs_model_param_count(const gs_model *m) { return m->total; }
 
 const char *gs_module_type(const gs_module *mod) { return mod->info->component->name; }
 
+int gs_role_decays(gs_role role, int weights, int biases, int slopes, int norm)
+{
+    switch (role) {
+    case GS_ROLE_WEIGHT: return weights;
+    case GS_ROLE_BIAS: return biases;
+    case GS_ROLE_ACTIVATION: return slopes;
+    case GS_ROLE_NORM: return norm;
+    case GS_ROLE_GAIN:
+    case GS_ROLE_BUFFER: return 0;
+    }
+    return 0;
+}
+
+void gs_model_record(gs_module *mod, const char *key, double value)
+{
+    gs_model *m = mod->model;
+    if (!m->monitoring)
+        return;
+    if (m->n_stats == m->cap_stats) {
+        m->cap_stats = m->cap_stats ? 2 * m->cap_stats : 32;
+        m->stats = gs_xrealloc(m->stats, m->cap_stats * sizeof *m->stats);
+    }
+    gs_stat_rec *s = &m->stats[m->n_stats++];
+    s->layer = mod->layer;
+    s->key = mod->path[0] ? gs_xasprintf("%s.%s", mod->path, key) : gs_xstrdup(key);
+    s->value = value;
+}
+
+void gs_model_record_series(gs_module *mod, const char *name, gs_axis axis,
+                            const double *values, size_t n)
+{
+    gs_model *m = mod->model;
+    if (!m->monitoring)
+        return;
+    if (axis != GS_AXIS_TIME && axis != GS_AXIS_CHANNEL) {
+        /* a plugin bug; a row with an axis no reader knows would spoil series.csv */
+        fprintf(stderr, "gradscope: warning: layer %d (%s): series '%s' has unknown axis %d; "
+                "not recorded\n", mod->layer, mod->info->component->name, name, (int)axis);
+        return;
+    }
+    if (m->n_series == m->cap_series) {
+        m->cap_series = m->cap_series ? 2 * m->cap_series : 8;
+        m->series = gs_xrealloc(m->series, m->cap_series * sizeof *m->series);
+    }
+    gs_series_rec *s = &m->series[m->n_series++];
+    s->layer = mod->layer;
+    s->name = mod->path[0] ? gs_xasprintf("%s.%s", mod->path, name) : gs_xstrdup(name);
+    s->axis = axis;
+    s->n = n;
+    s->values = gs_xmalloc((n ? n : 1) * sizeof *s->values);
+    if (n)
+        memcpy(s->values, values, n * sizeof *values);
+}
+
+void gs_model_clear_records(gs_model *m)
+{
+    for (size_t i = 0; i < m->n_stats; i++)
+        free(m->stats[i].key);
+    for (size_t i = 0; i < m->n_series; i++) {
+        free(m->series[i].name);
+        free(m->series[i].values);
+    }
+    m->n_stats = m->n_series = 0;
+}
+
 void *gs_model_scratch_get(gs_module *mod, size_t bytes)
 {
     gs_model *m = mod->model;
@@ -515,7 +620,7 @@ void gs_model_free(gs_model *m)
         return;
     for (size_t i = m->n_modules; i-- > 0;) {
         gs_module *mod = m->modules[i];
-        if (!mod->is_activation) {
+        if (mod->built) {
             const gs_layer_ops *ops = mod->info->component->ops;
             if (ops->destroy)
                 ops->destroy(mod);
@@ -550,7 +655,9 @@ void gs_model_free(gs_model *m)
     free(m->values);
     free(m->grads);
     free(m->layers);
+    gs_model_clear_records(m);
     free(m->stats);
+    free(m->series);
     free(m->act_stats);
     gs_pool_free(&m->pool);
     free(m);

@@ -28,11 +28,22 @@ typedef struct gs_act_stats {
     double saturated, elements;  /* values with |f'| below the activation's threshold */
 } gs_act_stats;
 
+/* A scalar a module recorded on a monitored step (host->record). */
 typedef struct gs_stat_rec {
     int layer;
-    char key[48];
+    char *key; /* "<path>.<key>", owned */
     double value;
 } gs_stat_rec;
+
+/* A statistic over an axis a module recorded on a monitored step
+   (host->record_series). */
+typedef struct gs_series_rec {
+    int layer;
+    char *name; /* "<path>.<name>", owned */
+    gs_axis axis;
+    double *values; /* owned */
+    size_t n;
+} gs_series_rec;
 
 struct gs_module {
     gs_module_head head; /* must stay first: plugins read the host from it */
@@ -42,6 +53,7 @@ struct gs_module {
     const gs_component_info *info;
     const gs_ref *ref;
     int is_activation;
+    int built; /* its layer's build ran: destroy is owed */
     gs_shape in, out;
     void *state;
     int layer;
@@ -71,11 +83,14 @@ struct gs_model {
     gs_tensor *dacts; /* gradients w.r.t. acts: dacts[l] shares dact_buf[l % 2] */
     void *dact_buf[2];
     double *dact_sumsq; /* after a monitored backward: sum of dacts[l]^2 (NaN: not computed) */
+    int lacks_f64;  /* a double model met a module without double kernels */
     int monitoring; /* blocks record their path statistics (host->monitoring) */
     int detailed;   /* activations record dead and saturated units */
     gs_act_stats *act_stats; /* per layer, reset by each monitored forward */
     gs_stat_rec *stats;
     size_t n_stats, cap_stats;
+    gs_series_rec *series;
+    size_t n_series, cap_series;
     /* host->scratch_get's stack: level d is the buffer handed out at depth
        d, kept (and grown) for the next call that reaches that depth. */
     struct gs_scratch_level {
@@ -93,6 +108,18 @@ int gs_model_add_layer(gs_model *m, const gs_ref *ref, gs_error *err);
 /* Allocates arenas and buffers for batches up to max_batch; initializes weights. */
 int gs_model_finalize(gs_model *m, size_t max_batch, gs_error *err);
 void gs_model_free(gs_model *m);
+/* Whether the trainer's weight decay applies to a tensor of `role`, given
+   its groups (training.decay_weights, decay_biases, decay_slopes,
+   decay_norm): activation parameters follow decay_slopes; a block's gain
+   and buffers never decay. */
+int gs_role_decays(gs_role role, int weights, int biases, int slopes, int norm);
+/* Drops the step's recorded statistics and series (the monitor has
+   written them, or a test has read them). */
+void gs_model_clear_records(gs_model *m);
+/* host->record and host->record_series: kept while m->monitoring. */
+void gs_model_record(gs_module *mod, const char *key, double value);
+void gs_model_record_series(gs_module *mod, const char *name, gs_axis axis,
+                            const double *values, size_t n);
 /* host->scratch_get and scratch_put. */
 void *gs_model_scratch_get(gs_module *mod, size_t bytes);
 void gs_model_scratch_put(gs_module *mod, void *ptr);

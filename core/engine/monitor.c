@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "engine/monitor.h"
 #include "base/util.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
 #include "rundir/csv.h"
+#include "rundir/format.h"
 #include "rundir/npy.h"
 
 /* v as "%.9g" writes it (nan, inf, -inf included) into buf[32]. */
@@ -66,17 +68,6 @@ int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *e
 {
     const char *dir = mon->dir;
     int dump = mon->dump;
-    static const char *const names[LOG_COUNT] = {
-        "metrics.csv", "gradients.csv", "layers.csv", "paths.csv",
-        "epochs.csv",  "histograms.csv", "dump/index.csv"};
-    static const char *const headers[LOG_COUNT] = {
-        "step,epoch,loss,accuracy,lr,grad_norm,val_loss,val_accuracy,test_loss,test_accuracy\n",
-        "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n",
-        "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n",
-        "step,layer,key,value\n",
-        "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy,seconds\n",
-        "step,layer,tensor,log10_lo,log10_hi,count\n",
-        "step,layer,tensor,kind,file,shape\n"};
     if (dump) {
         char *d = gs_xasprintf("%s/dump", dir);
         int ok = mkdir(d, 0777) == 0 || errno == EEXIST;
@@ -86,14 +77,30 @@ int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *e
             return -1;
         }
     }
+    if (resume_at && resume_at[LOG_SERIES] > 0) {
+        if (gs_csv_open(&mon->log[LOG_SERIES], dir, gs_logs[GS_LOG_SERIES].file, 0,
+                        resume_at[LOG_SERIES], err) < 0)
+            return -1;
+    } else {
+        /* Not created yet at this point of the run: a copy left by a
+           previous run, or written after the checkpoint, goes. */
+        char *path = gs_xasprintf("%s/%s", dir, gs_logs[GS_LOG_SERIES].file);
+        int gone = unlink(path) == 0 || errno == ENOENT;
+        if (!gone)
+            gs_err_set(err, "%s: %s", path, strerror(errno));
+        free(path);
+        if (!gone)
+            return -1;
+    }
     for (int k = 0; k < LOG_COUNT; k++) {
-        if (k == LOG_DUMP_INDEX && !dump)
+        if ((k == LOG_DUMP_INDEX && !dump) || k == LOG_SERIES)
             continue;
-        if (gs_csv_open(&mon->log[k], dir, names[k], !resume_at, resume_at ? resume_at[k] : 0,
-                        err) < 0)
+        /* LOG_* are gs_log_id's (the assertion above) */
+        if (gs_csv_open(&mon->log[k], dir, gs_logs[k].file, !resume_at,
+                        resume_at ? resume_at[k] : 0, err) < 0)
             return -1;
         if (!resume_at)
-            gs_csv_row(&mon->log[k], "%s", headers[k]);
+            gs_csv_row(&mon->log[k], "%s", gs_log_header((gs_log_id)k));
     }
     return 0;
 }
@@ -229,6 +236,32 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
 
 static void classify(const gs_monitor *mon, const double *g, double global, gs_step_class *c);
 
+/* The step's series, one row per value, creating series.csv on the first. */
+static int write_series(gs_monitor *mon, gs_model *m, const char *st, gs_error *err)
+{
+    _Static_assert(LOG_SERIES == (int)GS_LOG_SERIES && LOG_COUNT == (int)GS_LOG_COUNT,
+                   "the monitor's logs are rundir/format.h's, in its order");
+    gs_csv *log = &mon->log[LOG_SERIES];
+    if (m->n_series && log->fd < 0) {
+        if (gs_csv_open(log, mon->dir, gs_logs[GS_LOG_SERIES].file, 1, 0, err) < 0)
+            return -1;
+        gs_csv_row(log, "%s", gs_log_header(GS_LOG_SERIES));
+    }
+    char layer[24], index[24], value[32];
+    for (size_t i = 0; i < m->n_series; i++) {
+        const gs_series_rec *s = &m->series[i];
+        fmt_int(layer, s->layer);
+        const char *axis = s->axis == GS_AXIS_TIME ? "time" : "channel";
+        for (size_t k = 0; k < s->n; k++) {
+            gs_format_u64(index, k);
+            fmt(value, s->values[k]);
+            const char *row[] = {st, layer, s->name, axis, index, value};
+            gs_csv_cells(log, row, 6);
+        }
+    }
+    return 0;
+}
+
 int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
 {
     uint64_t step = mon->cur_step;
@@ -314,10 +347,10 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         const char *row[] = {st, layer, m->stats[i].key, num[0]};
         gs_csv_cells(&mon->log[LOG_PATHS], row, 4);
     }
-    m->n_stats = 0;
+    int rc = write_series(mon, m, st, err);
+    gs_model_clear_records(m);
     mon->n_monitored++;
-    (void)err;
-    return 0;
+    return rc;
 }
 
 void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train_loss,

@@ -1,11 +1,11 @@
 /*
  * One optimizer step over one tensor.
  *
- * An element-wise optimizer (gs_optimizer_ops.elementwise, ABI 1.2) is
+ * An element-wise optimizer (gs_optimizer_ops.elementwise) is
  * called on ranges of OPT_CHUNK elements, on the run's threads when the
  * tensor is long: every element meets the same arithmetic whichever range
  * holds it, so neither the ranges nor the thread count change a bit.  Other
- * optimizers (and those built before 1.2) get the whole tensor at once.
+ * optimizers get the whole tensor at once.
  *
  * When the monitor asks for the size of the update, ranges are stepped
  * MEASURE elements at a time from a copy on the stack, and the squared
@@ -32,7 +32,7 @@ enum {
 
 int gs_optimizer_elementwise(const gs_optimizer_ops *ops)
 {
-    return ops->size > GS_OPTIMIZER_OPS_SIZE_1_1 && ops->elementwise;
+    return ops->elementwise;
 }
 
 typedef struct step_job {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include "gradscope/plugin.h"
 
-/* Whether the optimizer may be stepped on ranges of a tensor (ABI 1.2). */
+/* Whether the optimizer may be stepped on ranges of a tensor. */
 int gs_optimizer_elementwise(const gs_optimizer_ops *ops);
 /* One step of `ops` over a tensor of n elements with `slots` floats of
    state each (c.stride is set here); returns ||theta after - theta

@@ -11,12 +11,14 @@
  */
 #include "config.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "engine/theory.h"
 #include "base/util.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
+#include "rundir/format.h"
 #include "rundir/rundir.h"
 
 enum { GRID = 8001 };
@@ -26,8 +28,25 @@ typedef struct act_eval {
     const gs_activation_ops *ops;
     gs_act_call call;
     double *theta;
+    float *theta_f; /* for an activation without double kernels */
     double z[GRID], w[GRID], h[GRID], y[GRID], d[GRID], ones[GRID];
 } act_eval;
+
+/* f and f' through the float kernels, for activations that have no double ones. */
+static void eval_f32(act_eval *a)
+{
+    float *buf = gs_xmalloc(4 * GRID * sizeof *buf);
+    float *h = buf, *y = buf + GRID, *ones = buf + 2 * GRID, *d = buf + 3 * GRID;
+    for (size_t i = 0; i < GRID; i++)
+        h[i] = (float)a->h[i], ones[i] = 1.0f;
+    gs_act_call c = a->call;
+    c.theta = c.theta ? a->theta_f : NULL;
+    a->ops->forward_f32(&c, h, y);
+    a->ops->backward_f32(&c, h, y, ones, d, NULL);
+    for (size_t i = 0; i < GRID; i++)
+        a->y[i] = y[i], a->d[i] = d[i];
+    free(buf);
+}
 
 /* E[f(sqrt(q) z)^2] and E[f'(sqrt(q) z)^2] by the trapezoid rule on
    [-10, 10]; the grid has a node at 0, where rectifiers have their kink. */
@@ -36,7 +55,9 @@ static void moments(act_eval *a, double q, double *e_phi2, double *e_dphi2)
     double s = sqrt(q > 0 ? q : 0);
     for (size_t i = 0; i < GRID; i++)
         a->h[i] = s * a->z[i];
-    if (a->ops) {
+    if (a->ops && !a->ops->forward_f64) {
+        eval_f32(a);
+    } else if (a->ops) {
         a->ops->forward_f64(&a->call, a->h, a->y);
         a->ops->backward_f64(&a->call, a->h, a->y, a->ones, a->d, NULL);
     } else {
@@ -136,10 +157,12 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
         a->ops = act->info->component->ops;
         size_t nt = act->theta ? act->theta->numel : 0;
         a->theta = gs_xcalloc(nt + 1, sizeof(double));
+        a->theta_f = gs_xcalloc(nt + 1, sizeof(float));
         for (size_t i = 0; i < nt; i++)
-            a->theta[i] = ((const float *)act->theta->pub.value.data)[i];
+            a->theta[i] = a->theta_f[i] = ((const float *)act->theta->pub.value.data)[i];
         a->call = (gs_act_call){.host = gs_host_table(), .p = act->ref->values, .n = GRID,
-                                .channels = 1, .inner = 1, .theta = nt ? a->theta : NULL};
+                                .channels = 1, .positions = 1, .theta = nt ? a->theta : NULL,
+                                .n_theta = nt};
     }
     double hz = 2 * Z_MAX / (GRID - 1);
     for (size_t i = 0; i < GRID; i++) {
@@ -206,22 +229,28 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
     snprintf(t->activation, sizeof t->activation, "%s", act_name(act));
     t->valid = 1;
     free(a->theta);
+    free(a->theta_f);
     free(a);
 }
 
 int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err)
 {
-    char *text;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        gs_err_set(err, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < gs_theory_format.n_columns; k++)
+        fprintf(f, "%s%s", k ? "," : "", gs_theory_format.columns[k]);
+    fputc('\n', f);
     if (t->valid)
-        text = gs_xasprintf("first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
-                            "chi_predicted,chi_measured,q_in,chi_path\n"
-                            "%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
-                            t->first, t->last, t->activation, t->sigma_w2, t->sigma_b2,
-                            t->q_star, t->chi_predicted, t->chi_measured, t->q_in, t->chi_path);
-    else
-        text = gs_xstrdup("first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
-                          "chi_predicted,chi_measured,q_in,chi_path\n");
-    int rc = gs_write_atomic(dir, "theory.csv", text, strlen(text), err);
-    free(text);
+        fprintf(f, "%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", t->first, t->last,
+                t->activation, t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted,
+                t->chi_measured, t->q_in, t->chi_path);
+    fclose(f);
+    int rc = gs_write_atomic(dir, gs_theory_format.file, buf, len, err);
+    free(buf);
     return rc;
 }

@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
 #include "kernels/affinity.h"
 #include "base/util.h"
 #include "kernels/kernels.h"
-#endif
 
 static int placement_chosen(void)
 {

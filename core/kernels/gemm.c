@@ -33,11 +33,11 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #include <immintrin.h>
+#define GS_GEMM_AVX2 1
+#endif
 #include "kernels/gemm.h"
 #include "base/util.h"
 #include "kernels/kernels.h"
-#define GS_GEMM_AVX2 1
-#endif
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 

@@ -20,9 +20,9 @@
 #endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
+#endif
 #include "kernels/kernels.h"
 #include "base/util.h"
-#endif
 
 static int n_threads = 1;
 

@@ -28,15 +28,20 @@ static const char *const kind_names[GS_KIND_COUNT_] = {
     [GS_KIND_SCHEDULE] = "schedule",
 };
 
+/* Every 2.x plugin's tables are at least their 2.0 size; fields appended
+   in later minors are read only where a table's size covers them. */
 static const size_t ops_min_size[GS_KIND_COUNT_] = {
-    [GS_KIND_ACTIVATION] = sizeof(gs_activation_ops),
-    [GS_KIND_INITIALIZER] = sizeof(gs_initializer_ops),
-    [GS_KIND_OPTIMIZER] = GS_OPTIMIZER_OPS_SIZE_1_1,
-    [GS_KIND_LAYER] = sizeof(gs_layer_ops),
-    [GS_KIND_LOSS] = sizeof(gs_loss_ops),
-    [GS_KIND_DATASET] = sizeof(gs_dataset_ops),
-    [GS_KIND_SCHEDULE] = sizeof(gs_schedule_ops),
+    [GS_KIND_ACTIVATION] = GS_ACTIVATION_OPS_SIZE_2_0,
+    [GS_KIND_INITIALIZER] = GS_INITIALIZER_OPS_SIZE_2_0,
+    [GS_KIND_OPTIMIZER] = GS_OPTIMIZER_OPS_SIZE_2_0,
+    [GS_KIND_LAYER] = GS_LAYER_OPS_SIZE_2_0,
+    [GS_KIND_LOSS] = GS_LOSS_OPS_SIZE_2_0,
+    [GS_KIND_DATASET] = GS_DATASET_OPS_SIZE_2_0,
+    [GS_KIND_SCHEDULE] = GS_SCHEDULE_OPS_SIZE_2_0,
 };
+
+/* Larger than any table or descriptor a plugin could mean: a size past it is garbage. */
+#define MAX_STRUCT_SIZE 65536
 
 const char *gs_kind_name(gs_kind kind)
 {
@@ -85,6 +90,9 @@ void gs_registry_free(gs_registry *reg)
         free(reg->files[i]);
     free(reg->files);
     free(reg->items);
+    free(reg->shadowed);
+    free(reg->skipped);
+    free(reg->search_path);
     free(reg);
 }
 
@@ -103,6 +111,25 @@ size_t gs_registry_count(const gs_registry *reg) { return reg->n; }
 const gs_component_info *gs_registry_at(const gs_registry *reg, size_t i)
 {
     return i < reg->n ? &reg->items[i] : NULL;
+}
+
+size_t gs_registry_shadowed_count(const gs_registry *reg) { return reg->n_shadowed; }
+
+const gs_component_info *gs_registry_shadowed_at(const gs_registry *reg, size_t i)
+{
+    return i < reg->n_shadowed ? &reg->shadowed[i] : NULL;
+}
+
+size_t gs_registry_skipped_count(const gs_registry *reg) { return reg->n_skipped; }
+
+const char *gs_registry_skipped_at(const gs_registry *reg, size_t i)
+{
+    return i < reg->n_skipped ? reg->skipped[i] : NULL;
+}
+
+const char *gs_registry_search_path(const gs_registry *reg)
+{
+    return reg->search_path ? reg->search_path : "";
 }
 
 const char *gs_registry_suggest(const gs_registry *reg, gs_kind kind, const char *name)
@@ -173,30 +200,38 @@ static int check_schema(const gs_component *c, const char *path, gs_error *err)
     return 0;
 }
 
-static int ops_complete(const gs_component *c)
+/* NULL when the table has every operation its kind requires, else what is missing. */
+static const char *ops_missing(const gs_component *c)
 {
     switch (c->kind) {
     case GS_KIND_ACTIVATION: {
         const gs_activation_ops *o = c->ops;
-        return o->forward_f32 && o->forward_f64 && o->backward_f32 && o->backward_f64 &&
-               (!o->n_params || o->init_params);
+        if (!o->forward_f32 || !o->backward_f32)
+            return "forward_f32 and backward_f32 are required";
+        if (!o->forward_f64 != !o->backward_f64)
+            return "forward_f64 and backward_f64 go together: both or neither";
+        if (o->n_params && (!o->init_params || !o->param_name || !o->param_name[0]))
+            return "learnable parameters (n_params) need init_params and param_name";
+        return NULL;
     }
-    case GS_KIND_INITIALIZER: return ((const gs_initializer_ops *)c->ops)->fill != NULL;
+    case GS_KIND_INITIALIZER:
+        return ((const gs_initializer_ops *)c->ops)->fill ? NULL : "fill is required";
     case GS_KIND_OPTIMIZER: {
         const gs_optimizer_ops *o = c->ops;
-        return o->step && o->state_slots;
+        return o->step && o->state_slots ? NULL : "step and state_slots are required";
     }
     case GS_KIND_LAYER: {
         const gs_layer_ops *o = c->ops;
-        return o->build && o->forward && o->backward;
+        return o->build && o->forward && o->backward ? NULL
+                                                     : "build, forward and backward are required";
     }
-    case GS_KIND_LOSS: {
-        const gs_loss_ops *o = c->ops;
-        return o->eval_f32 && o->eval_f64;
-    }
-    case GS_KIND_DATASET: return ((const gs_dataset_ops *)c->ops)->load != NULL;
-    case GS_KIND_SCHEDULE: return ((const gs_schedule_ops *)c->ops)->factor != NULL;
-    default: return 0;
+    case GS_KIND_LOSS:
+        return ((const gs_loss_ops *)c->ops)->eval_f32 ? NULL : "eval_f32 is required";
+    case GS_KIND_DATASET:
+        return ((const gs_dataset_ops *)c->ops)->load ? NULL : "load is required";
+    case GS_KIND_SCHEDULE:
+        return ((const gs_schedule_ops *)c->ops)->factor ? NULL : "factor is required";
+    default: return "unknown kind";
     }
 }
 
@@ -220,8 +255,9 @@ static int validate(const gs_plugin_desc *d, const char *path, gs_error *err)
                    path, d->abi_major, d->abi_minor, GS_ABI_MAJOR, GS_ABI_MINOR);
         return -1;
     }
-    if (d->size < sizeof(gs_plugin_desc) || d->size > 65536) {
-        gs_err_set(err, "%s: invalid descriptor (size %zu)", path, d->size);
+    if (d->size < GS_PLUGIN_DESC_SIZE_2_0 || d->size > MAX_STRUCT_SIZE) {
+        gs_err_set(err, "%s: invalid descriptor (size %zu, ABI 2.0 has %zu)", path, d->size,
+                   (size_t)GS_PLUGIN_DESC_SIZE_2_0);
         return -1;
     }
     if (!d->name || !d->name[0] || !d->version || !d->license) {
@@ -232,11 +268,16 @@ static int validate(const gs_plugin_desc *d, const char *path, gs_error *err)
         gs_err_set(err, "%s: invalid descriptor (%zu components)", path, d->n_components);
         return -1;
     }
+    /* The components follow each other at the stride of their size, which
+       later minors grow: all must have the first one's. */
+    size_t stride = d->components[0].size;
     for (size_t i = 0; i < d->n_components; i++) {
-        const gs_component *c = &d->components[i];
-        if (c->size < GS_COMPONENT_SIZE_1_0 || c->size > 65536) {
-            gs_err_set(err, "%s: invalid descriptor (component %zu has size %zu)", path, i,
-                       c->size);
+        const gs_component *c = gs_desc_component(d, i);
+        if (c->size < GS_COMPONENT_SIZE_2_0 || c->size > MAX_STRUCT_SIZE || c->size != stride) {
+            gs_err_set(err,
+                       "%s: invalid descriptor (component %zu has size %zu; ABI 2.0 has %zu, "
+                       "and every component the same)",
+                       path, i, c->size, (size_t)GS_COMPONENT_SIZE_2_0);
             return -1;
         }
         if ((int)c->kind <= 0 || c->kind >= GS_KIND_COUNT_) {
@@ -249,14 +290,18 @@ static int validate(const gs_plugin_desc *d, const char *path, gs_error *err)
             return -1;
         }
         if (!c->ops || *(const size_t *)c->ops < ops_min_size[c->kind] ||
-            *(const size_t *)c->ops > 65536) {
-            gs_err_set(err, "%s: %s '%s': missing or undersized operations table", path,
-                       gs_kind_name(c->kind), c->name);
+            *(const size_t *)c->ops > MAX_STRUCT_SIZE) {
+            gs_err_set(err,
+                       "%s: %s '%s': missing or undersized operations table (%zu bytes, ABI "
+                       "2.0 has %zu)",
+                       path, gs_kind_name(c->kind), c->name,
+                       c->ops ? *(const size_t *)c->ops : 0, ops_min_size[c->kind]);
             return -1;
         }
-        if (!ops_complete(c)) {
-            gs_err_set(err, "%s: %s '%s': required operations are missing", path,
-                       gs_kind_name(c->kind), c->name);
+        const char *missing = ops_missing(c);
+        if (missing) {
+            gs_err_set(err, "%s: %s '%s': required operations are missing: %s", path,
+                       gs_kind_name(c->kind), c->name, missing);
             return -1;
         }
         if (check_schema(c, path, err) < 0)
@@ -265,16 +310,200 @@ static int validate(const gs_plugin_desc *d, const char *path, gs_error *err)
     return 0;
 }
 
-int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err)
+/* GRADSCOPE_ALLOW_UNSAFE_PLUGINS: unset, "" and "0" keep the checks. */
+static int unsafe_allowed(void)
 {
-    char real[PATH_MAX];
-    if (!realpath(path, real)) {
-        gs_err_set(err, "%s: %s", path, strerror(errno));
+    const char *v = getenv("GRADSCOPE_ALLOW_UNSAFE_PLUGINS");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static int path_error(gs_error *err, const char *path, int code)
+{
+    gs_err_set(err, "%s: %s", path, strerror(code));
+    errno = code;
+    return -1;
+}
+
+/*
+ * Resolves PATH to its real path one name at a time, as the kernel does,
+ * and refuses it when someone else could change what it names: when the
+ * file or directory itself, or any directory a name is looked up in, is
+ * writable by other users.  That covers a symbolic link's own directory as
+ * well as every directory above its target.  A sticky directory such as
+ * /tmp is the one exception, and only for an entry owned by us or root:
+ * the sticky bit keeps everyone else from renaming, removing or replacing
+ * that entry, so a build tree under /tmp is as safe as one at home (and
+ * `make check` runs there).  The plugin directory itself has no such
+ * excuse: anyone may add a new file to a sticky directory.
+ */
+static int resolve_trusted(const char *path, char *real, gs_error *err)
+{
+    if (unsafe_allowed())
+        return realpath(path, real) ? 0 : path_error(err, path, errno);
+    char *todo;
+    if (path[0] == '/') {
+        todo = gs_xstrdup(path);
+    } else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return path_error(err, path, errno);
+        todo = gs_xasprintf("%s/%s", cwd, path);
+    }
+    size_t len = 0; /* real[0..len) resolved so far; "" is the root */
+    real[0] = '\0';
+    int hops = 0, rc = 0;
+    struct stat dir_st, st;
+    for (const char *p = todo;;) {
+        p += strspn(p, "/");
+        if (!*p)
+            break;
+        size_t n = strcspn(p, "/");
+        if (n == 1 && p[0] == '.') {
+            p += n;
+            continue;
+        }
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            char *slash = strrchr(real, '/');
+            len = slash ? (size_t)(slash - real) : 0;
+            real[len] = '\0';
+            p += n;
+            continue;
+        }
+        if (len + 1 + n >= PATH_MAX) {
+            rc = path_error(err, path, ENAMETOOLONG);
+            break;
+        }
+        if (lstat(len ? real : "/", &dir_st) != 0) {
+            rc = path_error(err, path, errno);
+            break;
+        }
+        real[len] = '/';
+        memcpy(real + len + 1, p, n);
+        real[len + 1 + n] = '\0';
+        if (lstat(real, &st) != 0) {
+            rc = path_error(err, path, errno);
+            break;
+        }
+        if ((dir_st.st_mode & S_IWOTH) &&
+            !((dir_st.st_mode & S_ISVTX) && (st.st_uid == 0 || st.st_uid == geteuid()))) {
+            real[len] = '\0';
+            gs_err_set(err,
+                       "%s: refusing it: %s is writable by other users (set "
+                       "GRADSCOPE_ALLOW_UNSAFE_PLUGINS=1 to allow it)",
+                       path, len ? real : "/");
+            errno = EPERM;
+            rc = -1;
+            break;
+        }
+        p += n;
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t t = -1;
+            if (++hops > 40)
+                errno = ELOOP;
+            else
+                t = readlink(real, target, sizeof target - 1);
+            if (t < 0) {
+                rc = path_error(err, path, errno);
+                break;
+            }
+            target[t] = '\0';
+            /* the rest of the path continues from the link's target */
+            char *next = *p ? gs_xasprintf("%s%s", target, p) : gs_xstrdup(target);
+            free(todo);
+            p = todo = next;
+            if (target[0] == '/')
+                len = 0;
+            real[len] = '\0';
+            continue;
+        }
+        len += 1 + n;
+        if (*p && !S_ISDIR(st.st_mode)) {
+            rc = path_error(err, path, ENOTDIR);
+            break;
+        }
+    }
+    free(todo);
+    if (rc < 0)
+        return -1;
+    if (!len)
+        strcpy(real, "/");
+    if (lstat(real, &st) != 0)
+        return path_error(err, path, errno);
+    if (st.st_mode & S_IWOTH) {
+        int linked = strcmp(path, real) != 0;
+        gs_err_set(err,
+                   "%s: refusing a plugin %s writable by other users%s%s%s (set "
+                   "GRADSCOPE_ALLOW_UNSAFE_PLUGINS=1 to allow it)",
+                   path, S_ISDIR(st.st_mode) ? "directory" : "file", linked ? " (" : "",
+                   linked ? real : "", linked ? ")" : "");
+        errno = EPERM;
         return -1;
     }
+    return 0;
+}
+
+/* Whether FILE (one of reg->files) came from the directory being searched. */
+static int from_this_dir(const gs_registry *reg, const char *file)
+{
+    for (size_t i = reg->dir_start; i < reg->n_files; i++)
+        if (reg->files[i] == file)
+            return 1;
+    return 0;
+}
+
+/* A copy of C already found in the directory being searched, or NULL. */
+static const gs_component_info *twin_in_this_dir(const gs_registry *reg, const gs_component *c)
+{
+    const gs_component_info *in_use = gs_registry_find(reg, c->kind, c->name);
+    if (in_use && from_this_dir(reg, in_use->file))
+        return in_use;
+    for (size_t i = 0; i < reg->n_shadowed; i++) {
+        const gs_component *s = reg->shadowed[i].component;
+        if (s->kind == c->kind && !strcmp(s->name, c->name) &&
+            from_this_dir(reg, reg->shadowed[i].file))
+            return &reg->shadowed[i];
+    }
+    return NULL;
+}
+
+static char *add_file(gs_registry *reg, const char *real)
+{
+    reg->files = gs_xrealloc(reg->files, (reg->n_files + 1) * sizeof *reg->files);
+    return reg->files[reg->n_files++] = gs_xstrdup(real);
+}
+
+static void add_info(gs_component_info **v, size_t *n, size_t *cap, gs_component_info info)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 64;
+        *v = gs_xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = info;
+}
+
+/*
+ * Opens one plugin file at the current place on the search path.  A
+ * component that an earlier place already provides is shadowed: kept for
+ * `gradscope plugins`, never used.  SCANNING: the file was found by a
+ * directory scan, where a .so without the entry symbol is a helper library
+ * to pass over rather than a mistake.
+ */
+static int load_plugin(gs_registry *reg, const char *path, int scanning, gs_error *err)
+{
+    char real[PATH_MAX];
+    if (resolve_trusted(path, real, err) < 0)
+        return -1;
     for (size_t i = 0; i < reg->n_files; i++)
         if (strcmp(reg->files[i], real) == 0)
             return 0; /* the same file reached twice through the search path */
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (scanning)
+            return 0;
+        gs_err_set(err, "%s: not a regular file", path);
+        return -1;
+    }
 
     void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
@@ -284,6 +513,14 @@ int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err)
     typedef const gs_plugin_desc *(*entry_fn)(void);
     entry_fn entry;
     *(void **)&entry = dlsym(h, GS_PLUGIN_ENTRY_SYMBOL);
+    if (!entry && scanning) {
+        char *file = add_file(reg, real);
+        reg->skipped = gs_xrealloc(reg->skipped, (reg->n_skipped + 1) * sizeof *reg->skipped);
+        reg->skipped[reg->n_skipped++] = file;
+        gs_host_table()->log(GS_LOG_INFO, "%s: no symbol %s, so not a plugin; passed over", path,
+                             GS_PLUGIN_ENTRY_SYMBOL);
+        return 0;
+    }
     if (!entry) {
         gs_err_set(err, "%s: not a gradscope plugin (no symbol %s)", path,
                    GS_PLUGIN_ENTRY_SYMBOL);
@@ -296,22 +533,32 @@ int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err)
     }
     if (validate(d, path, err) < 0)
         return -1;
+    size_t used = 0;
     for (size_t i = 0; i < d->n_components; i++) {
-        const gs_component *c = &d->components[i];
+        const gs_component *c = gs_desc_component(d, i);
         for (size_t j = 0; j < i; j++)
-            if (d->components[j].kind == c->kind && !strcmp(d->components[j].name, c->name)) {
+            if (gs_desc_component(d, j)->kind == c->kind &&
+                !strcmp(gs_desc_component(d, j)->name, c->name)) {
                 gs_err_set(err, "%s: %s '%s' is defined twice in the same plugin", path,
                            gs_kind_name(c->kind), c->name);
                 return -1;
             }
-        const gs_component_info *prev = gs_registry_find(reg, c->kind, c->name);
-        if (prev) {
-            gs_err_set(err, "%s '%s' is defined by both %s and %s", gs_kind_name(c->kind),
-                       c->name, prev->file, real);
+        const gs_component_info *twin = twin_in_this_dir(reg, c);
+        if (twin) {
+            gs_err_set(err,
+                       "%s '%s' is defined by both %s and %s%s%s%s, in one directory; remove "
+                       "one (a copy in an earlier directory of the search path would shadow "
+                       "the other)",
+                       gs_kind_name(c->kind), c->name, twin->file, real,
+                       strcmp(path, real) ? " (as " : "", strcmp(path, real) ? path : "",
+                       strcmp(path, real) ? ")" : "");
             return -1;
         }
+        used += gs_registry_find(reg, c->kind, c->name) == NULL;
     }
-    if (d->init) {
+    /* A plugin whose every component is shadowed is never used, so it is
+       not initialized either. */
+    if (used && d->init) {
         gs_clear_error();
         if (d->init(gs_host_table()) != 0) {
             gs_err_set(err, "%s: plugin '%s' failed to initialize%s%s", path, d->name,
@@ -319,30 +566,27 @@ int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err)
             return -1;
         }
     }
-    reg->files = gs_xrealloc(reg->files, (reg->n_files + 1) * sizeof *reg->files);
-    char *file = reg->files[reg->n_files++] = gs_xstrdup(real);
+    char *file = add_file(reg, real);
     for (size_t i = 0; i < d->n_components; i++) {
-        if (reg->n == reg->cap) {
-            reg->cap = reg->cap ? 2 * reg->cap : 64;
-            reg->items = gs_xrealloc(reg->items, reg->cap * sizeof *reg->items);
-        }
-        reg->items[reg->n++] =
-            (gs_component_info){.component = &d->components[i], .file = file, .plugin = d};
+        const gs_component *c = gs_desc_component(d, i);
+        gs_component_info info = {.component = c, .file = file, .plugin = d};
+        if (gs_registry_find(reg, c->kind, c->name))
+            add_info(&reg->shadowed, &reg->n_shadowed, &reg->cap_shadowed, info);
+        else
+            add_info(&reg->items, &reg->n, &reg->cap, info);
     }
     return 0;
+}
+
+int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err)
+{
+    reg->dir_start = reg->n_files; /* a place of its own on the search path */
+    return load_plugin(reg, path, 0, err);
 }
 
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int unsafe_path(const char *path, const struct stat *st)
-{
-    if (getenv("GRADSCOPE_ALLOW_UNSAFE_PLUGINS"))
-        return 0;
-    (void)path;
-    return (st->st_mode & S_IWOTH) != 0;
 }
 
 int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err)
@@ -352,18 +596,18 @@ int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err)
         gs_err_set(err, "%s: plugin directory not found", dir);
         return -1;
     }
-    if (unsafe_path(dir, &st)) {
-        gs_err_set(err,
-                   "%s: refusing a plugin directory writable by other users (set "
-                   "GRADSCOPE_ALLOW_UNSAFE_PLUGINS=1 to allow it)",
-                   dir);
+    char real[PATH_MAX];
+    if (resolve_trusted(dir, real, err) < 0)
         return -1;
-    }
-    DIR *d = opendir(dir);
+    DIR *d = opendir(real);
     if (!d) {
         gs_err_set(err, "%s: %s", dir, strerror(errno));
         return -1;
     }
+    char *path = reg->search_path ? gs_xasprintf("%s:%s", reg->search_path, dir) : gs_xstrdup(dir);
+    free(reg->search_path);
+    reg->search_path = path;
+    reg->dir_start = reg->n_files;
     char **names = NULL;
     size_t n = 0;
     struct dirent *e;
@@ -379,19 +623,8 @@ int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err)
     if (n)
         qsort(names, n, sizeof *names, by_name);
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (lstat(names[i], &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (unsafe_path(names[i], &st)) {
-            gs_err_set(err,
-                       "%s: refusing a plugin writable by other users (set "
-                       "GRADSCOPE_ALLOW_UNSAFE_PLUGINS=1 to allow it)",
-                       names[i]);
-            rc = -1;
-            break;
-        }
-        rc = gs_registry_load_file(reg, names[i], err);
-    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = load_plugin(reg, names[i], 1, err);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -6,10 +6,19 @@
 #include "gradscope/gradscope.h"
 
 struct gs_registry {
-    gs_component_info *items;
+    gs_component_info *items; /* the components in use */
     size_t n, cap;
-    char **files; /* loaded paths, owned */
+    gs_component_info *shadowed; /* copies found after the one in use */
+    size_t n_shadowed, cap_shadowed;
+    char **files; /* real paths of every .so opened, owned */
     size_t n_files;
+    /* files[dir_start..] came from the place on the search path being
+       loaded: a second copy of a component among them is an error, not a
+       shadow. */
+    size_t dir_start;
+    char **skipped; /* the .so files without the entry symbol (into files) */
+    size_t n_skipped;
+    char *search_path; /* the directories searched, ':'-separated, owned */
     char names_buf[4096];
 };
 

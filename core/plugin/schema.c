@@ -434,8 +434,12 @@ gs_ref *gs_ref_from_setting(const gs_registry *reg, gs_kind kind, const config_s
         char near_text[160] = "";
         if (near)
             snprintf(near_text, sizeof near_text, "; did you mean '%s'?", near);
-        gs_err_set(err, "%s: %s: unknown %s '%s'%s (valid: %s)", where, key, gs_kind_name(kind),
-                   name, near_text, gs_registry_names((gs_registry *)reg, kind));
+        /* A plugin installed where gradscope does not look is the usual cause. */
+        const char *searched = gs_registry_search_path(reg);
+        gs_err_set(err, "%s: %s: unknown %s '%s'%s (valid: %s; searched %s)", where, key,
+                   gs_kind_name(kind), name, near_text,
+                   gs_registry_names((gs_registry *)reg, kind),
+                   searched[0] ? searched : "no plugin directory");
         return NULL;
     }
     gs_ref *r = ref_alloc(reg, info);
@@ -448,7 +452,7 @@ gs_ref *gs_ref_from_setting(const gs_registry *reg, gs_kind kind, const config_s
         return NULL;
     }
     const gs_component *c = info->component;
-    if (c->size >= GS_COMPONENT_SIZE_1_0 + sizeof c->validate && c->validate) {
+    if (c->validate) {
         gs_clear_error();
         if (c->validate(r->values, gs_host_table()) != 0) {
             gs_origin_where(origin, s, where, sizeof where);

@@ -36,6 +36,10 @@ const gs_log_format gs_logs[GS_LOG_COUNT] = {
 const gs_log_format gs_model_format = LOG("model.csv", "layer", "name", "type", "kind",
                                           "layout", "in_shape", "out_shape", "params");
 
+const gs_log_format gs_theory_format = LOG(GS_FILE_THEORY, "first_layer", "last_layer",
+                                           "activation", "sigma_w2", "sigma_b2", "q_star",
+                                           "chi_predicted", "chi_measured", "q_in", "chi_path");
+
 const gs_log_format gs_index_format = LOG("index.csv", "path", "variant", "seed", "status");
 
 const char *gs_log_header(gs_log_id id)
@@ -372,24 +376,52 @@ int gs_summary_read(const char *dir, gs_summary *s, gs_error *err)
 
 /* ---- tables ---- */
 
-/* Splits a line in place at commas; returns the number of fields. */
+/* The fields of a line: with f, split in place (at most max kept in f);
+   without, only counted, the line unchanged.  A field in double quotes
+   keeps its commas and loses its quotes ("" is a quote).  Returns the
+   number of fields, or (size_t)-1 for a quote left open or text after a
+   closing quote. */
 static size_t split(char *line, char **f, size_t max)
 {
     size_t n = 0;
-    for (char *p = line;;) {
-        char *c = strchr(p, ',');
-        if (n < max)
-            f[n] = p;
+    for (char *p = line;; p++) {
+        char *field = p, *w;
+        if (*p == '"') {
+            w = p;
+            for (p++;; p++) {
+                if (!*p)
+                    return (size_t)-1;
+                if (*p == '"' && *++p != '"')
+                    break;
+                if (f)
+                    *w = *p;
+                w++;
+            }
+            if (*p && *p != ',')
+                return (size_t)-1;
+        } else {
+            p += strcspn(p, ",");
+            w = p;
+        }
+        char sep = *p;
+        if (f) {
+            if (n < max)
+                f[n] = field;
+            *w = '\0';
+        }
         n++;
-        if (!c)
-            break;
-        *c = '\0';
-        p = c + 1;
+        if (!sep)
+            return n;
     }
-    return n;
 }
 
 int gs_table_read(gs_table *t, const char *dir, const gs_log_format *fmt, gs_error *err)
+{
+    return gs_table_read_cols(t, dir, fmt, UINT64_MAX, err);
+}
+
+int gs_table_read_cols(gs_table *t, const char *dir, const gs_log_format *fmt, uint64_t required,
+                       gs_error *err)
 {
     memset(t, 0, sizeof *t);
     t->path = gs_xasprintf("%s/%s", dir, fmt->file);
@@ -405,27 +437,36 @@ int gs_table_read(gs_table *t, const char *dir, const gs_log_format *fmt, gs_err
         gs_err_set(err, "%s: not a text file (NUL bytes)", t->path);
         return -1;
     }
-    char *nl = strchr(t->text, '\n');
-    if (!nl || nl == t->text) {
+    char *header = t->text;
+    size_t line = 1;
+    while (*header == '#' && strchr(header, '\n')) {
+        header = strchr(header, '\n') + 1;
+        line++;
+    }
+    char *nl = strchr(header, '\n');
+    if (!nl || nl == header) {
         gs_err_set(err, "%s: no header row", t->path);
         return -1;
     }
     *nl = '\0';
-    if (nl > t->text && nl[-1] == '\r')
+    if (nl > header && nl[-1] == '\r')
         nl[-1] = '\0';
-    char *header = t->text;
     t->ncol = split(header, NULL, 0);
+    if (t->ncol == (size_t)-1) {
+        gs_err_set(err, "%s:%zu: a quote in the header row is not closed", t->path, line);
+        return -1;
+    }
     t->names = gs_xmalloc(t->ncol * sizeof *t->names);
     split(header, t->names, t->ncol);
     t->col = gs_xmalloc((fmt->n_columns ? fmt->n_columns : 1) * sizeof *t->col);
     for (size_t k = 0; k < fmt->n_columns; k++) {
         t->col[k] = gs_table_find(t, fmt->columns[k]);
-        if (t->col[k] < 0) {
+        if (t->col[k] < 0 && (k >= 64 || required & GS_COL(k))) {
             gs_err_set(err, "%s: no column \"%s\" in its header", t->path, fmt->columns[k]);
             return -1;
         }
     }
-    size_t cap = 0, line = 1;
+    size_t cap = 0;
     for (char *p = nl + 1; *p;) {
         line++;
         char *end = strchr(p, '\n');
@@ -449,9 +490,10 @@ int gs_table_read(gs_table *t, const char *dir, const gs_log_format *fmt, gs_err
         if (t->rows == cap) {
             cap = cap ? 2 * cap : 64;
             t->cells = gs_xrealloc(t->cells, cap * t->ncol * sizeof *t->cells);
+            t->line = gs_xrealloc(t->line, cap * sizeof *t->line);
         }
         split(p, t->cells + t->rows * t->ncol, t->ncol);
-        t->rows++;
+        t->line[t->rows++] = line;
         p = next;
     }
     return 0;
@@ -485,6 +527,80 @@ void gs_table_free(gs_table *t)
     free(t->names);
     free(t->cells);
     free(t->col);
+    free(t->line);
     free(t->path);
     memset(t, 0, sizeof *t);
+}
+
+/* ---- index.csv ---- */
+
+/* A cell, quoted when it holds a comma or a quote; -1 for a line break,
+   which a reader taking the table a line at a time could not take back. */
+static int index_cell(FILE *f, const char *s, int first)
+{
+    if (strpbrk(s, "\n\r"))
+        return -1;
+    if (!first)
+        fputc(',', f);
+    if (!strpbrk(s, ",\"")) {
+        fputs(s, f);
+        return 0;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+    return 0;
+}
+
+int gs_index_write(const char *dir, const gs_index_row *rows, size_t n,
+                   const char *const *keys, size_t n_keys, gs_error *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        abort();
+    fprintf(f, "# gradscope format %d\n", GS_FORMAT_VERSION);
+    const char *bad_col = NULL;
+    size_t bad_row = 0;
+    for (size_t k = 0; k < gs_index_format.n_columns; k++)
+        index_cell(f, gs_index_format.columns[k], k == 0);
+    for (size_t k = 0; k < n_keys && !bad_col; k++)
+        if (index_cell(f, keys[k], 0) < 0)
+            bad_col = keys[k];
+    fputc('\n', f);
+    for (size_t r = 0; r < n && !bad_col; r++) {
+        char seed[32];
+        snprintf(seed, sizeof seed, "%lld", (long long)rows[r].seed);
+        const char *fixed[GS_INDEX_FIXED_NCOLS] = {
+            [GS_INDEX_PATH] = rows[r].path, [GS_INDEX_VARIANT] = rows[r].variant,
+            [GS_INDEX_SEED] = seed, [GS_INDEX_STATUS] = rows[r].status};
+        for (size_t k = 0; k < GS_INDEX_FIXED_NCOLS && !bad_col; k++)
+            if (index_cell(f, fixed[k], k == 0) < 0)
+                bad_col = gs_index_format.columns[k];
+        for (size_t k = 0; k < n_keys && !bad_col; k++)
+            if (index_cell(f, rows[r].values[k], 0) < 0)
+                bad_col = keys[k];
+        fputc('\n', f);
+        bad_row = r + 1;
+    }
+    fclose(f);
+    int rc;
+    if (bad_col) {
+        if (bad_row)
+            gs_err_set(err, "%s/%s: the %s of row %zu holds a line break, which a cell may not",
+                       dir, GS_FILE_INDEX, bad_col, bad_row);
+        else
+            gs_err_set(err, "%s/%s: a column name holds a line break, which a cell may not", dir,
+                       GS_FILE_INDEX);
+        rc = -1;
+    } else {
+        rc = gs_write_atomic(dir, GS_FILE_INDEX, buf, len, err);
+    }
+    free(buf);
+    return rc;
 }

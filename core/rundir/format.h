@@ -84,10 +84,36 @@ enum { GS_MODEL_LAYER, GS_MODEL_NAME, GS_MODEL_TYPE, GS_MODEL_KIND, GS_MODEL_LAY
        GS_MODEL_IN_SHAPE, GS_MODEL_OUT_SHAPE, GS_MODEL_PARAMS, GS_MODEL_NCOLS };
 extern const gs_log_format gs_model_format;
 
+/* ---- theory.csv: mean-field theory of the longest dense stack, written when
+   the run ends; the header alone when the model has no such stack ---- */
+enum { GS_THEORY_FIRST_LAYER, GS_THEORY_LAST_LAYER, GS_THEORY_ACTIVATION, GS_THEORY_SIGMA_W2,
+       GS_THEORY_SIGMA_B2, GS_THEORY_Q_STAR, GS_THEORY_CHI_PREDICTED, GS_THEORY_CHI_MEASURED,
+       GS_THEORY_Q_IN, GS_THEORY_CHI_PATH, GS_THEORY_NCOLS };
+extern const gs_log_format gs_theory_format;
+
 /* ---- index.csv: the runs under an experiment or sweep directory ---- */
 /* Columns: path,variant,seed,status, then one column per swept key. */
 enum { GS_INDEX_PATH, GS_INDEX_VARIANT, GS_INDEX_SEED, GS_INDEX_STATUS, GS_INDEX_FIXED_NCOLS };
 extern const gs_log_format gs_index_format; /* the fixed columns */
+/* status: a gs_status_name, or one of these */
+#define GS_INDEX_UNFINISHED "unfinished" /* started (it has logs), no summary.json yet */
+#define GS_INDEX_PENDING "pending"       /* not started: no logs (a sweep's: no config.cfg) */
+#define GS_INDEX_DAMAGED "damaged"       /* a summary.json gs_summary_read refuses */
+
+typedef struct gs_index_row {
+    const char *path;          /* the run directory, relative to index.csv's */
+    const char *variant;       /* "" without variants */
+    int64_t seed;
+    const char *status;
+    const char *const *values; /* one per swept key */
+} gs_index_row;
+
+/* Writes DIR/index.csv atomically: a "# gradscope format N" line, the header
+   (the fixed columns, then keys), a line per row.  A cell holding ',' or '"'
+   is quoted ("" for a quote); a line break in a cell is refused (-1, err
+   names the cell). */
+int gs_index_write(const char *dir, const gs_index_row *rows, size_t n,
+                   const char *const *keys, size_t n_keys, gs_error *err);
 
 /* ---- summary.json ---- */
 typedef enum {
@@ -136,9 +162,11 @@ int gs_summary_read(const char *dir, gs_summary *s, gs_error *err);
 /*
  * Reading a log or any of the tables above: the whole file in memory, its
  * header checked against the format (every column the format names must be
- * there; extra columns are allowed), rows split in place.  Rows with the
- * wrong number of fields, and a last row without its newline (a run killed
- * while writing), are skipped and counted.
+ * there; extra columns are allowed), rows split in place.  Lines starting
+ * with '#' before the header are comments; a field in double quotes may hold
+ * commas ("" is a quote).  Rows with the wrong number of fields, and a last
+ * row without its newline (a run killed while writing), are skipped and
+ * counted.
  */
 typedef struct gs_table {
     char *text;
@@ -147,12 +175,19 @@ typedef struct gs_table {
     size_t rows, ncol;
     int *col;            /* format column k is file column col[k] */
     size_t skipped, first_skipped_line;
+    size_t *line;        /* each row's line in the file, for messages */
     char *path;
 } gs_table;
 
 /* 0 read, 1 the file does not exist, -1 unreadable or a format column
    missing (err says which). */
 int gs_table_read(gs_table *t, const char *dir, const gs_log_format *fmt, gs_error *err);
+/* The same, requiring only the format columns in the mask `required`
+   (GS_COL(k) | ...): a reader that can do without a column still reads the
+   logs of versions before it, whose cells then read as "". */
+#define GS_COL(k) (UINT64_C(1) << (k))
+int gs_table_read_cols(gs_table *t, const char *dir, const gs_log_format *fmt, uint64_t required,
+                       gs_error *err);
 /* Cell of format column k in row r ("" when the file lacks it). */
 const char *gs_table_cell(const gs_table *t, size_t r, size_t k);
 /* The same as a number; NaN for an empty, "nan" or unparseable cell. */

@@ -4,8 +4,13 @@
  * Differentiable components (activations, losses, layers) are run in double
  * precision and their backward compared with central finite differences of
  * their own forward; their float kernels are compared with the double ones.
- * Evaluation points stay away from kinks, where finite differences of a
- * piecewise function are meaningless.
+ * Double-precision kernels are optional (ABI 2.0): a component without them
+ * is differenced in float32 at the looser tolerance of tools/gradcheck.h,
+ * and the check says so.  Activations are checked on image-like (channel-
+ * major) and sequence (channel-innermost) layouts, so that per-channel
+ * parameters must follow the layout; per-step losses also on a masked
+ * sequence.  Evaluation points stay away from kinks, where finite
+ * differences of a piecewise function are meaningless.
  */
 #include "config.h"
 #include <math.h>
@@ -19,8 +24,14 @@
 #include "plugin/registry.h"
 #include "plugin/schema.h"
 
-#define FD_TOL 1e-5
-#define F32_TOL 2e-3
+#define FD_TOL GS_FD_TOL_F64
+#define F32_TOL 2e-3 /* float kernels against double ones */
+/* Floor of the relative errors of the float32-only checks: their
+   differences carry about 1e-5 of rounding noise. */
+#define F32_TINY 1e-3
+
+/* The detail's note on a component checked in float32 only. */
+static const char f32_note[] = " (no float64 kernels: checked in float32, tolerance 1e-2)";
 
 
 typedef struct check_state {
@@ -39,8 +50,8 @@ static void note(check_state *s, double err, double tol, const char *what)
 {
     if (!(err <= tol) && s->ok) {
         s->ok = 0;
-        snprintf(s->detail, sizeof s->detail, "%s: relative error %.3e exceeds %.0e", what, err,
-                 tol);
+        snprintf(s->detail, sizeof s->detail, "%s: relative error %.3e exceeds %.0e%s", what,
+                 err, tol, tol == GS_FD_TOL_F32 ? " (float32 check)" : "");
     }
     if (err > s->max_err || isnan(err))
         s->max_err = err;
@@ -55,115 +66,258 @@ static void kink_free_points(gs_rng *r, double *x, size_t n)
     }
 }
 
-static void check_activation(const gs_ref *ref, gs_rng *rng, check_state *s)
+/* The precision an activation or loss is differenced in. */
+typedef struct fd_prec {
+    int f64;
+    double tol, tiny;
+} fd_prec;
+
+static fd_prec precision(int has_f64)
+{
+    return has_f64 ? (fd_prec){1, FD_TOL, 1e-4} : (fd_prec){0, GS_FD_TOL_F32, F32_TINY};
+}
+
+static double fd_step(const fd_prec *pr, double v)
+{
+    return pr->f64 ? 1e-6 * (fabs(v) > 1 ? fabs(v) : 1)
+                   : GS_FD_STEP_F32 * (fabs(v) > 1 ? fabs(v) : 1);
+}
+
+static double rel_err_floor(double a, double b, double tiny)
+{
+    double scale = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+    return fabs(a - b) / (scale > tiny ? scale : tiny);
+}
+
+enum { ACT_N = 4, ACT_C = 3, ACT_S = 2, ACT_E = ACT_N * ACT_C * ACT_S };
+
+/* An activation's forward in the chosen precision, on doubles either way. */
+static void act_forward(const gs_activation_ops *ops, const fd_prec *pr, gs_act_call *c,
+                        const double *theta, size_t nt, const double *x, double *y)
+{
+    if (pr->f64) {
+        c->theta = nt ? theta : NULL;
+        ops->forward_f64(c, x, y);
+        return;
+    }
+    float xf[ACT_E], yf[ACT_E], tf[ACT_C * ACT_S + 1];
+    for (size_t i = 0; i < ACT_E; i++)
+        xf[i] = (float)x[i];
+    for (size_t k = 0; k < nt; k++)
+        tf[k] = (float)theta[k];
+    c->theta = nt ? tf : NULL;
+    ops->forward_f32(c, xf, yf);
+    c->theta = NULL;
+    for (size_t i = 0; i < ACT_E; i++)
+        y[i] = yf[i];
+}
+
+static void act_backward(const gs_activation_ops *ops, const fd_prec *pr, gs_act_call *c,
+                         const double *theta, size_t nt, const double *x, const double *y,
+                         const double *dy, double *dx, double *dtheta)
+{
+    if (pr->f64) {
+        c->theta = nt ? theta : NULL;
+        ops->backward_f64(c, x, y, dy, dx, nt ? dtheta : NULL);
+        return;
+    }
+    float xf[ACT_E], yf[ACT_E], dyf[ACT_E], dxf[ACT_E], tf[ACT_C * ACT_S + 1],
+        dtf[ACT_C * ACT_S + 1] = {0};
+    for (size_t i = 0; i < ACT_E; i++)
+        xf[i] = (float)x[i], yf[i] = (float)y[i], dyf[i] = (float)dy[i];
+    for (size_t k = 0; k < nt; k++)
+        tf[k] = (float)theta[k];
+    c->theta = nt ? tf : NULL;
+    ops->backward_f32(c, xf, yf, dyf, dxf, nt ? dtf : NULL);
+    c->theta = NULL;
+    for (size_t i = 0; i < ACT_E; i++)
+        dx[i] = dxf[i];
+    for (size_t k = 0; k < nt; k++)
+        dtheta[k] = dtf[k];
+}
+
+/* dL/dx and dL/dtheta against finite differences in one layout. */
+static void check_activation_layout(const gs_ref *ref, gs_rng *rng, check_state *s,
+                                    const fd_prec *pr, gs_layout layout, size_t *nt_out,
+                                    double *theta_out, double *x_out, double *dy_out)
 {
     const gs_activation_ops *ops = ref->info->component->ops;
-    enum { N = 4, C = 3, INNER = 2, E = N * C * INNER };
-    double x[E], y[E], dy[E], dx[E], xp[E], yp[E];
-    kink_free_points(rng, x, E);
-    for (size_t i = 0; i < E; i++)
+    double x[ACT_E], y[ACT_E], dy[ACT_E], dx[ACT_E], xp[ACT_E], yp[ACT_E];
+    kink_free_points(rng, x, ACT_E);
+    for (size_t i = 0; i < ACT_E; i++)
         dy[i] = gs_rng_gauss(rng);
-    size_t nt = ops->n_params ? ops->n_params(ref->values, C) : 0;
-    double *theta = gs_xcalloc(nt + 1, sizeof *theta), *dtheta = gs_xcalloc(nt + 1, sizeof *dtheta);
+    size_t nt = ops->n_params ? ops->n_params(ref->values, ACT_C) : 0;
+    if (nt > ACT_C * ACT_S) {
+        s->ok = 0;
+        snprintf(s->detail, sizeof s->detail, "n_params gives %zu for %d channels", nt, ACT_C);
+        return;
+    }
+    double theta[ACT_C * ACT_S + 1] = {0}, dtheta[ACT_C * ACT_S + 1] = {0};
     if (nt) {
         ops->init_params(ref->values, nt, theta);
         for (size_t i = 0; i < nt; i++)
-            theta[i] += 0.1 * gs_rng_gauss(rng); /* away from the default, to see each slope */
+            theta[i] += 0.1 * gs_rng_gauss(rng); /* away from the default, to see each one */
     }
-    gs_act_call c = {.host = gs_host_table(), .p = ref->values, .n = N, .channels = C,
-                     .inner = INNER, .theta = nt ? theta : NULL};
-    ops->forward_f64(&c, x, y);
-    ops->backward_f64(&c, x, y, dy, dx, nt ? dtheta : NULL);
-    for (size_t i = 0; i < E; i++) {
-        double h = 1e-6 * (fabs(x[i]) > 1 ? fabs(x[i]) : 1);
+    gs_act_call c = {.host = gs_host_table(), .p = ref->values, .n = ACT_N, .layout = layout,
+                     .channels = ACT_C, .positions = ACT_S, .n_theta = nt};
+    act_forward(ops, pr, &c, theta, nt, x, y);
+    act_backward(ops, pr, &c, theta, nt, x, y, dy, dx, dtheta);
+    const char *lname = layout == GS_LAYOUT_SEQUENCE ? "sequence" : "image";
+    char what[96];
+    for (size_t i = 0; i < ACT_E; i++) {
+        double h = fd_step(pr, x[i]);
         memcpy(xp, x, sizeof xp);
         xp[i] = x[i] + h;
-        ops->forward_f64(&c, xp, yp);
+        act_forward(ops, pr, &c, theta, nt, xp, yp);
         double up = yp[i] * dy[i];
         xp[i] = x[i] - h;
-        ops->forward_f64(&c, xp, yp);
+        act_forward(ops, pr, &c, theta, nt, xp, yp);
         double down = yp[i] * dy[i];
-        note(s, rel_err((up - down) / (2 * h), dx[i]), FD_TOL, "dL/dx vs finite differences");
+        snprintf(what, sizeof what, "dL/dx vs finite differences (%s layout)", lname);
+        note(s, rel_err_floor((up - down) / (2 * h), dx[i], pr->tiny), pr->tol, what);
     }
     for (size_t k = 0; k < nt; k++) {
-        double keep = theta[k], h = 1e-6, lp = 0, lm = 0;
+        double keep = theta[k], h = fd_step(pr, keep), lp = 0, lm = 0;
         theta[k] = keep + h;
-        ops->forward_f64(&c, x, yp);
-        for (size_t i = 0; i < E; i++)
+        act_forward(ops, pr, &c, theta, nt, x, yp);
+        for (size_t i = 0; i < ACT_E; i++)
             lp += yp[i] * dy[i];
         theta[k] = keep - h;
-        ops->forward_f64(&c, x, yp);
-        for (size_t i = 0; i < E; i++)
+        act_forward(ops, pr, &c, theta, nt, x, yp);
+        for (size_t i = 0; i < ACT_E; i++)
             lm += yp[i] * dy[i];
         theta[k] = keep;
-        note(s, rel_err((lp - lm) / (2 * h), dtheta[k]), FD_TOL,
-             "dL/dtheta vs finite differences");
+        snprintf(what, sizeof what, "dL/d%s vs finite differences (%s layout)",
+                 ops->param_name, lname);
+        note(s, rel_err_floor((lp - lm) / (2 * h), dtheta[k], pr->tiny), pr->tol, what);
     }
-    /* float kernels against double ones */
-    float xf[E], yf[E], dyf[E], dxf[E];
-    float *thf = gs_xcalloc(nt + 1, sizeof *thf), *dthf = gs_xcalloc(nt + 1, sizeof *dthf);
-    for (size_t i = 0; i < E; i++)
-        xf[i] = (float)x[i], dyf[i] = (float)dy[i];
-    for (size_t k = 0; k < nt; k++)
-        thf[k] = (float)theta[k];
-    c.theta = nt ? thf : NULL;
-    ops->forward_f32(&c, xf, yf);
-    ops->backward_f32(&c, xf, yf, dyf, dxf, nt ? dthf : NULL);
-    for (size_t i = 0; i < E; i++) {
-        note(s, rel_err(yf[i], y[i]), F32_TOL, "float forward vs double");
-        note(s, rel_err(dxf[i], dx[i]), F32_TOL, "float backward vs double");
+    *nt_out = nt;
+    memcpy(theta_out, theta, sizeof theta);
+    memcpy(x_out, x, sizeof x);
+    memcpy(dy_out, dy, sizeof dy);
+}
+
+static void check_activation(const gs_ref *ref, gs_rng *rng, check_state *s)
+{
+    const gs_activation_ops *ops = ref->info->component->ops;
+    fd_prec pr = precision(ops->forward_f64 != NULL);
+    double theta[ACT_C * ACT_S + 1], x[ACT_E], dy[ACT_E];
+    size_t nt = 0;
+    check_activation_layout(ref, rng, s, &pr, GS_LAYOUT_SEQUENCE, &nt, theta, x, dy);
+    if (s->ok)
+        check_activation_layout(ref, rng, s, &pr, GS_LAYOUT_IMAGE, &nt, theta, x, dy);
+    if (s->ok && pr.f64) {
+        /* float kernels against double ones, on the image layout's point */
+        gs_act_call c = {.host = gs_host_table(), .p = ref->values, .n = ACT_N,
+                         .layout = GS_LAYOUT_IMAGE, .channels = ACT_C, .positions = ACT_S,
+                         .n_theta = nt};
+        double y[ACT_E], dx[ACT_E], dtheta[ACT_C * ACT_S + 1] = {0};
+        double yf[ACT_E], dxf[ACT_E], dthf[ACT_C * ACT_S + 1] = {0};
+        fd_prec single = precision(0);
+        act_forward(ops, &pr, &c, theta, nt, x, y);
+        act_backward(ops, &pr, &c, theta, nt, x, y, dy, dx, dtheta);
+        act_forward(ops, &single, &c, theta, nt, x, yf);
+        act_backward(ops, &single, &c, theta, nt, x, yf, dy, dxf, dthf);
+        for (size_t i = 0; i < ACT_E; i++) {
+            note(s, rel_err(yf[i], y[i]), F32_TOL, "float forward vs double");
+            note(s, rel_err(dxf[i], dx[i]), F32_TOL, "float backward vs double");
+        }
+        for (size_t k = 0; k < nt; k++)
+            note(s, rel_err(dthf[k], dtheta[k]), F32_TOL, "float dtheta vs double");
     }
-    for (size_t k = 0; k < nt; k++)
-        note(s, rel_err(dthf[k], dtheta[k]), F32_TOL, "float dtheta vs double");
     double gain = ops->gain ? ops->gain(ref->values) : 1.0;
     if (!(gain > 0 && isfinite(gain)) && s->ok) {
         s->ok = 0;
         snprintf(s->detail, sizeof s->detail, "gain %g is not a positive number", gain);
     }
     if (s->ok)
-        snprintf(s->detail, sizeof s->detail, "gain %.6g, %zu learnable per 3 channels", gain, nt);
-    free(theta);
-    free(dtheta);
-    free(thf);
-    free(dthf);
+        snprintf(s->detail, sizeof s->detail, "gain %.6g, %zu learnable per 3 channels%s", gain,
+                 nt, pr.f64 ? "" : f32_note);
+}
+
+enum { LOSS_N = 4, LOSS_W = 5, LOSS_E = LOSS_N * LOSS_W };
+
+static double loss_eval(const gs_loss_ops *ops, const fd_prec *pr, gs_loss_call *c,
+                        const double *targets, const double *out, double *d)
+{
+    if (pr->f64) {
+        c->targets = ops->needs_labels ? NULL : targets;
+        return ops->eval_f64(c, out, d);
+    }
+    float of[LOSS_E], df[LOSS_E], tf[LOSS_E];
+    for (size_t i = 0; i < LOSS_E; i++)
+        of[i] = (float)out[i], tf[i] = (float)targets[i];
+    c->targets = ops->needs_labels ? NULL : tf;
+    double loss = ops->eval_f32(c, of, d ? df : NULL);
+    c->targets = NULL;
+    for (size_t i = 0; d && i < LOSS_E; i++)
+        d[i] = df[i];
+    return loss;
+}
+
+/* The gradient against finite differences of the loss, for the call as set up. */
+static double check_loss_call(const gs_loss_ops *ops, const fd_prec *pr, gs_loss_call *c,
+                              const double *targets, double *out, double *d, check_state *s,
+                              const char *what)
+{
+    double loss = loss_eval(ops, pr, c, targets, out, d);
+    for (size_t i = 0; i < LOSS_E; i++) {
+        double keep = out[i], h = fd_step(pr, keep);
+        out[i] = keep + h;
+        double up = loss_eval(ops, pr, c, targets, out, NULL);
+        out[i] = keep - h;
+        double down = loss_eval(ops, pr, c, targets, out, NULL);
+        out[i] = keep;
+        note(s, rel_err_floor((up - down) / (2 * h), d[i], pr->tiny), pr->tol, what);
+    }
+    return loss;
 }
 
 static void check_loss(const gs_ref *ref, gs_rng *rng, check_state *s)
 {
     const gs_loss_ops *ops = ref->info->component->ops;
-    enum { N = 4, W = 5, E = N * W };
-    double out[E], d[E], targets[E];
-    int32_t labels[N];
-    for (size_t i = 0; i < E; i++) {
+    fd_prec pr = precision(ops->eval_f64 != NULL);
+    double out[LOSS_E], d[LOSS_E], targets[LOSS_E];
+    int32_t labels[LOSS_N];
+    for (size_t i = 0; i < LOSS_E; i++) {
         out[i] = 2 * gs_rng_gauss(rng);
         targets[i] = gs_rng_uniform01(rng);
     }
-    for (size_t i = 0; i < N; i++)
-        labels[i] = (int32_t)gs_rng_below(rng, W);
-    gs_loss_call c = {.host = gs_host_table(), .p = ref->values, .n = N, .width = W,
-                      .labels = ops->needs_labels ? labels : NULL,
-                      .targets = ops->needs_labels ? NULL : targets};
-    double loss = ops->eval_f64(&c, out, d);
-    for (size_t i = 0; i < E; i++) {
-        double keep = out[i], h = 1e-6;
-        out[i] = keep + h;
-        double up = ops->eval_f64(&c, out, NULL);
-        out[i] = keep - h;
-        double down = ops->eval_f64(&c, out, NULL);
-        out[i] = keep;
-        note(s, rel_err((up - down) / (2 * h), d[i]), FD_TOL, "dL/dout vs finite differences");
+    for (size_t i = 0; i < LOSS_N; i++)
+        labels[i] = (int32_t)gs_rng_below(rng, LOSS_W);
+    gs_loss_call c = {.host = gs_host_table(), .p = ref->values, .n = LOSS_N, .width = LOSS_W,
+                      .labels = ops->needs_labels ? labels : NULL, .steps = 1};
+    double loss = check_loss_call(ops, &pr, &c, targets, out, d, s,
+                                  "dL/dout vs finite differences");
+    if (pr.f64) {
+        double df[LOSS_E];
+        fd_prec single = precision(0);
+        double lf = loss_eval(ops, &single, &c, targets, out, df);
+        note(s, rel_err(lf, loss), F32_TOL, "float loss vs double");
+        for (size_t i = 0; i < LOSS_E; i++)
+            note(s, rel_err(df[i], d[i]), F32_TOL, "float gradient vs double");
     }
-    float of[E], df[E], tf[E];
-    for (size_t i = 0; i < E; i++)
-        of[i] = (float)out[i], tf[i] = (float)targets[i];
-    if (!ops->needs_labels)
-        c.targets = tf;
-    double lf = ops->eval_f32(&c, of, df);
-    note(s, rel_err(lf, loss), F32_TOL, "float loss vs double");
-    for (size_t i = 0; i < E; i++)
-        note(s, rel_err(df[i], d[i]), F32_TOL, "float gradient vs double");
+    if (ops->per_step && s->ok) {
+        /* The same outputs as 2 examples of 2 steps, one step padded: it
+           must get no gradient, and the rest must match the differences. */
+        static const uint8_t mask[LOSS_N] = {1, 1, 0, 1};
+        gs_loss_call q = c;
+        q.n = LOSS_N / 2;
+        q.steps = 2;
+        q.mask = mask;
+        check_loss_call(ops, &pr, &q, targets, out, d, s,
+                        "masked sequence dL/dout vs finite differences");
+        for (size_t j = 0; j < LOSS_W && s->ok; j++)
+            if (d[2 * LOSS_W + j] != 0) {
+                s->ok = 0;
+                snprintf(s->detail, sizeof s->detail,
+                         "a padded step (mask 0) has gradient %g at output %zu", d[2 * LOSS_W + j],
+                         j);
+            }
+    }
     if (s->ok)
-        snprintf(s->detail, sizeof s->detail, "loss %.6g on a random batch", loss);
+        snprintf(s->detail, sizeof s->detail, "loss %.6g on a random batch%s%s", loss,
+                 ops->per_step ? ", masked steps ok" : "", pr.f64 ? "" : f32_note);
 }
 
 /* Fills required parameters with small valid values so a block can be built. */
@@ -201,34 +355,62 @@ static gs_ref *ref_for_check(const gs_registry *reg, const gs_component_info *ci
     return r;
 }
 
-static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, check_state *s)
+/* The layer alone in a model of `dt`, or NULL with *lacks_f64 set when a
+   module of it has no double kernels, or NULL with the detail set. */
+static gs_model *layer_model(const gs_registry *reg, const gs_ref *ref, gs_dtype dt,
+                             int *lacks_f64, check_state *s)
 {
     enum { B = 3 };
     gs_shape in = {.ndim = 1, .dims = {5}};
-    gs_model *m = gs_model_new(reg, GS_F64, 7, &in);
+    gs_model *m = gs_model_new(reg, dt, 7, &in);
     gs_error err;
     if (gs_model_add_layer(m, ref, &err) < 0 || gs_model_finalize(m, B, &err) < 0) {
-        s->ok = 0;
-        snprintf(s->detail, sizeof s->detail, "cannot build: %.480s", err.msg);
+        *lacks_f64 = m->lacks_f64;
+        if (!m->lacks_f64) {
+            s->ok = 0;
+            snprintf(s->detail, sizeof s->detail, "cannot build: %.480s", err.msg);
+        }
         gs_model_free(m);
-        return;
+        return NULL;
     }
-    size_t nin = B * gs_shape_numel(&in);
-    double *x = m->acts[0].data;
-    for (size_t i = 0; i < nin; i++)
-        x[i] = gs_rng_gauss(rng);
+    return m;
+}
+
+static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, check_state *s)
+{
+    /* In double when it and every child have double kernels, else in float. */
+    int lacks_f64 = 0;
+    gs_model *m = layer_model(reg, ref, GS_F64, &lacks_f64, s);
+    if (!m && lacks_f64)
+        m = layer_model(reg, ref, GS_F32, &lacks_f64, s);
+    if (!m)
+        return;
+    gs_dtype dt = m->dtype;
+    double tol = dt == GS_F64 ? FD_TOL : GS_FD_TOL_F32;
+    size_t nin = gs_tensor_numel(&m->acts[0]);
+    for (size_t i = 0; i < nin; i++) {
+        double v = gs_rng_gauss(rng);
+        if (dt == GS_F64)
+            ((double *)m->acts[0].data)[i] = v;
+        else
+            ((float *)m->acts[0].data)[i] = (float)v;
+    }
     /* Nudge parameters off their initial values (zero biases hide mistakes). */
-    double *w = m->values;
-    for (size_t i = 0; i < m->total; i++)
-        w[i] += 0.1 * gs_rng_gauss(rng);
+    for (size_t i = 0; i < m->total; i++) {
+        double v = 0.1 * gs_rng_gauss(rng);
+        if (dt == GS_F64)
+            ((double *)m->values)[i] += v;
+        else
+            ((float *)m->values)[i] += (float)v;
+    }
     double err_max;
     char what[200], label[256];
-    gs_model_gradcheck(m, 1, rng, FD_TOL, 400, &err_max, what, sizeof what);
+    gs_model_gradcheck(m, 1, rng, tol, 400, &err_max, what, sizeof what);
     snprintf(label, sizeof label, "%s vs finite differences", what);
-    note(s, err_max, FD_TOL, label);
+    note(s, err_max, tol, label);
     if (s->ok)
-        snprintf(s->detail, sizeof s->detail, "in 5 -> out %zu, %zu parameters",
-                 gs_shape_numel(&m->out), m->total);
+        snprintf(s->detail, sizeof s->detail, "in 5 -> out %zu, %zu parameters%s",
+                 gs_shape_numel(&m->out), m->total, dt == GS_F64 ? "" : f32_note);
     gs_model_free(m);
 }
 

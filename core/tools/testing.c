@@ -35,35 +35,52 @@ typedef struct fd_state {
     int training;
 } fd_state;
 
-/* sum(r * y) after a forward pass that replays the same random draws;
-   *magnitude (if not NULL) gets sum |r * y|. */
+static double get(gs_dtype dt, const void *p, size_t i)
+{
+    return dt == GS_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+
+/* Stores v and returns the value actually stored (rounded in a float model). */
+static double set(gs_dtype dt, void *p, size_t i, double v)
+{
+    if (dt == GS_F32)
+        return ((float *)p)[i] = (float)v;
+    return ((double *)p)[i] = v;
+}
+
+/* sum(r * y), accumulated in double, after a forward pass that replays the
+   same random draws; *magnitude (if not NULL) gets sum |r * y|. */
 static double objective(const fd_state *s, double *magnitude)
 {
     gs_model *m = s->m;
     for (size_t q = 0; q < m->n_modules; q++)
         m->modules[q]->rng = s->saved[q];
     gs_model_forward(m, s->training);
-    const double *y = m->acts[m->n_layers].data;
+    const void *y = m->acts[m->n_layers].data;
     double out = 0, mag = 0;
     for (size_t k = 0; k < s->nout; k++) {
-        out += s->r[k] * y[k];
-        mag += fabs(s->r[k] * y[k]);
+        double ry = s->r[k] * get(m->dtype, y, k);
+        out += ry;
+        mag += fabs(ry);
     }
     if (magnitude)
         *magnitude = mag;
     return out;
 }
 
-static double central_difference(const fd_state *s, double *v)
+/* d objective / d element i of p.  In float the perturbed values are
+   rounded, so the quotient divides by the steps actually taken. */
+static double central_difference(const fd_state *s, void *p, size_t i)
 {
-    const double h = 1e-6;
-    double keep = *v;
-    *v = keep + h;
+    gs_dtype dt = s->m->dtype;
+    double keep = get(dt, p, i);
+    double h = dt == GS_F32 ? GS_FD_STEP_F32 * (fabs(keep) > 1 ? fabs(keep) : 1) : 1e-6;
+    double hi = set(dt, p, i, keep + h);
     double up = objective(s, NULL);
-    *v = keep - h;
+    double lo = set(dt, p, i, keep - h);
     double down = objective(s, NULL);
-    *v = keep;
-    return (up - down) / (2 * h);
+    set(dt, p, i, keep);
+    return (up - down) / (hi - lo);
 }
 
 static void worst(double err, const char *label, double *max_err, char *what, size_t what_len)
@@ -86,8 +103,7 @@ int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_
     *max_err = 0;
     if (what && what_len)
         what[0] = '\0';
-    if (m->dtype != GS_F64)
-        return -1;
+    gs_dtype dt = m->dtype;
     size_t nin = gs_tensor_numel(&m->acts[0]), nout = gs_tensor_numel(&m->acts[m->n_layers]);
     double *r = gs_xmalloc((nout + 1) * sizeof *r);
     for (size_t i = 0; i < nout; i++)
@@ -100,24 +116,27 @@ int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_
     m->monitoring = m->detailed = 0;
 
     /*
-     * Rounding the objective costs about 1e-16 * sum|r y|, which the
-     * difference quotient divides by h = 1e-6: gradients below 1e-4 of that
-     * sum (exact zeros included, as for a bias feeding a batch norm) are
+     * Rounding the objective costs about eps * sum|r y| (eps 1e-16 in
+     * double, 6e-8 in float), which the difference quotient divides by the
+     * step: gradients below 1e-4 of that sum in double, 1e-2 in float
+     * (exact zeros included, as for a bias feeding a batch norm) are
      * compared in absolute terms.
      */
     double magnitude;
     objective(&s, &magnitude);
-    double tiny = 1e-4 * (magnitude > 1 ? magnitude : 1);
-    memcpy(m->dacts[m->n_layers].data, r, nout * sizeof *r);
+    double tiny = (dt == GS_F32 ? 1e-2 : 1e-4) * (magnitude > 1 ? magnitude : 1);
+    for (size_t k = 0; k < nout; k++)
+        set(dt, m->dacts[m->n_layers].data, k, r[k]);
     gs_model_backward(m, 1);
     double *gx = gs_xmalloc((nin + 1) * sizeof *gx), *gw = gs_xmalloc((m->total + 1) * sizeof *gw);
-    memcpy(gx, m->dacts[0].data, nin * sizeof *gx);
-    memcpy(gw, m->grads, m->total * sizeof *gw);
-
-    double *x = m->acts[0].data, *w = m->values;
     for (size_t i = 0; i < nin; i++)
-        worst(rel_err(central_difference(&s, &x[i]), gx[i], tiny), "dL/dx", max_err, what,
-              what_len);
+        gx[i] = get(dt, m->dacts[0].data, i);
+    for (size_t i = 0; i < m->total; i++)
+        gw[i] = get(dt, m->grads, i);
+
+    for (size_t i = 0; i < nin; i++)
+        worst(rel_err(central_difference(&s, m->acts[0].data, i), gx[i], tiny), "dL/dx", max_err,
+              what, what_len);
     size_t stride = max_params && m->total > max_params ? m->total / max_params : 1;
     size_t p = 0; /* the tensor holding element i: parameters are laid out in order */
     for (size_t i = 0; i < m->total; i += stride) {
@@ -125,7 +144,7 @@ int gs_model_gradcheck(gs_model *m, int training, gs_rng *rng, double tol, size_
             p++;
         if (m->params[p]->pub.role == GS_ROLE_BUFFER)
             continue; /* not differentiated: running statistics */
-        double err = rel_err(central_difference(&s, &w[i]), gw[i], tiny);
+        double err = rel_err(central_difference(&s, m->values, i), gw[i], tiny);
         if (err > *max_err || isnan(err)) {
             char name[160];
             snprintf(name, sizeof name, "dL/d(%s)", m->params[p]->pub.name);
@@ -205,7 +224,7 @@ size_t gs_test_param_count(const gs_test_model *t)
 
 void gs_test_forward(gs_test_model *t, int training)
 {
-    t->m->n_stats = 0;
+    gs_model_clear_records(t->m);
     gs_model_forward(t->m, training);
 }
 
@@ -215,7 +234,7 @@ void gs_test_set_monitoring(gs_test_model *t, int on)
 {
     t->m->monitoring = t->m->detailed = on;
     if (on)
-        t->m->n_stats = 0;
+        gs_model_clear_records(t->m);
 }
 
 size_t gs_test_n_records(const gs_test_model *t) { return t->m->n_stats; }
@@ -234,13 +253,41 @@ int gs_test_record(const gs_test_model *t, size_t i, int *layer, const char **ke
     return 0;
 }
 
+int gs_test_role_decays(gs_role role, int decay_weights, int decay_biases, int decay_slopes,
+                        int decay_norm)
+{
+    return gs_role_decays(role, decay_weights, decay_biases, decay_slopes, decay_norm);
+}
+
+size_t gs_test_n_series(const gs_test_model *t) { return t->m->n_series; }
+
+int gs_test_series(const gs_test_model *t, size_t i, int *layer, const char **name,
+                   gs_axis *axis, const double **values, size_t *n)
+{
+    if (i >= t->m->n_series)
+        return -1;
+    const gs_series_rec *s = &t->m->series[i];
+    if (layer)
+        *layer = s->layer;
+    if (name)
+        *name = s->name;
+    if (axis)
+        *axis = s->axis;
+    if (values)
+        *values = s->values;
+    if (n)
+        *n = s->n;
+    return 0;
+}
+
 int gs_test_gradcheck(gs_test_model *t, int training, double *max_rel_err, char *what,
                       size_t what_len)
 {
     gs_rng rng;
     gs_rng_seed(&rng, t->seed, gs_hash_string("gradcheck"));
     double err;
-    int rc = gs_model_gradcheck(t->m, training, &rng, 1e-5, 0, &err, what, what_len);
+    double tol = t->m->dtype == GS_F32 ? GS_FD_TOL_F32 : GS_FD_TOL_F64;
+    int rc = gs_model_gradcheck(t->m, training, &rng, tol, 0, &err, what, what_len);
     if (max_rel_err)
         *max_rel_err = err;
     return rc;

@@ -3,9 +3,9 @@
  * slope a, one per channel or one shared, as torch.nn.PReLU.
  * df/dx = 1 for x > 0, a otherwise; df/da = x for x <= 0, 0 otherwise.
  *
- * Elements are laid out (n, channels, inner): element (i, ch, s) sits at
- * (i*channels + ch)*inner + s.  theta holds the slopes in the kernel's
- * element type.
+ * The slope of an element is that of its channel, which the call's layout
+ * places: channel-major in images, innermost in vectors and sequences
+ * (gs_act_call).  theta holds the slopes in the kernel's element type.
  */
 #include "gradscope/activation.h"
 
@@ -13,8 +13,9 @@ enum { P_SHARED, P_INIT };
 
 /*
  * Three loop shapes: one slope for everything (a flat loop), per-channel
- * slopes on dense layers (inner == 1: vectorize across channels), and
- * per-channel slopes on feature maps (one slope per run of `inner`).
+ * slopes with channels innermost (vectors and sequences: rows of C values,
+ * vectorized across channels), and per-channel slopes on channel-major
+ * images (one slope per run of H*W positions).
  * Slope gradients of a run are summed in double before touching dtheta.
  * Values are written POS(v, x) + a*NEG(v, x), selects that hold no
  * arithmetic, so that GCC can if-convert and vectorize: it keeps a
@@ -27,14 +28,14 @@ enum { P_SHARED, P_INIT };
     static void prelu_forward_##sfx(const gs_act_call *c, const T *x, T *y)      \
     {                                                                           \
         const T *a = c->theta;                                                  \
-        const size_t C = c->channels, S = c->inner;                             \
+        const size_t C = c->channels, S = c->positions;                             \
         if (c->p[P_SHARED].b) {                                                 \
             const T a0 = a[0];                                                  \
             GS_SIMD                                                             \
             for (size_t k = 0; k < c->n * C * S; k++)                           \
                 y[k] = POS(x[k], x[k]) + a0 * NEG(x[k], x[k]);                  \
-        } else if (S == 1) {                                                    \
-            for (size_t i = 0; i < c->n; i++) {                                 \
+        } else if (S == 1 || c->layout != GS_LAYOUT_IMAGE) {                    \
+            for (size_t i = 0; i < c->n * S; i++) {                             \
                 const T *xi = x + i * C;                                        \
                 T *yi = y + i * C;                                              \
                 GS_SIMD                                                         \
@@ -55,7 +56,7 @@ enum { P_SHARED, P_INIT };
     {                                                                           \
         (void)y;                                                                \
         const T *a = c->theta;                                                  \
-        const size_t C = c->channels, S = c->inner;                             \
+        const size_t C = c->channels, S = c->positions;                             \
         if (c->p[P_SHARED].b) {                                                 \
             const T a0 = a[0];                                                  \
             double acc = 0;                                                     \
@@ -66,8 +67,8 @@ enum { P_SHARED, P_INIT };
             }                                                                   \
             if (dtheta)                                                         \
                 dtheta[0] += (T)acc;                                            \
-        } else if (S == 1) {                                                    \
-            for (size_t i = 0; i < c->n; i++) {                                 \
+        } else if (S == 1 || c->layout != GS_LAYOUT_IMAGE) {                    \
+            for (size_t i = 0; i < c->n * S; i++) {                             \
                 const T *xi = x + i * C, *gi = dy + i * C;                      \
                 T *dxi = dx + i * C;                                            \
                 if (dtheta) {                                                   \
@@ -125,12 +126,13 @@ static const gs_param_spec prelu_params[] = {
 static const gs_activation_ops prelu_ops = {
     .size = sizeof(gs_activation_ops),
     .forward_f32 = prelu_forward_f32,
-    .forward_f64 = prelu_forward_f64,
     .backward_f32 = prelu_backward_f32,
+    .forward_f64 = prelu_forward_f64,
     .backward_f64 = prelu_backward_f64,
     .gain = prelu_gain,
     .n_params = prelu_n_params,
     .init_params = prelu_init_params,
+    .param_name = "slope",
     .saturation_threshold = 0.0,
 };
 

@@ -481,6 +481,7 @@ static int csv_load(const gs_data_call *c, gs_dataset *out)
         }
     }
 
+    out->shape.layout = GS_LAYOUT_VECTOR;
     out->shape.ndim = 1;
     out->shape.dims[0] = lay.n_features;
     out->classes = classes;

@@ -365,9 +365,11 @@ static int idx_load(const gs_data_call *c, gs_dataset *out)
 
     out->classes = classes;
     if (p[P_FLATTEN].b) {
+        out->shape.layout = GS_LAYOUT_VECTOR;
         out->shape.ndim = 1;
         out->shape.dims[0] = per;
     } else {
+        out->shape.layout = GS_LAYOUT_IMAGE;
         out->shape.ndim = 3;
         out->shape.dims[0] = 1;
         out->shape.dims[1] = rows;

@@ -208,6 +208,7 @@ static int synthetic_load(const gs_data_call *c, gs_dataset *out)
         return -1;
     }
 
+    out->shape.layout = GS_LAYOUT_VECTOR;
     out->shape.ndim = 1;
     out->shape.dims[0] = d;
     if (is_teacher) {

@@ -1,8 +1,9 @@
 /*
  * batchnorm: y = (x - mean) / sqrt(var + eps) * gamma + beta per feature,
- * as torch.nn.BatchNorm1d/2d (Ioffe & Szegedy 2015).  Inputs (C) are
- * normalized per feature over the batch, inputs (C, H, W) per channel over
- * N*H*W.  Training uses the batch mean and biased variance and updates
+ * as torch.nn.BatchNorm1d/2d (Ioffe & Szegedy 2015).  Vectors (C) are
+ * normalized per feature over the batch, images (C, H, W) per channel over
+ * N*H*W, sequences (T, C) per channel over N*T (BatchNorm1d on (N, C, T)):
+ * the input's layout says where the channel axis is.  Training uses the batch mean and biased variance and updates
  * running = (1 - momentum) running + momentum batch, with the unbiased
  * variance for running_var; evaluation uses the running statistics.
  *
@@ -10,8 +11,7 @@
  * with the weights, stored in the model's precision like PyTorch's, never
  * touched by the optimizer.  Batch statistics are accumulated in double.
  */
-#include <gradscope/plugin.h>
-#include "layer_util.h"
+#include <gradscope/layer.h>
 
 enum { P_EPS, P_MOMENTUM, P_AFFINE };
 
@@ -27,7 +27,8 @@ static const gs_param_spec params[] = {
 
 typedef struct bn {
     const gs_host *host;
-    size_t c, inner;
+    size_t c, inner;     /* channels and positions per channel of one example */
+    size_t cs, ps;       /* value (c, j) of an example at c*cs + j*ps */
     double eps, momentum;
     gs_param *gamma, *beta; /* NULL without affine */
     gs_param *run_mean, *run_var;
@@ -43,8 +44,11 @@ static int bn_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shap
     bn *b = h->zalloc(sizeof *b);
     h->set_state(m, b);
     b->host = h;
-    b->c = in->dims[0];
-    b->inner = gs_shape_numel(in) / b->c;
+    gs_axes ax = gs_shape_axes(in);
+    b->c = ax.channels;
+    b->inner = ax.positions;
+    b->cs = ax.cstride;
+    b->ps = ax.pstride;
     b->eps = p[P_EPS].f;
     b->momentum = p[P_MOMENTUM].f;
     double *block = h->zalloc(4 * b->c * sizeof *block);
@@ -74,32 +78,32 @@ static int bn_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shap
 /* mean and invstd from the batch, and the running averages updated. */
 static void batch_stats(bn *b, gs_dtype dt, size_t n, const void *x)
 {
-    size_t C = b->c, I = b->inner;
+    size_t C = b->c, I = b->inner, cs = b->cs, ps = b->ps;
     double count = (double)(n * I);
     memset(b->s1, 0, C * sizeof *b->s1);
     memset(b->s2, 0, C * sizeof *b->s2);
-    BLK_WITH_TYPE(dt, T, {
+    GS_WITH_TYPE(dt, T, {
         const T *xv = x;
         for (size_t e = 0; e < n; e++)
             for (size_t c = 0; c < C; c++) {
-                const T *row = xv + (e * C + c) * I;
+                const T *row = xv + e * C * I + c * cs;
                 for (size_t j = 0; j < I; j++)
-                    b->s1[c] += row[j];
+                    b->s1[c] += row[j * ps];
             }
         for (size_t c = 0; c < C; c++)
             b->mean[c] = b->s1[c] / count;
         /* two passes: the one-pass formula cancels badly for large means */
         for (size_t e = 0; e < n; e++)
             for (size_t c = 0; c < C; c++) {
-                const T *row = xv + (e * C + c) * I;
+                const T *row = xv + e * C * I + c * cs;
                 for (size_t j = 0; j < I; j++) {
-                    double d = (double)row[j] - b->mean[c];
+                    double d = (double)row[j * ps] - b->mean[c];
                     b->s2[c] += d * d;
                 }
             }
     });
     double mom = b->momentum;
-    BLK_WITH_TYPE(dt, T, {
+    GS_WITH_TYPE(dt, T, {
         T *rm = b->run_mean->value.data, *rv = b->run_var->value.data;
         for (size_t c = 0; c < C; c++) {
             double var = b->s2[c] / count;
@@ -114,12 +118,12 @@ static void batch_stats(bn *b, gs_dtype dt, size_t n, const void *x)
 static void bn_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
 {
     bn *b = gs_host_of(m)->get_state(m);
-    size_t n = x->dims[0], C = b->c, I = b->inner;
+    size_t n = x->dims[0], C = b->c, I = b->inner, cs = b->cs, ps = b->ps;
     b->training = training;
     if (training) {
         batch_stats(b, x->dtype, n, x->data);
     } else {
-        BLK_WITH_TYPE(x->dtype, T, {
+        GS_WITH_TYPE(x->dtype, T, {
             const T *rm = b->run_mean->value.data, *rv = b->run_var->value.data;
             for (size_t c = 0; c < C; c++) {
                 b->mean[c] = rm[c];
@@ -127,20 +131,20 @@ static void bn_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int train
             }
         });
     }
-    BLK_WITH_TYPE(x->dtype, T, {
+    GS_WITH_TYPE(x->dtype, T, {
         const T *xv = x->data;
         T *yv = y->data, *xh = b->xhat->data;
         const T *g = b->gamma ? b->gamma->value.data : NULL;
         const T *be = b->beta ? b->beta->value.data : NULL;
         for (size_t e = 0; e < n; e++)
             for (size_t c = 0; c < C; c++) {
-                size_t off = (e * C + c) * I;
+                size_t off = e * C * I + c * cs;
                 T mu = (T)b->mean[c], is = (T)b->invstd[c];
                 T gc = g ? g[c] : (T)1, bc = be ? be[c] : (T)0;
                 for (size_t j = 0; j < I; j++) {
-                    T v = (xv[off + j] - mu) * is;
-                    xh[off + j] = v;
-                    yv[off + j] = v * gc + bc;
+                    T v = (xv[off + j * ps] - mu) * is;
+                    xh[off + j * ps] = v;
+                    yv[off + j * ps] = v * gc + bc;
                 }
             }
     });
@@ -156,19 +160,19 @@ static void bn_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
                         const gs_tensor *dy, gs_tensor *dx)
 {
     bn *b = gs_host_of(m)->get_state(m);
-    size_t n = x->dims[0], C = b->c, I = b->inner;
+    size_t n = x->dims[0], C = b->c, I = b->inner, cs = b->cs, ps = b->ps;
     double count = (double)(n * I);
     (void)y;
     memset(b->s1, 0, C * sizeof *b->s1);
     memset(b->s2, 0, C * sizeof *b->s2);
-    BLK_WITH_TYPE(x->dtype, T, {
+    GS_WITH_TYPE(x->dtype, T, {
         const T *g = dy->data, *xh = b->xhat->data;
         for (size_t e = 0; e < n; e++)
             for (size_t c = 0; c < C; c++) {
-                size_t off = (e * C + c) * I;
+                size_t off = e * C * I + c * cs;
                 for (size_t j = 0; j < I; j++) {
-                    b->s1[c] += g[off + j];
-                    b->s2[c] += (double)g[off + j] * xh[off + j];
+                    b->s1[c] += g[off + j * ps];
+                    b->s2[c] += (double)g[off + j * ps] * xh[off + j * ps];
                 }
             }
         if (b->gamma) {
@@ -183,15 +187,17 @@ static void bn_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
             T *d = dx->data;
             for (size_t e = 0; e < n; e++)
                 for (size_t c = 0; c < C; c++) {
-                    size_t off = (e * C + c) * I;
+                    size_t off = e * C * I + c * cs;
                     double k = (gm ? (double)gm[c] : 1.0) * b->invstd[c];
                     if (b->training) {
                         double mdy = b->s1[c] / count, mdyx = b->s2[c] / count;
-                        for (size_t j = 0; j < I; j++)
-                            d[off + j] = (T)(k * (g[off + j] - mdy - xh[off + j] * mdyx));
+                        for (size_t j = 0; j < I; j++) {
+                            size_t o = off + j * ps;
+                            d[o] = (T)(k * (g[o] - mdy - xh[o] * mdyx));
+                        }
                     } else {
                         for (size_t j = 0; j < I; j++)
-                            d[off + j] = (T)(k * g[off + j]);
+                            d[off + j * ps] = (T)(k * g[off + j * ps]);
                     }
                 }
         }
@@ -214,13 +220,14 @@ static const gs_layer_ops ops = {
     .forward = bn_forward,
     .backward = bn_backward,
     .destroy = bn_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{
     .size = sizeof(gs_component),
     .kind = GS_KIND_LAYER,
     .name = "batchnorm",
-    .doc = "batch normalization per feature or channel (torch.nn.BatchNorm1d/2d)",
+    .doc = "batch normalization per feature or channel of any layout (torch.nn.BatchNorm1d/2d)",
     .params = params,
     .ops = &ops,
 }};

@@ -114,6 +114,7 @@ static const gs_layer_ops ops = {
     .forward = dense_forward,
     .backward = dense_backward,
     .destroy = dense_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

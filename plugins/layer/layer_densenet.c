@@ -8,7 +8,6 @@
  * The block outputs [x, h_1, ..., h_L], width C + Lk, so every layer has a
  * direct path to the block output and to the loss.
  */
-#include <gradscope/plugin.h>
 #include "layer_util.h"
 
 enum { P_LAYERS, P_GROWTH, P_BOTTLENECK, P_ACTIVATION, P_INIT, P_NORM };
@@ -27,14 +26,13 @@ static const gs_param_spec params[] = {
     [P_INIT] = {.name = "init", .type = GS_P_COMPONENT, .def.s = "he",
                 .component_kind = GS_KIND_INITIALIZER, .min = GS_ANY,
                 .doc = "initializer of every weight"},
-    [P_NORM] = {.name = "norm", .type = GS_P_STRING, .def.s = "none", .choices = BLK_NORM_CHOICES,
-                .min = GS_ANY, .doc = "normalization before each activation"},
+    [P_NORM] = BLK_NORM_PARAM("normalization before each activation"),
     {0},
 };
 
 typedef struct dlayer {
     size_t width;      /* C + (i-1)k */
-    blk_chain c;
+    gs_chain c;
     gs_tensor *in;     /* contiguous copy of the input (NULL for layer 1: x itself) */
     gs_tensor *h;      /* output */
 } dlayer;
@@ -53,31 +51,31 @@ static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, d
     size_t b = (size_t)p[P_BOTTLENECK].i;
     gs_shape in = {.ndim = 1, .dims = {l->width}}, out = {.ndim = 1, .dims = {d->k}};
     char name[48];
-    blk_chain_init(h, &l->c, 6, &in);
+    gs_chain_init(h, &l->c, 6, &in);
     if (norm) {
         snprintf(name, sizeof name, "l%zu.norm", i);
-        if (blk_chain_add_norm(h, m, &l->c, name, p[P_NORM].s) < 0)
+        if (gs_chain_add_norm(h, m, &l->c, name, p[P_NORM].s) < 0)
             return -1;
     }
     snprintf(name, sizeof name, "l%zu.act", i);
-    if (blk_chain_add(h, m, &l->c, name, act) < 0)
+    if (gs_chain_add(h, m, &l->c, name, act) < 0)
         return -1;
     if (b) {
         /* Without a norm in between, the second activation is fused. */
         snprintf(name, sizeof name, "l%zu.bottleneck", i);
-        if (blk_chain_add_dense(h, m, &l->c, name, b, init, norm ? NULL : act) < 0)
+        if (gs_chain_add_dense(h, m, &l->c, name, b, init, norm ? NULL : act) < 0)
             return -1;
         if (norm) {
             snprintf(name, sizeof name, "l%zu.norm2", i);
-            if (blk_chain_add_norm(h, m, &l->c, name, p[P_NORM].s) < 0)
+            if (gs_chain_add_norm(h, m, &l->c, name, p[P_NORM].s) < 0)
                 return -1;
             snprintf(name, sizeof name, "l%zu.act2", i);
-            if (blk_chain_add(h, m, &l->c, name, act) < 0)
+            if (gs_chain_add(h, m, &l->c, name, act) < 0)
                 return -1;
         }
     }
     snprintf(name, sizeof name, "l%zu.fc", i);
-    if (blk_chain_add_dense(h, m, &l->c, name, d->k, init, NULL) < 0)
+    if (gs_chain_add_dense(h, m, &l->c, name, d->k, init, NULL) < 0)
         return -1;
     snprintf(name, sizeof name, "l%zu.in", i);
     l->in = i > 1 ? h->add_buffer(m, name, &in) : NULL;
@@ -111,17 +109,17 @@ static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int
     densenet *d = gs_host_of(m)->get_state(m);
     gs_dtype dt = x->dtype;
     size_t n = x->dims[0], w = d->width;
-    blk_copy_cols(dt, n, d->c0, x->data, d->c0, y->data, w, 0);
+    gs_copy_cols(dt, n, d->c0, x->data, d->c0, y->data, w, 0);
     for (size_t i = 0; i < d->n_layers; i++) {
         dlayer *l = &d->ly[i];
         const gs_tensor *in = x;
         if (l->in) {
-            blk_copy_cols(dt, n, l->width, y->data, w, l->in->data, l->width, 0);
+            gs_copy_cols(dt, n, l->width, y->data, w, l->in->data, l->width, 0);
             in = l->in;
         }
-        blk_chain_forward(d->host, &l->c, in, l->h, training);
-        char *slot = (char *)y->data + l->width * blk_dtype_size(dt);
-        blk_copy_cols(dt, n, d->k, l->h->data, d->k, slot, w, 0);
+        gs_chain_forward(d->host, &l->c, in, l->h, training);
+        char *slot = (char *)y->data + l->width * gs_dtype_size(dt);
+        gs_copy_cols(dt, n, d->k, l->h->data, d->k, slot, w, 0);
     }
 }
 
@@ -131,7 +129,7 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
     densenet *d = gs_host_of(m)->get_state(m);
     const gs_host *h = d->host;
     gs_dtype dt = x->dtype;
-    size_t n = x->dims[0], w = d->width, es = blk_dtype_size(dt);
+    size_t n = x->dims[0], w = d->width, es = gs_dtype_size(dt);
     int monitoring = h->monitoring(m);
     (void)y;
     /* Backward-only arrays, from the host's scratch memory: g = dL/d(output),
@@ -145,22 +143,22 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
     /* In reverse, so h_i's slot of g already holds what later layers sent it. */
     for (size_t i = d->n_layers; i-- > 0;) {
         dlayer *l = &d->ly[i];
-        blk_copy_cols(dt, n, d->k, g + l->width * es, w, dh.data, d->k, 0);
+        gs_copy_cols(dt, n, d->k, g + l->width * es, w, dh.data, d->k, 0);
         if (monitoring) {
             char key[48];
             snprintf(key, sizeof key, "layer%zu_grad_norm", i + 1);
-            h->record(m, key, blk_norm2(dt, n * d->k, dh.data));
+            h->record(m, key, gs_norm2(dt, n * d->k, dh.data));
         }
         int need_din = i > 0 || dx;
         const gs_tensor *in = l->in ? l->in : x;
         gs_tensor din = *in;
         din.data = din_data;
-        blk_chain_backward(h, m, &l->c, in, l->h, &dh, need_din ? &din : NULL);
+        gs_chain_backward(h, m, &l->c, in, l->h, &dh, need_din ? &din : NULL);
         if (need_din)
-            blk_copy_cols(dt, n, l->width, din_data, l->width, g, w, 1);
+            gs_copy_cols(dt, n, l->width, din_data, l->width, g, w, 1);
     }
     if (dx)
-        blk_copy_cols(dt, n, d->c0, g, w, dx->data, d->c0, 0);
+        gs_copy_cols(dt, n, d->c0, g, w, dx->data, d->c0, 0);
     h->scratch_put(m, din_data);
     h->scratch_put(m, dh.data);
     h->scratch_put(m, g);
@@ -174,7 +172,7 @@ static void densenet_destroy(gs_module *m)
         return;
     for (size_t i = 0; d->ly && i < d->n_layers; i++)
         if (d->ly[i].c.st)
-            blk_chain_free(h, &d->ly[i].c);
+            gs_chain_free(h, &d->ly[i].c);
     h->free(d->ly);
     h->free(d);
 }
@@ -185,6 +183,7 @@ static const gs_layer_ops ops = {
     .forward = densenet_forward,
     .backward = densenet_backward,
     .destroy = densenet_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

@@ -5,8 +5,7 @@
  * identity.  The mask comes from the module's own seeded stream and is kept
  * for the backward pass.
  */
-#include <gradscope/plugin.h>
-#include "layer_util.h"
+#include <gradscope/layer.h>
 
 enum { P_P };
 
@@ -45,15 +44,15 @@ static void dropout_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int 
     d->training = training && d->p > 0;
     if (!d->training) {
         if (y->data != x->data)
-            memcpy(y->data, x->data, n * blk_dtype_size(x->dtype));
+            memcpy(y->data, x->data, n * gs_dtype_size(x->dtype));
         return;
     }
     gs_rng *rng = h->rng(m);
     double keep = 1.0 - d->p, scale = 1.0 / keep;
-    int bulk = x->dtype == GS_F32 && GS_HOST_HAS(h, rng_uniform_fill);
+    int bulk = x->dtype == GS_F32;
     if (bulk) /* the draws land in the mask, which the loop below turns into 0 or scale */
         h->rng_uniform_fill(rng, n, d->mask->data);
-    BLK_WITH_TYPE(x->dtype, T, {
+    GS_WITH_TYPE(x->dtype, T, {
         T *mk = d->mask->data, *yv = y->data;
         const T *xv = x->data;
         if (bulk)
@@ -77,10 +76,10 @@ static void dropout_backward(gs_module *m, const gs_tensor *x, const gs_tensor *
         return;
     if (!d->training) {
         if (dx->data != dy->data)
-            memcpy(dx->data, dy->data, n * blk_dtype_size(x->dtype));
+            memcpy(dx->data, dy->data, n * gs_dtype_size(x->dtype));
         return;
     }
-    BLK_WITH_TYPE(x->dtype, T, {
+    GS_WITH_TYPE(x->dtype, T, {
         const T *mk = d->mask->data, *g = dy->data;
         T *o = dx->data;
         for (size_t i = 0; i < n; i++)
@@ -100,6 +99,7 @@ static const gs_layer_ops ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .destroy = dropout_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

@@ -5,8 +5,7 @@
  * 2016).  gamma and beta have the per-example shape.  It behaves the same
  * in training and evaluation.
  */
-#include <gradscope/plugin.h>
-#include "layer_util.h"
+#include <gradscope/layer.h>
 
 enum { P_EPS, P_AFFINE };
 
@@ -53,7 +52,7 @@ static void ln_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int train
     ln *l = gs_host_of(m)->get_state(m);
     size_t n = x->dims[0], D = l->d;
     (void)training;
-    BLK_WITH_TYPE(x->dtype, T, {
+    GS_WITH_TYPE(x->dtype, T, {
         const T *g = l->gamma ? l->gamma->value.data : NULL;
         const T *b = l->beta ? l->beta->value.data : NULL;
         T *is = l->invstd->data;
@@ -86,7 +85,7 @@ static void ln_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
     ln *l = gs_host_of(m)->get_state(m);
     size_t n = x->dims[0], D = l->d;
     (void)y;
-    BLK_WITH_TYPE(x->dtype, T, {
+    GS_WITH_TYPE(x->dtype, T, {
         const T *gm = l->gamma ? l->gamma->value.data : NULL;
         const T *is = l->invstd->data;
         for (size_t e = 0; e < n; e++) {
@@ -128,6 +127,7 @@ static const gs_layer_ops ops = {
     .forward = ln_forward,
     .backward = ln_backward,
     .destroy = ln_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

@@ -16,7 +16,6 @@
  * With norm = "none" an activation that directly follows a dense layer is
  * fused into it, so initializers with gain "auto" see that activation.
  */
-#include <gradscope/plugin.h>
 #include "layer_util.h"
 
 enum { P_UNITS, P_DEPTH, P_ACTIVATION, P_INIT, P_NORM, P_FORM, P_SCALE };
@@ -33,8 +32,7 @@ static const gs_param_spec params[] = {
     [P_INIT] = {.name = "init", .type = GS_P_COMPONENT, .def.s = "he",
                 .component_kind = GS_KIND_INITIALIZER, .min = GS_ANY,
                 .doc = "initializer of every weight, the projection's included"},
-    [P_NORM] = {.name = "norm", .type = GS_P_STRING, .def.s = "none", .choices = BLK_NORM_CHOICES,
-                .min = GS_ANY, .doc = "normalization inside F"},
+    [P_NORM] = BLK_NORM_PARAM("normalization inside F"),
     [P_FORM] = {.name = "form", .type = GS_P_STRING, .def.s = "pre", .choices = "pre|post|mlp",
                 .min = GS_ANY,
                 .doc = "pre-activation (2016), post-activation (2015) or mlp (no outer act)"},
@@ -47,7 +45,7 @@ typedef struct resnet {
     const gs_host *host;
     size_t in, units;
     double scale;
-    blk_chain f;
+    gs_chain f;
     gs_tensor *fout;   /* F(x) */
     gs_param *proj;    /* NULL: identity shortcut */
     gs_module *act;    /* post form: activation after the sum */
@@ -66,31 +64,31 @@ static int build_branch(resnet *r, gs_module *m, const gs_value *p, int form, in
         if (form == FORM_PRE) {
             if (norm) {
                 snprintf(name, sizeof name, "norm%zu", i);
-                if (blk_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
+                if (gs_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
                     return -1;
             }
             if (norm || i == 0) {
                 snprintf(name, sizeof name, "act%zu", i);
-                if (blk_chain_add(h, m, &r->f, name, act) < 0)
+                if (gs_chain_add(h, m, &r->f, name, act) < 0)
                     return -1;
             }
             /* Without norms the next layer's activation is fused here. */
             snprintf(name, sizeof name, "fc%zu", i);
-            if (blk_chain_add_dense(h, m, &r->f, name, r->units, init,
+            if (gs_chain_add_dense(h, m, &r->f, name, r->units, init,
                                     !norm && !last ? act : NULL) < 0)
                 return -1;
         } else {
             snprintf(name, sizeof name, "fc%zu", i);
-            if (blk_chain_add_dense(h, m, &r->f, name, r->units, init,
+            if (gs_chain_add_dense(h, m, &r->f, name, r->units, init,
                                     !norm && !last ? act : NULL) < 0)
                 return -1;
             if (norm && (!last || form == FORM_POST)) {
                 snprintf(name, sizeof name, "norm%zu", i);
-                if (blk_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
+                if (gs_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
                     return -1;
                 if (!last) {
                     snprintf(name, sizeof name, "act%zu", i);
-                    if (blk_chain_add(h, m, &r->f, name, act) < 0)
+                    if (gs_chain_add(h, m, &r->f, name, act) < 0)
                         return -1;
                 }
             }
@@ -113,7 +111,7 @@ static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_
                                                   : FORM_MLP;
     int norm = strcmp(p[P_NORM].s, "none") != 0;
     size_t depth = (size_t)p[P_DEPTH].i;
-    blk_chain_init(h, &r->f, 3 * depth, in);
+    gs_chain_init(h, &r->f, 3 * depth, in);
     if (build_branch(r, m, p, form, norm) < 0)
         return -1;
     *out = (gs_shape){.ndim = 1, .dims = {r->units}};
@@ -143,10 +141,10 @@ static void resnet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int t
     const gs_host *h = r->host;
     gs_dtype dt = x->dtype;
     size_t n = x->dims[0];
-    blk_chain_forward(h, &r->f, x, r->fout, training);
+    gs_chain_forward(h, &r->f, x, r->fout, training);
     /* sum = F(x) + lambda s(x), in y (pre) or in z ahead of the activation (post) */
     gs_tensor *sum = r->act ? r->z : y;
-    memcpy(sum->data, r->fout->data, n * r->units * blk_dtype_size(dt));
+    memcpy(sum->data, r->fout->data, n * r->units * gs_dtype_size(dt));
     if (r->proj)
         h->gemm(dt, 0, 1, n, r->units, r->in, r->scale, x->data, r->in, r->proj->value.data,
                 r->in, 1.0, sum->data, r->units);
@@ -183,7 +181,7 @@ static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y
         dxs.data = h->scratch_get(m, gs_tensor_bytes(x));
     }
     gs_tensor *dxf = dx ? dx : (monitoring ? &dxs : NULL);
-    blk_chain_backward(h, m, &r->f, x, r->fout, ds, dxf);
+    gs_chain_backward(h, m, &r->f, x, r->fout, ds, dxf);
     if (r->proj)
         h->gemm(dt, 1, 0, r->units, r->in, n, r->scale, ds->data, r->units, x->data, r->in, 1.0,
                 r->proj->grad.data, r->in);
@@ -191,13 +189,13 @@ static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y
     if (monitoring) {
         size_t nx = n * r->in;
         /* the branch part first: with a projection dxs is reused for the shortcut */
-        double res_norm = blk_norm2(dt, nx, dxf->data), sc_norm;
+        double res_norm = gs_norm2(dt, nx, dxf->data), sc_norm;
         if (r->proj) {
             h->gemm(dt, 0, 0, n, r->in, r->units, r->scale, ds->data, r->units,
                     r->proj->value.data, r->in, 0.0, dxs.data, r->in);
-            sc_norm = blk_norm2(dt, nx, dxs.data);
+            sc_norm = gs_norm2(dt, nx, dxs.data);
         } else {
-            sc_norm = fabs(r->scale) * blk_norm2(dt, nx, ds->data);
+            sc_norm = fabs(r->scale) * gs_norm2(dt, nx, ds->data);
         }
         h->record(m, "shortcut_grad_norm", sc_norm);
         h->record(m, "residual_grad_norm", res_norm);
@@ -226,7 +224,7 @@ static void resnet_destroy(gs_module *m)
     resnet *r = h->get_state(m);
     if (!r)
         return;
-    blk_chain_free(h, &r->f);
+    gs_chain_free(h, &r->f);
     h->free(r);
 }
 
@@ -236,6 +234,7 @@ static const gs_layer_ops ops = {
     .forward = resnet_forward,
     .backward = resnet_backward,
     .destroy = resnet_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

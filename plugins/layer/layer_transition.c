@@ -4,7 +4,6 @@
  * activation first because a dense block outputs raw features; with
  * compression theta < 1 it keeps the concatenated width from growing.
  */
-#include <gradscope/plugin.h>
 #include "layer_util.h"
 
 enum { P_COMPRESSION, P_ACTIVATION, P_INIT, P_NORM };
@@ -18,15 +17,14 @@ static const gs_param_spec params[] = {
     [P_INIT] = {.name = "init", .type = GS_P_COMPONENT, .def.s = "he",
                 .component_kind = GS_KIND_INITIALIZER, .min = GS_ANY,
                 .doc = "weight initializer"},
-    [P_NORM] = {.name = "norm", .type = GS_P_STRING, .def.s = "none", .choices = BLK_NORM_CHOICES,
-                .min = GS_ANY, .doc = "normalization before the activation"},
+    [P_NORM] = BLK_NORM_PARAM("normalization before the activation"),
     {0},
 };
 
 static int transition_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
 {
     const gs_host *h = gs_host_of(m);
-    blk_chain *c = h->zalloc(sizeof *c);
+    gs_chain *c = h->zalloc(sizeof *c);
     h->set_state(m, c);
     size_t width = gs_shape_numel(in);
     /* The small epsilon keeps theta C = 3 from flooring to 2 through rounding. */
@@ -35,11 +33,11 @@ static int transition_build(gs_module *m, const gs_value *p, const gs_shape *in,
         h->error("compression %g of %zu inputs leaves no units", p[P_COMPRESSION].f, width);
         return -1;
     }
-    blk_chain_init(h, c, 3, in);
-    if (strcmp(p[P_NORM].s, "none") != 0 && blk_chain_add_norm(h, m, c, "norm", p[P_NORM].s) < 0)
+    gs_chain_init(h, c, 3, in);
+    if (strcmp(p[P_NORM].s, "none") != 0 && gs_chain_add_norm(h, m, c, "norm", p[P_NORM].s) < 0)
         return -1;
-    if (blk_chain_add(h, m, c, "act", p[P_ACTIVATION].ref) < 0 ||
-        blk_chain_add_dense(h, m, c, "fc", units, p[P_INIT].ref, NULL) < 0)
+    if (gs_chain_add(h, m, c, "act", p[P_ACTIVATION].ref) < 0 ||
+        gs_chain_add_dense(h, m, c, "fc", units, p[P_INIT].ref, NULL) < 0)
         return -1;
     *out = c->shape;
     return 0;
@@ -48,24 +46,24 @@ static int transition_build(gs_module *m, const gs_value *p, const gs_shape *in,
 static void transition_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
 {
     const gs_host *h = gs_host_of(m);
-    blk_chain_forward(h, h->get_state(m), x, y, training);
+    gs_chain_forward(h, h->get_state(m), x, y, training);
 }
 
 static void transition_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
                                 const gs_tensor *dy, gs_tensor *dx)
 {
     const gs_host *h = gs_host_of(m);
-    blk_chain_backward(h, m, h->get_state(m), x, y, dy, dx);
+    gs_chain_backward(h, m, h->get_state(m), x, y, dy, dx);
 }
 
 static void transition_destroy(gs_module *m)
 {
     const gs_host *h = gs_host_of(m);
-    blk_chain *c = h->get_state(m);
+    gs_chain *c = h->get_state(m);
     if (!c)
         return;
     if (c->st)
-        blk_chain_free(h, c);
+        gs_chain_free(h, c);
     h->free(c);
 }
 
@@ -75,6 +73,7 @@ static const gs_layer_ops ops = {
     .forward = transition_forward,
     .backward = transition_backward,
     .destroy = transition_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

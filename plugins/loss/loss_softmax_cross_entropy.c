@@ -2,6 +2,9 @@
  * Softmax cross-entropy over class logits, with label smoothing, exactly as
  * torch.nn.CrossEntropyLoss(label_smoothing=eps, reduction='mean').
  *
+ * One label per row: per example, or per time step of a sequence output,
+ * where a mask leaves padded steps out of the mean (and their gradient 0).
+ *
  * Row loss: lse(x) - sum_j q_j x_j with q = (1-eps) onehot(y) + eps/C, which
  * equals -sum_j q_j log softmax(x)_j but never takes the log of a
  * probability that underflowed.
@@ -21,10 +24,16 @@ enum { P_LABEL_SMOOTHING };
         const size_t w = c->width;                                                \
         const double eps = c->p[P_LABEL_SMOOTHING].f;                             \
         const double off = eps / (double)w;                                       \
-        const double inv_n = 1.0 / (double)c->n;                                  \
+        const size_t rows = gs_loss_rows(c), counted = gs_loss_counted(c);        \
+        const double inv_n = counted ? 1.0 / (double)counted : 0.0;               \
         double total = 0.0;                                                       \
-        for (size_t r = 0; r < c->n; r++) {                                       \
+        for (size_t r = 0; r < rows; r++) {                                       \
             const T *x = out + r * w;                                             \
+            if (c->mask && !c->mask[r]) {                                         \
+                for (size_t j = 0; d && j < w; j++)                               \
+                    d[r * w + j] = 0;                                             \
+                continue;                                                         \
+            }                                                                     \
             const size_t y = (size_t)c->labels[r];                                \
             T m = x[0];                                                           \
             for (size_t j = 1; j < w; j++)                                        \
@@ -66,6 +75,7 @@ static const gs_loss_ops ce_ops = {
     .eval_f32 = ce_eval_f32,
     .eval_f64 = ce_eval_f64,
     .needs_labels = 1,
+    .per_step = 1,
 };
 
 static const gs_component ce_components[] = {{

@@ -16,6 +16,7 @@
 #include "fuzz_common.h"
 #include <zlib.h>
 #include "engine/checkpoint.h"
+#include "rundir/format.h"
 
 #define N_ORDER 10
 #define CONFIG_HASH 0x0123456789abcdefull
@@ -110,7 +111,7 @@ static int init(void)
     FUZZ_ASSERT(gs_model_finalize(model, 4, &err) == 0, "%s", err.msg);
     opt_floats = model->total * 2;
     opt_state = calloc(opt_floats, sizeof(float));
-    ckpt_path = fuzz_path(GS_CKPT_FILE);
+    ckpt_path = fuzz_path(GS_FILE_CHECKPOINT);
     atexit(release);
     const char *seed = getenv("GS_FUZZ_CHECKPOINT_SEED");
     if (seed)

@@ -32,6 +32,28 @@
  * leaky_backward_f64, and an ops table using them.  GS_ACTIVATION_COMPONENT
  * fills a gs_component entry for the descriptor.
  *
+ * An activation with a learnable parameter a per channel (or one shared by
+ * the layer) is three expressions:
+ *
+ *   GS_PARAM_ACTIVATION(prefix, SETUP, FWD, BWD, DA)
+ *
+ *   FWD    y from x and a
+ *   BWD    dL/dx from x, y, dy and a
+ *   DA     this element's part of dL/da from x, y, dy and a
+ *
+ * where a is the element's parameter: theta[0] when the layer shares one
+ * (n_params returned 1), else theta[channel], the channel found from the
+ * call's layout (images are channel-major, sequences channel-innermost).
+ * GS_PARAM_ACTIVATION_OPS names the parameter tensor and its count and
+ * initial values.  A learnable swish, y = x sigmoid(beta x):
+ *
+ *   GS_PARAM_ACTIVATION(swish, , x * gs_sigmoid(a * x),
+ *                       dy * (gs_sigmoid(a * x) + a * x * gs_sigmoid(a * x) *
+ *                                                     (1 - gs_sigmoid(a * x))),
+ *                       dy * x * x * gs_sigmoid(a * x) * (1 - gs_sigmoid(a * x)))
+ *   static const gs_activation_ops swish_ops =
+ *       GS_PARAM_ACTIVATION_OPS(swish, NULL, 0, swish_n_params, swish_init, "beta");
+ *
  * The arms of ?: above select values and the arithmetic happens outside
  * them: unless built with -fno-trapping-math, GCC keeps arithmetic inside
  * an arm as a branch, and a branch stops the loop from vectorizing.
@@ -181,7 +203,7 @@ static inline void gs_act_run_(const gs_act_call *c, size_t n,
     static void prefix##_forward_##sfx(const gs_act_call *c, const T_ *xs_, T_ *ys_) \
     {                                                                           \
         prefix##_job_##sfx j_ = {.c = c, .x = xs_, .out = ys_};                 \
-        gs_act_run_(c, c->n * c->channels * c->inner, prefix##_fwd_range_##sfx, &j_); \
+        gs_act_run_(c, gs_act_numel(c), prefix##_fwd_range_##sfx, &j_); \
     }                                                                           \
     static void prefix##_backward_##sfx(const gs_act_call *c, const T_ *xs_,     \
                                         const T_ *ys_, const T_ *dys_, T_ *dxs_, \
@@ -189,7 +211,7 @@ static inline void gs_act_run_(const gs_act_call *c, size_t n,
     {                                                                           \
         (void)dtheta_;                                                          \
         prefix##_job_##sfx j_ = {.c = c, .x = xs_, .y = ys_, .dy = dys_, .out = dxs_}; \
-        gs_act_run_(c, c->n * c->channels * c->inner, prefix##_bwd_range_##sfx, &j_); \
+        gs_act_run_(c, gs_act_numel(c), prefix##_bwd_range_##sfx, &j_); \
     }
 
 /* The four kernels prefix_{forward,backward}_{f32,f64}; see above. */
@@ -202,8 +224,116 @@ static inline void gs_act_run_(const gs_act_call *c, size_t n,
 #define GS_ACTIVATION_OPS(prefix, GAIN, THRESHOLD)                              \
     {                                                                           \
         .size = sizeof(gs_activation_ops), .forward_f32 = prefix##_forward_f32,  \
-        .forward_f64 = prefix##_forward_f64, .backward_f32 = prefix##_backward_f32, \
+        .backward_f32 = prefix##_backward_f32, .forward_f64 = prefix##_forward_f64, \
         .backward_f64 = prefix##_backward_f64, .gain = (GAIN),                  \
+        .saturation_threshold = (THRESHOLD)                                     \
+    }
+
+/*
+ * The kernels of GS_PARAM_ACTIVATION, on the calling thread (the parameter
+ * gradients are sums over the batch).  Three loop shapes: a shared a (one
+ * flat loop), channels innermost (vectors and sequences: rows of C
+ * elements, vectorized across channels) and channel-major images (a run of
+ * H*W elements per a).  dL/da is summed in double over a run or a shared
+ * layer before it touches dtheta.
+ */
+#define GS_PARAM_KERNELS_(prefix, T_, sfx, SETUP, FWD, BWD, DA)                 \
+    GS_KERNEL_CLONES                                                            \
+    static void prefix##_forward_##sfx(const gs_act_call *c, const T_ *xs_, T_ *ys_) \
+    {                                                                           \
+        typedef T_ T;                                                           \
+        const T_ *th_ = c->theta;                                               \
+        const size_t C_ = c->channels, S_ = c->positions, N_ = gs_act_numel(c); \
+        SETUP                                                                   \
+        if (c->n_theta == 1) {                                                  \
+            const T a = th_[0];                                                 \
+            GS_SIMD                                                             \
+            for (size_t k_ = 0; k_ < N_; k_++) {                                \
+                const T x = xs_[k_];                                            \
+                ys_[k_] = (T)(FWD);                                             \
+            }                                                                   \
+        } else if (c->layout == GS_LAYOUT_IMAGE && S_ > 1) {                    \
+            for (size_t r_ = 0; r_ < N_ / S_; r_++) {                           \
+                const T a = th_[r_ % C_];                                       \
+                GS_SIMD                                                         \
+                for (size_t k_ = r_ * S_; k_ < (r_ + 1) * S_; k_++) {           \
+                    const T x = xs_[k_];                                        \
+                    ys_[k_] = (T)(FWD);                                         \
+                }                                                               \
+            }                                                                   \
+        } else {                                                                \
+            for (size_t r_ = 0; r_ < N_ / C_; r_++) {                           \
+                const T_ *xr_ = xs_ + r_ * C_;                                  \
+                T_ *yr_ = ys_ + r_ * C_;                                        \
+                GS_SIMD                                                         \
+                for (size_t ch_ = 0; ch_ < C_; ch_++) {                         \
+                    const T a = th_[ch_], x = xr_[ch_];                         \
+                    yr_[ch_] = (T)(FWD);                                        \
+                }                                                               \
+            }                                                                   \
+        }                                                                       \
+    }                                                                           \
+    GS_KERNEL_CLONES                                                            \
+    static void prefix##_backward_##sfx(const gs_act_call *c, const T_ *xs_,     \
+                                        const T_ *ys_, const T_ *dys_, T_ *dxs_, \
+                                        T_ *dth_)                               \
+    {                                                                           \
+        typedef T_ T;                                                           \
+        const T_ *th_ = c->theta;                                               \
+        const size_t C_ = c->channels, S_ = c->positions, N_ = gs_act_numel(c); \
+        SETUP                                                                   \
+        if (c->n_theta == 1 || (c->layout == GS_LAYOUT_IMAGE && S_ > 1)) {      \
+            const size_t run_ = c->n_theta == 1 ? N_ : S_;                      \
+            for (size_t r_ = 0; run_ && r_ < N_ / run_; r_++) {                 \
+                const size_t j_ = c->n_theta == 1 ? 0 : r_ % C_;                \
+                const T a = th_[j_];                                            \
+                double acc_ = 0;                                                \
+                for (size_t k_ = r_ * run_; k_ < (r_ + 1) * run_; k_++) {       \
+                    const T x = xs_[k_], y = ys_[k_], dy = dys_[k_];            \
+                    (void)y;                                                    \
+                    acc_ += (double)(DA);                                       \
+                    dxs_[k_] = (T)(BWD);                                        \
+                }                                                               \
+                if (dth_)                                                       \
+                    dth_[j_] += (T)acc_;                                        \
+            }                                                                   \
+        } else {                                                                \
+            for (size_t r_ = 0; r_ < N_ / C_; r_++) {                           \
+                const size_t o_ = r_ * C_;                                      \
+                if (dth_) {                                                     \
+                    GS_SIMD                                                     \
+                    for (size_t ch_ = 0; ch_ < C_; ch_++) {                     \
+                        const T a = th_[ch_], x = xs_[o_ + ch_], y = ys_[o_ + ch_], \
+                                dy = dys_[o_ + ch_];                            \
+                        (void)y;                                                \
+                        dth_[ch_] += (T)(DA);                                   \
+                    }                                                           \
+                }                                                               \
+                GS_SIMD                                                         \
+                for (size_t ch_ = 0; ch_ < C_; ch_++) {                         \
+                    const T a = th_[ch_], x = xs_[o_ + ch_], y = ys_[o_ + ch_], \
+                            dy = dys_[o_ + ch_];                                \
+                    (void)y;                                                    \
+                    dxs_[o_ + ch_] = (T)(BWD);                                  \
+                }                                                               \
+            }                                                                   \
+        }                                                                       \
+    }
+
+/* The four kernels prefix_{forward,backward}_{f32,f64} of an activation
+   with a learnable parameter a; see above. */
+#define GS_PARAM_ACTIVATION(prefix, SETUP, FWD, BWD, DA)                        \
+    GS_PARAM_KERNELS_(prefix, float, f32, SETUP, FWD, BWD, DA)                  \
+    GS_PARAM_KERNELS_(prefix, double, f64, SETUP, FWD, BWD, DA)
+
+/* Initializer of its gs_activation_ops.  N_PARAMS returns 1 (shared) or
+   `channels`; INIT fills the initial values; NAME names the tensor. */
+#define GS_PARAM_ACTIVATION_OPS(prefix, GAIN, THRESHOLD, N_PARAMS, INIT, NAME)  \
+    {                                                                           \
+        .size = sizeof(gs_activation_ops), .forward_f32 = prefix##_forward_f32,  \
+        .backward_f32 = prefix##_backward_f32, .forward_f64 = prefix##_forward_f64, \
+        .backward_f64 = prefix##_backward_f64, .gain = (GAIN),                  \
+        .n_params = (N_PARAMS), .init_params = (INIT), .param_name = (NAME),    \
         .saturation_threshold = (THRESHOLD)                                     \
     }
 

@@ -52,12 +52,28 @@ typedef struct gs_component_info {
 
 GS_API gs_registry *gs_registry_new(void);
 GS_API void gs_registry_free(gs_registry *reg);
-/* Adds every .so in DIR (0), or fails naming the file and the reason. */
+/*
+ * Each call is the next place on the search path, and the first place wins,
+ * as with PATH: a component (kind and name) that an earlier place already
+ * provides is shadowed, listed by gs_registry_shadowed_at but never used.
+ * Two copies in one directory are an error naming both files.
+ */
+/* Adds every .so in DIR (0), or fails naming the file and the reason; a
+   .so without the entry symbol (a helper library) is passed over. */
 GS_API int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err);
+/* One plugin file, which must have the entry symbol. */
 GS_API int gs_registry_load_file(gs_registry *reg, const char *path, gs_error *err);
 /* --plugin-path dirs, then GRADSCOPE_PLUGIN_PATH, then the installed dir. */
 GS_API int gs_registry_load_default(gs_registry *reg, const char *const *extra_dirs,
                              size_t n_extra, gs_error *err);
+/* The shadowed copies; gs_registry_find names the copy used instead. */
+GS_API size_t gs_registry_shadowed_count(const gs_registry *reg);
+GS_API const gs_component_info *gs_registry_shadowed_at(const gs_registry *reg, size_t i);
+/* The .so files passed over for want of the entry symbol (real paths). */
+GS_API size_t gs_registry_skipped_count(const gs_registry *reg);
+GS_API const char *gs_registry_skipped_at(const gs_registry *reg, size_t i);
+/* The directories searched, in order, ':'-separated ("" if none). */
+GS_API const char *gs_registry_search_path(const gs_registry *reg);
 GS_API const gs_component_info *gs_registry_find(const gs_registry *reg, gs_kind kind,
                                           const char *name);
 GS_API size_t gs_registry_count(const gs_registry *reg);
@@ -201,14 +217,15 @@ GS_API int gs_sweep_run_one(const gs_registry *reg, const gs_sweep *s, size_t i,
 /*
  * Runs every combination, opt->jobs at a time (call it before any OpenMP
  * work in this process when jobs > 1: the jobs are forked), then writes
- * sweep.csv.  GS_EXIT_RUNTIME if any run failed, 128 + the signal number if
- * SIGINT or SIGTERM stopped the sweep.
+ * sweep.csv and index.csv.  GS_EXIT_RUNTIME if any run failed, 128 + the
+ * signal number if SIGINT or SIGTERM stopped the sweep.
  */
 GS_API int gs_sweep_run(const gs_registry *reg, const gs_sweep *s, gs_error *err);
 /*
- * Writes DIR/sweep.csv from the run directories as they are (one row per
- * run) and prints the table unless quiet; *unfinished (if not NULL) gets the
- * number of runs neither completed nor diverged.
+ * Writes DIR/sweep.csv and DIR/index.csv from the run directories as they
+ * are (one row per run) and prints the table unless quiet; *unfinished (if
+ * not NULL) gets the number of runs neither completed nor diverged.
+ * GS_EXIT_INPUT (the tables written) when a summary.json is damaged.
  */
 GS_API int gs_sweep_collect(const gs_sweep *s, size_t *unfinished, gs_error *err);
 

@@ -47,24 +47,38 @@ GS_API void gs_test_forward(gs_test_model *t, int training);
 /* Zeroes and accumulates parameter gradients and fills dL/dx. */
 GS_API void gs_test_backward(gs_test_model *t);
 
-/* While on, blocks record path statistics (host->record); each forward
-   clears the records of the previous step. */
+/* While on, blocks record path statistics (host->record) and series
+   (host->record_series); each forward clears the records of the previous
+   step. */
 GS_API void gs_test_set_monitoring(gs_test_model *t, int on);
 GS_API size_t gs_test_n_records(const gs_test_model *t);
 /* Record i: its top-level layer, key ("shortcut_grad_norm", "f.layer1_grad_norm") and value. */
 GS_API int gs_test_record(const gs_test_model *t, size_t i, int *layer, const char **key,
                           double *value);
 
+/* Series i: its top-level layer, name ("f.gate_by_step"), axis and n values. */
+GS_API size_t gs_test_n_series(const gs_test_model *t);
+GS_API int gs_test_series(const gs_test_model *t, size_t i, int *layer, const char **name,
+                          gs_axis *axis, const double **values, size_t *n);
+
+/* The trainer's weight-decay rule: 1 when weight decay applies to a tensor
+   of `role` under the groups training.decay_weights, decay_biases,
+   decay_slopes and decay_norm. */
+GS_API int gs_test_role_decays(gs_role role, int decay_weights, int decay_biases,
+                               int decay_slopes, int decay_norm);
+
 /*
  * Compares backward with central finite differences of forward (mode
- * `training`) for every input and parameter element of a double-precision
- * model, at the current inputs and parameters, for L = sum(r * y) with a
- * random r.  Random modules (dropout) replay the same draws in every
- * evaluation.  Errors are relative to the larger of the two values, or to
- * 1e-4 max(1, sum|r y|) when both are smaller (rounding noise of the
- * differences).  Returns 1 when every error is at most 1e-5, 0 otherwise,
- * -1 for a float model; *max_rel_err gets the largest error and `what` (if
- * not NULL) names where it occurred.
+ * `training`) for every input and parameter element, at the current inputs
+ * and parameters, for L = sum(r * y) with a random r.  Random modules
+ * (dropout) replay the same draws in every evaluation.  Errors are relative
+ * to the larger of the two values, or to a floor when both are smaller
+ * (rounding noise of the differences).  A double model is differenced with
+ * step 1e-6, floor 1e-4 max(1, sum|r y|) and tolerance 1e-5; a float model
+ * (components without double kernels) with step 3e-3 max(1, |v|), floor
+ * 1e-2 max(1, sum|r y|) and tolerance 1e-2.  Returns 1 when every error is
+ * within the tolerance, 0 otherwise; *max_rel_err gets the largest error and
+ * `what` (if not NULL) names where it occurred.
  */
 GS_API int gs_test_gradcheck(gs_test_model *t, int training, double *max_rel_err, char *what,
                              size_t what_len);

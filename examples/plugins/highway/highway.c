@@ -14,15 +14,17 @@
  *   back-propagated through H and T by their own backward)
  *
  * When the host is monitoring it records the mean gate value and the norm
- * of the carry part of dL/dx into paths.csv.
+ * of the carry part of dL/dx (gs_norm2 of <gradscope/layer.h>) into
+ * paths.csv, and the mean gate of each unit as a series over the channel
+ * axis into series.csv.
  *
  * h and t live from forward to backward, so they are buffers (add_buffer);
  * the gradients sent into H and T are needed only inside backward and come
- * from the host's scratch memory (ABI 1.2), which all layers share in turn.
+ * from the host's scratch memory, which all layers share in turn.
  */
 #include <math.h>
 #include <string.h>
-#include <gradscope/plugin.h>
+#include <gradscope/layer.h>
 
 enum { P_ACTIVATION, P_INIT, P_GATE_BIAS };
 
@@ -43,6 +45,7 @@ typedef struct highway {
     size_t width;
     gs_module *h_mod, *t_mod; /* H and T */
     gs_tensor *h, *t;         /* their outputs */
+    double *unit_gate;        /* per unit: its mean gate over the batch (a series) */
 } highway;
 
 /* A dense child of `units` outputs with the given activation and initializers. */
@@ -66,7 +69,8 @@ static int highway_build(gs_module *m, const gs_value *p, const gs_shape *in, gs
     h->set_state(m, hw);
     hw->host = h;
     hw->width = gs_shape_numel(in);
-    *out = (gs_shape){.ndim = 1, .dims = {hw->width}};
+    hw->unit_gate = h->zalloc(hw->width * sizeof *hw->unit_gate);
+    *out = (gs_shape){.layout = GS_LAYOUT_VECTOR, .ndim = 1, .dims = {hw->width}};
 
     gs_ref *sigmoid = h->ref_new(m, GS_KIND_ACTIVATION, "sigmoid");
     gs_ref *gate_bias = h->ref_new(m, GS_KIND_INITIALIZER, "constant");
@@ -103,16 +107,6 @@ static int highway_build(gs_module *m, const gs_value *p, const gs_shape *in, gs
 HIGHWAY_MIX(float, f32)
 HIGHWAY_MIX(double, f64)
 
-static double norm2(gs_dtype dt, size_t n, const void *v)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = dt == GS_F32 ? ((const float *)v)[i] : ((const double *)v)[i];
-        s += e * e;
-    }
-    return sqrt(s);
-}
-
 static void highway_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
 {
     highway *hw = gs_host_of(m)->get_state(m);
@@ -148,11 +142,16 @@ static void highway_backward(gs_module *m, const gs_tensor *x, const gs_tensor *
         unmix_f64(n, x->data, hw->h->data, hw->t->data, dy->data, dh.data, dtg.data, cd);
     if (monitoring) {
         double t_sum = 0;
-        for (size_t i = 0; i < n; i++)
-            t_sum += dt == GS_F32 ? ((const float *)hw->t->data)[i]
-                                  : ((const double *)hw->t->data)[i];
+        memset(hw->unit_gate, 0, hw->width * sizeof *hw->unit_gate);
+        for (size_t i = 0; i < n; i++) {
+            double t = dt == GS_F32 ? ((const float *)hw->t->data)[i]
+                                    : ((const double *)hw->t->data)[i];
+            t_sum += t;
+            hw->unit_gate[i % hw->width] += t / (double)x->dims[0];
+        }
         h->record(m, "gate_mean", t_sum / (double)n);
-        h->record(m, "carry_grad_norm", norm2(dt, n, cd));
+        h->record_series(m, "unit_gate", GS_AXIS_CHANNEL, hw->unit_gate, hw->width);
+        h->record(m, "carry_grad_norm", gs_norm2(dt, n, cd));
     }
     /* H and T write their dL/dx into dxs, added to the carry part. */
     h->backward(hw->h_mod, x, hw->h, &dh, dx ? &dxs : NULL);
@@ -169,7 +168,9 @@ static void highway_backward(gs_module *m, const gs_tensor *x, const gs_tensor *
 static void highway_destroy(gs_module *m)
 {
     const gs_host *h = gs_host_of(m);
-    h->free(h->get_state(m));
+    highway *hw = h->get_state(m);
+    h->free(hw->unit_gate);
+    h->free(hw);
 }
 
 static const gs_layer_ops ops = {
@@ -178,6 +179,7 @@ static const gs_layer_ops ops = {
     .forward = highway_forward,
     .backward = highway_backward,
     .destroy = highway_destroy,
+    .supports_f64 = 1,
 };
 
 static const gs_component components[] = {{

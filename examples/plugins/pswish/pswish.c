@@ -7,49 +7,20 @@
  * beta = 1 is SiLU; beta -> 0 tends to x/2 and beta -> inf to ReLU, so the
  * network can learn how close to linear each unit is.
  *
- * Elements are laid out (n, channels, inner): element (i, ch, s) sits at
- * (i*channels + ch)*inner + s, and its beta is theta[ch] (theta[0] when
- * shared).  theta is in the kernel's element type.
+ * GS_PARAM_ACTIVATION (gradscope/activation.h) expands the three
+ * expressions below into float and double kernels that give each element
+ * the beta of its channel, wherever the layout puts the channel (vectors,
+ * images, sequences), and sum dL/dbeta over the batch.  theta[0] is the
+ * layer's beta when it is shared.
  */
 #include <gradscope/activation.h>
 
 enum { P_SHARED, P_BETA };
 
-/* One kernel body per element type; each run of `inner` elements shares a
-   beta, and its beta gradient is summed in double before touching dtheta. */
-#define PSWISH_KERNELS(T, sfx)                                                  \
-    static void pswish_forward_##sfx(const gs_act_call *c, const T *x, T *y)     \
-    {                                                                           \
-        const T *beta = c->theta;                                               \
-        const size_t C = c->channels, S = c->inner;                             \
-        for (size_t r = 0; r < c->n * C; r++) {                                 \
-            const T b = beta[c->p[P_SHARED].b ? 0 : r % C];                     \
-            for (size_t k = r * S; k < (r + 1) * S; k++)                        \
-                y[k] = x[k] * gs_sigmoid(b * x[k]);                             \
-        }                                                                       \
-    }                                                                           \
-    static void pswish_backward_##sfx(const gs_act_call *c, const T *x, const T *y, \
-                                      const T *dy, T *dx, T *dtheta)            \
-    {                                                                           \
-        (void)y;                                                                \
-        const T *beta = c->theta;                                               \
-        const size_t C = c->channels, S = c->inner;                             \
-        for (size_t r = 0; r < c->n * C; r++) {                                 \
-            const size_t j = c->p[P_SHARED].b ? 0 : r % C;                      \
-            const T b = beta[j];                                                \
-            double acc = 0;                                                     \
-            for (size_t k = r * S; k < (r + 1) * S; k++) {                      \
-                const T s = gs_sigmoid(b * x[k]), ds = s * (1 - s), g = dy[k];  \
-                acc += (double)(x[k] * x[k] * ds) * (double)g;                  \
-                dx[k] = g * (s + b * x[k] * ds);                                \
-            }                                                                   \
-            if (dtheta)                                                         \
-                dtheta[j] += (T)acc;                                            \
-        }                                                                       \
-    }
-
-PSWISH_KERNELS(float, f32)
-PSWISH_KERNELS(double, f64)
+GS_PARAM_ACTIVATION(pswish, ,
+                    x * gs_sigmoid(a * x),
+                    dy * gs_sigmoid(a * x) * (1 + a * x * (1 - gs_sigmoid(a * x))),
+                    dy * x * x * gs_sigmoid(a * x) * (1 - gs_sigmoid(a * x)))
 
 static size_t pswish_n_params(const gs_value *p, size_t channels)
 {
@@ -70,17 +41,9 @@ static const gs_param_spec pswish_params[] = {
     {0},
 };
 
-static const gs_activation_ops pswish_ops = {
-    .size = sizeof(gs_activation_ops),
-    .forward_f32 = pswish_forward_f32,
-    .forward_f64 = pswish_forward_f64,
-    .backward_f32 = pswish_backward_f32,
-    .backward_f64 = pswish_backward_f64,
-    .gain = NULL, /* no PyTorch gain for swish: 1, as for SiLU */
-    .n_params = pswish_n_params,
-    .init_params = pswish_init_params,
-    .saturation_threshold = 0.0,
-};
+/* No PyTorch gain for swish: 1 (NULL), as for SiLU. */
+static const gs_activation_ops pswish_ops =
+    GS_PARAM_ACTIVATION_OPS(pswish, NULL, 0.0, pswish_n_params, pswish_init_params, "beta");
 
 static const gs_component pswish_components[] = {
     GS_ACTIVATION_COMPONENT("pswish", "parametric swish x*sigmoid(beta*x) with a learnable beta",

@@ -1,0 +1,350 @@
+/*
+ * The entry points: gs_experiment_run trains every variant of an
+ * experiment into a new run directory (a subdirectory per variant, listed
+ * in its index.csv), gs_resume finishes runs that were stopped; both print
+ * the comparison tables at the end.
+ */
+#include "config.h"
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "base/util.h"
+#include "engine/trainer.h"
+#include "rundir/rundir.h"
+
+static const char *label_of(const gs_result *r) { return r->label[0] ? r->label : "run"; }
+
+static void print_layer_table(FILE *out, const gs_result *res, size_t n)
+{
+    size_t layers = 0;
+    for (size_t i = 0; i < n; i++)
+        if (res[i].n_layers > layers)
+            layers = res[i].n_layers;
+    fprintf(out, "\nWeight-gradient norm per layer, first -> last monitored step\n");
+    fprintf(out, "%-6s", "layer");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-27s", label_of(&res[i]));
+    fputc('\n', out);
+    for (size_t l = 0; l < layers; l++) {
+        fprintf(out, "%-6zu", l);
+        for (size_t i = 0; i < n; i++) {
+            if (l < res[i].n_layers && isfinite(res[i].first_norm[l]))
+                fprintf(out, "  %12.3e -> %-11.3e", res[i].first_norm[l], res[i].last_norm[l]);
+            else
+                fprintf(out, "  %-27s", "-");
+        }
+        fputc('\n', out);
+    }
+}
+
+static void print_comparison(FILE *out, const gs_result *res, size_t n)
+{
+    fprintf(out, "\n%-20s %-10s %-10s %8s %10s %10s %9s %9s %12s %8s\n", "variant", "status",
+            "verdict", "steps", "train_loss", "val_loss", "val_acc", "test_acc", "grad_ratio",
+            "time_s");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%-20s %-10s %-10s %8llu %10.4f %10.4f %9.4f %9.4f %12.3e %8.2f\n",
+                label_of(&res[i]), gs_status_name(res[i].status), res[i].verdict.verdict,
+                (unsigned long long)res[i].steps, res[i].train_loss, res[i].val_loss,
+                res[i].val_acc, res[i].test_acc, res[i].ratio, res[i].seconds);
+    fprintf(out, "grad_ratio = |dL/dW| of the first layer / of the last layer, at the last "
+                 "monitored step\n");
+    int header = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gs_theory *t = &res[i].theory;
+        if (!t->valid)
+            continue;
+        if (!header++)
+            fprintf(out, "\nMean-field factor per layer of |dL/dx|^2 at initialization, "
+                         "chi = sigma_w^2 E[phi'(h)^2]: predicted at the fixed point q*, "
+                         "predicted along this depth, measured at step 0\n"
+                         "%-20s %-9s %-11s %9s %9s %10s %10s %10s\n",
+                    "variant", "layers", "activation", "sigma_w2", "sigma_b2", "at q*",
+                    "this depth", "measured");
+        char span[32];
+        snprintf(span, sizeof span, "%zu-%zu", t->first, t->last);
+        fprintf(out, "%-20s %-9s %-11s %9.4f %9.4f %10.4f %10.4f %10.4f\n", label_of(&res[i]),
+                span, t->activation, t->sigma_w2, t->sigma_b2, t->chi_predicted, t->chi_path,
+                t->chi_measured);
+    }
+}
+
+static void print_tables(FILE *out, const gs_result *res, size_t n)
+{
+    print_layer_table(out, res, n);
+    print_comparison(out, res, n);
+}
+
+static char *default_dir(const gs_experiment *e)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    const char *parent = e->variants[0].output[O_DIR].s;
+    return gs_xasprintf("%s/%s-%s", parent && parent[0] ? parent : "runs", e->name, stamp);
+}
+
+/* With several ranks, true on every rank when `ok` is true on every rank. */
+static int all_ranks(const gs_comm *comm, int ok)
+{
+    if (!comm)
+        return ok;
+    double v = ok ? 1.0 : 0.0;
+    if (gs_dp_sum_f64(comm, &v, 1) < 0)
+        return 0;
+    return v >= (double)comm->size;
+}
+
+/* Every variant's data and model must be valid before anything is written;
+   each is released again so that only one data set is in memory at a time. */
+static int check_variants(gs_experiment *e, gs_error *err)
+{
+    for (size_t i = 0; i < e->n_variants; i++) {
+        gs_trainer t;
+        int bad = gs_trainer_prepare(&t, &e->variants[i], err) < 0;
+        gs_trainer_free(&t);
+        if (bad) {
+            if (e->has_variants)
+                gs_err_prefix(err, "variant '%s': ", e->variants[i].label);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every variant's directory and resolved config exist before the first
+   trains, so that `gradscope resume` can finish a run cut short anywhere;
+   with variants, index.csv lists them. */
+static int create_dirs(gs_experiment *e, const char *root, gs_result *res, int writer,
+                       gs_error *err)
+{
+    for (size_t i = 0; i < e->n_variants; i++) {
+        gs_variant *v = &e->variants[i];
+        res[i].label = v->label;
+        if (e->has_variants)
+            snprintf(res[i].dir, sizeof res[i].dir, "%s/%s", root, v->label);
+        else
+            snprintf(res[i].dir, sizeof res[i].dir, "%s", root);
+        if (writer && (gs_rundir_create(res[i].dir, err) < 0 ||
+                       gs_write_config(res[i].dir, v, err) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
+{
+    FILE *out = opt && opt->out ? opt->out : stdout;
+    const gs_comm *comm = opt ? opt->comm : NULL;
+    int writer = !comm || comm->rank == 0;
+    int quiet = (opt && opt->quiet) || !writer;
+    size_t n = e->n_variants;
+    if (check_variants(e, err) < 0)
+        return GS_EXIT_INPUT;
+    if (e->has_sweep && !quiet)
+        fprintf(out, "note: %s has a sweep section; `gradscope run` trains the base experiment "
+                     "only, `gradscope sweep` runs the grid\n",
+                e->path);
+    char *root = opt && opt->out_dir ? gs_xstrdup(opt->out_dir) : default_dir(e);
+    int index = writer && e->has_variants;
+    gs_result *res = gs_xcalloc(n, sizeof *res);
+    int rc = create_dirs(e, root, res, writer, err) < 0 ? GS_EXIT_RUNTIME : GS_EXIT_OK;
+    if (!all_ranks(comm, rc == GS_EXIT_OK) && rc == GS_EXIT_OK) {
+        gs_err_set(err, "rank 0 could not create the run directory");
+        rc = GS_EXIT_RUNTIME;
+    }
+    size_t i = 0;
+    for (; i < n && rc == GS_EXIT_OK; i++) {
+        gs_variant *v = &e->variants[i];
+        if (index && gs_write_experiment_index(root, e, i, err) < 0) {
+            rc = GS_EXIT_RUNTIME;
+            break;
+        }
+        if (!quiet)
+            fprintf(out, "%s: %s -> %s\n", label_of(&res[i]), v->name, res[i].dir);
+        gs_trainer t;
+        if (gs_trainer_prepare(&t, v, err) < 0) {
+            gs_trainer_free(&t);
+            rc = GS_EXIT_INPUT;
+            break;
+        }
+        t.comm = comm;
+        t.writer = writer;
+        rc = gs_train(&t, res[i].dir, out, quiet, 0, &res[i], err);
+        gs_trainer_free(&t);
+    }
+    /* the final statuses, also of a run cut short (the error stays the
+       first one) */
+    gs_error ignored;
+    if (index && i > 0 &&
+        gs_write_experiment_index(root, e, n, rc == GS_EXIT_OK ? err : &ignored) < 0 &&
+        rc == GS_EXIT_OK)
+        rc = GS_EXIT_RUNTIME;
+    if (rc == GS_EXIT_OK && !quiet) {
+        print_tables(out, res, n);
+        fprintf(out, "\nrun directory: %s\n", root);
+    }
+    free(root);
+    for (size_t k = 0; k < n; k++)
+        gs_result_free(&res[k]);
+    free(res);
+    return rc;
+}
+
+int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
+{
+    gs_signal_guard g;
+    gs_signals_catch(&g);
+    int rc = experiment_run(e, opt, err);
+    gs_signals_restore(&g);
+    return rc;
+}
+
+/* ---- resume ---- */
+
+static int has_config(const char *dir)
+{
+    char *path = gs_xasprintf("%s/%s", dir, GS_FILE_CONFIG);
+    int ok = access(path, R_OK) == 0;
+    free(path);
+    return ok;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether the run in dir has nothing left to do: 1 finished, 0 not (no
+   summary, or an interrupted one), -1 for a summary that cannot be read. */
+static int finished(const char *dir, gs_error *err)
+{
+    gs_summary s;
+    int rc = gs_summary_read(dir, &s, err);
+    if (rc != 0)
+        return rc > 0 ? 0 : -1;
+    return gs_status_finished(s.status);
+}
+
+/* Resumes dirs[0..n) in turn; res receives the ones it trained, *done
+   their count. */
+static int resume_dirs(const gs_registry *reg, char **dirs, size_t n, const gs_run_options *opt,
+                       gs_result *res, size_t *done, gs_error *err)
+{
+    FILE *out = opt && opt->out ? opt->out : stdout;
+    const gs_comm *comm = opt ? opt->comm : NULL;
+    int writer = !comm || comm->rank == 0;
+    int quiet = (opt && opt->quiet) || !writer;
+    int rc = GS_EXIT_OK;
+    for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
+        const char *label = strrchr(dirs[i], '/') ? strrchr(dirs[i], '/') + 1 : dirs[i];
+        int fin = finished(dirs[i], err);
+        if (fin < 0)
+            return GS_EXIT_INPUT;
+        if (fin) {
+            if (!quiet)
+                fprintf(out, "%s: already finished\n", dirs[i]);
+            continue;
+        }
+        char *cfg = gs_xasprintf("%s/%s", dirs[i], GS_FILE_CONFIG);
+        gs_run_options o = opt ? *opt : (gs_run_options){.seed = -1};
+        o.sets = NULL;
+        o.n_sets = 0;
+        o.seed = -1;
+        gs_experiment *e = gs_experiment_load(reg, cfg, &o, err);
+        free(cfg);
+        if (!e)
+            return GS_EXIT_INPUT;
+        gs_trainer t;
+        if (gs_trainer_prepare(&t, &e->variants[0], err) < 0) {
+            gs_trainer_free(&t);
+            gs_experiment_free(e);
+            return GS_EXIT_INPUT;
+        }
+        gs_result *r = &res[(*done)++];
+        r->label = gs_xstrdup(label);
+        snprintf(r->dir, sizeof r->dir, "%s", dirs[i]);
+        if (!quiet)
+            fprintf(out, "%s: %s -> %s\n", label, e->variants[0].name, dirs[i]);
+        t.comm = comm;
+        t.writer = writer;
+        rc = gs_train(&t, dirs[i], out, quiet, 1, r, err);
+        gs_trainer_free(&t);
+        gs_experiment_free(e);
+    }
+    if (rc == GS_EXIT_OK && !quiet && *done)
+        print_tables(out, res, *done);
+    return rc;
+}
+
+/* dir itself when it is a run, else its subdirectories that are, by name. */
+static char **find_runs(const char *dir, size_t *n, gs_error *err)
+{
+    char **dirs = NULL;
+    *n = 0;
+    if (has_config(dir)) {
+        dirs = gs_xmalloc(sizeof *dirs);
+        dirs[(*n)++] = gs_xstrdup(dir);
+        return dirs;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        gs_err_set(err, "%s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        if (ent->d_name[0] == '.')
+            continue;
+        char *sub = gs_xasprintf("%s/%s", dir, ent->d_name);
+        if (has_config(sub)) {
+            dirs = gs_xrealloc(dirs, (*n + 1) * sizeof *dirs);
+            dirs[(*n)++] = sub;
+        } else {
+            free(sub);
+        }
+    }
+    closedir(d);
+    if (*n > 1) /* qsort's array must not be NULL, even empty */
+        qsort(dirs, *n, sizeof *dirs, by_name);
+    if (*n == 0)
+        gs_err_set(err, "%s: not a run directory (no %s in it or its subdirectories)", dir,
+                   GS_FILE_CONFIG);
+    return dirs;
+}
+
+int gs_resume(const gs_registry *reg, const char *dir, const gs_run_options *opt, gs_error *err)
+{
+    size_t n;
+    char **dirs = find_runs(dir, &n, err);
+    if (n == 0)
+        return GS_EXIT_INPUT;
+    int writer = !opt || !opt->comm || opt->comm->rank == 0;
+    gs_result *res = gs_xcalloc(n, sizeof *res);
+    size_t done = 0;
+    gs_signal_guard g;
+    gs_signals_catch(&g);
+    int rc = resume_dirs(reg, dirs, n, opt, res, &done, err);
+    gs_signals_restore(&g);
+    /* an experiment's index.csv: the statuses now (the error stays the
+       first one) */
+    gs_error ignored;
+    if (writer && !has_config(dir) &&
+        gs_refresh_index(dir, rc == GS_EXIT_OK ? err : &ignored) < 0 && rc == GS_EXIT_OK)
+        rc = GS_EXIT_RUNTIME;
+    for (size_t i = 0; i < done; i++) {
+        free((char *)res[i].label);
+        gs_result_free(&res[i]);
+    }
+    free(res);
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/*
+ * gradscope report: the figures, each an <svg> appended to b, or nothing
+ * when no run has the data it needs.  docs/REPORT.md explains each one.
+ */
+#ifndef GS_TOOLS_REPORT_FIGURES_H
+#define GS_TOOLS_REPORT_FIGURES_H
+
+#include "tools/report/run.h"
+#include "tools/report/sbuf.h"
+
+/* ---- heatmap.c ---- */
+
+/* A layer x step heatmap of log10 |dL/dW| for one run, in run color
+   `color`, on the color scale [lo, hi] decades shared by all runs. */
+void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi);
+/* Distribution of |dL/dw| over each layer's weight tensor, by decade. */
+void fig_histogram(sbuf *b, const run *r, int color);
+
+/* ---- lines.c: runs overlaid ---- */
+
+/* Loss and accuracy over training: per logged step, then per epoch. */
+void fig_training(sbuf *b, const runs *rs);
+/* Per-layer weight-gradient norm at the first, middle and last monitored
+   step: also gradflow.svg on its own (standalone). */
+void fig_gradflow(sbuf *b, const runs *rs, int standalone);
+/* The back-propagated signal |dL/dx| per layer, and the update ratio. */
+void fig_signal(sbuf *b, const runs *rs);
+/* Activation statistics per layer at the last monitored step. */
+void fig_activations(sbuf *b, const runs *rs);
+/* Residual blocks: gradient through the shortcut versus the branch. */
+void fig_paths(sbuf *b, const runs *rs);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * gradscope report: the heatmaps (figures.h), one per run: the weight
+ * gradient's norm over layers and time, and its elements by magnitude.
+ * Cells are colored by level, so that cells of one color can share a path.
+ */
+#include "config.h"
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tools/report/figures.h"
+#include "base/util.h"
+#include "tools/report/svg.h"
+
+#define NLEV 64
+enum { LEV_BAD = NLEV, LEV_MISSING, LEV_COUNT };
+
+static void lerp_color(const unsigned *stops, size_t n, double t, char out[8])
+{
+    double u = t * (double)(n - 1);
+    size_t i = u >= (double)(n - 1) ? n - 2 : (size_t)u;
+    double f = u - (double)i;
+    unsigned a = stops[i], c = stops[i + 1], rgb = 0;
+    for (int sh = 16; sh >= 0; sh -= 8) {
+        double x = ((a >> sh) & 255) * (1 - f) + ((c >> sh) & 255) * f;
+        rgb |= (unsigned)lround(x) << sh;
+    }
+    snprintf(out, 8, "#%06x", rgb);
+}
+
+static const unsigned viridis[] = {0x440154, 0x482878, 0x3e4989, 0x31688e, 0x26828e,
+                                   0x1f9e89, 0x35b779, 0x6ece58, 0xfde725};
+static const unsigned blues[] = {0xdeebf7, 0x9ecae1, 0x6baed6, 0x3182bd, 0x08306b};
+
+static void make_palette(const unsigned *stops, size_t n, char pal[LEV_COUNT][8])
+{
+    for (int i = 0; i < NLEV; i++)
+        lerp_color(stops, n, (i + 0.5) / NLEV, pal[i]);
+    snprintf(pal[LEV_BAD], 8, "#e8112d");
+    snprintf(pal[LEV_MISSING], 8, "#ececec");
+}
+
+/* Value (in color-scale units) to level; NaN missing, +inf non-finite data,
+   -inf below the scale. */
+static int level(double v, double lo, double hi)
+{
+    if (isnan(v))
+        return LEV_MISSING;
+    if (v == INFINITY)
+        return LEV_BAD;
+    if (v == -INFINITY)
+        return 0;
+    int k = (int)floor((v - lo) / (hi - lo) * NLEV);
+    return k < 0 ? 0 : k >= NLEV ? NLEV - 1 : k;
+}
+
+/* Cells of one color share one path, adjacent cells of a row merged: a few
+   dozen elements instead of one per cell keep big heatmaps small.  Row 0 is
+   at the bottom.  lev < 0: not drawn. */
+static void draw_cells(sbuf *b, const int *lev, size_t rows, size_t cols, double x0, double y0,
+                       double cw, double ch, char pal[LEV_COUNT][8])
+{
+    sb_puts(b, "<g class=\"cells\" shape-rendering=\"crispEdges\">\n");
+    sbuf d = {0};
+    for (int L = 0; L < LEV_COUNT; L++) {
+        d.len = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < cols; c++) {
+                if (lev[r * cols + c] != L)
+                    continue;
+                size_t e = c;
+                while (e + 1 < cols && lev[r * cols + e + 1] == L)
+                    e++;
+                double x = x0 + cw * (double)c, y = y0 + ch * (double)(rows - 1 - r);
+                /* a little overlap: no hairline gaps where edges round apart */
+                double w = cw * (double)(e - c + 1) + 0.6;
+                sb_printf(&d, "M%.1f %.1fh%.1fv%.1fh-%.1fz", x, y, w, ch + 0.6, w);
+                c = e;
+            }
+        if (d.len)
+            sb_printf(b, "<path fill=\"%s\" d=\"%s\"/>\n", pal[L], d.s);
+    }
+    sb_free(&d);
+    sb_puts(b, "</g>\n");
+}
+
+/* A vertical color bar for [lo, hi] decades (log10 values), ticked as 10^k,
+   with swatches for the special levels that occur. */
+static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, double hi,
+                          char pal[LEV_COUNT][8], const char *label, int bad, int missing, int zero)
+{
+    sb_puts(b, "<g class=\"colorbar\" shape-rendering=\"crispEdges\">\n");
+    for (int i = 0; i < NLEV; i++)
+        sb_printf(b, "<rect x=\"%.1f\" y=\"%.2f\" width=\"16\" height=\"%.2f\" fill=\"%s\"/>", x,
+                  top + h - h * (i + 1) / NLEV, h / NLEV + 0.3, pal[i]);
+    sb_printf(b,
+              "\n<rect x=\"%.1f\" y=\"%.1f\" width=\"16\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n</g>\n",
+              x, top, h);
+    axis ax;
+    fixed_axis(&ax, lo, hi, ceil((hi - lo) / 8));
+    ax.log = 1;
+    sb_puts(b, "<g font-size=\"11\">");
+    for (double k = first_tick(&ax); k <= hi + 1e-9; k += ax.step) {
+        double y = top + h - (k - lo) / (hi - lo) * h;
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>",
+                  x + 16, y, x + 20, y);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", x + 23, y + 4);
+        tick_label(b, &ax, k);
+        sb_puts(b, "</text>");
+    }
+    sb_puts(b, "</g>\n");
+    char rot[96];
+    snprintf(rot, sizeof rot, " transform=\"rotate(90 %.1f %.1f)\"", x + 66, top + h / 2);
+    text_el(b, x + 66, top + h / 2, "middle", rot, label);
+    double y = top + h + 22;
+    const struct {
+        int on, lev;
+        const char *what;
+    } sw[] = {{zero, 0, "zero (bottom color)"},
+              {bad, LEV_BAD, "inf / NaN"},
+              {missing, LEV_MISSING, "not recorded"}};
+    for (size_t i = 0; i < GS_ARRAY_LEN(sw); i++) {
+        if (!sw[i].on)
+            continue;
+        sb_printf(b,
+                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\" "
+                  "stroke=\"#999\"/>",
+                  x - 40, y - 10, pal[sw[i].lev]);
+        text_el(b, x - 24, y, "start", " font-size=\"11\"", sw[i].what);
+        y += 17;
+    }
+}
+
+/* Block means of log10 values, so that at most max_r x max_c cells are
+   drawn; NaN missing, +inf non-finite, -inf zero. */
+static double *block_means(const double *v, size_t rows, size_t cols, size_t max_r, size_t max_c,
+                           size_t *out_r, size_t *out_c, size_t *rb, size_t *cb)
+{
+    *rb = (rows + max_r - 1) / max_r;
+    *cb = (cols + max_c - 1) / max_c;
+    *out_r = (rows + *rb - 1) / *rb;
+    *out_c = (cols + *cb - 1) / *cb;
+    double *m = gs_xmalloc(*out_r * *out_c * sizeof(double) + 1);
+    for (size_t R = 0; R < *out_r; R++)
+        for (size_t C = 0; C < *out_c; C++) {
+            double sum = 0;
+            size_t n = 0;
+            int bad = 0, zero = 0;
+            for (size_t r = R * *rb; r < rows && r < (R + 1) * *rb; r++)
+                for (size_t c = C * *cb; c < cols && c < (C + 1) * *cb; c++) {
+                    double x = v[r * cols + c];
+                    if (isfinite(x))
+                        sum += x, n++;
+                    else if (x == INFINITY)
+                        bad = 1;
+                    else if (x == -INFINITY)
+                        zero = 1;
+                }
+            m[R * *out_c + C] = bad ? INFINITY : n ? sum / (double)n : zero ? -INFINITY : NAN;
+        }
+    return m;
+}
+
+/* log10 of a norm in the heatmap's encoding (NaN: not recorded). */
+static double log_code(double g)
+{
+    if (isnan(g) || g == INFINITY)
+        return g;
+    return g > 0 ? log10(g) : g == 0 ? -INFINITY : NAN;
+}
+
+void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
+{
+    size_t L = r->n_layers, S = r->n_steps;
+    double *v = gs_xmalloc(L * S * sizeof(double) + 1);
+    int bad = 0, missing = 0, zero = 0;
+    for (size_t l = 0; l < L; l++)
+        for (size_t s = 0; s < S; s++)
+            v[l * S + s] = log_code(r->g_norm[s * L + l]);
+    size_t R, C, rb, cb;
+    double *m = block_means(v, L, S, 160, 220, &R, &C, &rb, &cb);
+    free(v);
+    int *lev = gs_xmalloc(R * C * sizeof(int) + 1);
+    for (size_t i = 0; i < R * C; i++) {
+        lev[i] = level(m[i], lo, hi);
+        bad |= lev[i] == LEV_BAD;
+        missing |= lev[i] == LEV_MISSING;
+        zero |= m[i] == -INFINITY;
+    }
+    double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
+    double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
+    double H = top + ph + (bad + missing + zero ? 50 + 17 * (bad + missing + zero) : 50);
+    char title[512];
+    snprintf(title, sizeof title,
+             "%s: log\u2081\u2080 \u2016\u2202L/\u2202W\u2016 per layer and monitored step",
+             r->label);
+    sb_printf(b, "<div class=\"fig\" data-run=\"");
+    sb_esc(b, r->label);
+    sb_printf(b, "\">\n");
+    char cls[96];
+    snprintf(cls, sizeof cls, "heatmap\" data-layers=\"%zu\" data-steps=\"%zu", L, S);
+    fig_begin(b, cls, 1100, H, title, 0);
+    sb_printf(b, "<rect x=\"%.1f\" y=\"14\" width=\"14\" height=\"6\" fill=\"%s\"/>", left,
+              run_color(color));
+    text_el(b, left + 20, 22, "start", " font-weight=\"bold\" font-size=\"13\"", title);
+    char pal[LEV_COUNT][8];
+    make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
+    draw_cells(b, lev, R, C, left, top, cw, ch, pal);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n",
+              left, top, pw, ph);
+    /* ticks: layer indices on y, step numbers on x */
+    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
+    size_t ystride = label_stride(R, 16);
+    for (size_t i = 0; i < R; i += ystride) {
+        double y = top + ch * ((double)(R - 1 - i) + 0.5);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5, y + 4,
+                  r->g_layers[i * rb]);
+    }
+    size_t xstride = label_stride(C, 10);
+    for (size_t i = 0; i < C; i += xstride) {
+        double x = left + cw * ((double)i + 0.5);
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
+                  x, top + ph, x, top + ph + 4, x, top + ph + 17, r->g_steps[i * cb]);
+    }
+    sb_puts(b, "</g>\n");
+    text_el(b, left + pw / 2, top + ph + 38, "middle", " class=\"xlabel\"",
+            cb > 1 ? "monitored step (cells average neighbouring steps)" : "monitored step");
+    char rot[96];
+    snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
+    text_el(b, 20, top + ph / 2, "middle", rot,
+            rb > 1 ? "layer (input at bottom, blocks averaged)" : "layer (input at bottom)");
+    /* where the verdict says the trouble started */
+    if (r->summary.verdict_layer >= 0 && r->summary.verdict_step >= 0) {
+        size_t li = rp_find_index(r->g_layers, L, (double)r->summary.verdict_layer);
+        size_t si = rp_find_index(r->g_steps, S, (double)r->summary.verdict_step);
+        if (li < L && si < S) {
+            double x = left + cw * ((double)(si / cb) + 0.5);
+            double y = top + ch * ((double)(R - 1 - li / rb) + 0.5);
+            sb_printf(b,
+                      "<g class=\"verdict-mark\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" "
+                      "fill=\"none\" stroke=\"#fff\" stroke-width=\"3\"/><circle cx=\"%.1f\" "
+                      "cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#e8112d\" stroke-width=\"1.5\"/>",
+                      x, y, x, y);
+            text_el(b, x + 9, y - 8, x > left + pw - 160 ? "end" : "start",
+                    " font-size=\"11\" font-weight=\"bold\" fill=\"#e8112d\" stroke=\"#fff\" "
+                    "stroke-width=\"3\" paint-order=\"stroke\"",
+                    gs_verdict_name(r->summary.verdict));
+            sb_puts(b, "</g>\n");
+        }
+    }
+    draw_colorbar(b, left + pw + 30, top, ph, lo, hi, pal, "\u2016\u2202L/\u2202W\u2016", bad,
+                  missing, zero);
+    fig_end(b);
+    sb_puts(b, "</div>\n");
+    free(m);
+    free(lev);
+}
+
+typedef struct hist_layer {
+    double layer;
+    const char *tensor; /* the layer's first weight tensor */
+} hist_layer;
+
+static int cmp_hist_layer(const void *a, const void *b)
+{
+    double x = ((const hist_layer *)a)->layer, y = ((const hist_layer *)b)->layer;
+    return x < y ? -1 : x > y;
+}
+
+static size_t find_hist_layer(const hist_layer *v, size_t n, double layer)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid].layer < layer)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void fig_histogram(sbuf *b, const run *r, int color)
+{
+    hist_layer *layers = gs_xmalloc((r->n_hb + 1) * sizeof *layers);
+    size_t R = 0;
+    for (size_t i = 0; i < r->n_hb; i++) {
+        size_t k = 0;
+        while (k < R && layers[k].layer != r->hb[i].layer)
+            k++;
+        if (k == R)
+            layers[R++] = (hist_layer){r->hb[i].layer, r->hb[i].tensor};
+    }
+    qsort(layers, R, sizeof *layers, cmp_hist_layer);
+    /* columns: zero, below the range, decades, at or above it / non-finite */
+    int dlo = INT_MAX, dhi = INT_MIN, zero = 0, under = 0, over = 0;
+    double under_hi = 0, over_lo = 0;
+    for (size_t i = 0; i < r->n_hb; i++) {
+        const hist_bin *h = &r->hb[i];
+        if (isfinite(h->lo) && isfinite(h->hi)) {
+            int k = (int)lround(h->lo);
+            dlo = k < dlo ? k : dlo;
+            dhi = k > dhi ? k : dhi;
+        } else if (h->lo == -INFINITY && h->hi == -INFINITY) {
+            zero = 1;
+        } else if (h->lo == -INFINITY) {
+            under = 1;
+            under_hi = h->hi;
+        } else {
+            over = 1;
+            over_lo = h->lo;
+        }
+    }
+    int ndec = dlo <= dhi ? dhi - dlo + 1 : 0;
+    size_t C = (size_t)(zero + under + ndec + over);
+    if (!C || !R) {
+        free(layers);
+        return;
+    }
+    double *cnt = gs_xcalloc(R * C, sizeof(double));
+    double *tot = gs_xcalloc(R, sizeof(double));
+    for (size_t i = 0; i < r->n_hb; i++) {
+        const hist_bin *h = &r->hb[i];
+        size_t row = find_hist_layer(layers, R, h->layer);
+        if (strcmp(layers[row].tensor, h->tensor))
+            continue;
+        size_t col;
+        if (isfinite(h->lo) && isfinite(h->hi))
+            col = (size_t)(zero + under + ((int)lround(h->lo) - dlo));
+        else if (h->lo == -INFINITY && h->hi == -INFINITY)
+            col = 0;
+        else if (h->lo == -INFINITY)
+            col = (size_t)zero;
+        else
+            col = C - 1;
+        cnt[row * C + col] += h->count;
+        tot[row] += h->count;
+    }
+    int *lev = gs_xmalloc(R * C * sizeof(int));
+    for (size_t i = 0; i < R * C; i++) {
+        double t = tot[i / C];
+        lev[i] = cnt[i] > 0 && t > 0 ? level(log10(cnt[i] / t), -4, 0) : -1;
+    }
+    double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
+    double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
+    char title[512];
+    snprintf(title, sizeof title,
+             "%s: where the elements of \u2202L/\u2202W lie, by decade (step %.0f)", r->label,
+             r->h_step);
+    fig_begin(b, "histogram", 1100, top + ph + 80, title, 0);
+    sb_printf(b, "<rect x=\"%.1f\" y=\"14\" width=\"14\" height=\"6\" fill=\"%s\"/>", left,
+              run_color(color));
+    text_el(b, left + 20, 22, "start", " font-weight=\"bold\" font-size=\"13\"", title);
+    char pal[LEV_COUNT][8];
+    make_palette(blues, GS_ARRAY_LEN(blues), pal);
+    draw_cells(b, lev, R, C, left, top, cw, ch, pal);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n",
+              left, top, pw, ph);
+    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
+    size_t ystride = label_stride(R, 16);
+    for (size_t i = 0; i < R; i += ystride)
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
+                  top + ch * ((double)(R - 1 - i) + 0.5) + 4, layers[i].layer);
+    size_t xstride = label_stride(C, 14);
+    axis lg = {.log = 1, .step = 1};
+    for (size_t c = 0; c < C; c++) {
+        int special = (zero && c == 0) || (under && c == (size_t)zero) || (over && c == C - 1);
+        if (!special && (c - (size_t)(zero + under)) % xstride)
+            continue;
+        double x = left + cw * (double)c;
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x + cw / 2,
+                  top + ph + 17);
+        if (zero && c == 0)
+            sb_puts(b, "0");
+        else if (special && c == C - 1 && over) {
+            sb_puts(b, "\u2265");
+            tick_label(b, &lg, over_lo);
+        } else if (special) {
+            sb_puts(b, "&lt;");
+            tick_label(b, &lg, under_hi);
+        } else {
+            tick_label(b, &lg, dlo + (int)(c - (size_t)(zero + under)));
+        }
+        sb_puts(b, "</text>\n");
+    }
+    sb_puts(b, "</g>\n");
+    text_el(b, left + pw / 2, top + ph + 40, "middle", " class=\"xlabel\"",
+            "|\u2202L/\u2202w| of single weights (one column per decade, labelled by its lower "
+            "edge; \u2265 includes inf/NaN)");
+    char rot[96];
+    snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
+    text_el(b, 20, top + ph / 2, "middle", rot, "layer (input at bottom)");
+    draw_colorbar(b, left + pw + 30, top, ph, -4, 0, pal, "fraction of the tensor", 0, 0, 0);
+    fig_end(b);
+    free(cnt);
+    free(tot);
+    free(lev);
+    free(layers);
+}

@@ -1,0 +1,86 @@
+/*
+ * gradscope report: what the report knows of each run, read from its
+ * directory through the run-directory format (rundir/format.h), and which
+ * directories are runs.  A file or row that cannot be read is left out and
+ * said in the run's notes, so that a run cut short, or logs of another
+ * version, still give a report.
+ */
+#ifndef GS_TOOLS_REPORT_RUN_H
+#define GS_TOOLS_REPORT_RUN_H
+
+#include <stddef.h>
+#include "rundir/format.h"
+#include "tools/report/sbuf.h"
+
+typedef struct dvec {
+    double *v;
+    size_t n, cap;
+} dvec;
+
+typedef struct layer_row {
+    double layer, input_grad, mean, std, dead, sat;
+} layer_row;
+
+typedef struct hist_bin {
+    double layer, lo, hi, count;
+    char tensor[48];
+} hist_bin;
+
+typedef struct run {
+    char *dir, *label;
+    sbuf notes; /* <li> items: what could not be read */
+    /* summary.json: 1 read, 0 absent, -1 damaged (summary then as if absent) */
+    int has_summary;
+    gs_summary summary;
+    /* metrics.csv */
+    dvec m_step, m_loss, m_acc;
+    /* epochs.csv */
+    dvec e_epoch, e_tl, e_ta, e_vl, e_va;
+    /* gradients.csv: monitored steps x layers with a weight, NaN where absent */
+    double *g_steps, *g_layers, *g_norm, *g_update;
+    size_t n_steps, n_layers;
+    int has_update;
+    /* layers.csv at its first and last monitored step */
+    double l_first, l_last;
+    layer_row *lf, *ll;
+    size_t n_lf, n_ll;
+    int has_dead, has_sat;
+    /* paths.csv: block statistics at the last step that has them */
+    double p_step;
+    dvec p_layer, p_short, p_resid;
+    /* theory.csv with whatever columns it has; ncol 0 when there is none */
+    gs_table theory;
+    /* histograms.csv at its last step */
+    double h_step;
+    hist_bin *hb;
+    size_t n_hb, cap_hb;
+} run;
+
+typedef struct runs {
+    run *v;
+    size_t n;
+} runs;
+
+/* ---- load.c ---- */
+
+/* Reads everything the report shows from r->dir. */
+void rp_run_load(run *r);
+void rp_run_free(run *r);
+/* The number in a CSV cell, NaN for an empty one (a value not recorded at
+   that step); -1 for text that is not a number, where gs_table_num would
+   say NaN: the report counts such a row as malformed and says so. */
+int rp_cell_num(const char *s, double *v);
+/* The first index of the sorted v whose value is not below x. */
+size_t rp_find_index(const double *v, size_t n, double x);
+
+/* ---- discover.c ---- */
+
+/* Adds the run directory arg, or the runs in its subdirectories (the
+   variants of an experiment, the runs of a sweep) in version order.
+   GS_EXIT_INPUT with err when it is neither. */
+int rp_add_runs(runs *rs, const char *arg, gs_error *err);
+/* Variant names, or parent/variant where names repeat. */
+void rp_label_runs(runs *rs);
+void rp_runs_free(runs *rs);
+
+#endif
