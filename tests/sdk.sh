@@ -209,6 +209,21 @@ else
     paste "$tmp/alpha.free" "$tmp/alpha.decayed" | sed 's/^/  | /'
 fi
 
+# ---- after install: the build tree's copies come first and win; the installed ones
+# are shadowed, not an error (make check and make check-experiments of a build tree
+# that was installed from)
+if [ -n "$stage" ] && [ -f "$B/plugin-path.build" ]; then
+    BUILDPATH=$(cat "$B/plugin-path.build")
+    ABS_B=$(cd "$B" && pwd)
+    check "plugins: build tree before its installation" 0 \
+        env GRADSCOPE_PLUGIN_PATH="$BUILDPATH:$PLUGINS" "$B/core/gradscope" plugins
+    expect "the build tree's relu wins" out "^activation  *relu .* $ABS_B/plugins/activation/.libs/act_relu.so$"
+    expect "the installed relu is shown shadowed" out "^shadowed: activation relu in $PLUGINS/act_relu.so"
+    check "run: build tree before its installation" 0 \
+        env GRADSCOPE_PLUGIN_PATH="$BUILDPATH:$PLUGINS" "$B/core/gradscope" run \
+        "$SRC/configs/quickstart.cfg" --out "$tmp/both" --set training.epochs=1 --quiet
+fi
+
 # ---- new-plugin: a skeleton of every kind builds, passes check-plugin and has TODOs
 for kind in activation initializer optimizer layer block loss dataset schedule; do
     d="$tmp/new/$kind"
