@@ -31,6 +31,10 @@ int gs_format_g9(char *buf, double v);
 /* v in decimal into buf (21 bytes); returns its length. */
 int gs_format_u64(char *buf, uint64_t v);
 double gs_now(void);
+/* A whole file in memory, NUL-terminated (*len without the NUL; len may be
+   NULL); NULL with errno set when it cannot be opened or read (ENOENT:
+   there is none). */
+char *gs_read_file(const char *path, size_t *len);
 
 /* Heap blocks freed together, each with its own release function. */
 typedef struct gs_pool {

@@ -16,18 +16,10 @@
 
 int gs_write_config(const char *dir, const gs_variant *v, gs_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        gs_err_set(err, "out of memory");
-        return -1;
-    }
-    gs_variant_write(v, f);
-    fclose(f);
-    int rc = gs_write_atomic(dir, GS_FILE_CONFIG, buf, len, err);
-    free(buf);
-    return rc;
+    gs_memfile mf;
+    gs_memfile_open(&mf);
+    gs_variant_write(v, mf.f);
+    return gs_memfile_commit(&mf, dir, GS_FILE_CONFIG, err);
 }
 
 /* ---- model.csv ---- */
@@ -52,17 +44,10 @@ static void shape_text(FILE *f, const gs_shape *s)
 int gs_write_model_table(const char *dir, const gs_variant *v, const gs_model *m,
                          gs_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        gs_err_set(err, "out of memory");
-        return -1;
-    }
-    fprintf(f, "# gradscope format %d\n", GS_FORMAT_VERSION);
-    for (size_t k = 0; k < gs_model_format.n_columns; k++)
-        fprintf(f, "%s%s", k ? "," : "", gs_model_format.columns[k]);
-    fputc('\n', f);
+    gs_memfile mf;
+    gs_memfile_open(&mf);
+    FILE *f = mf.f;
+    gs_format_write_header(f, &gs_model_format, 1);
     /* Top-level layer l is copy r of the configuration's layer entry i, in
        the order gs_trainer_prepare adds them. */
     size_t l = 0;
@@ -83,10 +68,7 @@ int gs_write_model_table(const char *dir, const gs_variant *v, const gs_model *m
             shape_text(f, &mod->out);
             fprintf(f, ",%zu\n", params);
         }
-    fclose(f);
-    int rc = gs_write_atomic(dir, GS_FILE_MODEL, buf, len, err);
-    free(buf);
-    return rc;
+    return gs_memfile_commit(&mf, dir, GS_FILE_MODEL, err);
 }
 
 /* ---- summary.json ---- */

@@ -235,22 +235,13 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
 
 int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) {
-        gs_err_set(err, "out of memory");
-        return -1;
-    }
-    for (size_t k = 0; k < gs_theory_format.n_columns; k++)
-        fprintf(f, "%s%s", k ? "," : "", gs_theory_format.columns[k]);
-    fputc('\n', f);
+    gs_memfile mf;
+    gs_memfile_open(&mf);
+    FILE *f = mf.f;
+    gs_format_write_header(f, &gs_theory_format, 0);
     if (t->valid)
         fprintf(f, "%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", t->first, t->last,
                 t->activation, t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted,
                 t->chi_measured, t->q_in, t->chi_path);
-    fclose(f);
-    int rc = gs_write_atomic(dir, gs_theory_format.file, buf, len, err);
-    free(buf);
-    return rc;
+    return gs_memfile_commit(&mf, dir, gs_theory_format.file, err);
 }

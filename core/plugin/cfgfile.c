@@ -23,30 +23,6 @@
 
 enum { MAX_INCLUDE_DEPTH = 10 };
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = gs_xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap)
-            buf = gs_xrealloc(buf, cap *= 2);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 /* The name of an @include on the line at p (up to end), or NULL when the
    line has none. */
 static char *include_name(const char *p, const char *end)
@@ -78,7 +54,7 @@ static char *include_name(const char *p, const char *end)
 static int check_file(const char *path, const char *dir, int depth, gs_error *err)
 {
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = gs_read_file(path, &len);
     if (!text)
         return 0; /* libconfig reports unreadable files itself */
     int rc = 0, line = 1;

@@ -157,32 +157,6 @@ int gs_summary_write(const char *dir, const gs_summary *s, gs_error *err)
     return rc;
 }
 
-static char *read_whole(const char *path, size_t *len, int *missing)
-{
-    FILE *f = fopen(path, "rb");
-    *missing = !f && errno == ENOENT;
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = gs_xmalloc(cap);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap)
-            buf = gs_xrealloc(buf, cap *= 2);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
 static const char *skip_ws(const char *p)
 {
     while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
@@ -294,8 +268,8 @@ int gs_summary_read(const char *dir, gs_summary *s, gs_error *err)
     gs_summary_init(s);
     s->format_version = 1; /* files before format 2 had no format_version */
     char *path = gs_xasprintf("%s/%s", dir, GS_FILE_SUMMARY);
-    int missing;
-    char *text = read_whole(path, NULL, &missing);
+    char *text = gs_read_file(path, NULL);
+    int missing = !text && errno == ENOENT;
     if (!text) {
         if (!missing)
             gs_err_set(err, "%s: %s", path, strerror(errno));
@@ -425,9 +399,9 @@ int gs_table_read_cols(gs_table *t, const char *dir, const gs_log_format *fmt, u
 {
     memset(t, 0, sizeof *t);
     t->path = gs_xasprintf("%s/%s", dir, fmt->file);
-    int missing;
     size_t len;
-    t->text = read_whole(t->path, &len, &missing);
+    t->text = gs_read_file(t->path, &len);
+    int missing = !t->text && errno == ENOENT;
     if (!t->text) {
         if (!missing)
             gs_err_set(err, "%s: %s", t->path, strerror(errno));
@@ -534,17 +508,13 @@ void gs_table_free(gs_table *t)
 
 /* ---- index.csv ---- */
 
-/* A cell, quoted when it holds a comma or a quote; -1 for a line break,
-   which a reader taking the table a line at a time could not take back. */
-static int index_cell(FILE *f, const char *s, int first)
+void gs_csv_cell(FILE *f, const char *s, int first)
 {
-    if (strpbrk(s, "\n\r"))
-        return -1;
     if (!first)
         fputc(',', f);
-    if (!strpbrk(s, ",\"")) {
+    if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
-        return 0;
+        return;
     }
     fputc('"', f);
     for (; *s; s++) {
@@ -553,17 +523,33 @@ static int index_cell(FILE *f, const char *s, int first)
         fputc(*s, f);
     }
     fputc('"', f);
+}
+
+void gs_format_write_header(FILE *f, const gs_log_format *fmt, int versioned)
+{
+    if (versioned)
+        fprintf(f, "# gradscope format %d\n", GS_FORMAT_VERSION);
+    for (size_t k = 0; k < fmt->n_columns; k++)
+        gs_csv_cell(f, fmt->columns[k], k == 0);
+    fputc('\n', f);
+}
+
+/* A cell of index.csv; -1 for a line break, which a reader taking the table
+   a line at a time could not take back. */
+static int index_cell(FILE *f, const char *s, int first)
+{
+    if (strpbrk(s, "\n\r"))
+        return -1;
+    gs_csv_cell(f, s, first);
     return 0;
 }
 
 int gs_index_write(const char *dir, const gs_index_row *rows, size_t n,
                    const char *const *keys, size_t n_keys, gs_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        abort();
+    gs_memfile mf;
+    gs_memfile_open(&mf);
+    FILE *f = mf.f;
     fprintf(f, "# gradscope format %d\n", GS_FORMAT_VERSION);
     const char *bad_col = NULL;
     size_t bad_row = 0;
@@ -588,19 +574,15 @@ int gs_index_write(const char *dir, const gs_index_row *rows, size_t n,
         fputc('\n', f);
         bad_row = r + 1;
     }
-    fclose(f);
-    int rc;
-    if (bad_col) {
-        if (bad_row)
-            gs_err_set(err, "%s/%s: the %s of row %zu holds a line break, which a cell may not",
-                       dir, GS_FILE_INDEX, bad_col, bad_row);
-        else
-            gs_err_set(err, "%s/%s: a column name holds a line break, which a cell may not", dir,
-                       GS_FILE_INDEX);
-        rc = -1;
-    } else {
-        rc = gs_write_atomic(dir, GS_FILE_INDEX, buf, len, err);
-    }
-    free(buf);
-    return rc;
+    if (!bad_col)
+        return gs_memfile_commit(&mf, dir, GS_FILE_INDEX, err);
+    fclose(mf.f);
+    free(mf.buf);
+    if (bad_row)
+        gs_err_set(err, "%s/%s: the %s of row %zu holds a line break, which a cell may not",
+                   dir, GS_FILE_INDEX, bad_col, bad_row);
+    else
+        gs_err_set(err, "%s/%s: a column name holds a line break, which a cell may not", dir,
+                   GS_FILE_INDEX);
+    return -1;
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "gradscope/gradscope.h"
 
 /* summary.json's "format_version", index.csv's and model.csv's first comment. */
@@ -78,6 +79,12 @@ extern const gs_log_format gs_logs[GS_LOG_COUNT];
 
 /* The header row of a log, "a,b,c\n", for writers. */
 const char *gs_log_header(gs_log_id id);
+/* A table's header row into f, after a "# gradscope format N" line when
+   `versioned` (the tables written whole: model.csv, index.csv). */
+void gs_format_write_header(FILE *f, const gs_log_format *fmt, int versioned);
+/* One cell into f (a comma before it unless first), in double quotes, with
+   quotes doubled, when it holds a comma, a quote or a line break. */
+void gs_csv_cell(FILE *f, const char *s, int first);
 
 /* ---- model.csv: one row per top-level layer, written when the run starts ---- */
 enum { GS_MODEL_LAYER, GS_MODEL_NAME, GS_MODEL_TYPE, GS_MODEL_KIND, GS_MODEL_LAYOUT,

@@ -221,3 +221,24 @@ void gs_json_free(gs_json *j)
     free(j->buf);
     memset(j, 0, sizeof *j);
 }
+
+void gs_memfile_open(gs_memfile *m)
+{
+    m->buf = NULL;
+    m->len = 0;
+    m->f = open_memstream(&m->buf, &m->len);
+    if (!m->f) { /* only for want of memory, which gs_xmalloc treats the same way */
+        fprintf(stderr, "gradscope: out of memory\n");
+        abort();
+    }
+}
+
+int gs_memfile_commit(gs_memfile *m, const char *dir, const char *name, gs_error *err)
+{
+    fclose(m->f);
+    int rc = gs_write_atomic(dir, name, m->buf, m->len, err);
+    free(m->buf);
+    m->f = NULL;
+    m->buf = NULL;
+    return rc;
+}

@@ -25,6 +25,16 @@ int gs_write_atomic(const char *dir, const char *name, const char *data, size_t 
                     gs_error *err);
 FILE *gs_rundir_open(const char *dir, const char *name, gs_error *err);
 
+/* A small file built with stdio in memory, then written whole with
+   gs_write_atomic: open, print to ->f, commit (which also frees it). */
+typedef struct gs_memfile {
+    FILE *f;
+    char *buf;
+    size_t len;
+} gs_memfile;
+void gs_memfile_open(gs_memfile *m);
+int gs_memfile_commit(gs_memfile *m, const char *dir, const char *name, gs_error *err);
+
 /* A growing JSON object. */
 typedef struct gs_json {
     char *buf;

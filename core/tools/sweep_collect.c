@@ -79,33 +79,14 @@ static int finished(const row *r)
     return r->state == GS_SWEEP_SUMMARY && gs_status_finished(r->sum.status);
 }
 
-static void csv_field(FILE *f, const char *s, int first)
-{
-    if (!first)
-        fputc(',', f);
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_sweep_csv(const gs_sweep *s, const row *r, gs_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        abort();
+    gs_memfile mf;
+    gs_memfile_open(&mf);
+    FILE *f = mf.f;
     int has_variants = s->variants[0][0] != '\0';
     for (size_t k = 0; k < s->n_keys; k++)
-        csv_field(f, s->keys[k].label, k == 0);
+        gs_csv_cell(f, s->keys[k].label, k == 0);
     if (has_variants)
         fputs(",variant", f);
     fputs(",dir", f);
@@ -115,20 +96,17 @@ static int write_sweep_csv(const gs_sweep *s, const row *r, gs_error *err)
     for (size_t i = 0; i < s->count; i++)
         for (size_t v = 0; v < s->n_variants; v++) {
             for (size_t k = 0; k < s->n_keys; k++)
-                csv_field(f, s->keys[k].show[gs_sweep_value_index(s, i, k)], k == 0);
+                gs_csv_cell(f, s->keys[k].show[gs_sweep_value_index(s, i, k)], k == 0);
             if (has_variants)
-                csv_field(f, s->variants[v], 0);
+                gs_csv_cell(f, s->variants[v], 0);
             char *rel = gs_sweep_run_path(s, i, v);
-            csv_field(f, rel, 0);
+            gs_csv_cell(f, rel, 0);
             free(rel);
             for (int c = 0; c < F_COUNT; c++)
-                csv_field(f, r[i * s->n_variants + v].f[c], 0);
+                gs_csv_cell(f, r[i * s->n_variants + v].f[c], 0);
             fputc('\n', f);
         }
-    fclose(f);
-    int rc = gs_write_atomic(s->dir, GS_FILE_SWEEP, buf, len, err);
-    free(buf);
-    return rc;
+    return gs_memfile_commit(&mf, s->dir, GS_FILE_SWEEP, err);
 }
 
 static const char *index_status(const row *r)
