@@ -15,7 +15,7 @@ core_libgradscope_la_SOURCES = \
 	core/engine/monitor.h core/engine/monitor.c core/engine/theory.h core/engine/theory.c \
 	core/engine/checkpoint.h core/engine/checkpoint.c \
 	core/engine/optstep.h core/engine/optstep.c core/engine/dataparallel.c \
-	core/engine/trainer.h core/engine/trainer.c core/engine/train_step.c core/engine/evaluate.c \
+	core/engine/trainer.h core/engine/pace.h core/engine/trainer.c core/engine/train_step.c core/engine/evaluate.c \
 	core/engine/prepare.c core/engine/runfiles.c core/engine/run.c \
 	core/tools/gradcheck.h core/tools/check.c core/tools/testing.c core/include/gradscope/testing.h \
 	core/tools/report/sbuf.h core/tools/report/sbuf.c core/tools/report/run.h \

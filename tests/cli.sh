@@ -56,6 +56,8 @@ for c in "activation  *relu" "initializer *he" "optimizer  *adam" "layer  *dense
 done
 expect "plugins shows parameters with defaults" out "negative_slope.*default 0.01"
 expect "plugins shows files" out "act_relu.so"
+expect "plugins says SELU wants lecun" out "torch.nn.SELU.*lecun"
+expect "plugins says he auto gives SELU 3/4" out "auto:.*3/4 for selu"
 if grep -q "^shadowed:\|^skipped:" "$tmp/out"; then failed=$((failed + 1)); echo "FAIL: the build tree shadows or skips a plugin"; fi
 # The blocks' schemas, with the defaults the reference defines
 check "plugins layer" 0 "$GS" plugins layer
@@ -71,7 +73,18 @@ if grep -q "^activation" "$tmp/out"; then failed=$((failed + 1)); echo "FAIL: pl
 check "plugins bad kind" 2 "$GS" plugins colour
 
 check "validate quickstart" 0 "$GS" validate "$SRC/configs/quickstart.cfg"
-expect "validate prints the resolved config" out "variant relu-he"
+expect "validate summarizes each variant's model" out "^variant relu-he:"
+expect "the summary has the layers' shapes" out "^  0 model.layers.\[0\]#0 *dense *16 *64 *1088$"
+expect "the summary has the steps per epoch" out "parameters; [0-9]* training examples, batch [0-9]*: [0-9]* steps per epoch"
+if grep -q "^seed = " "$tmp/out"; then failed=$((failed + 1)); echo "FAIL: validate printed the config unasked"; fi
+check "validate --print-config" 0 "$GS" validate "$SRC/configs/quickstart.cfg" --print-config
+expect "--print-config prints the resolved config" out "^# ---- variant relu-he ----"
+check "validate --variant" 0 "$GS" validate "$SRC/configs/quickstart.cfg" --variant relu-he
+expect "--variant keeps one variant" err "valid (1 variant)"
+check "--variant unknown" 2 "$GS" validate "$SRC/configs/quickstart.cfg" --variant nope
+expect "--variant unknown lists the variants" err "--variant nope: no such variant (the variants: .*relu-he"
+check "--set variants" 2 "$GS" run "$SRC/configs/quickstart.cfg" --set 'variants=()' --out "$tmp/never"
+expect "--set variants is refused" err "variants cannot be set from the command line"
 cat >"$tmp/bad.cfg" <<'CFG'
 data = { type = "synthetic"; };
 model = { layers = ( { type = "dense"; units = 2; activation = "sigmoud"; } ); };
@@ -84,6 +97,24 @@ check "run bad writes nothing" 2 "$GS" run "$tmp/bad.cfg" --out "$tmp/never"
 check "run bad --set" 2 "$GS" run "$SRC/configs/quickstart.cfg" --set optimizer.lr=-1 --out "$tmp/never"
 expect "--set error names the override" err "^gradscope: --set optimizer.lr=-1"
 check "missing config" 2 "$GS" run "$tmp/none.cfg"
+expect "missing config gives the reason" err "none.cfg: cannot read experiment file: No such file"
+check "directory as config" 2 "$GS" validate "$tmp"
+expect "unreadable config gives the reason" err "cannot read experiment file: Is a directory"
+cat >"$tmp/quote.cfg" <<'CFG'
+data = { type = "synthetic"; };
+model = { layers = ( { type = "dense"; units = 2; activation = relu; } ); };
+CFG
+check "unquoted string" 2 "$GS" validate "$tmp/quote.cfg"
+expect "syntax error says to quote" err 'quote.cfg:2: syntax error; a string needs double quotes: "relu"'
+cat >"$tmp/nodata.cfg" <<'CFG'
+data = { type = "idx"; train_images = "absent-images.idx"; train_labels = "absent-labels.idx";
+         test_images = ""; test_labels = ""; };
+model = { layers = ( { type = "dense"; units = 2; } ); };
+CFG
+check "--set index out of range" 2 "$GS" validate "$tmp/nodata.cfg" --set model.layers.[7].units=3
+expect "--set index gives the length" err "index 7 out of range: model.layers has 1 element$"
+check "missing data file" 2 "$GS" run "$tmp/nodata.cfg" --quiet --out "$tmp/nodata"
+expect "missing data file names its key" err "absent-images.idx: cannot open: No such file or directory (data.train_images)"
 
 cat >"$tmp/ok.cfg" <<'CFG'
 data = { type = "synthetic"; samples = 200; test_samples = 0; };
@@ -96,6 +127,31 @@ expect "run prints the comparison" out "grad_ratio"
 check "run --quiet" 0 "$GS" run "$tmp/ok.cfg" --out "$tmp/run2" --quiet
 [ -s "$tmp/out" ] && { failed=$((failed + 1)); echo "FAIL: --quiet printed something"; }
 check "run into a finished run" 1 "$GS" run "$tmp/ok.cfg" --out "$tmp/run"
+
+# Output into a pipe or a file: plain progress lines (every step here), no
+# carriage returns or escape sequences.
+GRADSCOPE_PROGRESS_INTERVAL=0 "$GS" run "$tmp/ok.cfg" --out "$tmp/piped" 2>&1 | cat >"$tmp/out"
+expect "piped run has plain progress lines" out "^  epoch 1/1  step 2/[0-9]* ([0-9]*%)  loss"
+if LC_ALL=C grep -q "$(printf '[\r\033]')" "$tmp/out"; then
+    failed=$((failed + 1)); echo "FAIL: piped output has \\r or escape sequences"
+else passed=$((passed + 1)); fi
+
+# Divergence: the message suggests the fix, the layer table names the last
+# finite step, and --fail-on-diverge exits 3 (run and resume).
+cat >"$tmp/diverge.cfg" <<'CFG'
+data = { type = "synthetic"; samples = 200; test_samples = 0; };
+model = { layers = ( { type = "dense"; units = 32; activation = "relu"; repeat = 4; }, { type = "dense"; units = 2; } ); };
+optimizer = { type = "sgd"; lr = 1e12; };
+training = { epochs = 2; };
+variants = ( { name = "huge-lr"; }, { name = "fine"; optimizer = { lr = 0.01; }; } );
+CFG
+check "diverged run exits 0" 0 "$GS" run "$tmp/diverge.cfg" --out "$tmp/div"
+expect "diverged suggests the fix" out "lower optimizer.lr (1e+12 now) or set training.clip_grad_norm"
+expect "layer table names the last finite step" out "^huge-lr diverged at step [0-9]*: the last finite step was [0-9]*"
+check "--fail-on-diverge" 3 "$GS" run "$tmp/diverge.cfg" --out "$tmp/div2" --fail-on-diverge
+expect "--fail-on-diverge names the run" err "^gradscope: 1 run diverged (huge-lr)"
+check "resume --fail-on-diverge" 3 "$GS" resume "$tmp/div2" --fail-on-diverge --quiet
+check "--fail-on-diverge, none diverged" 0 "$GS" run "$tmp/ok.cfg" --out "$tmp/run3" --quiet --fail-on-diverge
 
 # A model that cannot fit in memory is an input error, found before anything is allocated.
 check "huge model" 2 "$GS" run "$tmp/ok.cfg" --set model.layers.[0].units=1000000 --set model.layers.[1].units=1000000 --out "$tmp/huge"

@@ -47,6 +47,7 @@ check_PROGRAMS += tests/test_training
 TESTS += tests/test_training
 tests_test_training_SOURCES = tests/test_training.c tests/testutil.h
 tests_test_training_CFLAGS = $(TEST_CFLAGS)
+tests_test_training_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
 tests_test_training_LDADD = $(TEST_LDADD)
 include $(srcdir)/tests/sweep.mk
 include $(srcdir)/tests/regress.mk

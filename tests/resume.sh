@@ -48,7 +48,7 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 # Starts a run into DIR, waits for its first checkpoint, waits FRACTION of the
 # reference run's time more, then sends SIG (whether or not it has finished).
 start_and_kill() { # SIG DIR FRACTION
-    "$GS" run "$tmp/exp.cfg" --out "$2" --quiet &
+    "$GS" run "$tmp/exp.cfg" --out "$2" --quiet 2>"$tmp/stop.err" &
     pid=$!
     n=0
     while [ -z "$(ls "$2"/*/checkpoint.bin 2>/dev/null)" ] && [ $n -lt 3000 ]; do
@@ -78,6 +78,8 @@ done
 d="$tmp/int"
 start_and_kill INT "$d" 0.1
 [ $rc -eq 130 ] && ok || bad "SIGINT exit status $rc"
+grep -qxF "gradscope: interrupted by signal 2; continue with: gradscope resume $d" "$tmp/stop.err" && ok ||
+    bad "SIGINT resume command: $(cat "$tmp/stop.err")"
 grep -q '"status": "interrupted"' "$d"/*/summary.json && ok || bad "no interrupted status"
 grep -q '^[ab],[ab],11,interrupted$' "$d/index.csv" && ok || bad "index.csv: $(cat "$d/index.csv")"
 "$GS" resume "$d" --quiet || bad "resume after SIGINT"
@@ -89,6 +91,43 @@ start_and_kill TERM "$d" 0.3
 [ $rc -eq 143 ] && ok || bad "SIGTERM exit status $rc"
 "$GS" resume "$d" --quiet || bad "resume after SIGTERM"
 same_as_reference "$d" "SIGTERM"
+
+# Times count every piece of a resumed run: a first piece made longer than
+# the whole of variant a (stopped, then SIGINT) is in its wall_time_s and in
+# its epoch's seconds after the resume.
+d="$tmp/wall"
+"$GS" run "$tmp/exp.cfg" --variant a --out "$d" --quiet &
+pid=$!
+n=0
+while [ ! -f "$d/a/checkpoint.bin" ] && [ $n -lt 3000 ]; do
+    sleep 0.02
+    n=$((n + 1))
+done
+pause=$(awk -v ms="$ms" 'BEGIN { printf "%.1f", ms / 1000 + 1 }')
+kill -STOP "$pid"
+sleep "$pause"
+kill -CONT "$pid"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ $rc -eq 130 ] && ok || bad "stopped run: exit status $rc"
+[ ! -d "$d/b" ] && ok || bad "--variant a also trained b"
+wall() { sed -n 's/.*"wall_time_s": \([0-9.e+-]*\).*/\1/p' "$1"; }
+first=$(wall "$d/a/summary.json")
+"$GS" resume "$d" --quiet || bad "resume of the paused run"
+after=$(wall "$d/a/summary.json")
+awk -v a="$after" -v f="$first" -v p="$pause" 'BEGIN { exit !(a >= f && a >= p) }' && ok ||
+    bad "wall_time_s after resume $after, first piece $first, pause $pause"
+longest=$(awk -F, 'NR > 1 && $9 > m { m = $9 } END { print m + 0 }' "$d/a/epochs.csv")
+awk -v l="$longest" -v p="$pause" 'BEGIN { exit !(l >= p) }' && ok ||
+    bad "the paused epoch's seconds $longest < pause $pause"
+
+# The final table lists every variant, the finished ones too.
+cp -r "$tmp/ref" "$tmp/part"
+rm "$tmp/part/b/summary.json"
+"$GS" resume "$tmp/part" >"$tmp/out" 2>&1 || bad "resume of a partly finished run"
+grep -q '^a  *completed' "$tmp/out" && grep -q '^b  *completed' "$tmp/out" && ok ||
+    bad "final table after resume: $(cat "$tmp/out")"
 
 # A finished run is left alone.
 "$GS" resume "$tmp/ref" >"$tmp/out" 2>&1 && grep -q "already finished" "$tmp/out" && ok ||

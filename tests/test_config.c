@@ -338,6 +338,60 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* A model-level default reaches only parameters of its type: prelu's
+   numeric `init` (its starting slope) is not dense's initializer. */
+START_TEST(model_defaults_match_by_type)
+{
+#define PRELU_FIRST "  layers = (\n    { type = \"prelu\"; },"
+    char *path = write_cfg("he.cfg", 4, "  init = \"he\";\n" PRELU_FIRST, NULL);
+    gs_error err;
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *text = resolved(e, 0);
+    ck_assert_msg(strstr(text, "type = \"he\"") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "init = 0.25;") != NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+    free(path);
+    path = write_cfg("slope.cfg", 4, "  init = 0.1;\n" PRELU_FIRST, NULL);
+    e = load(path, NULL, 0, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    text = resolved(e, 0);
+    ck_assert_msg(strstr(text, "init = 0.1;") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "type = \"standard\"") != NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+    free(path);
+    /* a default that fits no layer's parameter of that name is still an error */
+    expect_error(8, "  init = true;\n};", NULL, 8,
+                 NEEDLES("'init' is neither 'layers' nor a parameter of that type"));
+#undef PRELU_FIRST
+}
+END_TEST
+
+START_TEST(messages_say_what_to_do)
+{
+    /* swapped letters are one edit: gelu, not elu */
+    expect_error(5, "    { type = \"dense\"; units = 8; activation = \"gleu\"; },", NULL, 5,
+                 NEEDLES("did you mean 'gelu'?"));
+    expect_error(5, "    { type = \"dense\"; units = 8; activation = tanh; },", NULL, 5,
+                 NEEDLES("syntax error; a string needs double quotes: \"tanh\""));
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err;
+    const char *sets[] = {"model.layers.[7].units=3"};
+    ck_assert_ptr_null(load(path, sets, 1, &err));
+    ck_assert_msg(strstr(err.msg, "index 7 out of range: model.layers has 2 elements") != NULL,
+                  "%s", err.msg);
+    free(path);
+    ck_assert_ptr_null(load(dir, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, ": cannot read experiment file: Is a directory") != NULL, "%s",
+                  err.msg);
+    ck_assert_ptr_null(load("/nonexistent/x.cfg", NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "/nonexistent/x.cfg: cannot read experiment file: No such file"),
+                  "%s", err.msg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -360,6 +414,8 @@ int main(void)
     tcase_add_test(tc, include_of_a_directory_is_an_error);
     tcase_add_test(tc, resolved_config_round_trips);
     tcase_add_test(tc, missing_file);
+    tcase_add_test(tc, model_defaults_match_by_type);
+    tcase_add_test(tc, messages_say_what_to_do);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -465,7 +465,9 @@ START_TEST(idx_missing_and_half_test)
 {
     write_images("a", 0, IMG, 5, 3, 4, 5, 0);
     write_labels("l", 0, LAB, 5, 5, -1, 0);
-    expect_error("idx", idx_text("nope", "l", ""), path_of("nope"), "cannot open");
+    expect_error("idx", idx_text("nope", "l", ""), path_of("nope"),
+                 "cannot open: No such file or directory (data.train_images)");
+    expect_error("idx", idx_text("a", "nol", ""), path_of("nol"), "(data.train_labels)");
     const char *t = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
                         "test_labels = \"\";",
                         path_of("a"), path_of("l"), path_of("a"));
@@ -651,7 +653,10 @@ START_TEST(csv_errors)
     expect_error("csv", csv_text("ok.csv", fmt("test = \"%s\";", path_of("other.csv"))),
                  path_of("other.csv"), "column 1");
     expect_error("csv", csv_text("ok.csv", "targets = \"x\";"), path_of("ok.csv"), "label");
-    expect_error("csv", csv_text("missing.csv", ""), path_of("missing.csv"), "cannot open");
+    expect_error("csv", csv_text("missing.csv", ""), path_of("missing.csv"),
+                 "cannot open: No such file or directory (data.train)");
+    expect_error("csv", csv_text("ok.csv", fmt("test = \"%s\";", path_of("gone.csv"))),
+                 path_of("gone.csv"), "(data.test)");
     write_text("one.csv", "x,label\n1,0\n");
     expect_error("csv", csv_text("one.csv", ""), path_of("one.csv"), "classes");
 }

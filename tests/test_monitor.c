@@ -300,6 +300,124 @@ START_TEST(mean_field_relu_subcritical)
 }
 END_TEST
 
+/* theory.csv's row of a stack of 6 dense layers of width 64. */
+static char *theory_run(const char *name, const char *layer)
+{
+    char model[1024];
+    snprintf(model, sizeof model,
+             "model = { layers = ( { %s repeat = 6; units = 64; type = \"dense\"; },"
+             " { type = \"dense\"; units = 4; } ); };\n",
+             layer);
+    char *cfg = cfg_with(model);
+    char *out = run(cfg, name, NULL, 0);
+    free(cfg);
+    return out;
+}
+
+static double theo(const char *out, const char *col) { return csv_lookup(out, "theory.csv", "1", col); }
+
+/* A kink at 0 is integrated side by side: chi = sigma_w^2 E[f'^2] exactly
+   where E[f'^2] has a closed form (it was 7e-4 off for ReLU). */
+START_TEST(mean_field_kinked_activations_are_exact)
+{
+    char *out = theory_run("relu", "activation = \"relu\"; init = \"he\";");
+    double sw2 = theo(out, "sigma_w2");
+    ck_assert_msg(fabs(theo(out, "chi_predicted") - sw2 / 2) < 1e-9 * sw2, "relu chi %.12g",
+                  theo(out, "chi_predicted"));
+    free(out);
+    out = theory_run("leaky", "activation = { type = \"leaky_relu\"; negative_slope = 0.2; }; "
+                              "init = { type = \"normal\"; std = 0.17025130615174972; };");
+    sw2 = theo(out, "sigma_w2");
+    double want = sw2 * (1 + 0.04) / 2; /* critical at sigma_w^2 = 2 / (1 + slope^2) */
+    ck_assert_msg(fabs(theo(out, "chi_predicted") - want) < 1e-9 * want, "leaky chi %.12g, %.12g",
+                  theo(out, "chi_predicted"), want);
+    ck_assert_msg(fabs(want - 1) < 0.05, "not near criticality: %g", want);
+    free(out);
+    /* SELU with LeCun: E[selu'(sqrt(q) z)^2] = lambda^2 (1/2 + alpha^2 e^{2q} Phi(-2 sqrt q)) */
+    out = theory_run("selu", "activation = \"selu\"; init = \"lecun\"; bias = false;");
+    const double lambda = 1.0507009873554805, alpha = 1.6732632423543772;
+    double q = theo(out, "q_star");
+    sw2 = theo(out, "sigma_w2");
+    ck_assert_msg(fabs(q - 1) < 0.1, "selu q* %g", q);
+    want = sw2 * lambda * lambda * (0.5 + alpha * alpha * exp(2 * q) * 0.5 * erfc(sqrt(2 * q)));
+    ck_assert_msg(fabs(theo(out, "chi_predicted") - want) < 1e-9 * want, "selu chi %.12g, %.12g",
+                  theo(out, "chi_predicted"), want);
+    /* and q* is its fixed point: E[selu^2] in closed form too */
+    double e2 = lambda * lambda *
+                (q / 2 + alpha * alpha *
+                             (exp(2 * q) * 0.5 * erfc(sqrt(2 * q)) -
+                              2 * exp(q / 2) * 0.5 * erfc(sqrt(q / 2)) + 0.5));
+    ck_assert_msg(fabs(sw2 * e2 - q) < 1e-9 * q, "selu q* %.12g maps to %.12g", q, sw2 * e2);
+    free(out);
+}
+END_TEST
+
+/* E[f(sqrt(q) z)^2] and E[f'(sqrt(q) z)^2] for tanh, by a plain midpoint rule. */
+static void tanh_moments(double q, double *e2, double *d2)
+{
+    const int n = 400000;
+    const double h = 24.0 / n;
+    *e2 = *d2 = 0;
+    for (int i = 0; i < n; i++) {
+        double z = -12 + h * (i + 0.5), w = h * exp(-z * z / 2) / sqrt(2 * M_PI);
+        double t = tanh(sqrt(q) * z);
+        *e2 += w * t * t;
+        *d2 += w * (1 - t * t) * (1 - t * t);
+    }
+}
+
+/* tanh just above criticality without biases: q* is small but not 0 and
+   approached very slowly; q* and chi must both be the fixed point's
+   (q* was reported 0 while chi was taken at the 5000th iterate). */
+START_TEST(mean_field_tanh_just_above_one_is_consistent)
+{
+    char *out = theory_run("tanh", "activation = \"tanh\"; bias = false; "
+                                   "init = { type = \"orthogonal\"; gain = 1.0009995003746877; };");
+    double sw2 = theo(out, "sigma_w2"), q = theo(out, "q_star"), e2, d2;
+    ck_assert_msg(fabs(sw2 - 1.002) < 1e-5, "sigma_w2 %g", sw2);
+    ck_assert_msg(q > 1e-4 && q < 1e-2, "q* %g", q);
+    tanh_moments(q, &e2, &d2);
+    ck_assert_msg(fabs(sw2 * e2 - q) < 1e-7 * q, "q* %.12g maps to %.12g", q, sw2 * e2);
+    ck_assert_msg(fabs(theo(out, "chi_predicted") - sw2 * d2) < 1e-9, "chi %.12g, %.12g",
+                  theo(out, "chi_predicted"), sw2 * d2);
+    free(out);
+}
+END_TEST
+
+/* summary.json of a run of model, as text. */
+static char *summary_of(const char *name, const char *model, const char *lr)
+{
+    char *cfg = cfg_with(model);
+    const char *sets[] = {lr};
+    char *out = run(cfg, name, sets, 1);
+    char *p = tu_path(out, "summary.json");
+    char *text = tu_read(p, NULL);
+    ck_assert(text != NULL);
+    free(p);
+    free(out);
+    free(cfg);
+    return text;
+}
+
+/* ReLU at sigma_w^2 = 3: ||dL/dx||^2 grows by 1.5 a layer towards the input,
+   which the weight-gradient ratio does not see (forward growth cancels it). */
+START_TEST(verdict_sees_a_growing_backward_signal)
+{
+    char *text = summary_of("relu3",
+                            "model = { layers = ( { type = \"dense\"; units = 128; activation = "
+                            "\"relu\"; init = { type = \"normal\"; std = 0.15309310892394862; }; "
+                            "repeat = 30; }, { type = \"dense\"; units = 4; } ); };\n",
+                            "optimizer.lr=1e-9");
+    ck_assert_msg(strstr(text, "\"verdict\": \"exploding\""), "%s", text);
+    ck_assert_msg(strstr(text, "\"verdict_layer\": 0,") || strstr(text, "\"verdict_layer\": 1,"),
+                  "%s", text);
+    ck_assert_msg(strstr(text, "input gradient is"), "%s", text);
+    /* never the last layer against itself */
+    ck_assert_msg(!strstr(text, "layer 30's"), "%s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(npy_dump_reads_back)
 {
     char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 4; } ); };\n");
@@ -351,6 +469,9 @@ int main(void)
     tcase_add_test(tc, mean_field_tanh_is_critical_at_one);
     tcase_add_test(tc, mean_field_relu_subcritical);
     tcase_add_test(tc, npy_dump_reads_back);
+    tcase_add_test(tc, mean_field_kinked_activations_are_exact);
+    tcase_add_test(tc, mean_field_tanh_just_above_one_is_consistent);
+    tcase_add_test(tc, verdict_sees_a_growing_backward_signal);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -85,6 +85,21 @@ static void expect_close(const char *what, const float got[N], const double want
     }
 }
 
+/* The whole displacement theta - theta0 within `rel` of the largest one:
+   with moves of order 1, float32 rounding of theta stays near 1e-7. */
+static void expect_moved(const char *what, const float got[N], const double want[N],
+                         double rel)
+{
+    double scale = 0;
+    for (size_t i = 0; i < N; i++)
+        scale = fmax(scale, fabs(want[i] - theta0[i]));
+    for (size_t i = 0; i < N; i++) {
+        double moved = (double)got[i] - theta0[i], expected = want[i] - theta0[i];
+        ck_assert_msg(fabs(moved - expected) <= rel * scale,
+                      "%s: theta[%zu] moved %.9g, expected %.9g", what, i, moved, expected);
+    }
+}
+
 /* ---- reference updates (torch.optim, written from its documentation) ---- */
 
 static void ref_sgd(double lr, double mu, double damp, int nesterov, double wd,
@@ -283,7 +298,42 @@ START_TEST(rmsprop_centered_momentum_decay)
 }
 END_TEST
 
+START_TEST(rmsprop_alpha_near_one)
+{
+    /* 1 - alpha taken from the float-rounded alpha made every step 6.8e-4 too
+       large at alpha = 0.99999; torch float32 agrees with double to ~1e-7 */
+    float got[N];
+    double want[N];
+    run_plugin("rmsprop", "alpha = 0.99999;", 1e-3, 0.0, got, NULL);
+    ref_rmsprop(1e-3, 0.99999, 1e-8, 0, 0, 0.0, want);
+    expect_moved("rmsprop alpha 0.99999", got, want, 1e-6);
+    run_plugin("rmsprop", "alpha = 0.99999; centered = true; momentum = 0.5;", 1e-3, 0.1, got,
+               NULL);
+    ref_rmsprop(1e-3, 0.99999, 1e-8, 0.5, 1, 0.1, want);
+    expect_moved("rmsprop centered alpha 0.99999", got, want, 1e-6);
+}
+END_TEST
+
 /* ---- Adam and AdamW ---- */
+
+START_TEST(adam_beta2_near_one)
+{
+    /* as rmsprop_alpha_near_one: 1 - beta in double, or each step is off
+       by a fixed 6.8e-4 relative at beta2 = 0.99999 */
+    float got[N];
+    double want[N];
+    run_plugin("adam", "betas = [0.9, 0.99999];", 0.5, 0.0, got, NULL);
+    ref_adam(0.5, 0.9, 0.99999, 1e-8, 0.0, 0, 0, want);
+    expect_moved("adam beta2 0.99999", got, want, 1e-6);
+    run_plugin("adam", "betas = [0.99999, 0.99999]; amsgrad = true;", 0.5, 0.1, got, NULL);
+    ref_adam(0.5, 0.99999, 0.99999, 1e-8, 0.1, 0, 1, want);
+    expect_moved("adam amsgrad betas 0.99999", got, want, 1e-6);
+    run_plugin("adamw", "betas = [0.9, 0.99999];", 0.5, 0.1, got, NULL);
+    ref_adam(0.5, 0.9, 0.99999, 1e-8, 0.1, 1, 0, want);
+    expect_moved("adamw beta2 0.99999", got, want, 1e-6);
+}
+END_TEST
+
 
 START_TEST(adam_bias_correction)
 {
@@ -423,6 +473,8 @@ int main(void)
     tcase_add_test(tc, rmsprop_centered);
     tcase_add_test(tc, rmsprop_momentum);
     tcase_add_test(tc, rmsprop_centered_momentum_decay);
+    tcase_add_test(tc, rmsprop_alpha_near_one);
+    tcase_add_test(tc, adam_beta2_near_one);
     tcase_add_test(tc, adam_bias_correction);
     tcase_add_test(tc, adam_betas_eps_l2);
     tcase_add_test(tc, adam_amsgrad);

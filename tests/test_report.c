@@ -401,6 +401,191 @@ START_TEST(command_line)
 }
 END_TEST
 
+/* Output of a shell command (stdout), run with sh -c. */
+static char *shell_output(const char *cmd, const char *name)
+{
+    char *file = tu_path(dir, name), full[8192];
+    snprintf(full, sizeof full, "%s > '%s' 2>&1", cmd, file);
+    ck_assert_msg(shell(full) == 0, "%s failed", cmd);
+    char *text = tu_read(file, NULL);
+    ck_assert_ptr_nonnull(text);
+    free(file);
+    return text;
+}
+
+/* A loss of 1e40 (weights of 1e6, learning rate 0: finite, not diverged)
+   keeps the end-of-run table's columns: no number of 30 digits. */
+START_TEST(huge_loss_in_the_final_table)
+{
+    char *cfg = tu_path(dir, "huge.cfg"), *out = tu_path(dir, "huge"), cmd[8192];
+    tu_write(cfg, "name = \"huge\";\nseed = 5;\n"
+                  "data = { type = \"synthetic\"; set = \"blobs\"; features = 6; classes = 3; "
+                  "samples = 60; test_samples = 30; };\n"
+                  "model = { layers = ( { type = \"dense\"; units = 8; repeat = 2; init = { type "
+                  "= \"constant\"; value = 1e6; }; },\n"
+                  "  { type = \"dense\"; units = 3; init = { type = \"constant\"; value = 1e6; "
+                  "}; } ); };\n"
+                  "loss = \"mse\";\noptimizer = { type = \"sgd\"; lr = 0.0; };\n"
+                  "training = { epochs = 1; batch_size = 30; };\nmonitor = { every = 1; };\n");
+    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' run '%s' --out '%s' --threads 1",
+             tu_builddir(), cfg, out);
+    char *text = shell_output(cmd, "huge.txt");
+    const char *row = strstr(text, "\nrun ");
+    ck_assert_msg(row != NULL, "no result row in:\n%s", text);
+    size_t len = strcspn(row + 1, "\n");
+    ck_assert_msg(len < 120, "result row of %zu characters: %.*s", len, (int)len, row + 1);
+    ck_assert_msg(strstr(row, "e+") != NULL, "the huge loss is not in %%g: %s", text);
+    size_t digits = 0, most = 0;
+    for (const char *c = text; *c; c++) {
+        digits = *c >= '0' && *c <= '9' ? digits + 1 : 0;
+        most = digits > most ? digits : most;
+    }
+    ck_assert_msg(most < 12, "a number of %zu digits in:\n%s", most, text);
+    free(text);
+    free(cfg);
+    free(out);
+}
+END_TEST
+
+/* A run by hand: its summary, a metrics.csv with the given losses, and a
+   gradients.csv of 4 layers x 4 steps with norms from lo to hi (log10). */
+static void write_scaled_run(const char *d, const char *losses, double lo, double hi)
+{
+    ck_assert_int_eq(mkdir(d, 0777), 0);
+    char *p = tu_path(d, "summary.json");
+    tu_write(p, "{\n  \"status\": \"completed\",\n  \"steps\": 3,\n  \"val_accuracy\": 0.5,\n"
+                "  \"test_accuracy\": 0.625,\n  \"format_version\": 1\n}\n");
+    free(p);
+    char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "step,epoch,loss,accuracy,lr,grad_norm\n");
+    double l[3];
+    ck_assert_int_eq(sscanf(losses, "%lf %lf %lf", &l[0], &l[1], &l[2]), 3);
+    for (int s = 0; s < 3; s++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%d,0,%.17g,0.5,0.1,1\n", s, l[s]);
+    p = tu_path(d, "metrics.csv");
+    tu_write(p, buf);
+    free(p);
+    n = (size_t)snprintf(buf, sizeof buf,
+                         "step,layer,tensor,grad_norm,weight_norm,grad_max_abs,update_ratio\n");
+    for (int s = 0; s < 4; s++)
+        for (int k = 0; k < 4; k++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%d,%d,weight,%.6g,1,1,0.001\n", s, k,
+                                  pow(10, lo + (hi - lo) * (s * 4 + k) / 15.0));
+    p = tu_path(d, "gradients.csv");
+    tu_write(p, buf);
+    free(p);
+}
+
+/* The color levels used by run `label`'s heatmap cells in the page. */
+static size_t heatmap_levels(const char *html, const char *label)
+{
+    char key[128];
+    snprintf(key, sizeof key, "<div class=\"fig\" data-run=\"%s\">", label);
+    const char *a = strstr(html, key);
+    ck_assert_msg(a != NULL, "no heatmap for %s", label);
+    a = strstr(a, "<g class=\"cells\"");
+    ck_assert_ptr_nonnull(a);
+    const char *e = strstr(a, "</g>");
+    size_t n = 0;
+    for (const char *p = a; (p = strstr(p, "<path fill=")) && p < e; p++)
+        n++;
+    return n;
+}
+
+/* A normal run beside one that explodes to 1e35: on a shared color scale
+   the normal one is one or two colors; on its own scale (the default
+   here) it shows its gradient.  Also: scientific tick labels, the test
+   accuracy. */
+START_TEST(color_scale_ticks_and_test_accuracy)
+{
+    char *parent = tu_path(dir, "scales");
+    ck_assert_int_eq(mkdir(parent, 0777), 0);
+    char *normal = tu_path(parent, "normal"), *boom = tu_path(parent, "boom");
+    write_scaled_run(normal, "0 1e-12 3e-12", -2, 0);
+    write_scaled_run(boom, "1e5 2e5 3e5", -2, 35);
+    const char *dirs[] = {parent};
+    const char *outs[] = {"shared", "run", "auto"};
+    const gs_color_scale how[] = {GS_COLOR_SCALE_SHARED, GS_COLOR_SCALE_RUN, GS_COLOR_SCALE_AUTO};
+    size_t levels[3];
+    for (int i = 0; i < 3; i++) {
+        char *out = tu_path(parent, outs[i]), *hp = tu_path(out, "report.html");
+        gs_error err;
+        ck_assert_msg(gs_report_scaled(dirs, 1, out, how[i], &err) == GS_EXIT_OK, "%s", err.msg);
+        char *html = tu_read(hp, NULL);
+        ck_assert_ptr_nonnull(html);
+        levels[i] = heatmap_levels(html, "normal");
+        if (i == 0) {
+            ck_assert_msg(strstr(html, "e+05</text>"), "no tick like 3e+05");
+            ck_assert_msg(!strstr(html, "0.000000"), "a tick label in fixed notation");
+            ck_assert_msg(strstr(html, "<th>test accuracy</th>"), "no test accuracy column");
+            ck_assert_msg(strstr(html, "<td>0.625</td>"), "no test accuracy value");
+            ck_assert_msg(strstr(html, "all on the same color scale"), "shared scale not said");
+        } else {
+            ck_assert_msg(strstr(html, "each on its own color scale"), "own scales not said");
+        }
+        free(html);
+        free(hp);
+        free(out);
+    }
+    /* losses 0..3e-12 alone: a linear axis in scientific notation */
+    const char *alone[] = {normal};
+    char *out = tu_path(parent, "ticks"), *hp = tu_path(out, "report.html");
+    gs_error err;
+    ck_assert_msg(gs_report(alone, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
+    char *html = tu_read(hp, NULL);
+    ck_assert_ptr_nonnull(html);
+    ck_assert_msg(strstr(html, ">1e\u221212</text>"), "no tick 1e-12");
+    ck_assert_msg(strstr(html, ">2.5e\u221212</text>"), "no tick 2.5e-12");
+    ck_assert_msg(!strstr(html, "0.000000"), "a tick label in fixed notation");
+    free(html);
+    free(hp);
+    free(out);
+    ck_assert_msg(levels[1] >= 4 * levels[0], "the normal run has %zu colors on the shared "
+                  "scale, %zu on its own", levels[0], levels[1]);
+    ck_assert_uint_eq(levels[2], levels[1]);
+    free(normal);
+    free(boom);
+    free(parent);
+}
+END_TEST
+
+/* GELU has no flat region, so no dead units: no panel of zeros for it;
+   ReLU units of a small network die, and the panel shows them. */
+START_TEST(dead_units_only_where_they_exist)
+{
+    char *cfg = tu_path(dir, "act.cfg"), *out = tu_path(dir, "act"), cmd[8192];
+    tu_write(cfg, "name = \"act\";\nseed = 5;\n"
+                  "data = { type = \"synthetic\"; set = \"blobs\"; features = 6; classes = 3; "
+                  "samples = 120; test_samples = 60; };\n"
+                  "model = { layers = ( { type = \"dense\"; units = 12; activation = \"gelu\"; "
+                  "repeat = 2; }, { type = \"dense\"; units = 3; } ); };\n"
+                  "optimizer = { type = \"sgd\"; lr = 0.05; };\n"
+                  "training = { epochs = 1; batch_size = 30; };\nmonitor = { every = 2; };\n"
+                  "variants = ( { name = \"gelu\"; }, { name = \"relu\"; set = ( "
+                  "\"model.layers.[0].activation = relu\" ); } );\n");
+    snprintf(cmd, sizeof cmd, "'%s/core/gradscope' run '%s' --out '%s' --threads 1 --quiet",
+             tu_builddir(), cfg, out);
+    free(shell_output(cmd, "act.txt"));
+    const char *variants[] = {"gelu", "relu"};
+    for (int i = 0; i < 2; i++) {
+        char *run = tu_path(out, variants[i]), *hp = tu_path(run, "report.html");
+        const char *dirs[] = {run};
+        gs_error err;
+        ck_assert_msg(gs_report(dirs, 1, NULL, &err) == GS_EXIT_OK, "%s", err.msg);
+        char *html = tu_read(hp, NULL);
+        ck_assert_ptr_nonnull(html);
+        ck_assert_msg(strstr(html, "<svg class=\"figure activations\""), "%s", variants[i]);
+        ck_assert_msg(!strstr(html, ">Dead units</text>") == !i,
+                      "%s: the dead-units panel is %s", variants[i], i ? "missing" : "shown");
+        free(html);
+        free(hp);
+        free(run);
+    }
+    free(cfg);
+    free(out);
+}
+END_TEST
+
 /* ---- a minimal PNG reader for the screenshot (8-bit RGB/RGBA) ---- */
 
 static uint32_t be32(const unsigned char *p)
@@ -544,6 +729,9 @@ int main(void)
     tcase_add_test(tc, optional_and_damaged_logs);
     tcase_add_test(tc, directories_that_are_not_runs);
     tcase_add_test(tc, command_line);
+    tcase_add_test(tc, huge_loss_in_the_final_table);
+    tcase_add_test(tc, color_scale_ticks_and_test_accuracy);
+    tcase_add_test(tc, dead_units_only_where_they_exist);
     tcase_add_test(tc, renders_in_chromium);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -1,8 +1,11 @@
 /* Training aids as the trainer applies them: gradient clipping (the logged
-   norm is the pre-clip one; under the threshold nothing changes), the
-   learning-rate schedule, weight decay per tensor group. */
+   norm is the raw one; under the threshold nothing changes; the norm clip
+   after a value clip measures the clamped gradients), the
+   learning-rate schedule, weight decay per tensor group; the step pace
+   watch that warns of a several-fold slowdown. */
 #include <math.h>
 #include "testutil.h"
+#include "engine/pace.h"
 
 static gs_registry *reg;
 static char *dir;
@@ -130,6 +133,60 @@ START_TEST(clip_value_bounds_every_update)
 }
 END_TEST
 
+/* Sum over step 0's tensors of (update_ratio * weight_norm)^2 = |dtheta|^2. */
+static double first_update_sq(const char *run_dir)
+{
+    char *text = read_in(run_dir, "gradients.csv");
+    double sq = 0;
+    for (const char *row = strstr(text, "\n0,"); row; row = strstr(row, "\n0,")) {
+        row++;
+        double col[7];
+        const char *f = row;
+        for (int k = 0; k < 7; k++) {
+            col[k] = strtod(f, NULL);
+            f = strchr(f, ',') + 1;
+        }
+        ck_assert_msg(isfinite(col[6]), "no update ratio in %.40s", row);
+        sq += col[6] * col[4] * col[6] * col[4];
+    }
+    free(text);
+    return sq;
+}
+
+/* One dense layer with nonzero weights and bias, so that every tensor's
+   update shows in update_ratio * weight_norm. */
+static const char *dense_cfg =
+    "seed = 9;\n"
+    "data = { type = \"synthetic\"; set = \"blobs\"; features = 8; classes = 3; samples = 60; "
+    "test_samples = 0; };\n"
+    "model = { layers = ( { type = \"dense\"; units = 3; "
+    "bias_init = { type = \"constant\"; value = 0.5; }; } ); };\n"
+    "optimizer = { type = \"sgd\"; lr = 1.0; };\n"
+    "training = { epochs = 1; batch_size = 30; validation = 0; clip_grad_value = 0.05; "
+    "clip_grad_norm = 0.2; };\n"
+    "monitor = { every = 1; detail_every = 1; };\n";
+
+START_TEST(clip_norm_after_clip_value_measures_the_clamped_gradients)
+{
+    /* torch: clip_grad_value_(0.05) then clip_grad_norm_(0.2) applies a
+       gradient of norm 0.2 whenever the clamped one is longer; scaling the
+       clamped gradients by the raw norm gave 0.106 here */
+    char *out = tu_train(reg, dir, dense_cfg, "both", NULL, 0);
+    const char *no_norm[] = {"training.clip_grad_norm=0"};
+    char *value_only = tu_train(reg, dir, dense_cfg, "value", no_norm, 1);
+    double clamped = sqrt(first_update_sq(value_only)); /* lr 1: the clamped norm */
+    ck_assert_msg(clamped > 0.2 * 1.1, "the clamped norm %g does not exceed the clip", clamped);
+    double applied = sqrt(first_update_sq(out));
+    ck_assert_msg(fabs(applied - 0.2) <= 1e-5 * 0.2, "applied norm %.9g, not 0.2", applied);
+    /* metrics.csv logs the raw norm, before either clip */
+    double raw = metric(out, 0, 5);
+    ck_assert_double_eq(raw, metric(value_only, 0, 5));
+    ck_assert_msg(raw > clamped, "logged %g, clamped %g", raw, clamped);
+    free(out);
+    free(value_only);
+}
+END_TEST
+
 START_TEST(schedule_sets_the_logged_learning_rate)
 {
     /* cosine over 20 steps (2 epochs of 10), with 4 warm-up steps */
@@ -177,6 +234,49 @@ START_TEST(weight_decay_follows_the_groups)
 }
 END_TEST
 
+/* Feeds n steps of secs each; the step index of the first warning (its
+   factor in *factor), or -1. */
+static long pace_feed(gs_pace *p, long n, double secs, double *factor)
+{
+    long at = -1;
+    for (long i = 0; i < n; i++) {
+        double f = gs_pace_step(p, secs);
+        if (f > 0 && at < 0) {
+            at = i;
+            *factor = f;
+        }
+    }
+    return at;
+}
+
+START_TEST(pace_warns_once_when_steps_slow_down_several_fold)
+{
+    gs_pace p = {0};
+    double f = 0;
+    ck_assert_int_eq(pace_feed(&p, 3000, 1e-3, &f), -1); /* steady: never */
+    /* 6x slower, as denormals make it: the first full window warns */
+    long at = pace_feed(&p, 1000, 6e-3, &f);
+    ck_assert_int_eq(at, 83); /* 84 steps of 6 ms fill the first 0.5 s window */
+    ck_assert_double_eq_tol(f, 6.0, 1e-9);
+    ck_assert_int_eq(pace_feed(&p, 1000, 12e-3, &f), -1); /* once only */
+}
+END_TEST
+
+START_TEST(pace_ignores_warm_up_and_mild_slowdowns)
+{
+    gs_pace p = {0};
+    double f = 0;
+    /* a slow start then fast: the fastest window is the reference */
+    ck_assert_int_eq(pace_feed(&p, 100, 20e-3, &f), -1);
+    ck_assert_int_eq(pace_feed(&p, 2000, 1e-3, &f), -1);
+    /* 3x slower (load from other programs) is not several-fold */
+    ck_assert_int_eq(pace_feed(&p, 2000, 3e-3, &f), -1);
+    /* one slow step inside a window averages out */
+    ck_assert_int_eq(pace_feed(&p, 1, 0.1, &f), -1);
+    ck_assert_int_eq(pace_feed(&p, 2000, 1e-3, &f), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("training");
@@ -186,8 +286,11 @@ int main(void)
     tcase_add_test(tc, clip_norm_above_the_norm_changes_nothing);
     tcase_add_test(tc, clip_norm_logs_the_pre_clip_norm);
     tcase_add_test(tc, clip_value_bounds_every_update);
+    tcase_add_test(tc, clip_norm_after_clip_value_measures_the_clamped_gradients);
     tcase_add_test(tc, schedule_sets_the_logged_learning_rate);
     tcase_add_test(tc, weight_decay_follows_the_groups);
+    tcase_add_test(tc, pace_warns_once_when_steps_slow_down_several_fold);
+    tcase_add_test(tc, pace_ignores_warm_up_and_mild_slowdowns);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

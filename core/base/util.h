@@ -22,6 +22,8 @@ void *gs_xrealloc(void *p, size_t n);
 void *gs_xmalloc_aligned(size_t n);
 char *gs_xstrdup(const char *s);
 char *gs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Optimal-string-alignment distance: insertions, deletions, substitutions
+   and swaps of adjacent letters each cost 1; (size_t)-1 past 64 chars. */
 size_t gs_edit_distance(const char *a, const char *b);
 /* Shortest "%.*g" text that reads back as the same double, always with
    a '.' or exponent so libconfig reads it as a float. */

@@ -17,16 +17,21 @@ typedef struct cli {
     size_t n_plugin_dirs;
     const char **sets;
     size_t n_sets;
+    const char **variants;
+    size_t n_variants;
     const char *out_dir;
     int threads;
     long long seed;
     int quiet;
+    int print_config;
+    int fail_on_diverge;
 } cli;
 
 static void cli_free(cli *c)
 {
     free(c->plugin_dirs);
     free(c->sets);
+    free(c->variants);
 }
 
 static void usage_main(FILE *f)
@@ -51,43 +56,57 @@ static void usage_main(FILE *f)
             "  -h, --help          show help for a command\n"
             "  --version           print the version and plugin ABI\n"
             "\n"
-            "Exit status: 0 success, 1 runtime failure, 2 usage or input error.\n");
+            "Exit status: 0 success, 1 runtime failure, 2 usage or input error, 3 a run\n"
+            "diverged (run and resume with --fail-on-diverge), 128 + N stopped by signal N.\n");
 }
 
 static void usage_run(FILE *f)
 {
     fprintf(f,
-            "Usage: gradscope run CONFIG [--out DIR] [--set KEY=VALUE]... [--threads N]\n"
-            "                    [--seed N] [--plugin-path DIR] [--quiet]\n"
+            "Usage: gradscope run CONFIG [--out DIR] [--set KEY=VALUE]... [--variant NAME]...\n"
+            "                    [--threads N] [--seed N] [--plugin-path DIR] [--quiet]\n"
+            "                    [--fail-on-diverge]\n"
             "\n"
-            "Trains every variant of the experiment in CONFIG.  Each variant gets its own\n"
-            "subdirectory of the run directory with config.cfg, metrics.csv, gradients.csv,\n"
-            "layers.csv, paths.csv, epochs.csv and summary.json.\n"
+            "Trains every variant of the experiment in CONFIG, or only those that --variant\n"
+            "names.  Each variant gets its own subdirectory of the run directory with\n"
+            "config.cfg, metrics.csv, gradients.csv, layers.csv, paths.csv, epochs.csv and\n"
+            "summary.json.\n"
             "\n"
             "  --out DIR          run directory (default: <output.dir>/<name>-<timestamp>)\n"
             "  --set KEY=VALUE    override a setting, e.g. optimizer.lr=0.1 or\n"
             "                     model.layers.[0].units=64 (validated like the file)\n"
+            "  --variant NAME     train only this variant (repeatable)\n"
             "  --threads N        OpenMP threads (results do not depend on it)\n"
             "  --seed N           the one seed behind every random choice\n"
-            "  --quiet            print nothing but errors\n");
+            "  --quiet            print nothing but errors\n"
+            "  --fail-on-diverge  exit with status 3 when any variant diverged\n"
+            "\n"
+            "Off a terminal, progress is a plain line every 5 seconds\n"
+            "(GRADSCOPE_PROGRESS_INTERVAL=SECONDS to change it).\n");
 }
 
 static void usage_validate(FILE *f)
 {
-    fprintf(f, "Usage: gradscope validate CONFIG [--set KEY=VALUE]... [--plugin-path DIR]\n"
+    fprintf(f, "Usage: gradscope validate CONFIG [--set KEY=VALUE]... [--variant NAME]...\n"
+               "                         [--print-config] [--plugin-path DIR]\n"
                "\n"
-               "Checks the experiment (every variant) and prints the resolved configuration\n"
-               "of each; nothing is trained or written.\n");
+               "Checks the experiment (every variant, or those --variant names): loads each\n"
+               "variant's data, builds its model and prints a summary of it (layers with\n"
+               "their shapes and parameters, steps per epoch); nothing is trained or written.\n"
+               "\n"
+               "  --print-config     print each variant's resolved configuration as well\n");
 }
 
 static void usage_resume(FILE *f)
 {
     fprintf(f, "Usage: gradscope resume RUNDIR [--threads N] [--quiet] [--plugin-path DIR]\n"
+               "                       [--fail-on-diverge]\n"
                "\n"
                "Continues a run stopped by a signal, a crash or the end of a job from its last\n"
                "checkpoint (RUNDIR/checkpoint.bin), or every unfinished variant of a run\n"
                "directory.  The result is bit-identical to a run that was never stopped.\n"
-               "Exit status 130/143 if interrupted again.\n");
+               "Exit status 130/143 if interrupted again; 3 with --fail-on-diverge when any\n"
+               "run of RUNDIR diverged.\n");
 }
 
 static void usage_plugins(FILE *f)
@@ -167,7 +186,8 @@ gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err)
     return load_registry(&c, NULL, err);
 }
 
-enum { OPT_PLUGIN_PATH = 1000, OPT_SET, OPT_OUT, OPT_THREADS, OPT_SEED, OPT_QUIET, OPT_VERSION };
+enum { OPT_PLUGIN_PATH = 1000, OPT_SET, OPT_OUT, OPT_THREADS, OPT_SEED, OPT_QUIET, OPT_VERSION,
+       OPT_VARIANT, OPT_PRINT_CONFIG, OPT_FAIL_ON_DIVERGE };
 
 static const struct option long_opts[] = {
     {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
@@ -178,6 +198,9 @@ static const struct option long_opts[] = {
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"variant", required_argument, NULL, OPT_VARIANT},
+    {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+    {"fail-on-diverge", no_argument, NULL, OPT_FAIL_ON_DIVERGE},
     {0, 0, 0, 0},
 };
 
@@ -260,6 +283,12 @@ static int parse_options(int argc, char **argv, cli *c, const char **pos, int ma
             c->seed = v;
             break;
         case OPT_QUIET: c->quiet = 1; break;
+        case OPT_VARIANT:
+            c->variants = realloc(c->variants, (c->n_variants + 1) * sizeof(char *));
+            c->variants[c->n_variants++] = optarg;
+            break;
+        case OPT_PRINT_CONFIG: c->print_config = 1; break;
+        case OPT_FAIL_ON_DIVERGE: c->fail_on_diverge = 1; break;
         }
     }
     return 0;
@@ -268,7 +297,7 @@ static int parse_options(int argc, char **argv, cli *c, const char **pos, int ma
 /* A run stopped by a signal reports it; the checkpoint lets it resume. */
 static int report_status(int rc, const gs_error *err)
 {
-    if (rc >= 128)
+    if (rc >= 128 && !err->msg[0])
         fprintf(stderr, "gradscope: interrupted by signal %d; continue with gradscope resume\n",
                 rc - 128);
     else if (rc != GS_EXIT_OK)
@@ -276,7 +305,9 @@ static int report_status(int rc, const gs_error *err)
     return rc;
 }
 
-/* Option letters: a plugin-path, b set, c out, d threads, e seed, f quiet. */
+/* Option letters: a plugin-path, b set, c out, d threads, e seed, f quiet,
+   h variant, i print-config, j fail-on-diverge (g, --version, applies
+   everywhere). */
 
 static int cmd_run(int argc, char **argv, int validate_only)
 {
@@ -284,7 +315,7 @@ static int cmd_run(int argc, char **argv, int validate_only)
     const char *pos[1];
     int n_pos, rc;
     gs_error err = {{0}};
-    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, validate_only ? "ab" : "abcdef",
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, validate_only ? "abhi" : "abcdefhj",
                             validate_only ? usage_validate : usage_run)))
         goto out;
     if (n_pos != 1) {
@@ -305,24 +336,33 @@ static int cmd_run(int argc, char **argv, int validate_only)
                           .out_dir = c.out_dir,
                           .sets = c.sets,
                           .n_sets = c.n_sets,
+                          .variants = c.variants,
+                          .n_variants = c.n_variants,
                           .threads = c.threads,
                           .seed = c.seed,
                           .quiet = c.quiet,
+                          .fail_on_diverge = c.fail_on_diverge,
                           .out = stdout};
     gs_experiment *e = gs_experiment_load(reg, pos[0], &opt, &err);
     if (!e) {
         fprintf(stderr, "gradscope: %s\n", err.msg);
         rc = GS_EXIT_INPUT;
     } else if (validate_only) {
-        for (size_t i = 0; i < gs_experiment_variants(e); i++) {
-            const char *name = gs_experiment_variant_name(e, i);
-            if (name[0])
-                printf("# ---- variant %s ----\n", name);
-            gs_experiment_write_config(e, i, stdout);
-        }
-        fprintf(stderr, "%s: valid (%zu variant%s)\n", pos[0], gs_experiment_variants(e),
-                gs_experiment_variants(e) == 1 ? "" : "s");
         rc = GS_EXIT_OK;
+        for (size_t i = 0; i < gs_experiment_variants(e) && rc == GS_EXIT_OK; i++) {
+            const char *name = gs_experiment_variant_name(e, i);
+            if (c.print_config) {
+                if (name[0])
+                    printf("# ---- variant %s ----\n", name);
+                gs_experiment_write_config(e, i, stdout);
+            }
+            rc = gs_experiment_describe(e, i, stdout, &err);
+        }
+        if (rc == GS_EXIT_OK)
+            fprintf(stderr, "%s: valid (%zu variant%s)\n", pos[0], gs_experiment_variants(e),
+                    gs_experiment_variants(e) == 1 ? "" : "s");
+        else
+            fprintf(stderr, "gradscope: %s\n", err.msg);
     } else {
         rc = gs_experiment_run(e, &opt, &err);
         if (!parallel || comm.rank == 0)
@@ -343,7 +383,7 @@ static int cmd_resume(int argc, char **argv)
     const char *pos[1];
     int n_pos, rc;
     gs_error err = {{0}};
-    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, "adf", usage_resume)))
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, "adfj", usage_resume)))
         goto out;
     if (n_pos != 1) {
         usage_resume(stderr);
@@ -362,6 +402,7 @@ static int cmd_resume(int argc, char **argv)
                           .threads = c.threads,
                           .seed = -1,
                           .quiet = c.quiet,
+                          .fail_on_diverge = c.fail_on_diverge,
                           .out = stdout};
     rc = gs_resume(reg, pos[0], &opt, &err);
     if (!parallel || comm.rank == 0)
@@ -515,6 +556,9 @@ out:
 
 int main(int argc, char **argv)
 {
+    /* a line at a time also into a pipe or a file: a log shows how far a
+       run is while it trains, and its lines interleave with stderr's */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage_main(stderr);
         return GS_EXIT_INPUT;

@@ -1,5 +1,5 @@
 /*
- * Checkpoint format, version 2 (little-endian):
+ * Checkpoint format, version 3 (little-endian):
  *
  *   "GSCKPT\0\1"  u32 format version  u16 ABI major  u16 ABI minor
  *   sections: u32 tag, u64 length, payload
@@ -9,9 +9,10 @@
  * PNAM (text: parameter names and sizes), PARM (parameters, float32), OPTS
  * (optimizer state), RNGS (shuffle and module streams), PERM (the epoch's
  * example order), MONI (the monitor's running state, with the verdict's
- * classification of each monitored step: 24 bytes a step, where version 1
- * kept every layer's norm), THEO (the mean-field table), LOGS (byte length
- * of each log).  The reader checks the checksum
+ * classification of each monitored step: 28 bytes a step, 24 before
+ * version 3, where version 1 kept every layer's norm), THEO (the mean-field
+ * table), LOGS (byte length of each log), TIME (seconds since the run's
+ * and the epoch's start, since version 3).  The reader checks the checksum
  * and every length before it trusts a byte, and refuses a checkpoint of a
  * different experiment; it never writes anything.
  */
@@ -155,7 +156,7 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     put(&b, mon->last_norms, mon->n_layers * sizeof(double));
     for (size_t i = 0; i < mon->n_monitored; i++) {
         const gs_step_class *h = &mon->hist[i];
-        uint32_t kl[2] = {(uint32_t)h->kind, (uint32_t)h->layer};
+        uint32_t kl[3] = {(uint32_t)h->kind, (uint32_t)h->layer, (uint32_t)h->basis};
         put_u64(&b, h->step);
         put(&b, kl, sizeof kl);
         put_f64(&b, h->ratio);
@@ -176,6 +177,11 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     for (int k = 0; k < LOG_COUNT; k++)
         put_u64(&b, mon->log[k].written);
     put_section_buf(&w, "LOGS", &b);
+
+    double now = gs_now();
+    put_f64(&b, now - *c->t0);
+    put_f64(&b, now - *c->epoch_t0);
+    put_section_buf(&w, "TIME", &b);
     free(b.p);
 
     uint32_t crc = (uint32_t)w.crc;
@@ -248,7 +254,7 @@ static int parse(const unsigned char *data, size_t len, image *img, const char *
         off += (size_t)n;
     }
     static const char *const need[] = {"META", "PNAM", "PARM", "OPTS", "RNGS",
-                                       "PERM", "MONI", "THEO", "LOGS"};
+                                       "PERM", "MONI", "THEO", "LOGS", "TIME"};
     for (size_t k = 0; k < GS_ARRAY_LEN(need); k++) {
         int found = 0;
         for (size_t i = 0; i < img->n; i++)
@@ -460,7 +466,7 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     mon->ratio_first_last = get_f64(&mr);
     get(&mr, mon->eval, sizeof mon->eval);
     uint64_t nmon = get_u64(&mr), nl = get_u64(&mr);
-    if (mr.bad || nl != mon->n_layers || nmon > mr.s->len / 24) {
+    if (mr.bad || nl != mon->n_layers || nmon > mr.s->len / 28) {
         gs_err_set(err, "%s: corrupt monitor state", path);
         goto out;
     }
@@ -471,13 +477,15 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     mon->hist = gs_xrealloc(mon->hist, (nmon + 1) * sizeof *mon->hist);
     for (size_t i = 0; i < nmon; i++) {
         gs_step_class *h = &mon->hist[i];
-        uint32_t kl[2];
+        uint32_t kl[3];
         h->step = get_u64(&mr);
         get(&mr, kl, sizeof kl);
         h->ratio = get_f64(&mr);
         h->kind = (int32_t)kl[0];
         h->layer = (int32_t)kl[1];
-        if (h->kind < 0 || h->kind > 2 || h->layer < -1 || h->layer >= (int32_t)nl) {
+        h->basis = (int32_t)kl[2];
+        if (h->kind < 0 || h->kind > 2 || h->layer < -1 || h->layer >= (int32_t)nl ||
+            h->basis < 0 || h->basis >= GS_BASIS_COUNT) {
             gs_err_set(err, "%s: corrupt monitor state", path);
             goto out;
         }
@@ -497,7 +505,11 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     reader lr = {.s = find(&img, "LOGS")};
     for (int k = 0; k < LOG_COUNT; k++)
         log_offsets[k] = get_u64(&lr);
-    if (r.bad || mr.bad || tr.bad || lr.bad) {
+    reader cr = {.s = find(&img, "TIME")};
+    double now = gs_now(), run_s = get_f64(&cr), epoch_s = get_f64(&cr);
+    *c->t0 = now - run_s;
+    *c->epoch_t0 = now - epoch_s;
+    if (r.bad || mr.bad || tr.bad || lr.bad || cr.bad) {
         gs_err_set(err, "%s: truncated section", path);
         goto out;
     }

@@ -8,7 +8,7 @@
 #include "engine/theory.h"
 
 
-#define GS_CKPT_VERSION 2
+#define GS_CKPT_VERSION 3
 
 /* Where training stands: the next step to run. */
 typedef struct gs_position {
@@ -32,6 +32,10 @@ typedef struct gs_ckpt {
     gs_position *pos;
     gs_monitor *mon;
     gs_theory *theory;
+    /* gs_now() when the run and its epoch started: saved as the seconds
+       elapsed since, and moved back by those on loading, so that a resumed
+       run's times count every piece of it and none of the pauses. */
+    double *t0, *epoch_t0;
 } gs_ckpt;
 
 /* Flushes the logs, then writes DIR/checkpoint.bin atomically. */

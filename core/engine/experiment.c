@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -197,9 +198,20 @@ static int apply_override(config_t *cfg, const char *text, const char *label, gs
             char *endp;
             long idx = strtol(t + 1, &endp, 10);
             int type = config_setting_type(cur);
-            if (!close || endp != close || close[1] || idx < 0 ||
-                (type != CONFIG_TYPE_LIST && type != CONFIG_TYPE_ARRAY) ||
-                idx >= config_setting_length(cur)) {
+            int is_list = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
+            if (close && endp == close && !close[1] && is_list &&
+                (idx < 0 || idx >= config_setting_length(cur))) {
+                /* strtok_r cut the path at the dots; join what came before */
+                char where[512] = "";
+                for (int k = 0, n = 0; k < i && n < (int)sizeof where; k++)
+                    n += snprintf(where + n, sizeof where - (size_t)n, "%s%s", k ? "." : "",
+                                  tokens[k]);
+                gs_err_set(err, "%s: index %ld out of range: %s has %d element%s", label, idx,
+                           where, config_setting_length(cur),
+                           config_setting_length(cur) == 1 ? "" : "s");
+                goto out;
+            }
+            if (!close || endp != close || close[1] || !is_list) {
                 gs_err_set(err, "%s: '%s' does not name an element of a list", label, t);
                 goto out;
             }
@@ -424,7 +436,8 @@ static int resolve_model(const gs_registry *reg, config_t *cfg, gs_variant *v, g
                 const char *dn = config_setting_name(d);
                 if (!strcmp(dn, "layers"))
                     continue;
-                if (gs_schema_index(info->component->params, dn) < 0)
+                int pi = gs_schema_index(info->component->params, dn);
+                if (pi < 0 || !gs_param_accepts(reg, &info->component->params[pi], d))
                     continue;
                 used[k] = 1;
                 if (!config_setting_get_member(merged, dn))
@@ -444,8 +457,8 @@ static int resolve_model(const gs_registry *reg, config_t *cfg, gs_variant *v, g
         config_setting_t *d = config_setting_get_elem(model, (unsigned)k);
         if (!used[k] && strcmp(config_setting_name(d), "layers") != 0) {
             gs_err_set(err,
-                       "%s: model: key '%s' is neither 'layers' nor a parameter of any of its "
-                       "layers",
+                       "%s: model: key '%s' is neither 'layers' nor a parameter of that type "
+                       "in any of its layers",
                        where_of(o, d, w, sizeof w), config_setting_name(d));
             rc = -1;
         }
@@ -551,12 +564,115 @@ static int build_variant(const gs_registry *reg, const char *path, const char *d
     return rc;
 }
 
+/* Every variant of the file has a valid, unique name and a well-formed
+   set list, whichever of them are selected. */
+static int check_variant_defs(const config_setting_t *vars, const gs_origin *fo, gs_error *err)
+{
+    char w[1024];
+    for (int i = 0; i < config_setting_length(vars); i++) {
+        const config_setting_t *vdef = config_setting_get_elem(vars, (unsigned)i);
+        const config_setting_t *vn = config_setting_type(vdef) == CONFIG_TYPE_GROUP
+                                         ? config_setting_get_member(vdef, "name")
+                                         : NULL;
+        if (!vn || config_setting_type(vn) != CONFIG_TYPE_STRING ||
+            !valid_variant_name(config_setting_get_string(vn))) {
+            gs_err_set(err,
+                       "%s: each variant needs name = \"NAME\" (letters, digits, '-', '_', "
+                       "'.')",
+                       where_of(fo, vn ? vn : vdef, w, sizeof w));
+            return -1;
+        }
+        for (int j = 0; j < i; j++) {
+            const config_setting_t *prev = config_setting_get_elem(vars, (unsigned)j);
+            if (!strcmp(config_setting_get_string(config_setting_get_member(prev, "name")),
+                        config_setting_get_string(vn))) {
+                gs_err_set(err, "%s: duplicate variant name '%s'", where_of(fo, vn, w, sizeof w),
+                           config_setting_get_string(vn));
+                return -1;
+            }
+        }
+        const config_setting_t *sets = config_setting_get_member(vdef, "set");
+        if (sets) {
+            int t = config_setting_type(sets);
+            int ok = t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY;
+            for (int k = 0; ok && k < config_setting_length(sets); k++)
+                ok = config_setting_type(config_setting_get_elem(sets, (unsigned)k)) ==
+                     CONFIG_TYPE_STRING;
+            if (!ok) {
+                gs_err_set(err, "%s: set must be a list of \"KEY=VALUE\" strings",
+                           where_of(fo, sets, w, sizeof w));
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int selected(const gs_run_options *opt, const char *label)
+{
+    if (!opt || !opt->n_variants)
+        return 1;
+    for (size_t i = 0; i < opt->n_variants; i++)
+        if (!strcmp(opt->variants[i], label))
+            return 1;
+    return 0;
+}
+
+/* Each name that --variant asks for is one of the file's variants. */
+static int select_variants(const config_setting_t *vars, const char *path,
+                           const gs_run_options *opt, gs_error *err)
+{
+    int n = config_setting_length(vars);
+    for (size_t i = 0; opt && i < opt->n_variants; i++) {
+        int found = 0;
+        for (int k = 0; k < n && !found; k++)
+            found = !strcmp(opt->variants[i], config_setting_get_string(config_setting_get_member(
+                                                  config_setting_get_elem(vars, (unsigned)k),
+                                                  "name")));
+        if (found)
+            continue;
+        size_t len = 0;
+        char names[1024] = "";
+        for (int k = 0; k < n; k++) {
+            const char *name = config_setting_get_string(
+                config_setting_get_member(config_setting_get_elem(vars, (unsigned)k), "name"));
+            if (len < sizeof names)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", k ? ", " : "",
+                                        name);
+        }
+        gs_err_set(err, "%s: --variant %s: no such variant (the variants: %s)", path,
+                   opt->variants[i], names);
+        return -1;
+    }
+    return 0;
+}
+
+/* The variants list is the file's alone: an override of it would be
+   ignored, since each variant is built from the file without it. */
+static int check_sets(const gs_run_options *opt, gs_error *err)
+{
+    for (size_t i = 0; opt && i < opt->n_sets; i++) {
+        const char *key = opt->sets[i];
+        while (isspace((unsigned char)*key))
+            key++;
+        size_t len = strcspn(key, ".=[ \t");
+        if (len == 8 && !strncmp(key, "variants", 8)) {
+            gs_err_set(err,
+                       "--set %s: variants cannot be set from the command line; choose "
+                       "variants with --variant NAME, or edit the file's variants list",
+                       opt->sets[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
                                   const gs_run_options *opt, gs_error *err)
 {
     char real[PATH_MAX];
     if (!realpath(path, real)) {
-        gs_err_set(err, "%s: cannot read experiment file", path);
+        gs_err_set(err, "%s: cannot read experiment file: %s", path, strerror(errno));
         return NULL;
     }
     char *dcopy = gs_xstrdup(real), *bcopy = gs_xstrdup(path);
@@ -568,7 +684,7 @@ gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
     gs_experiment *e = gs_xcalloc(1, sizeof *e);
     e->path = gs_xstrdup(path);
     config_t cfg;
-    if (gs_config_read_file(&cfg, path, dir, err) < 0)
+    if (check_sets(opt, err) < 0 || gs_config_read_file(&cfg, path, dir, err) < 0)
         goto fail;
     gs_origin fo = {.default_file = path};
     const config_setting_t *vars = config_lookup(&cfg, "variants");
@@ -585,51 +701,23 @@ gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
             goto fail_cfg;
         }
         e->has_variants = 1;
-        e->n_variants = (size_t)config_setting_length(vars);
-    } else {
-        e->n_variants = 1;
+        if (check_variant_defs(vars, &fo, err) < 0 || select_variants(vars, path, opt, err) < 0)
+            goto fail_cfg;
+    } else if (opt && opt->n_variants) {
+        gs_err_set(err, "%s: --variant %s: the experiment has no variants", path,
+                   opt->variants[0]);
+        goto fail_cfg;
     }
-    e->variants = gs_xcalloc(e->n_variants, sizeof *e->variants);
-    for (size_t i = 0; i < e->n_variants; i++) {
-        gs_variant *v = &e->variants[i];
-        const config_setting_t *vdef = NULL;
-        if (vars) {
-            vdef = config_setting_get_elem(vars, (unsigned)i);
-            const config_setting_t *vn =
-                config_setting_type(vdef) == CONFIG_TYPE_GROUP
-                    ? config_setting_get_member(vdef, "name")
-                    : NULL;
-            if (!vn || config_setting_type(vn) != CONFIG_TYPE_STRING ||
-                !valid_variant_name(config_setting_get_string(vn))) {
-                gs_err_set(err,
-                           "%s: each variant needs name = \"NAME\" (letters, digits, '-', '_', "
-                           "'.')",
-                           where_of(&fo, vn ? vn : vdef, w, sizeof w));
-                goto fail_cfg;
-            }
-            for (size_t j = 0; j < i; j++)
-                if (!strcmp(e->variants[j].label, config_setting_get_string(vn))) {
-                    gs_err_set(err, "%s: duplicate variant name '%s'",
-                               where_of(&fo, vn, w, sizeof w), config_setting_get_string(vn));
-                    goto fail_cfg;
-                }
-            const config_setting_t *sets = config_setting_get_member(vdef, "set");
-            if (sets) {
-                int t = config_setting_type(sets);
-                int ok = t == CONFIG_TYPE_LIST || t == CONFIG_TYPE_ARRAY;
-                for (int k = 0; ok && k < config_setting_length(sets); k++)
-                    ok = config_setting_type(config_setting_get_elem(sets, (unsigned)k)) ==
-                         CONFIG_TYPE_STRING;
-                if (!ok) {
-                    gs_err_set(err, "%s: set must be a list of \"KEY=VALUE\" strings",
-                               where_of(&fo, sets, w, sizeof w));
-                    goto fail_cfg;
-                }
-            }
-            v->label = gs_xstrdup(config_setting_get_string(vn));
-        } else {
-            v->label = gs_xstrdup("");
-        }
+    size_t n_defs = vars ? (size_t)config_setting_length(vars) : 1;
+    e->variants = gs_xcalloc(n_defs, sizeof *e->variants);
+    for (size_t k = 0; k < n_defs; k++) {
+        const config_setting_t *vdef = vars ? config_setting_get_elem(vars, (unsigned)k) : NULL;
+        const char *label =
+            vdef ? config_setting_get_string(config_setting_get_member(vdef, "name")) : "";
+        if (vdef && !selected(opt, label))
+            continue;
+        gs_variant *v = &e->variants[e->n_variants++];
+        v->label = gs_xstrdup(label);
         if (build_variant(reg, path, dir, stem, vdef, &fo, opt, v, err) < 0)
             goto fail_cfg;
         if (opt && opt->seed >= 0)

@@ -18,11 +18,19 @@ typedef struct gs_tensor_stats {
 } gs_tensor_stats;
 
 /* One monitored step as the verdict sees it (docs/CONFIG.md#verdict). */
+enum gs_verdict_basis {
+    GS_BASIS_WEIGHT_GRAD, /* ratio: a layer's weight-gradient norm over the last layer's */
+    GS_BASIS_SIGNAL,      /* ratio: a layer's input-gradient norm over the last layer's */
+    GS_BASIS_GLOBAL,      /* ratio: the global gradient norm over the first step's */
+    GS_BASIS_COUNT
+};
+
 typedef struct gs_step_class {
     uint64_t step;
     int32_t kind;  /* 0 healthy, 1 vanishing, 2 exploding */
     int32_t layer; /* the layer that crossed the threshold, -1 if none */
-    double ratio;  /* its weight-gradient norm over the last layer's */
+    int32_t basis; /* which test it failed: enum gs_verdict_basis */
+    double ratio;  /* the measure that crossed it (see enum gs_verdict_basis) */
 } gs_step_class;
 
 /* In the order of rundir/format.h's gs_log_id.  series.csv is created by

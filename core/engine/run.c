@@ -33,12 +33,20 @@ static void print_layer_table(FILE *out, const gs_result *res, size_t n)
         fprintf(out, "%-6zu", l);
         for (size_t i = 0; i < n; i++) {
             if (l < res[i].n_layers && isfinite(res[i].first_norm[l]))
-                fprintf(out, "  %12.3e -> %-11.3e", res[i].first_norm[l], res[i].last_norm[l]);
+                fprintf(out, "  %12.4g -> %-11.4g", res[i].first_norm[l], res[i].last_norm[l]);
             else
                 fprintf(out, "  %-27s", "-");
         }
         fputc('\n', out);
     }
+    /* a diverged run's last column is its last monitored step, which may
+       hold the non-finite values themselves */
+    for (size_t i = 0; i < n; i++)
+        if (res[i].status == GS_STATUS_DIVERGED)
+            fprintf(out, "%s diverged at step %llu: the last finite step was %lld; its last "
+                         "column is step %llu\n",
+                    label_of(&res[i]), (unsigned long long)res[i].steps,
+                    (long long)res[i].steps - 1, (unsigned long long)res[i].last_monitored);
 }
 
 static void print_comparison(FILE *out, const gs_result *res, size_t n)
@@ -47,7 +55,8 @@ static void print_comparison(FILE *out, const gs_result *res, size_t n)
             "verdict", "steps", "train_loss", "val_loss", "val_acc", "test_acc", "grad_ratio",
             "time_s");
     for (size_t i = 0; i < n; i++)
-        fprintf(out, "%-20s %-10s %-10s %8llu %10.4f %10.4f %9.4f %9.4f %12.3e %8.2f\n",
+        /* %g: a diverging loss of 1e30 keeps its column */
+        fprintf(out, "%-20s %-10s %-10s %8llu %10.4g %10.4g %9.4f %9.4f %12.4g %8.2f\n",
                 label_of(&res[i]), gs_status_name(res[i].status), res[i].verdict.verdict,
                 (unsigned long long)res[i].steps, res[i].train_loss, res[i].val_loss,
                 res[i].val_acc, res[i].test_acc, res[i].ratio, res[i].seconds);
@@ -67,7 +76,7 @@ static void print_comparison(FILE *out, const gs_result *res, size_t n)
                     "this depth", "measured");
         char span[32];
         snprintf(span, sizeof span, "%zu-%zu", t->first, t->last);
-        fprintf(out, "%-20s %-9s %-11s %9.4f %9.4f %10.4f %10.4f %10.4f\n", label_of(&res[i]),
+        fprintf(out, "%-20s %-9s %-11s %9.4g %9.4g %10.4g %10.4g %10.4g\n", label_of(&res[i]),
                 span, t->activation, t->sigma_w2, t->sigma_b2, t->chi_predicted, t->chi_path,
                 t->chi_measured);
     }
@@ -77,6 +86,72 @@ static void print_tables(FILE *out, const gs_result *res, size_t n)
 {
     print_layer_table(out, res, n);
     print_comparison(out, res, n);
+}
+
+/* Per-example dimensions joined by 'x', as model.csv writes them. */
+static void shape_text(char *buf, size_t n, const gs_shape *s)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < s->ndim && len < n; d++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%zu", d ? "x" : "", s->dims[d]);
+}
+
+/* Trainable values of top-level layer l (buffers such as running
+   statistics are not parameters). */
+static size_t layer_params(const gs_model *m, size_t l)
+{
+    size_t n = 0;
+    for (size_t p = 0; p < m->n_params; p++)
+        if (m->params[p]->layer == (int)l && m->params[p]->pub.role != GS_ROLE_BUFFER)
+            n += m->params[p]->numel;
+    return n;
+}
+
+int gs_experiment_describe(const gs_experiment *e, size_t i, FILE *f, gs_error *err)
+{
+    if (i >= e->n_variants) {
+        gs_err_set(err, "no variant %zu", i);
+        return GS_EXIT_INPUT;
+    }
+    const gs_variant *v = &e->variants[i];
+    gs_trainer t;
+    if (gs_trainer_prepare(&t, v, err) < 0) {
+        gs_trainer_free(&t);
+        if (e->has_variants)
+            gs_err_prefix(err, "variant '%s': ", v->label);
+        return GS_EXIT_INPUT;
+    }
+    const gs_model *m = t.model;
+    fprintf(f, "%s%s:\n  %-24s %-14s %-12s %-12s %12s\n", v->label[0] ? "variant " : "",
+            v->label[0] ? v->label : e->name, "layer", "type", "in", "out", "parameters");
+    /* Top-level layer l is copy r of the configuration's layer entry k, as
+       model.csv numbers them. */
+    size_t l = 0, total = 0;
+    for (size_t k = 0; k < v->n_layers; k++)
+        for (int64_t r = 0; r < v->layers[k].repeat && l < m->n_layers; r++, l++) {
+            const gs_module *mod = m->layers[l];
+            char where[96];
+            if (v->layers[k].repeat > 1)
+                snprintf(where, sizeof where, "%zu model.layers.[%zu]#%lld", l, k, (long long)r);
+            else
+                snprintf(where, sizeof where, "%zu model.layers.[%zu]", l, k);
+            size_t np = layer_params(m, l);
+            total += np;
+            char in[64], out[64];
+            shape_text(in, sizeof in, &mod->in);
+            shape_text(out, sizeof out, &mod->out);
+            fprintf(f, "  %-24s %-14s %-12s %-12s %12zu\n", where, gs_module_type(mod), in, out,
+                    np);
+        }
+    size_t batch = (size_t)v->training[T_BATCH].i;
+    size_t steps = (t.n_train + batch - 1) / batch;
+    long long epochs = (long long)v->training[T_EPOCHS].i;
+    fprintf(f, "  %zu parameters; %zu training examples, batch %zu: %zu steps per epoch, %lld "
+               "epoch%s\n",
+            total, t.n_train, batch, steps, epochs, epochs == 1 ? "" : "s");
+    gs_trainer_free(&t);
+    return GS_EXIT_OK;
 }
 
 static char *default_dir(const gs_experiment *e)
@@ -138,6 +213,22 @@ static int create_dirs(gs_experiment *e, const char *root, gs_result *res, int w
     return 0;
 }
 
+/* GS_EXIT_DIVERGED, naming the runs, when any of res[0..n) diverged. */
+static int fail_on_diverge(const gs_result *res, size_t n, gs_error *err)
+{
+    size_t len = 0, bad = 0;
+    char names[1024] = "";
+    for (size_t i = 0; i < n; i++)
+        if (res[i].status == GS_STATUS_DIVERGED && len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", bad++ ? ", " : "",
+                                    label_of(&res[i]));
+    if (!bad)
+        return GS_EXIT_OK;
+    gs_err_set(err, "%zu run%s diverged (%s); exit status %d for --fail-on-diverge", bad,
+               bad == 1 ? "" : "s", names, GS_EXIT_DIVERGED);
+    return GS_EXIT_DIVERGED;
+}
+
 static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err)
 {
     FILE *out = opt && opt->out ? opt->out : stdout;
@@ -176,6 +267,8 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
         }
         t.comm = comm;
         t.writer = writer;
+        t.variant = i;
+        t.n_variants = n;
         rc = gs_train(&t, res[i].dir, out, quiet, 0, &res[i], err);
         gs_trainer_free(&t);
     }
@@ -190,6 +283,10 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
         print_tables(out, res, n);
         fprintf(out, "\nrun directory: %s\n", root);
     }
+    if (rc > 128)
+        gs_err_interrupted(err, rc, root);
+    if (rc == GS_EXIT_OK && opt && opt->fail_on_diverge)
+        rc = fail_on_diverge(res, n, err);
     free(root);
     for (size_t k = 0; k < n; k++)
         gs_result_free(&res[k]);
@@ -232,30 +329,58 @@ static int finished(const char *dir, gs_error *err)
     return gs_status_finished(s.status);
 }
 
-/* Resumes dirs[0..n) in turn; res receives the ones it trained, *done
-   their count. */
+/* A finished run's row of the final tables, from its summary.json: the
+   tables list every run of the directory, not only the ones resumed. */
+static void result_from_summary(const char *dir, gs_result *r)
+{
+    gs_summary s;
+    gs_error ignored;
+    if (gs_summary_read(dir, &s, &ignored) != 0)
+        return;
+    r->status = s.status;
+    r->verdict.verdict = gs_verdict_name(s.verdict);
+    r->steps = s.steps;
+    r->train_loss = s.train_loss;
+    r->train_acc = s.train_accuracy;
+    r->val_loss = s.val_loss;
+    r->val_acc = s.val_accuracy;
+    r->test_loss = s.test_loss;
+    r->test_acc = s.test_accuracy;
+    r->ratio = s.grad_ratio_first_last;
+    r->seconds = s.wall_time_s;
+}
+
+/* Resumes dirs[0..n) in turn, with res[i] for dirs[i]: the finished ones'
+   from their summaries. */
 static int resume_dirs(const gs_registry *reg, char **dirs, size_t n, const gs_run_options *opt,
-                       gs_result *res, size_t *done, gs_error *err)
+                       gs_result *res, gs_error *err)
 {
     FILE *out = opt && opt->out ? opt->out : stdout;
     const gs_comm *comm = opt ? opt->comm : NULL;
     int writer = !comm || comm->rank == 0;
     int quiet = (opt && opt->quiet) || !writer;
     int rc = GS_EXIT_OK;
+    size_t trained = 0;
     for (size_t i = 0; i < n && rc == GS_EXIT_OK; i++) {
         const char *label = strrchr(dirs[i], '/') ? strrchr(dirs[i], '/') + 1 : dirs[i];
+        gs_result *r = &res[i];
+        r->label = gs_xstrdup(label);
+        snprintf(r->dir, sizeof r->dir, "%s", dirs[i]);
         int fin = finished(dirs[i], err);
         if (fin < 0)
             return GS_EXIT_INPUT;
         if (fin) {
             if (!quiet)
                 fprintf(out, "%s: already finished\n", dirs[i]);
+            result_from_summary(dirs[i], r);
             continue;
         }
         char *cfg = gs_xasprintf("%s/%s", dirs[i], GS_FILE_CONFIG);
         gs_run_options o = opt ? *opt : (gs_run_options){.seed = -1};
         o.sets = NULL;
         o.n_sets = 0;
+        o.variants = NULL;
+        o.n_variants = 0;
         o.seed = -1;
         gs_experiment *e = gs_experiment_load(reg, cfg, &o, err);
         free(cfg);
@@ -267,19 +392,19 @@ static int resume_dirs(const gs_registry *reg, char **dirs, size_t n, const gs_r
             gs_experiment_free(e);
             return GS_EXIT_INPUT;
         }
-        gs_result *r = &res[(*done)++];
-        r->label = gs_xstrdup(label);
-        snprintf(r->dir, sizeof r->dir, "%s", dirs[i]);
         if (!quiet)
             fprintf(out, "%s: %s -> %s\n", label, e->variants[0].name, dirs[i]);
         t.comm = comm;
         t.writer = writer;
+        t.variant = i;
+        t.n_variants = n;
         rc = gs_train(&t, dirs[i], out, quiet, 1, r, err);
+        trained++;
         gs_trainer_free(&t);
         gs_experiment_free(e);
     }
-    if (rc == GS_EXIT_OK && !quiet && *done)
-        print_tables(out, res, *done);
+    if (rc == GS_EXIT_OK && !quiet && trained)
+        print_tables(out, res, n);
     return rc;
 }
 
@@ -327,10 +452,9 @@ int gs_resume(const gs_registry *reg, const char *dir, const gs_run_options *opt
         return GS_EXIT_INPUT;
     int writer = !opt || !opt->comm || opt->comm->rank == 0;
     gs_result *res = gs_xcalloc(n, sizeof *res);
-    size_t done = 0;
     gs_signal_guard g;
     gs_signals_catch(&g);
-    int rc = resume_dirs(reg, dirs, n, opt, res, &done, err);
+    int rc = resume_dirs(reg, dirs, n, opt, res, err);
     gs_signals_restore(&g);
     /* an experiment's index.csv: the statuses now (the error stays the
        first one) */
@@ -338,7 +462,11 @@ int gs_resume(const gs_registry *reg, const char *dir, const gs_run_options *opt
     if (writer && !has_config(dir) &&
         gs_refresh_index(dir, rc == GS_EXIT_OK ? err : &ignored) < 0 && rc == GS_EXIT_OK)
         rc = GS_EXIT_RUNTIME;
-    for (size_t i = 0; i < done; i++) {
+    if (rc > 128)
+        gs_err_interrupted(err, rc, dir);
+    if (rc == GS_EXIT_OK && opt && opt->fail_on_diverge)
+        rc = fail_on_diverge(res, n, err);
+    for (size_t i = 0; i < n; i++) {
         free((char *)res[i].label);
         gs_result_free(&res[i]);
     }

@@ -21,9 +21,15 @@
 #include "rundir/format.h"
 #include "rundir/rundir.h"
 
-enum { GRID = 8001 };
+/* Each side of z = 0 by Simpson's rule on its own, [-Z_MAX, 0] and
+   [0, Z_MAX], so that a kink at 0 (the ReLU family, SELU) costs no
+   accuracy: the two nodes at 0 take the one-sided limits of f and f'. */
+enum { HALF = 4000, GRID = 2 * (HALF + 1) };
 #define Z_MAX 10.0
-
+/* where the one-sided limits at 0 are taken: a normal number in float too */
+#define Z_KINK 1e-30
+/* below this variance the fixed point is taken to be 0 */
+#define Q_ZERO 1e-20
 typedef struct act_eval {
     const gs_activation_ops *ops;
     gs_act_call call;
@@ -48,13 +54,14 @@ static void eval_f32(act_eval *a)
     free(buf);
 }
 
-/* E[f(sqrt(q) z)^2] and E[f'(sqrt(q) z)^2] by the trapezoid rule on
-   [-10, 10]; the grid has a node at 0, where rectifiers have their kink. */
+/* E[f(sqrt(q) z)^2] and E[f'(sqrt(q) z)^2], z ~ N(0, 1). */
 static void moments(act_eval *a, double q, double *e_phi2, double *e_dphi2)
 {
     double s = sqrt(q > 0 ? q : 0);
     for (size_t i = 0; i < GRID; i++)
         a->h[i] = s * a->z[i];
+    a->h[HALF] = -Z_KINK;
+    a->h[HALF + 1] = Z_KINK;
     if (a->ops && !a->ops->forward_f64) {
         eval_f32(a);
     } else if (a->ops) {
@@ -72,6 +79,72 @@ static void moments(act_eval *a, double q, double *e_phi2, double *e_dphi2)
     }
     *e_phi2 = p;
     *e_dphi2 = dp;
+}
+
+/* q -> sigma_w^2 E[f(sqrt(q) z)^2] + sigma_b^2, minus q */
+static double excess(act_eval *a, double q, double sw2, double sb2)
+{
+    double ep, edp;
+    moments(a, q, &ep, &edp);
+    return sw2 * ep + sb2 - q;
+}
+
+/*
+ * The fixed point q* the variance reaches from q = 1: iterated while that
+ * converges fast, then, where the map only creeps (tanh with sigma_w^2
+ * just above 1, whose q* is small and approached at a rate near 1), the
+ * root of excess() bracketed by powers of 100 on that side and bisected on
+ * a log scale.  0 when the variance dies out (no positive root below),
+ * INFINITY when it grows without bound (none up to 1e12).
+ */
+static double fixed_point(act_eval *a, double sw2, double sb2)
+{
+    double q = 1.0;
+    for (int it = 0; it < 200; it++) {
+        double next = excess(a, q, sw2, sb2) + q;
+        if (!isfinite(next) || next > 1e12)
+            return INFINITY;
+        if (next < Q_ZERO)
+            return 0.0;
+        int done = fabs(next - q) <= 1e-13 * q;
+        q = next;
+        if (done)
+            return q;
+    }
+    double e = excess(a, q, sw2, sb2);
+    if (e == 0.0)
+        return q;
+    /* the root lies on the side the map moves towards */
+    double lo = q, hi = q, step = e > 0 ? 100.0 : 0.01;
+    for (;;) {
+        double next = lo * step;
+        if (next > 1e12)
+            return INFINITY;
+        if (next < Q_ZERO)
+            return 0.0;
+        double en = excess(a, next, sw2, sb2);
+        if (!isfinite(en))
+            return INFINITY;
+        if ((en > 0) != (e > 0)) {
+            lo = e > 0 ? q : next;
+            hi = e > 0 ? next : q;
+            break;
+        }
+        q = next;
+        e = en;
+        lo = hi = q;
+    }
+    /* excess(lo) > 0 > excess(hi) */
+    while (hi / lo - 1 > 1e-14) {
+        double mid = sqrt(lo * hi);
+        if (mid <= lo || mid >= hi)
+            break;
+        if (excess(a, mid, sw2, sb2) > 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return sqrt(lo * hi);
 }
 
 static gs_module *activation_of(const gs_model *m, size_t layer)
@@ -107,7 +180,7 @@ static const gs_param_rec *square_weight(const gs_model *m, size_t layer, const 
 
 static const char *act_name(const gs_module *a) { return a ? a->info->component->name : "identity"; }
 
-void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
+void gs_theory_compute(const gs_model *m, const double *ig, const gs_comm *comm, gs_theory *t)
 {
     memset(t, 0, sizeof *t);
     /* the longest run of square dense layers of one width and activation */
@@ -123,7 +196,9 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
         size_t e = l + 1;
         while (e < m->n_layers) {
             const gs_param_rec *b2, *w2 = square_weight(m, e, &b2);
-            if (!w2 || w2->pub.value.dims[0] != width || strcmp(act_name(activation_of(m, e)), name))
+            /* one sigma_b^2 serves the stack: its layers all have a bias or none has */
+            if (!w2 || w2->pub.value.dims[0] != width || !b2 != !b ||
+                strcmp(act_name(activation_of(m, e)), name))
                 break;
             e++;
         }
@@ -164,51 +239,34 @@ void gs_theory_compute(const gs_model *m, const double *ig, gs_theory *t)
                                 .channels = 1, .positions = 1, .theta = nt ? a->theta : NULL,
                                 .n_theta = nt};
     }
-    double hz = 2 * Z_MAX / (GRID - 1);
-    for (size_t i = 0; i < GRID; i++) {
-        a->z[i] = -Z_MAX + hz * (double)i;
-        a->w[i] = hz * exp(-0.5 * a->z[i] * a->z[i]) / sqrt(2 * M_PI) *
-                  (i == 0 || i == GRID - 1 ? 0.5 : 1.0);
-        a->ones[i] = 1.0;
+    double hz = Z_MAX / HALF;
+    for (size_t i = 0; i <= HALF; i++) {
+        /* Simpson: 1 4 2 4 ... 2 4 1, times h/3 */
+        double simpson = (i == 0 || i == HALF ? 1.0 : i % 2 ? 4.0 : 2.0) * hz / 3;
+        double z = hz * (double)i, w = simpson * exp(-0.5 * z * z) / sqrt(2 * M_PI);
+        /* left side from -Z_MAX up to 0, right side from 0 up */
+        a->z[HALF - i] = -z;
+        a->z[HALF + 1 + i] = z;
+        a->w[HALF - i] = a->w[HALF + 1 + i] = w;
     }
+    for (size_t i = 0; i < GRID; i++)
+        a->ones[i] = 1.0;
     t->sigma_w2 = sw / nw;
     t->sigma_b2 = nb ? sb / nb : 0.0;
-    double q = 1.0, ep, edp;
-    int unbounded = 0, converged = 0, growing = 0;
-    for (int it = 0; it < 5000 && !converged; it++) {
-        moments(a, q, &ep, &edp);
-        double next = t->sigma_w2 * ep + t->sigma_b2;
-        /* No finite fixed point (an unbounded activation above criticality):
-           chi is then taken where the variance has grown to, and for
-           positively homogeneous activations (ReLU family) it does not
-           depend on the variance at all. */
-        if (!isfinite(next) || next > 1e12) {
-            unbounded = 1;
-            break;
-        }
-        double dq = fabs(next - q);
-        growing = next > q;
-        q = next;
-        converged = dq <= 1e-12 * (q > 1e-300 ? q : 1e-300) || q < 1e-12;
-    }
-    /* Not converged after 5000 layers: the map creeps along a marginal
-       direction, towards infinity (ReLU just above criticality) or towards
-       the fixed point 0 (tanh at sigma_w^2 = 1, where q falls like 1/l). */
-    int to_zero = 0;
-    if (!converged && !unbounded) {
-        if (growing)
-            unbounded = 1;
-        else
-            to_zero = 1; /* chi is the limit from above: evaluated at the last q */
-    }
-    moments(a, q, &ep, &edp);
-    t->q_star = unbounded ? INFINITY : to_zero ? 0.0 : q;
+    double ep, edp;
+    t->q_star = fixed_point(a, t->sigma_w2, t->sigma_b2);
+    /* chi where the variance settles: at q*, at its limit 0 from above, or
+       (no finite fixed point) far out, where the ReLU family's chi no longer
+       depends on q */
+    moments(a, t->q_star == 0 ? Q_ZERO : isinf(t->q_star) ? 1e12 : t->q_star, &ep, &edp);
     t->chi_predicted = t->sigma_w2 * edp;
     /* The same recursion from the variance this network's stack really
        receives (its input at initialization), layer by layer. */
     const gs_tensor *x = &m->acts[best_first];
-    size_t nx = gs_tensor_numel(x);
-    t->q_in = t->sigma_w2 * gs_sumsq(x->dtype, nx, x->data) / (double)(nx ? nx : 1) + t->sigma_b2;
+    double in[2] = {gs_sumsq(x->dtype, gs_tensor_numel(x), x->data), (double)gs_tensor_numel(x)};
+    if (comm && gs_dp_sum_f64(comm, in, 2) < 0)
+        in[0] = NAN; /* the exchange failed: no path to predict */
+    t->q_in = t->sigma_w2 * in[0] / (in[1] > 0 ? in[1] : 1) + t->sigma_b2;
     double qp = t->q_in, log_chi = 0;
     for (size_t l = best_first; l <= last; l++) {
         moments(a, qp, &ep, &edp);
@@ -240,7 +298,7 @@ int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err)
     FILE *f = mf.f;
     gs_format_write_header(f, &gs_theory_format, 0);
     if (t->valid)
-        fprintf(f, "%zu,%zu,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", t->first, t->last,
+        fprintf(f, "%zu,%zu,%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", t->first, t->last,
                 t->activation, t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted,
                 t->chi_measured, t->q_in, t->chi_path);
     return gs_memfile_commit(&mf, dir, gs_theory_format.file, err);

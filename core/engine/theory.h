@@ -16,7 +16,11 @@ typedef struct gs_theory {
     double q_in, chi_path;
 } gs_theory;
 
-void gs_theory_compute(const gs_model *m, const double *first_input_grad, gs_theory *t);
+/* first_input_grad: ||dL/dx|| of every layer over the global batch.  With
+   comm (NULL: one process), every rank calls it; the input variance is then
+   summed across ranks, so that the table does not depend on their count. */
+void gs_theory_compute(const gs_model *m, const double *first_input_grad, const gs_comm *comm,
+                       gs_theory *t);
 int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err);
 
 #endif

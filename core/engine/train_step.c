@@ -57,13 +57,14 @@ static gs_step_outcome diverged(gs_run *run, int in_loss, size_t step)
     return GS_STEP_DIVERGED;
 }
 
-/* dL/dx of every layer at initialization, for the mean-field comparison. */
-static void theory_at_init(const gs_model *m, gs_theory *t)
+/* dL/dx of every layer at initialization (over the global batch: forward
+   sums dact_sumsq across ranks), for the mean-field comparison. */
+static void theory_at_init(const gs_model *m, const gs_comm *comm, gs_theory *t)
 {
     double *ig = gs_xcalloc(m->n_layers + 1, sizeof *ig);
     for (size_t l = 0; l < m->n_layers; l++)
         ig[l] = sqrt(m->dact_sumsq[l]);
-    gs_theory_compute(m, ig, t);
+    gs_theory_compute(m, ig, comm, t);
     free(ig);
 }
 
@@ -104,7 +105,12 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
     }
     double sums[3] = {*loss * (double)cnt, (double)*correct, gs_stop_signal() ? 1.0 : 0.0};
     m->grads_zero = 0; /* the sum below writes them */
-    if (gs_dp_sum_f32(comm, m->grads, m->total) < 0 || gs_dp_sum_f64(comm, sums, 3) < 0) {
+    /* The monitor's input-gradient norms, over the global batch too: the
+       shards' rows of dL/dx are disjoint, so their squares add up. */
+    if (m->monitoring && !cnt)
+        memset(m->dact_sumsq, 0, m->n_layers * sizeof *m->dact_sumsq);
+    if (gs_dp_sum_f32(comm, m->grads, m->total) < 0 || gs_dp_sum_f64(comm, sums, 3) < 0 ||
+        (m->monitoring && gs_dp_sum_f64(comm, m->dact_sumsq, m->n_layers) < 0)) {
         gs_err_set(err, "data-parallel: exchanging gradients between ranks failed");
         return -1;
     }
@@ -114,7 +120,10 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
     return 0;
 }
 
-/* Clipping by value, then by the global norm, in place. */
+/* Clipping by value, then by the global norm, in place.  gnorm is the raw
+   gradients' norm (metrics.csv's grad_norm); as torch's clip_grad_value_
+   then clip_grad_norm_, the norm clip measures the clamped gradients, so
+   it is recomputed, per tensor in gnorm's order, after a value clip. */
 static void clip(const gs_trainer *t, double gnorm)
 {
     gs_model *m = t->model;
@@ -125,6 +134,12 @@ static void clip(const gs_trainer *t, double gnorm)
         float c = (float)clip_value;
         for (size_t i = 0; i < m->total; i++)
             g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+        if (clip_norm > 0) {
+            double gsq = 0;
+            for (size_t i = 0; i < m->n_params; i++)
+                gsq += gs_sumsq(GS_F32, m->params[i]->numel, m->params[i]->pub.grad.data);
+            gnorm = sqrt(gsq);
+        }
     }
     if (clip_norm > 0) {
         /* torch.nn.utils.clip_grad_norm_: scale = max_norm / (norm + 1e-6), capped at 1 */
@@ -206,7 +221,7 @@ gs_step_outcome gs_train_step(gs_run *run, gs_error *err)
         return GS_STEP_FAILED;
     double gnorm = sqrt(gsq);
     if (step == 0)
-        theory_at_init(m, &run->r->theory);
+        theory_at_init(m, t->comm, &run->r->theory);
     if (!isfinite(gnorm)) {
         if (monitored ? gs_monitor_commit(mon, m, err) < 0 : 0)
             return GS_STEP_FAILED;

@@ -45,6 +45,39 @@ void gs_signals_restore(gs_signal_guard *g)
 
 int gs_stop_signal(void) { return (int)stop_signal; }
 
+void gs_shell_word(char *buf, size_t n, const char *s)
+{
+    if (s[0] && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                          "_-+./,:=@%") == strlen(s)) {
+        snprintf(buf, n, "%s", s);
+        return;
+    }
+    size_t len = 0;
+    buf[len++] = '\'';
+    for (; *s && len + 6 < n; s++) {
+        if (*s == '\'') { /* close, an escaped quote, reopen */
+            memcpy(buf + len, "'\\''", 4);
+            len += 4;
+        } else {
+            buf[len++] = *s;
+        }
+    }
+    if (*s) { /* did not fit */
+        buf[0] = '\0';
+        return;
+    }
+    buf[len++] = '\'';
+    buf[len] = '\0';
+}
+
+void gs_err_interrupted(gs_error *err, int rc, const char *dir)
+{
+    char word[4096 + 64];
+    gs_shell_word(word, sizeof word, dir);
+    gs_err_set(err, "interrupted by signal %d; continue with: gradscope resume %s", rc - 128,
+               word);
+}
+
 /* "component KIND NAME VERSION" per distinct component of the variant. */
 static char *component_list(const gs_variant *v)
 {
@@ -81,28 +114,57 @@ static uint64_t config_hash(const gs_variant *v)
     return h;
 }
 
-static void progress_bar(FILE *out, size_t epoch, size_t epochs, size_t done, size_t total,
-                         uint64_t step, uint64_t steps, double loss, double rate, double elapsed)
+/* "variant 2/3 epoch 4/10", the variant part only in an experiment with
+   several. */
+static void where_text(char *buf, size_t n, const gs_run *run)
+{
+    const gs_trainer *t = run->t;
+    size_t len = 0;
+    if (t->n_variants > 1)
+        len = (size_t)snprintf(buf, n, "variant %zu/%zu ", t->variant + 1, t->n_variants);
+    snprintf(buf + len, n - len, "epoch %llu/%zu", (unsigned long long)run->pos.epoch + 1,
+             run->epochs);
+}
+
+/*
+ * The run's progress: on a terminal a bar redrawn in place, whose fill,
+ * step count and ETA are all the epoch's; elsewhere (a pipe, a log file)
+ * a plain line now and then, which neither \r nor escapes garble.
+ */
+static void progress(gs_run *run, int tty)
 {
     enum { WIDTH = 24 };
-    char bar[WIDTH + 1];
-    size_t fill = total ? done * WIDTH / total : 0;
-    for (size_t i = 0; i < WIDTH; i++)
-        bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
-    bar[WIDTH] = '\0';
-    double eta = step ? elapsed * (double)(steps - step) / (double)step : 0;
-    fprintf(out, "\r\033[K  epoch %zu/%zu [%s] step %llu/%llu  loss %.4f  %.0f samples/s  ETA %.0fs",
-            epoch + 1, epochs, bar, (unsigned long long)step, (unsigned long long)steps, loss,
-            rate, eta);
-    fflush(out);
+    const gs_position *pos = &run->pos;
+    double now = gs_now();
+    size_t done = (size_t)pos->batch, total = run->t->n_train;
+    size_t step_in_epoch = (done + run->batch - 1) / run->batch;
+    double rate = (double)done / (now - run->epoch_t0);
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    char where[64];
+    where_text(where, sizeof where, run);
+    if (tty) {
+        char bar[WIDTH + 1];
+        size_t fill = total ? done * WIDTH / total : 0;
+        for (size_t i = 0; i < WIDTH; i++)
+            bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+        bar[WIDTH] = '\0';
+        fprintf(run->out, "\r\033[K  %s [%s] step %zu/%zu  loss %.4g  %.0f samples/s  ETA %.0fs",
+                where, bar, step_in_epoch, run->steps_per_epoch, run->loss, rate, eta);
+    } else {
+        fprintf(run->out, "  %s  step %zu/%zu (%.0f%%)  loss %.4g  %.0f samples/s  ETA %.0fs\n",
+                where, step_in_epoch, run->steps_per_epoch, 100.0 * (double)done / (double)total,
+                run->loss, rate, eta);
+    }
+    fflush(run->out);
+    run->last_bar = now;
 }
 
 static void print_progress(FILE *out, size_t epoch, size_t epochs, double loss, double acc,
                            double vloss, double vacc, double tacc, double rate)
 {
-    fprintf(out, "  epoch %zu/%zu  loss %.4f  acc %.4f", epoch, epochs, loss, acc);
+    fprintf(out, "  epoch %zu/%zu  loss %.4g  acc %.4f", epoch, epochs, loss, acc);
     if (!isnan(vloss))
-        fprintf(out, "  val_loss %.4f  val_acc %.4f", vloss, vacc);
+        fprintf(out, "  val_loss %.4g  val_acc %.4f", vloss, vacc);
     if (!isnan(tacc))
         fprintf(out, "  test_acc %.4f", tacc);
     fprintf(out, "  %.0f samples/s\n", rate);
@@ -139,7 +201,9 @@ static int run_begin(gs_run *run, gs_trainer *t, const char *dir, FILE *out, int
                         .n_order = t->n_train,
                         .pos = &run->pos,
                         .mon = &run->mon,
-                        .theory = &r->theory};
+                        .theory = &r->theory,
+                        .t0 = &run->t0,
+                        .epoch_t0 = &run->epoch_t0};
     gs_monitor_init(&run->mon, dir, m, v->monitor[M_DUMP].b);
     uint64_t offsets[LOG_COUNT];
     int loaded = resume ? gs_checkpoint_load(dir, &run->ck, offsets, err) : 1;
@@ -159,6 +223,14 @@ static int run_begin(gs_run *run, gs_trainer *t, const char *dir, FILE *out, int
         fprintf(out, "  resuming at step %llu (epoch %llu)\n", (unsigned long long)run->pos.step,
                 (unsigned long long)run->pos.epoch + 1);
     run->tty = !run->quiet && isatty(fileno(out));
+    /* GRADSCOPE_PROGRESS_INTERVAL: seconds between plain progress lines
+       (default 5), for logs that want more or fewer of them */
+    const char *every = getenv("GRADSCOPE_PROGRESS_INTERVAL");
+    char *end = NULL;
+    run->progress_every = every ? strtod(every, &end) : 5.0;
+    if (!every || end == every || *end || !(run->progress_every >= 0))
+        run->progress_every = 5.0;
+    run->last_bar = gs_now();
     run->batch = (size_t)v->training[T_BATCH].i;
     run->epochs = (size_t)v->training[T_EPOCHS].i;
     run->steps_per_epoch = (t->n_train + run->batch - 1) / run->batch;
@@ -176,6 +248,12 @@ static int epoch_end(gs_run *run, gs_error *err)
     gs_position *pos = &run->pos;
     size_t epoch = (size_t)pos->epoch;
     double vloss = NAN, vacc = NAN, tloss = NAN, tacc = NAN;
+    if (run->tty && (t->n_val || t->data.test.count)) {
+        char where[64];
+        where_text(where, sizeof where, run);
+        fprintf(run->out, "\r\033[K  %s evaluating\xe2\x80\xa6", where);
+        fflush(run->out);
+    }
     if (t->n_val && t->writer)
         gs_trainer_evaluate(t, &t->data.train, t->val_idx, t->n_val, &vloss, &vacc);
     if (t->data.test.count && t->writer)
@@ -210,7 +288,8 @@ static int run_epoch(gs_run *run, gs_error *err)
     gs_trainer *t = run->t;
     gs_position *pos = &run->pos;
     uint64_t ckpt_every = (uint64_t)t->v->checkpoint[C_EVERY].i;
-    run->epoch_t0 = gs_now();
+    if (pos->batch == 0) /* else resumed inside it: the checkpoint's clock */
+        run->epoch_t0 = gs_now();
     if (!pos->shuffled) {
         for (size_t i = t->n_train; i > 1; i--) {
             size_t j = (size_t)gs_rng_below(&run->shuffle, i);
@@ -221,18 +300,28 @@ static int run_epoch(gs_run *run, gs_error *err)
         pos->shuffled = 1;
     }
     while (pos->batch < t->n_train) {
+        double before = gs_now();
         switch (gs_train_step(run, err)) {
         case GS_STEP_TAKEN: break;
         case GS_STEP_DIVERGED: return 1;
         case GS_STEP_FAILED: return -1;
         }
-        if (run->tty && gs_now() - run->last_bar > 0.2) {
-            run->last_bar = gs_now();
-            progress_bar(run->out, (size_t)pos->epoch, run->epochs, (size_t)pos->batch,
-                         t->n_train, pos->step, run->total_steps, run->loss,
-                         (double)pos->batch / (run->last_bar - run->epoch_t0),
-                         run->last_bar - run->t0);
+        double after = gs_now();
+        double slower = gs_pace_step(&run->pace, after - before);
+        if (slower > 0 && !run->quiet) {
+            if (run->tty)
+                fputs("\r\033[K", run->out);
+            fprintf(run->out,
+                    "  warning: steps have become %.1fx slower than earlier in this run (by "
+                    "step %llu)%s\n",
+                    slower, (unsigned long long)pos->step,
+                    t->v->training[T_FLUSH_DENORMALS].b
+                        ? ""
+                        : "; denormal numbers are a common cause: try training.flush_denormals "
+                          "= true");
         }
+        if (!run->quiet && after - run->last_bar > (run->tty ? 0.2 : run->progress_every))
+            progress(run, run->tty);
         /* Stopping is decided once per step; with several ranks, by all of
            them together in the step, so that none waits forever for another. */
         if (!t->comm)
@@ -289,8 +378,15 @@ static int run_finish(gs_run *run, gs_error *err)
     } else if (run->detail[0]) {
         status = GS_STATUS_DIVERGED;
         r->train_loss = r->train_acc = NAN;
-        if (!run->quiet)
-            fprintf(run->out, "  diverged: %s\n", run->detail);
+        if (!run->quiet) {
+            if (run->tty)
+                fputs("\r\033[K", run->out);
+            fprintf(run->out,
+                    "  diverged: %s\n  to avoid it: lower optimizer.lr (%g now) or set "
+                    "training.clip_grad_norm (e.g. 1.0)%s\n",
+                    run->detail, t->base_lr,
+                    t->v->training[T_CLIP_NORM].f > 0 ? ", or lower it" : "");
+        }
     } else if (writer) {
         /* Final train metrics in evaluation mode over the training part. */
         gs_trainer_evaluate(t, &t->data.train, t->train_idx, t->n_train, &r->train_loss,
@@ -321,6 +417,7 @@ static int run_finish(gs_run *run, gs_error *err)
     if (!run->quiet && status != GS_STATUS_INTERRUPTED)
         fprintf(run->out, "  verdict: %s (%s)\n", r->verdict.verdict, r->verdict.detail);
     r->seconds = gs_now() - run->t0;
+    r->last_monitored = run->mon.n_monitored ? run->mon.hist[run->mon.n_monitored - 1].step : 0;
     layer_norms(run, r);
     if (gs_monitor_close(&run->mon, err) < 0 ||
         (writer && (gs_theory_write(run->dir, &r->theory, err) < 0 ||

@@ -19,6 +19,7 @@
 #include "engine/experiment.h"
 #include "engine/model.h"
 #include "engine/monitor.h"
+#include "engine/pace.h"
 #include "engine/theory.h"
 #include "rundir/format.h"
 
@@ -41,6 +42,8 @@ typedef struct gs_trainer {
     double base_lr, weight_decay;
     int32_t *batch_labels;
     float *batch_targets;
+    size_t variant, n_variants; /* which of the experiment's runs this is, for
+                                   the progress lines (n_variants 0: alone) */
 } gs_trainer;
 
 /* What one run leaves for its summary and the tables printed at the end. */
@@ -51,6 +54,7 @@ typedef struct gs_result {
     gs_theory theory;
     double train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, ratio, seconds;
     uint64_t steps;
+    uint64_t last_monitored; /* the step of last_norm */
     size_t n_layers;
     double *first_norm, *last_norm;
     char **layer_types;
@@ -77,6 +81,8 @@ typedef struct gs_run {
     char detail[512]; /* why the run stopped early, "" while it goes on */
     long bad_layer;   /* where a non-finite value appeared first */
     int stop;         /* a signal asked to stop (with several ranks: any rank's) */
+    double progress_every; /* seconds between plain progress lines off a terminal */
+    gs_pace pace;
 } gs_run;
 
 /* ---- prepare.c ---- */
@@ -124,6 +130,12 @@ void gs_signals_catch(gs_signal_guard *g);
 void gs_signals_restore(gs_signal_guard *g);
 /* The signal that asked this process to stop, 0 if none. */
 int gs_stop_signal(void);
+/* s as one shell word: itself when it needs no quoting, else in single
+   quotes; "" when it does not fit in n bytes. */
+void gs_shell_word(char *buf, size_t n, const char *s);
+/* "interrupted by signal N; continue with: gradscope resume DIR" into
+   err, DIR quoted for a shell, for a run that returns 128 + N. */
+void gs_err_interrupted(gs_error *err, int rc, const char *dir);
 
 /* ---- runfiles.c ---- */
 int gs_write_config(const char *dir, const gs_variant *v, gs_error *err);

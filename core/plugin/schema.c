@@ -94,6 +94,39 @@ static int is_number(const config_setting_t *s)
     return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 || t == CONFIG_TYPE_FLOAT;
 }
 
+int gs_param_accepts(const gs_registry *reg, const gs_param_spec *spec,
+                     const config_setting_t *s)
+{
+    int t = config_setting_type(s);
+    switch (spec->type) {
+    case GS_P_INT: return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+    case GS_P_FLOAT: return is_number(s);
+    case GS_P_BOOL: return t == CONFIG_TYPE_BOOL;
+    case GS_P_STRING:
+    case GS_P_PATH: return t == CONFIG_TYPE_STRING;
+    case GS_P_FLOATS: return t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
+    case GS_P_COMPONENT: {
+        const config_setting_t *name = s;
+        if (t == CONFIG_TYPE_GROUP)
+            name = config_setting_get_member(s, "type");
+        else if (t != CONFIG_TYPE_STRING)
+            return 0;
+        if (!name || config_setting_type(name) != CONFIG_TYPE_STRING)
+            return 1; /* malformed: let the parameter's own check say why */
+        const char *n = config_setting_get_string(name);
+        if (gs_registry_find(reg, spec->component_kind, n))
+            return 1;
+        /* A name of another kind belongs elsewhere; an unknown name is kept
+           so that its error, with a suggestion, is reported. */
+        for (int k = GS_KIND_ACTIVATION; k < GS_KIND_COUNT_; k++)
+            if (gs_registry_find(reg, (gs_kind)k, n))
+                return 0;
+        return 1;
+    }
+    }
+    return 0;
+}
+
 static double number_of(const config_setting_t *s)
 {
     if (config_setting_type(s) == CONFIG_TYPE_FLOAT)

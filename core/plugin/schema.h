@@ -41,6 +41,12 @@ int gs_params_from_group(const gs_registry *reg, const gs_param_spec *schema,
 int gs_params_defaults(const gs_registry *reg, const gs_param_spec *schema, gs_value *values,
                        gs_pool *pool, const char *what, gs_error *err);
 size_t gs_schema_len(const gs_param_spec *schema);
+/* Whether setting s has the type of parameter spec (for a component: a
+   name or group not registered only as another kind).  A model-level
+   default applies to a layer only where this holds, so `init = "he"` skips
+   prelu's numeric `init`. */
+int gs_param_accepts(const gs_registry *reg, const gs_param_spec *spec,
+                     const config_setting_t *s);
 
 /* A component named by a string or a group with `type`. */
 gs_ref *gs_ref_from_setting(const gs_registry *reg, gs_kind kind, const config_setting_t *s,

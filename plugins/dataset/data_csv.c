@@ -181,14 +181,16 @@ static int blank(const char *s)
     return *s == '\0';
 }
 
-static int read_table(table *t, const gs_host *h, const char *path)
+/* `key` names the setting the path came from, so a missing file can be
+   traced to the line of the experiment file that named it. */
+static int read_table(table *t, const gs_host *h, const char *path, const char *key)
 {
     memset(t, 0, sizeof *t);
     t->host = h;
     t->path = path;
     FILE *f = fopen(path, "r");
     if (!f) {
-        h->error("%s: cannot open: %s", path, strerror(errno));
+        h->error("%s: cannot open: %s (data.%s)", path, strerror(errno), key);
         return -1;
     }
     char *line = NULL, **cells = NULL;
@@ -454,9 +456,9 @@ static int csv_load(const gs_data_call *c, gs_dataset *out)
         h->error("%s: set label (classification) or targets (regression)", p[P_TRAIN].s);
         return -1;
     }
-    if (read_table(&train, h, p[P_TRAIN].s))
+    if (read_table(&train, h, p[P_TRAIN].s, "train"))
         goto done;
-    if (*p[P_TEST].s && (read_table(&test, h, p[P_TEST].s) || same_header(&train, &test)))
+    if (*p[P_TEST].s && (read_table(&test, h, p[P_TEST].s, "test") || same_header(&train, &test)))
         goto done;
     if (make_layout(&train, label, targets, &lay))
         goto done;

@@ -46,7 +46,7 @@ static int idx_open(idx_file *f, const gs_host *h, const char *path, const char 
         h->error("%s: cannot open: %s; install the Debian package dataset-fashion-mnist "
                  "(apt-get install dataset-fashion-mnist) or set data.%s", path, why, key);
     else
-        h->error("%s: cannot open: %s", path, why);
+        h->error("%s: cannot open: %s (data.%s)", path, why, key);
     return -1;
 }
 

@@ -50,7 +50,8 @@ static const gs_param_spec he_params[] = {
      .doc = "preserve the forward (fan_in) or backward (fan_out) variance"},
     {.name = "nonlinearity", .type = GS_P_STRING, .def = {.s = "relu"},
      .choices = "relu|leaky_relu|auto",
-     .doc = "relu: sqrt 2; leaky_relu: sqrt(2/(1+s^2)); auto: the next activation's gain"},
+     .doc = "relu: sqrt 2; leaky_relu: sqrt(2/(1+s^2)); auto: the next activation's "
+            "calculate_gain (3/4 for selu, which wants lecun instead)"},
     {.name = "negative_slope", .type = GS_P_FLOAT, .def = {.f = 0.0}, .min = GS_ANY,
      .doc = "slope s used with nonlinearity = \"leaky_relu\" (torch's a, default 0)"},
     {0}};

@@ -37,6 +37,7 @@ typedef struct state {
     size_t order[N_ORDER];
     gs_monitor mon;
     gs_theory theory;
+    double t0, epoch_t0;
     gs_ckpt ck;
 } state;
 
@@ -50,7 +51,8 @@ static void state_init(state *s)
     s->ck = (gs_ckpt){.config_hash = CONFIG_HASH, .components = components, .model = model,
                       .opt_state = opt_state, .opt_floats = opt_floats,
                       .shuffle = &s->shuffle, .order = s->order, .n_order = N_ORDER,
-                      .pos = &s->pos, .mon = &s->mon, .theory = &s->theory};
+                      .pos = &s->pos, .mon = &s->mon, .theory = &s->theory,
+                      .t0 = &s->t0, .epoch_t0 = &s->epoch_t0};
 }
 
 /* A checkpoint of the model part-way through an epoch, with monitor history. */

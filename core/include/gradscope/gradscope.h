@@ -21,6 +21,8 @@ extern "C" {
 #define GS_EXIT_OK 0
 #define GS_EXIT_RUNTIME 1
 #define GS_EXIT_INPUT 2
+/* A run diverged, with gs_run_options.fail_on_diverge. */
+#define GS_EXIT_DIVERGED 3
 
 /* Error text: "FILE:LINE: message" where a file and line are known. */
 typedef struct gs_error {
@@ -110,9 +112,15 @@ typedef struct gs_run_options {
     const char *out_dir;   /* NULL: <output.dir>/<name>-<timestamp> */
     const char *const *sets; /* "KEY=VALUE" overrides */
     size_t n_sets;
+    /* Names of the variants to load and run, in the file's order whatever
+       the order here (NULL: every one); an unknown name is an error. */
+    const char *const *variants;
+    size_t n_variants;
     int threads;  /* 0: from the file */
     int64_t seed; /* < 0: from the file */
     int quiet;
+    /* GS_EXIT_DIVERGED instead of GS_EXIT_OK when any run diverged. */
+    int fail_on_diverge;
     FILE *out;    /* progress and tables (stdout) */
     /* Data-parallel training: NULL for one process.  Every rank runs the
        same experiment on its shard of each global batch; rank 0 alone
@@ -129,9 +137,16 @@ GS_API const char *gs_experiment_variant_name(const gs_experiment *e, size_t i);
 GS_API const char *gs_experiment_name(const gs_experiment *e);
 /* The fully resolved configuration of variant i, as libconfig text. */
 GS_API int gs_experiment_write_config(const gs_experiment *e, size_t i, FILE *f);
+/* Builds variant i as a run would (its data loaded, its model built) and
+   writes a summary of it: each top-level layer with its type, per-example
+   input and output shapes and parameter count, as model.csv numbers them,
+   then the parameter total and the steps per epoch.  Nothing is trained.
+   GS_EXIT_OK, or GS_EXIT_INPUT when the data or the model is invalid. */
+GS_API int gs_experiment_describe(const gs_experiment *e, size_t i, FILE *f, gs_error *err);
 
 /* Trains every variant; returns a GS_EXIT_* status, or 128 + the signal
-   number when SIGINT or SIGTERM stopped it (after writing a checkpoint). */
+   number when SIGINT or SIGTERM stopped it (after writing a checkpoint;
+   err then holds the `gradscope resume DIR` command that continues it). */
 GS_API int gs_experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error *err);
 
 /* Continues a stopped run (or every unfinished variant under a run
@@ -168,6 +183,19 @@ GS_API int gs_check_ref(const gs_registry *reg, const gs_ref *ref, gs_check_resu
  * GS_EXIT_RUNTIME when the output cannot be written.
  */
 GS_API int gs_report(const char *const *run_dirs, size_t n, const char *out_dir, gs_error *err);
+/*
+ * The heatmaps' color scale (gradscope report --color-scale): one for all
+ * runs, one per run, or AUTO (gs_report): shared unless some run's values
+ * cover less than a fifth of the shared range, as when one run explodes and
+ * would leave the others a single color.
+ */
+typedef enum gs_color_scale {
+    GS_COLOR_SCALE_AUTO,
+    GS_COLOR_SCALE_SHARED,
+    GS_COLOR_SCALE_RUN
+} gs_color_scale;
+GS_API int gs_report_scaled(const char *const *run_dirs, size_t n, const char *out_dir,
+                            gs_color_scale scale, gs_error *err);
 
 /* ---- sweeps (gradscope sweep): see docs/CONFIG.md#sweep, docs/CLUSTERS.md ---- */
 /*

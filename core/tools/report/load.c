@@ -301,7 +301,9 @@ static void read_layers(run *r)
             continue;
         }
         layer_row lr = {v[1], v[2], v[3], v[4], v[5], v[6]};
-        r->has_dead |= isfinite(v[5]);
+        /* every activation reports dead units, but only those with a flat
+           region (ReLU) have any: a panel of zeros for GELU or SELU is noise */
+        r->has_dead |= isfinite(v[5]) && v[5] > 0;
         r->has_sat |= isfinite(v[6]);
         if (v[0] < r->l_first) {
             r->l_first = v[0];

@@ -47,11 +47,12 @@ static void summary_table(sbuf *b, const runs *rs)
 {
     sb_puts(b, "<table class=\"summary\">\n<tr><th>run</th><th>status</th><th>verdict</th>"
                "<th>steps</th><th>train loss</th><th>val loss</th><th>val accuracy</th>"
+               "<th>test accuracy</th>"
                "<th title=\"|dL/dW| of the first layer over that of the last, at the last "
                "monitored step\">grad ratio first/last</th><th>time (s)</th></tr>\n");
     for (size_t i = 0; i < rs->n; i++) {
         const run *r = &rs->v[i];
-        char n1[32], n2[32], n3[32], n4[32], n5[32], n6[32];
+        char n1[32], n2[32], n3[32], n4[32], n5[32], n6[32], n7[32];
         sb_printf(b, "<tr><td><span class=\"swatch\" style=\"background:%s\"></span>",
                   run_color((int)i));
         sb_esc(b, r->label);
@@ -72,10 +73,12 @@ static void summary_table(sbuf *b, const runs *rs)
             sb_puts(b, "</div>");
         }
         sb_printf(b,
-                  "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                  "</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                  "<td>%s</td></tr>\n",
                   fmt_num(n1, sizeof n1, ok ? (double)s->steps : NAN),
                   fmt_num(n2, sizeof n2, s->train_loss), fmt_num(n3, sizeof n3, s->val_loss),
                   fmt_num(n4, sizeof n4, s->val_accuracy),
+                  fmt_num(n7, sizeof n7, ok ? s->test_accuracy : NAN),
                   fmt_num(n5, sizeof n5, s->grad_ratio_first_last),
                   fmt_num(n6, sizeof n6, s->wall_time_s));
     }
@@ -187,7 +190,43 @@ static const char *css =
     ".notes{background:#fff4e0;border:1px solid #f0c36d;padding:6px 14px;font-size:14px}\n"
     "code{font-size:90%}\n";
 
-static void build_html(sbuf *b, const runs *rs)
+/* The decades of run r's weight-gradient norms; any = 0 when it has none. */
+static range run_decades(const run *r)
+{
+    range rv = {0};
+    range_addv(&rv, r->g_norm, r->n_steps * r->n_layers, 1);
+    return rv;
+}
+
+/* A heatmap color scale [lo, hi] in decades: at most 40 of them, the top
+   ones, so that one overflowing run does not squeeze the rest into a
+   single color. */
+static axis heat_scale(range rv)
+{
+    axis scale;
+    decades(rv.any ? rv.lo : -1, rv.any ? rv.hi : 0, &scale);
+    if (scale.hi - scale.lo > 40)
+        decades(scale.hi - 40, scale.hi, &scale);
+    return scale;
+}
+
+/* AUTO: per run when some run's own scale covers less than a fifth of the
+   shared one (an exploding run beside healthy ones), else shared, so that
+   the same color means the same norm in every heatmap. */
+static int per_run_scale(const runs *rs, gs_color_scale cs, axis shared)
+{
+    if (cs != GS_COLOR_SCALE_AUTO)
+        return cs == GS_COLOR_SCALE_RUN;
+    for (size_t i = 0; i < rs->n; i++) {
+        range rv = run_decades(&rs->v[i]);
+        axis own = heat_scale(rv);
+        if (rv.any && own.hi - own.lo < (shared.hi - shared.lo) / 5)
+            return 1;
+    }
+    return 0;
+}
+
+static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
 {
     sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
@@ -267,19 +306,24 @@ static void build_html(sbuf *b, const runs *rs)
         range rv = {0};
         for (size_t i = 0; i < rs->n; i++)
             range_addv(&rv, rs->v[i].g_norm, rs->v[i].n_steps * rs->v[i].n_layers, 1);
-        axis scale;
-        decades(rv.any ? rv.lo : -1, rv.any ? rv.hi : 0, &scale);
-        if (scale.hi - scale.lo > 40)
-            decades(scale.hi - 40, scale.hi, &scale);
-        section(b, "heatmaps", "Gradient norm over layers and time",
-                "One heatmap per run, all on the same color scale: layer on the vertical axis "
-                "(input at the bottom), monitored step on the horizontal one, color = "
-                "log<sub>10</sub> \u2016\u2202L/\u2202W\u2016. Dark bands at the bottom are "
-                "layers that barely learn; a red circle marks where the verdict says the "
-                "problem started.");
-        for (size_t i = 0; i < rs->n; i++)
-            if (rs->v[i].n_steps)
-                fig_heatmap(b, &rs->v[i], (int)i, scale.lo, scale.hi);
+        axis scale = heat_scale(rv);
+        int own = per_run_scale(rs, cs, scale);
+        char how[640];
+        snprintf(how, sizeof how,
+                 "One heatmap per run, %s: layer on the vertical axis (input at the bottom), "
+                 "monitored step on the horizontal one, color = log<sub>10</sub> "
+                 "\u2016\u2202L/\u2202W\u2016. Dark bands at the bottom are layers that barely "
+                 "learn; a red circle marks where the verdict says the problem started.",
+                 own ? "<b>each on its own color scale</b> (compare the color bars, not the "
+                       "colors)"
+                     : "all on the same color scale");
+        section(b, "heatmaps", "Gradient norm over layers and time", how);
+        for (size_t i = 0; i < rs->n; i++) {
+            if (!rs->v[i].n_steps)
+                continue;
+            axis a = own ? heat_scale(run_decades(&rs->v[i])) : scale;
+            fig_heatmap(b, &rs->v[i], (int)i, a.lo, a.hi);
+        }
     }
 
     int any_hist = 0;
@@ -365,6 +409,12 @@ static int make_dir(const char *dir, gs_error *err)
 
 GS_API int gs_report(const char *const *run_dirs, size_t n, const char *out_dir, gs_error *err)
 {
+    return gs_report_scaled(run_dirs, n, out_dir, GS_COLOR_SCALE_AUTO, err);
+}
+
+GS_API int gs_report_scaled(const char *const *run_dirs, size_t n, const char *out_dir,
+                            gs_color_scale scale, gs_error *err)
+{
     runs rs = {0};
     int rc = GS_EXIT_OK;
     if (!n) {
@@ -379,7 +429,7 @@ GS_API int gs_report(const char *const *run_dirs, size_t n, const char *out_dir,
             rp_run_load(&rs.v[i]);
         const char *out = out_dir ? out_dir : run_dirs[0];
         sbuf html = {0}, svg = {0};
-        build_html(&html, &rs);
+        build_html(&html, &rs, scale);
         fig_gradflow(&svg, &rs, 1);
         if (make_dir(out, err) < 0 ||
             gs_write_atomic(out, GS_FILE_REPORT, html.s, html.len, err) < 0 ||

@@ -44,6 +44,8 @@ typedef struct run {
     double l_first, l_last;
     layer_row *lf, *ll;
     size_t n_lf, n_ll;
+    /* has_dead: a dead unit somewhere (not merely a recorded fraction of 0);
+       has_sat: a recorded saturated fraction */
     int has_dead, has_sat;
     /* paths.csv: block statistics at the last step that has them */
     double p_step;

@@ -119,13 +119,20 @@ void tick_label(sbuf *b, const axis *ax, double t)
         return;
     }
     double v = ax->step * round(t / ax->step);
-    int dec = ax->step >= 1 ? 0 : (int)ceil(-log10(ax->step) - 1e-9);
     char buf[48];
-    snprintf(buf, sizeof buf, "%.*f", dec, v == 0 ? 0.0 : v);
-    if (buf[0] == '-')
-        sb_puts(b, "\u2212"), sb_puts(b, buf + 1);
+    /* very small steps or large values in scientific notation (5e-13,
+       3e+05): fixed notation would need a dozen digits */
+    double big = fmax(fabs(ax->lo), fabs(ax->hi));
+    if (ax->step < 1e-3 || big >= 1e5)
+        snprintf(buf, sizeof buf, "%.3g", v == 0 ? 0.0 : v);
     else
-        sb_puts(b, buf);
+        snprintf(buf, sizeof buf, "%.*f", ax->step >= 1 ? 0 : (int)ceil(-log10(ax->step) - 1e-9),
+                 v == 0 ? 0.0 : v);
+    for (const char *c = buf; *c; c++)
+        if (*c == '-')
+            sb_puts(b, "\u2212");
+        else
+            sb_put(b, c, 1);
 }
 
 /* Plot area inside the outer box. */
