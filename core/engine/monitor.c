@@ -485,9 +485,9 @@ static void classify(const gs_monitor *mon, const double *g, const double *s, gs
 
 void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
 {
-    static const char *const names[] = {"healthy", "vanishing", "exploding"};
+    /* the step classes (gs_step_class.kind) are gs_verdict_kind's values */
     memset(v, 0, sizeof *v);
-    v->verdict = "healthy";
+    v->kind = GS_VERDICT_HEALTHY;
     v->layer = -1;
     size_t n = mon->n_monitored;
     if (n == 0) {
@@ -499,7 +499,7 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
     for (size_t s = n - tail; s < n; s++)
         count[mon->hist[s].kind]++;
     int kind = count[2] * 2 > tail ? 2 : count[1] * 2 > tail ? 1 : 0;
-    v->verdict = names[kind];
+    v->kind = (gs_verdict_kind)kind;
     if (kind == 0) {
         snprintf(v->detail, sizeof v->detail,
                  "every layer's weight gradient within a factor %g of the last layer's, "

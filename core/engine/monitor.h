@@ -5,6 +5,7 @@
 
 #include "engine/model.h"
 #include "rundir/csv.h"
+#include "rundir/format.h"
 
 
 enum { GS_HIST_LO = -30, GS_HIST_HI = 2 }; /* log10|g| bins [k, k+1) for k in [LO, HI) */
@@ -27,7 +28,7 @@ enum gs_verdict_basis {
 
 typedef struct gs_step_class {
     uint64_t step;
-    int32_t kind;  /* 0 healthy, 1 vanishing, 2 exploding */
+    int32_t kind;  /* a gs_verdict_kind: 0 healthy, 1 vanishing, 2 exploding */
     int32_t layer; /* the layer that crossed the threshold, -1 if none */
     int32_t basis; /* which test it failed: enum gs_verdict_basis */
     double ratio;  /* the measure that crossed it (see enum gs_verdict_basis) */
@@ -72,7 +73,7 @@ typedef struct gs_monitor {
 } gs_monitor;
 
 typedef struct gs_verdict {
-    const char *verdict; /* vanishing, exploding, healthy */
+    gs_verdict_kind kind;
     long layer;          /* where it started, -1 if none */
     uint64_t step;
     char detail[256];

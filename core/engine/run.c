@@ -57,7 +57,7 @@ static void print_comparison(FILE *out, const gs_result *res, size_t n)
     for (size_t i = 0; i < n; i++)
         /* %g: a diverging loss of 1e30 keeps its column */
         fprintf(out, "%-20s %-10s %-10s %8llu %10.4g %10.4g %9.4f %9.4f %12.4g %8.2f\n",
-                label_of(&res[i]), gs_status_name(res[i].status), res[i].verdict.verdict,
+                label_of(&res[i]), gs_status_name(res[i].status), gs_verdict_name(res[i].verdict.kind),
                 (unsigned long long)res[i].steps, res[i].train_loss, res[i].val_loss,
                 res[i].val_acc, res[i].test_acc, res[i].ratio, res[i].seconds);
     fprintf(out, "grad_ratio = |dL/dW| of the first layer / of the last layer, at the last "
@@ -338,7 +338,7 @@ static void result_from_summary(const char *dir, gs_result *r)
     if (gs_summary_read(dir, &s, &ignored) != 0)
         return;
     r->status = s.status;
-    r->verdict.verdict = gs_verdict_name(s.verdict);
+    r->verdict.kind = s.verdict;
     r->steps = s.steps;
     r->train_loss = s.train_loss;
     r->train_acc = s.train_accuracy;

@@ -88,11 +88,7 @@ int gs_write_summary(const char *dir, const gs_result *r, const char *detail, gs
     s.test_accuracy = r->test_acc;
     s.wall_time_s = r->seconds;
     s.grad_ratio_first_last = r->ratio;
-    if (gs_verdict_parse(r->verdict.verdict, &s.verdict) < 0) {
-        gs_err_set(err, "%s/%s: unknown verdict \"%s\"", dir, GS_FILE_SUMMARY,
-                   r->verdict.verdict);
-        return -1;
-    }
+    s.verdict = r->verdict.kind;
     s.verdict_layer = r->verdict.layer;
     s.verdict_step = (long long)r->verdict.step;
     snprintf(s.verdict_detail, sizeof s.verdict_detail, "%s", r->verdict.detail);

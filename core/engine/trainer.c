@@ -408,14 +408,15 @@ static int run_finish(gs_run *run, gs_error *err)
     if (status == GS_STATUS_DIVERGED) {
         /* a value that overflowed is the extreme of explosion, whatever the
            monitored steps before it looked like */
-        r->verdict.verdict = gs_verdict_name(GS_VERDICT_EXPLODING);
+        r->verdict.kind = GS_VERDICT_EXPLODING;
         r->verdict.layer = run->bad_layer;
         r->verdict.step = run->pos.step;
         snprintf(r->verdict.detail, sizeof r->verdict.detail, "%.*s",
                  (int)sizeof r->verdict.detail - 1, run->detail);
     }
     if (!run->quiet && status != GS_STATUS_INTERRUPTED)
-        fprintf(run->out, "  verdict: %s (%s)\n", r->verdict.verdict, r->verdict.detail);
+        fprintf(run->out, "  verdict: %s (%s)\n", gs_verdict_name(r->verdict.kind),
+                r->verdict.detail);
     r->seconds = gs_now() - run->t0;
     r->last_monitored = run->mon.n_monitored ? run->mon.hist[run->mon.n_monitored - 1].step : 0;
     layer_norms(run, r);

@@ -136,16 +136,6 @@ int gs_write_atomic(const char *dir, const char *name, const char *data, size_t 
     return gs_atomic_commit(&a, err);
 }
 
-FILE *gs_rundir_open(const char *dir, const char *name, gs_error *err)
-{
-    char *path = gs_xasprintf("%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        gs_err_set(err, "%s: %s", path, strerror(errno));
-    free(path);
-    return f;
-}
-
 static void json_append(gs_json *j, const char *s)
 {
     size_t n = strlen(s);

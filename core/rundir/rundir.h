@@ -23,7 +23,6 @@ void gs_atomic_abort(gs_atomic *a);
 /* The same for a file in memory. */
 int gs_write_atomic(const char *dir, const char *name, const char *data, size_t len,
                     gs_error *err);
-FILE *gs_rundir_open(const char *dir, const char *name, gs_error *err);
 
 /* A small file built with stdio in memory, then written whole with
    gs_write_atomic: open, print to ->f, commit (which also frees it). */

@@ -34,30 +34,6 @@ static char *config_text(const gs_experiment *e, size_t v)
     return buf;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[8192];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            buf = gs_xrealloc(buf, cap);
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!buf)
-        buf = gs_xstrdup("");
-    else
-        buf[len] = '\0';
-    return buf;
-}
-
 /* Drops the lines a restart may change without changing the run: comments
    (the gradscope version) and training.threads (results do not depend on it). */
 static void strip_volatile(char *text)
@@ -116,7 +92,7 @@ static int check_existing(const gs_sweep *s, size_t i, const gs_experiment *e, g
     for (size_t v = 0; v < s->n_variants; v++) {
         char *dir = gs_sweep_run_dir(s, i, v);
         char *path = gs_xasprintf("%s/%s", dir, GS_FILE_CONFIG);
-        char *old = read_text(path);
+        char *old = gs_read_file(path, NULL);
         int rc = 0;
         if (old) {
             char *now = config_text(e, v);

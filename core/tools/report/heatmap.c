@@ -85,6 +85,27 @@ static void draw_cells(sbuf *b, const int *lev, size_t rows, size_t cols, double
     sb_puts(b, "</g>\n");
 }
 
+/* A figure of colored cells: its title beside the run's color swatch, the
+   rows x cols levels colored from the ramp (its palette left in pal for the
+   color bar), and the frame.  geo is left, top, cell width, cell height,
+   panel width, panel height. */
+static void cell_panel(sbuf *b, const char *cls, double height, const char *title, int color,
+                       const unsigned *ramp, size_t ramp_n, char pal[LEV_COUNT][8],
+                       const int *lev, size_t rows, size_t cols, const double geo[6])
+{
+    double left = geo[0], top = geo[1];
+    fig_begin(b, cls, 1100, height, title, 0);
+    sb_printf(b, "<rect x=\"%.1f\" y=\"14\" width=\"14\" height=\"6\" fill=\"%s\"/>", left,
+              run_color(color));
+    text_el(b, left + 20, 22, "start", " font-weight=\"bold\" font-size=\"13\"", title);
+    make_palette(ramp, ramp_n, pal);
+    draw_cells(b, lev, rows, cols, left, top, geo[2], geo[3], pal);
+    sb_printf(b,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+              "stroke=\"#999\"/>\n",
+              left, top, geo[4], geo[5]);
+}
+
 /* A vertical color bar for [lo, hi] decades (log10 values), ticked as 10^k,
    with swatches for the special levels that occur. */
 static void draw_colorbar(sbuf *b, double x, double top, double h, double lo, double hi,
@@ -201,17 +222,9 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     sb_printf(b, "\">\n");
     char cls[96];
     snprintf(cls, sizeof cls, "heatmap\" data-layers=\"%zu\" data-steps=\"%zu", L, S);
-    fig_begin(b, cls, 1100, H, title, 0);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"14\" width=\"14\" height=\"6\" fill=\"%s\"/>", left,
-              run_color(color));
-    text_el(b, left + 20, 22, "start", " font-weight=\"bold\" font-size=\"13\"", title);
     char pal[LEV_COUNT][8];
-    make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
-    draw_cells(b, lev, R, C, left, top, cw, ch, pal);
-    sb_printf(b,
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-              "stroke=\"#999\"/>\n",
-              left, top, pw, ph);
+    cell_panel(b, cls, H, title, color, viridis, GS_ARRAY_LEN(viridis), pal, lev, R, C,
+               (const double[]){left, top, cw, ch, pw, ph});
     /* ticks: layer indices on y, step numbers on x */
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
     size_t ystride = label_stride(R, 16);
@@ -353,17 +366,9 @@ void fig_histogram(sbuf *b, const run *r, int color)
     snprintf(title, sizeof title,
              "%s: where the elements of \u2202L/\u2202W lie, by decade (step %.0f)", r->label,
              r->h_step);
-    fig_begin(b, "histogram", 1100, top + ph + 80, title, 0);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"14\" width=\"14\" height=\"6\" fill=\"%s\"/>", left,
-              run_color(color));
-    text_el(b, left + 20, 22, "start", " font-weight=\"bold\" font-size=\"13\"", title);
     char pal[LEV_COUNT][8];
-    make_palette(blues, GS_ARRAY_LEN(blues), pal);
-    draw_cells(b, lev, R, C, left, top, cw, ch, pal);
-    sb_printf(b,
-              "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-              "stroke=\"#999\"/>\n",
-              left, top, pw, ph);
+    cell_panel(b, "histogram", top + ph + 80, title, color, blues, GS_ARRAY_LEN(blues), pal,
+               lev, R, C, (const double[]){left, top, cw, ch, pw, ph});
     sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
     size_t ystride = label_stride(R, 16);
     for (size_t i = 0; i < R; i += ystride)
