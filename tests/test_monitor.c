@@ -418,6 +418,63 @@ START_TEST(verdict_sees_a_growing_backward_signal)
 }
 END_TEST
 
+/* Small weights shrink the signal both ways by the same factor a layer, so
+   every weight gradient is equally tiny (no ratio across depth sees it) and
+   the back-propagated signal vanishes too: the tiny test names it first. */
+START_TEST(verdict_flags_gradients_tiny_everywhere)
+{
+    char *text = summary_of("tiny",
+                            "model = { layers = ( { type = \"dense\"; units = 64; activation = "
+                            "\"tanh\"; init = { type = \"normal\"; std = 0.01; }; "
+                            "repeat = 12; }, { type = \"dense\"; units = 4; } ); };\n",
+                            "optimizer.lr=1e-9");
+    ck_assert_msg(strstr(text, "\"verdict\": \"vanishing\""), "%s", text);
+    ck_assert_msg(strstr(text, "\"verdict_step\": 0,"), "%s", text);
+    ck_assert_msg(strstr(text, "every layer's weight gradient is tiny"), "%s", text);
+    free(text);
+}
+END_TEST
+
+/* The layer a weight-gradient verdict names is the most extreme one at the
+   step it names, and its ratio is that layer's. */
+START_TEST(verdict_names_the_worst_layer)
+{
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 64; activation = "
+                         "\"sigmoid\"; init = { type = \"normal\"; std = 0.1; }; "
+                         "repeat = 10; }, { type = \"dense\"; units = 4; } ); };\n");
+    const char *sets[] = {"optimizer.lr=1e-9"};
+    char *out = run(cfg, "worst", sets, 1);
+    char *p = tu_path(out, "summary.json");
+    char *text = tu_read(p, NULL);
+    ck_assert_msg(strstr(text, "\"verdict\": \"vanishing\""), "%s", text);
+    const char *vl = strstr(text, "\"verdict_layer\": ");
+    const char *vs = strstr(text, "\"verdict_step\": ");
+    ck_assert(vl && vs);
+    long layer = strtol(vl + 17, NULL, 10), step = strtol(vs + 16, NULL, 10);
+    double worst = INFINITY, last = NAN;
+    long worst_layer = -1;
+    for (long l = 0; l <= 10; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "%ld,%ld,weight", step, l);
+        double g = csv_lookup(out, "gradients.csv", key, "grad_norm");
+        if (l == 10)
+            last = g;
+        else if (g < worst)
+            worst = g, worst_layer = l;
+    }
+    ck_assert_msg(layer == worst_layer, "named layer %ld, smallest is %ld\n%s", layer,
+                  worst_layer, text);
+    char ratio[64];
+    snprintf(ratio, sizeof ratio, "layer %ld's weight gradient is %.3g times", layer,
+             worst / last);
+    ck_assert_msg(strstr(text, ratio), "no \"%s\" in %s", ratio, text);
+    free(text);
+    free(p);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
 START_TEST(npy_dump_reads_back)
 {
     char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 4; } ); };\n");
@@ -472,6 +529,8 @@ int main(void)
     tcase_add_test(tc, mean_field_kinked_activations_are_exact);
     tcase_add_test(tc, mean_field_tanh_just_above_one_is_consistent);
     tcase_add_test(tc, verdict_sees_a_growing_backward_signal);
+    tcase_add_test(tc, verdict_flags_gradients_tiny_everywhere);
+    tcase_add_test(tc, verdict_names_the_worst_layer);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

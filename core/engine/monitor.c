@@ -234,7 +234,8 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
     return 0;
 }
 
-static void classify(const gs_monitor *mon, const double *g, const double *s, gs_step_class *c);
+static void classify(const gs_monitor *mon, const double *g, const double *s,
+                     const double *s_all, gs_step_class *c);
 
 /* The step's series, one row per value, creating series.csv on the first. */
 static int write_series(gs_monitor *mon, gs_model *m, const char *st, gs_error *err)
@@ -271,7 +272,8 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         mon->hist = gs_xrealloc(mon->hist, mon->cap_monitored * sizeof *mon->hist);
     }
     double *norms = mon->last_norms;
-    double *igs = gs_xmalloc((m->n_layers + 1) * sizeof *igs);
+    double *igs = gs_xmalloc(2 * (m->n_layers + 1) * sizeof *igs);
+    double *igs_all = igs + m->n_layers + 1;
     if (mon->n_monitored == 0)
         mon->global0 = mon->cur_gnorm;
     /* Rows are built from cells (gs_csv_cells): hundreds per step on a deep
@@ -317,6 +319,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         double ig = have_ig ? sqrt(m->dact_sumsq[l]) : NAN;
         /* the signal test's layers: plain dense ones (see classify) */
         igs[l] = strcmp(gs_module_type(m->layers[l]), "dense") ? NAN : ig;
+        igs_all[l] = ig;
         if (mon->n_monitored == 0)
             mon->first_input_grad[l] = ig;
         fmt(num[0], ig);
@@ -343,7 +346,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         memcpy(mon->first_norms, norms, m->n_layers * sizeof *norms);
     gs_step_class *c = &mon->hist[mon->n_monitored];
     c->step = step;
-    classify(mon, norms, igs, c);
+    classify(mon, norms, igs, igs_all, c);
     free(igs);
     for (size_t i = 0; i < m->n_stats; i++) {
         fmt(num[0], m->stats[i].value);
@@ -393,6 +396,14 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
  *     "exploding" ("vanishing").  Forward and backward growth cancel in the
  *     weight gradients (g_l ~ ||x_l|| s_l+1), so test 1 misses a ReLU net
  *     at sigma_w^2 = 3 whose s^2 grows by 1.5 a layer; this does not;
+ *  3. gradients tiny everywhere: "vanishing" when every layer's g_l is
+ *     below TINY times s_L, the gradient reaching the last layer's input.
+ *     g_L ~ ||x_L|| s_L / ||W_L||, so this says the forward signal has
+ *     collapsed before the last layer and every weight gradient with it
+ *     (GELU with He at depth 60: g_l 1e-7..1e-5 at every layer, s_L 0.09),
+ *     which tests 1 and 2 can miss because all layers are alike.  Both
+ *     sides scale with the loss gradient, so a converged run is not flagged.
+ * The layer named is the most extreme one of the test that failed.
  * The run's verdict is the condition that holds at more than half of the
  * last quarter of its monitored steps; it started at the first step of the
  * unbroken run of such steps that reaches the end, at the layer recorded
@@ -402,6 +413,7 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
 #define EXPLODE 1e3
 #define SIGNAL_RATE 1.2
 #define SIGNAL_TOTAL 10.0
+#define TINY 1e-3
 
 /* Test 1: a weight gradient far from the last layer's, or the global norm. */
 static void weight_test(const gs_monitor *mon, const double *g, long last, gs_step_class *c)
@@ -422,9 +434,9 @@ static void weight_test(const gs_monitor *mon, const double *g, long last, gs_st
             el = l;
             continue;
         }
-        if (g[l] < VANISH * ref)
+        if (g[l] < VANISH * ref && (vl < 0 || g[l] < g[vl]))
             vanish = 1, vl = l;
-        if (g[l] > EXPLODE * ref)
+        if (g[l] > EXPLODE * ref && (el < 0 || (isfinite(g[el]) && g[l] > g[el])))
             explode = 1, el = l;
     }
     double g0 = mon->global0, global = mon->cur_gnorm;
@@ -466,7 +478,25 @@ static void signal_test(const gs_monitor *mon, const double *s, gs_step_class *c
     c->ratio = s[worst] / s[last];
 }
 
-static void classify(const gs_monitor *mon, const double *g, const double *s, gs_step_class *c)
+/* Test 3: every weight gradient tiny beside the signal at the last layer. */
+static void tiny_test(const double *g, long last, double s_last, gs_step_class *c)
+{
+    if (!(isfinite(s_last) && s_last > 0))
+        return;
+    long largest = -1;
+    for (long l = 0; l <= last; l++)
+        if (!isnan(g[l]) && (largest < 0 || g[l] > g[largest]))
+            largest = l;
+    if (largest < 0 || !(g[largest] < TINY * s_last))
+        return;
+    c->kind = 1;
+    c->layer = (int32_t)largest;
+    c->basis = GS_BASIS_TINY;
+    c->ratio = g[largest] / s_last;
+}
+
+static void classify(const gs_monitor *mon, const double *g, const double *s,
+                     const double *s_all, gs_step_class *c)
 {
     long last = -1;
     for (size_t l = 0; l < mon->n_layers; l++)
@@ -479,6 +509,8 @@ static void classify(const gs_monitor *mon, const double *g, const double *s, gs
     if (last < 0)
         return;
     weight_test(mon, g, last, c);
+    if (!c->kind)
+        tiny_test(g, last, s_all[last], c);
     if (!c->kind)
         signal_test(mon, s, c);
 }
@@ -523,6 +555,13 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
                  st, v->layer, h->ratio, pow(h->ratio, 2.0 / (double)(span > 0 ? span : 1)));
         break;
     }
+    case GS_BASIS_TINY:
+        snprintf(v->detail, sizeof v->detail,
+                 "from step %llu: every layer's weight gradient is tiny, the largest (layer "
+                 "%ld's) %.3g times the gradient reaching the last layer's input: the forward "
+                 "signal has collapsed",
+                 st, v->layer, h->ratio);
+        break;
     case GS_BASIS_GLOBAL:
         snprintf(v->detail, sizeof v->detail,
                  "from step %llu: the global gradient norm is %.3g times the first monitored "

@@ -23,6 +23,8 @@ enum gs_verdict_basis {
     GS_BASIS_WEIGHT_GRAD, /* ratio: a layer's weight-gradient norm over the last layer's */
     GS_BASIS_SIGNAL,      /* ratio: a layer's input-gradient norm over the last layer's */
     GS_BASIS_GLOBAL,      /* ratio: the global gradient norm over the first step's */
+    GS_BASIS_TINY,        /* ratio: the largest weight-gradient norm over the last layer's
+                             input-gradient norm */
     GS_BASIS_COUNT
 };
 
