@@ -76,5 +76,24 @@ else
 fi
 cmp -s "$tmp/two/gradients.csv" "$tmp/stopped/gradients.csv" && ok || bad "stopped and resumed run differs"
 
+# The mean-field theory is computed over the global batch like the
+# gradients: theory.csv agrees to rounding at any rank count, also when a
+# rank's shard of the first batch is empty (batch 2 on 3 ranks).
+same_theory() { # DIR1 DIR2: every number within float32 rounding (1e-6 relative)
+    awk -F, 'NR == FNR { if (FNR > 1) for (i = 4; i <= NF; i++) a[FNR, i] = $i; n = FNR; next }
+             FNR > 1 { for (i = 4; i <= NF; i++) { x = a[FNR, i]; y = $i; d = x - y; if (d < 0) d = -d;
+                 s = (x < 0 ? -x : x); if (d > 1e-6 * s + 1e-12) bad++ } }
+             END { exit bad > 0 || FNR != n || n < 2 }' "$1/theory.csv" "$2/theory.csv"
+}
+for k in two three; do
+    same_theory "$tmp/one" "$tmp/$k" && ok || { bad "$k ranks: theory.csv differs from one process"; cat "$tmp/one/theory.csv" "$tmp/$k/theory.csv"; }
+done
+sed 's/batch_size = 31;/batch_size = 2;/; s/samples = 800;/samples = 40;/' "$tmp/exp.cfg" >"$tmp/tiny.cfg"
+"$GS" run "$tmp/tiny.cfg" --out "$tmp/tiny-one" --quiet || bad "one-process run, batch 2"
+mpirun --oversubscribe -n 3 "$GS" run "$tmp/tiny.cfg" --out "$tmp/tiny-three" --quiet --threads 1 ||
+    bad "mpirun -n 3, batch 2"
+same_theory "$tmp/tiny-one" "$tmp/tiny-three" && ok ||
+    bad "an empty shard changes theory.csv (batch 2 on 3 ranks)"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -100,8 +100,12 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
         for (size_t i = 0; i < cnt * gs_shape_numel(&m->out); i++)
             dout[i] *= share;
         gs_model_backward(m, detailed);
-    } else if (!m->grads_zero) {
-        memset(m->grads, 0, m->total * sizeof(float));
+    } else {
+        /* an empty shard: its activations (read by the theory at step 0)
+           hold no examples, not the zeros of the last full batch */
+        gs_model_set_batch(m, 0);
+        if (!m->grads_zero)
+            memset(m->grads, 0, m->total * sizeof(float));
     }
     double sums[3] = {*loss * (double)cnt, (double)*correct, gs_stop_signal() ? 1.0 : 0.0};
     m->grads_zero = 0; /* the sum below writes them */
