@@ -8,7 +8,8 @@ EXTRA_DIST += bench/run.sh bench/scaling.sh bench/monitor_cost.sh bench/common.s
 	bench/deep-narrow.cfg bench/mnist-mlp.cfg bench/wide.cfg bench/resmlp.cfg
 
 check_PROGRAMS += bench/products
-bench_products_SOURCES = bench/products.c core/kernels/gemm.c core/kernels/kernels.c \
+bench_products_SOURCES = bench/products.c core/kernels/gemm.c core/kernels/gemm_avx2.c \
+	core/kernels/gemm_avx512.c core/kernels/kernels.c \
 	core/kernels/affinity.c core/base/util.c
 bench_products_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
 bench_products_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)

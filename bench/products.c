@@ -123,7 +123,7 @@ int main(int argc, char **argv)
     gs_pinning pin = {0};
     int pinned = gs_threads_pin(&pin);
     printf("products of a dense layer: batch %zu, %d thread%s%s, %s kernels, best of %d\n", batch,
-           threads, threads == 1 ? "" : "s", pinned ? " (pinned)" : "", gs_gemm_kernel_name(),
+           threads, threads == 1 ? "" : "s", pinned ? " (pinned)" : "", gs_isa_name(),
            reps);
     printf(threads == 1 ? "GFLOP/s over the wall time (over the CPU time)\n"
                         : "GFLOP/s over the wall time\n");

@@ -4,7 +4,8 @@ lib_LTLIBRARIES += core/libgradscope.la
 # (tests/layering.sh checks it; docs/ARCHITECTURE.md draws it).
 core_libgradscope_la_SOURCES = \
 	core/base/util.h core/base/util.c core/base/rng.h core/base/rng.c \
-	core/kernels/kernels.h core/kernels/kernels.c core/kernels/gemm.h core/kernels/gemm.c \
+	core/kernels/kernels.h core/kernels/kernels.c core/kernels/gemm.h core/kernels/gemm.c core/kernels/gemm_tile.h \
+	core/kernels/gemm_avx2.c core/kernels/gemm_avx512.c \
 	core/kernels/affinity.h core/kernels/affinity.c \
 	core/plugin/registry.h core/plugin/registry.c core/plugin/schema.h core/plugin/schema.c \
 	core/plugin/cfgfile.h core/plugin/cfgfile.c \

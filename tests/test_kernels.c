@@ -20,6 +20,7 @@
 #include "engine/optstep.h"
 #include "kernels/affinity.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_tile.h"
 #include "kernels/kernels.h"
 
 static uint64_t lcg = 1;
@@ -61,6 +62,24 @@ static void check_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha
         ck_assert_msg(memcmp(first, c, m * ldc * sizeof *c) == 0,
                       "op %d%d %zux%zux%zu: %d threads differ from 1", ta, tb, m, n, k, threads);
     }
+    /* Bit for bit the documented order, whatever kernel set runs: each
+       element a chain of fused multiply-adds over a KC-deep slice of K,
+       scaled by alpha and added to C slice after slice (beta with the first). */
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            float cij = c0[i * ldc + j];
+            for (size_t pc = 0; pc < k; pc += KC) {
+                float acc = 0.0f, bt = pc == 0 ? beta : 1.0f;
+                for (size_t p = pc; p < k && p < pc + KC; p++)
+                    acc = fmaf(ta ? a[p * lda + i] : a[i * lda + p],
+                               tb ? b[j * ldb + p] : b[p * ldb + j], acc);
+                float t = alpha == 1.0f ? acc : alpha * acc;
+                cij = bt == 0.0f ? t : bt == 1.0f ? cij + t : fmaf(bt, cij, t);
+            }
+            ck_assert_msg(memcmp(&cij, &first[i * ldc + j], sizeof cij) == 0,
+                          "%s, op %d%d %zux%zux%zu: C(%zu,%zu) = %a, the documented order gives %a",
+                          gs_isa_name(), ta, tb, m, n, k, i, j, first[i * ldc + j], cij);
+        }
     for (size_t i = 0; i < m; i++) {
         for (size_t j = 0; j < n; j++) {
             double s = 0, mag = 0;
@@ -130,13 +149,39 @@ END_TEST
    process per test (not CK_FORK=no). */
 static int forked = 1;
 
-START_TEST(gemm_portable)
+/* Every kernel set this processor runs (portable, avx2, avx512), by
+   GRADSCOPE_ISA: correct, and the same bits as the documented order. */
+START_TEST(gemm_every_isa)
 {
+    static const char *const sets[] = {"portable", "avx2", "avx512"};
     if (!forked)
         return;
-    setenv("GRADSCOPE_KERNELS", "portable", 1);
-    ck_assert_str_eq(gs_gemm_kernel_name(), "portable");
+    const char *names[3];
+    int n = gs_isa_list(names, 3), have = 0;
+    for (int i = 0; i < n; i++)
+        have |= !strcmp(names[i], sets[_i]);
+    setenv("GRADSCOPE_ISA", sets[_i], 1);
+    gs_error err;
+    if (!have) {
+        ck_assert_int_eq(gs_isa_check(&err), -1);
+        ck_assert_msg(strstr(err.msg, "lacks"), "%s", err.msg);
+        return;
+    }
+    ck_assert_int_eq(gs_isa_check(&err), 0);
+    ck_assert_str_eq(gs_isa_name(), sets[_i]);
     gemm_suite();
+}
+END_TEST
+
+START_TEST(gemm_isa_unknown)
+{
+    setenv("GRADSCOPE_ISA", "sse9", 1);
+    gs_error err;
+    ck_assert_int_eq(gs_isa_check(&err), -1);
+    ck_assert_msg(strstr(err.msg, "not a kernel set (portable, avx2, avx512)") &&
+                      strstr(err.msg, "portable"),
+                  "%s", err.msg);
+    unsetenv("GRADSCOPE_ISA");
 }
 END_TEST
 
@@ -507,7 +552,8 @@ int main(void)
     TCase *tc = tcase_create("kernels");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, gemm_avx2_or_portable);
-    tcase_add_test(tc, gemm_portable);
+    tcase_add_loop_test(tc, gemm_every_isa, 0, 3);
+    tcase_add_test(tc, gemm_isa_unknown);
     tcase_add_test(tc, gemm_degenerate);
     tcase_add_test(tc, reductions);
     tcase_add_test(tc, elementwise);

@@ -218,6 +218,12 @@ int cli_parse_int(const char *s, long long lo, long long hi, long long *out)
 static void print_version(void)
 {
     printf("gradscope %s (plugin ABI %d.%d)\n", gs_version(), GS_ABI_MAJOR, GS_ABI_MINOR);
+    const char *isa[3];
+    int n = gs_isa_list(isa, 3);
+    printf("kernels: %s (this processor runs", gs_isa_name());
+    for (int i = 0; i < n; i++)
+        printf(" %s", isa[i]);
+    printf("; GRADSCOPE_ISA chooses)\n");
 }
 
 /* Parses options after the command; positional arguments land in pos. */
@@ -567,6 +573,11 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage_main(stdout);
         return 0;
+    }
+    gs_error isa_err;
+    if (gs_isa_check(&isa_err) < 0) {
+        fprintf(stderr, "gradscope: %s\n", isa_err.msg);
+        return GS_EXIT_INPUT;
     }
     if (!strcmp(cmd, "--version")) {
         print_version();

@@ -2,27 +2,31 @@
  * Matrix products C = alpha op(A) op(B) + beta C, row-major.
  *
  * Float products run on a register tile: up to 6 rows by 16 columns of C
- * stay in registers while p runs over a chunk of K, each step broadcasting
- * one element of op(A) per row against two 8-wide vectors of a row of
- * op(B).  Operands are read in place when their layout allows it (small
- * problems then pay no copying at all) and copied into contiguous panels
- * ("packed") when op(B) is transposed or an operand is too large for the
- * caches to hold at its natural stride.  The loops around the tile follow
- * Goto's blocking: KC-deep slices of K, MC rows of A per L2-resident block.
+ * (12 by 32 with AVX-512) stay in registers while p runs over a chunk of
+ * K, each step broadcasting one element of op(A) per row against vectors
+ * of a row of op(B).  Operands are read in place when their layout allows
+ * it (small problems then pay no copying at all) and copied into
+ * contiguous panels ("packed") when op(B) is transposed or an operand is
+ * too large for the caches to hold at its natural stride.  The loops
+ * around the tile follow Goto's blocking: KC-deep slices of K, MC rows of
+ * A per L2-resident block (gemm_tile.h).
  *
- * The tile exists twice, as AVX2+FMA intrinsics and as portable C; the
- * first is chosen at run time when the processor has AVX2 and FMA, so one
- * x86-64 binary runs everywhere.  GRADSCOPE_KERNELS=portable forces the
- * second (for testing it, and for comparing).
+ * The tile exists three times: portable C here, AVX2+FMA (gemm_avx2.c) and
+ * AVX-512 (gemm_avx512.c).  The best the processor runs is chosen at run
+ * time, so one x86-64 binary runs everywhere; GRADSCOPE_ISA=portable|avx2|
+ * avx512 forces one (the program refuses a set the processor lacks).
  *
  * Determinism: C(i, j) is always the sum over K in chunks of KC, each
- * chunk accumulated in p order in one register lane, scaled by alpha and
- * added to C in chunk order.  Threads own disjoint blocks of C whose edges
- * lie on the 6 x 16 tile grid; tiles at the edges of C are computed with
- * the same per-element operations as full ones.  So neither the thread
- * count, nor the split, nor packing changes a single bit of the result.
+ * chunk a chain of fused multiply-adds in p order in one register lane
+ * (fmaf in the portable tile), scaled by alpha and added to C in chunk
+ * order.  Threads own disjoint blocks of C whose edges lie on the 6 x 16
+ * tile grid; tiles at the edges of C are computed with the same
+ * per-element operations as full ones.  So neither the thread count, nor
+ * the split, nor packing, nor the instruction set changes a single bit of
+ * the result (tests/test_kernels.c checks each set against that order).
  */
 #include "config.h"
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,48 +35,9 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#include <immintrin.h>
-#define GS_GEMM_AVX2 1
-#endif
-#include "kernels/gemm.h"
+#include "kernels/gemm_tile.h"
 #include "base/util.h"
 #include "kernels/kernels.h"
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-
-enum {
-    MR = 6,    /* rows of the register tile */
-    NR = 16,   /* columns of the register tile (two AVX vectors) */
-    KC = 256,  /* depth of a slice of K: one B micro-panel is 16 KiB (L1) */
-    MC = 144,  /* rows of A per block: 144 KiB packed (L2) */
-    NC = 2048, /* columns of B per block: 2 MiB packed (L3) */
-};
-
-/* Below this many multiply-adds a product runs on the calling thread:
-   waking the team would cost more than it saves. */
-#define PARALLEL_MIN_FMAS (192.0 * 1024.0)
-
-/* Operands packed past these sizes (floats of the slice that one block
-   reads), so that strided rows do not fight over cache sets. */
-#define DIRECT_A_MAX (16 * 1024)
-#define DIRECT_B_MAX (4 * 1024)
-
-/* The largest op(B) (floats, 16 MiB) that a team packs whole; past it,
-   blocks pack their own slices. */
-#define SHARED_B_MAX (4 * 1024 * 1024)
-
-/* One product: op(A)(i, p) = a[i*ars + p*acs], op(B)(p, j) = b[p*brs + j*bcs]. */
-typedef struct sgemm {
-    size_t m, n, k;
-    const float *a;
-    size_t ars, acs;
-    const float *b;
-    size_t brs, bcs;
-    float *c;
-    size_t ldc;
-    float alpha, beta;
-} sgemm;
 
 /*
  * Per-thread packing buffers, grown as needed and kept for the next call
@@ -87,13 +52,11 @@ typedef struct scratch {
     struct scratch *next;
 } scratch;
 
-enum { SCRATCH_A, SCRATCH_B_ALL, SCRATCH_B };
-
 static _Thread_local scratch *thread_scratch;
 static scratch *all_scratch;
 static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static float *scratch_get(int which, size_t floats)
+float *gs_gemm_scratch(int which, size_t floats)
 {
     scratch *s = thread_scratch;
     if (!s) {
@@ -123,98 +86,6 @@ __attribute__((destructor)) static void scratch_release(void)
     all_scratch = NULL;
 }
 
-static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
-
-/*
- * Packing.  A block of op(B) (kc x nc) becomes ceil(nc/NR) panels of kc
- * rows of NR floats; a block of op(A) (mc x kc) ceil(mc/MR) panels of kc
- * columns of MR floats.  Panels are padded with zeros: padding only ever
- * meets padding, never a real element of C.
- */
-
-/* One row of a full panel of B, NR floats (the AVX2 build has its own). */
-typedef void copy_panel_row_fn(float *dst, const float *src);
-
-static ALWAYS_INLINE void copy_panel_row(float *dst, const float *src)
-{
-    memcpy(dst, src, NR * sizeof(float));
-}
-
-static ALWAYS_INLINE void pack_b_rows(size_t kc, size_t nc, const float *b, size_t brs,
-                                      float *dst, copy_panel_row_fn *copy_row)
-{
-    /* Sixteen rows of B at a time: reads stream along them while writes
-       stay contiguous within a panel.  Full panels first. */
-    size_t full = nc / NR;
-    for (size_t p0 = 0; p0 < kc; p0 += 16) {
-        size_t p1 = min_sz(p0 + 16, kc);
-        for (size_t q = 0; q < full; q++)
-            for (size_t p = p0; p < p1; p++)
-                copy_row(dst + (q * kc + p) * NR, b + p * brs + q * NR);
-    }
-    size_t nr = nc - full * NR;
-    if (nr) {
-        float *d = dst + full * kc * NR;
-        for (size_t p = 0; p < kc; p++) {
-            memcpy(d + p * NR, b + p * brs + full * NR, nr * sizeof(float));
-            memset(d + p * NR + nr, 0, (NR - nr) * sizeof(float));
-        }
-    }
-}
-
-/* op(B) = B^T: column c of a panel is row j + c of B in memory. */
-static ALWAYS_INLINE void pack_b_cols(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
-{
-    for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
-        size_t nr = min_sz(NR, nc - j);
-        const float *src = b + j * bcs;
-        for (size_t c = 0; c < NR; c++)
-            for (size_t p = 0; p < kc; p++)
-                dst[p * NR + c] = c < nr ? src[c * bcs + p] : 0.0f;
-    }
-}
-
-/* op(A) = A^T: a panel's column p is a run of row p of A in memory. */
-static ALWAYS_INLINE void pack_a_cols(size_t mc, size_t kc, const float *a, size_t acs, float *dst)
-{
-    size_t full = mc / MR;
-    for (size_t p = 0; p < kc; p++) {
-        const float *src = a + p * acs;
-        for (size_t q = 0; q < full; q++)
-            memcpy(dst + (q * kc + p) * MR, src + q * MR, MR * sizeof(float));
-    }
-    size_t mr = mc - full * MR;
-    if (mr) {
-        float *d = dst + full * kc * MR;
-        for (size_t p = 0; p < kc; p++) {
-            memcpy(d + p * MR, a + p * acs + full * MR, mr * sizeof(float));
-            memset(d + p * MR + mr, 0, (MR - mr) * sizeof(float));
-        }
-    }
-}
-
-/* op(A) = A: a panel interleaves MR rows of A. */
-static ALWAYS_INLINE void pack_a_rows(size_t mc, size_t kc, const float *a, size_t ars,
-                                      float *dst)
-{
-    for (size_t i = 0; i < mc; i += MR, dst += kc * MR) {
-        size_t mr = min_sz(MR, mc - i);
-        const float *src = a + i * ars;
-        for (size_t r = 0; r < MR; r++)
-            for (size_t p = 0; p < kc; p++)
-                dst[p * MR + r] = r < mr ? src[r * ars + p] : 0.0f;
-    }
-}
-
-/*
- * A tile: C[0:mr, 0:nr] (+)= alpha * sum_p A(r, p) B(p, c) over p < kc,
- * with A(r, p) = a[r*ars + p*acs] and B(p, c) = b[p*brs + c].  ab holds
- * alpha and beta: the caller's beta for the first K slice, 1 for the others.
- * (Passed in memory: as float arguments they would occupy two vector
- * registers through the loop, and the tile needs all sixteen.)
- */
-typedef void tile_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
-                     const float *b, size_t brs, float *c, size_t ldc, const float *ab);
 
 static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *a, size_t ars,
                                         size_t acs, const float *b, size_t brs, float *c,
@@ -223,138 +94,22 @@ static ALWAYS_INLINE void tile_portable(int mr, int nr, size_t kc, const float *
     const float alpha = ab[0], beta = ab[1];
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
+    /* fmaf where the vector tiles fuse: the same roundings, the same bits */
     for (size_t p = 0; p < kc; p++, a += acs, b += brs)
         for (int r = 0; r < mr; r++) {
             const float av = a[r * ars];
             for (int j = 0; j < nr; j++)
-                acc[r][j] += av * b[j];
+                acc[r][j] = fmaf(av, b[j], acc[r][j]);
         }
     for (int r = 0; r < mr; r++) {
         float *cr = c + r * ldc;
         for (int j = 0; j < nr; j++) {
             float t = alpha == 1.0f ? acc[r][j] : alpha * acc[r][j];
-            cr[j] = beta == 0.0f ? t : beta == 1.0f ? cr[j] + t : beta * cr[j] + t;
+            cr[j] = beta == 0.0f ? t : beta == 1.0f ? cr[j] + t : fmaf(beta, cr[j], t);
         }
     }
 }
 
-/* The packers that transpose an operand or copy op(B)'s rows, vectorized
-   where the processor allows. */
-typedef void pack_bt_fn(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
-typedef void pack_br_fn(size_t kc, size_t nc, const float *b, size_t brs, float *dst);
-typedef void pack_ar_fn(size_t mc, size_t kc, const float *a, size_t ars, float *dst);
-typedef void pack_ac_fn(size_t mc, size_t kc, const float *a, size_t acs, float *dst);
-
-/* Rows of op(A) rounded up to whole panels. */
-static inline size_t rows_padded(size_t m) { return (m + MR - 1) / MR * MR; }
-
-/*
- * Packs panels [q0, q1) of op(A) for every KC slice.  Slice s (starting at
- * p = pc) begins at pc * rows_padded(m); panel q of a slice of depth kc
- * at q * kc * MR within it.
- */
-static ALWAYS_INLINE void pack_a_panels(const sgemm *g, size_t q0, size_t q1, float *dst,
-                                        pack_ar_fn *pack_ar, pack_ac_fn *pack_ac)
-{
-    size_t mp = rows_padded(g->m), i0 = q0 * MR, i1 = min_sz(q1 * MR, g->m);
-    for (size_t pc = 0; pc < g->k; pc += KC) {
-        size_t kc = min_sz(KC, g->k - pc);
-        const float *src = g->a + i0 * g->ars + pc * g->acs;
-        float *d = dst + pc * mp + q0 * kc * MR;
-        if (g->ars == 1)
-            pack_ac(i1 - i0, kc, src, g->acs, d);
-        else
-            pack_ar(i1 - i0, kc, src, g->ars, d);
-    }
-}
-
-/* Columns of op(B) rounded up to whole panels. */
-static inline size_t cols_padded(size_t n) { return (n + NR - 1) / NR * NR; }
-
-/* Whether a block `width` columns wide reads op(B) in place: rows of B
-   (not transposed), and slices small enough or shallow enough that they
-   do not collide in L1. */
-static inline int b_in_place(const sgemm *g, size_t width)
-{
-    size_t kc0 = min_sz(g->k, KC);
-    return g->bcs == 1 && (kc0 <= 32 || kc0 * width <= DIRECT_B_MAX);
-}
-
-/* Packs a kc x nc slice of op(B) starting at src: B's rows, or B^T. */
-static ALWAYS_INLINE void pack_b_slice(const sgemm *g, size_t kc, size_t nc, const float *src,
-                                       float *dst, pack_bt_fn *pack_bt, pack_br_fn *pack_br)
-{
-    if (g->bcs == 1)
-        pack_br(kc, nc, src, g->brs, dst);
-    else
-        pack_bt(kc, nc, src, g->bcs, dst);
-}
-
-/*
- * Packs panels [q0, q1) of op(B) for every KC slice, the layout a block
- * packs for itself, extended to all of op(B): slice s (starting at p = pc)
- * begins at pc * cols_padded(n); panel q of a slice of depth kc at
- * q * kc * NR within it.
- */
-static ALWAYS_INLINE void pack_b_panels(const sgemm *g, size_t q0, size_t q1, float *dst,
-                                        pack_bt_fn *pack_bt, pack_br_fn *pack_br)
-{
-    size_t np = cols_padded(g->n), j0 = q0 * NR, j1 = min_sz(q1 * NR, g->n);
-    for (size_t pc = 0; pc < g->k; pc += KC) {
-        size_t kc = min_sz(KC, g->k - pc);
-        pack_b_slice(g, kc, j1 - j0, g->b + pc * g->brs + j0 * g->bcs,
-                     dst + pc * np + q0 * kc * NR, pack_bt, pack_br);
-    }
-}
-
-/*
- * The blocked product of rows [i0, i1) and columns [j0, j1) of C, on one
- * thread, i0 a multiple of MR and j0 of NR.  KC slices are the outer loop
- * over K so that every element sees the same chunks whatever block it
- * falls in.  op(A) is read from `ap` (packed by pack_a_panels) or, when
- * that is NULL, in place.  op(B) is read from `bp` (packed by
- * pack_b_panels) or, when that is NULL, a slice of it is packed here when
- * it is transposed or its rows would collide in L1, and read in place
- * otherwise.
- */
-static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const float *bp_all,
-                                        size_t i0, size_t i1, size_t j0, size_t j1, tile_fn *tile,
-                                        pack_bt_fn *pack_bt, pack_br_fn *pack_br)
-{
-    size_t nb = j1 - j0, mp = rows_padded(g->m), np = cols_padded(g->n);
-    float *bpack = b_in_place(g, nb) || bp_all
-                       ? NULL
-                       : scratch_get(SCRATCH_B, KC * cols_padded(min_sz(nb, NC)));
-    for (size_t jc = j0; jc < j1; jc += NC) {
-        size_t nc = min_sz(NC, j1 - jc);
-        for (size_t pc = 0; pc < g->k; pc += KC) {
-            size_t kc = min_sz(KC, g->k - pc);
-            const float ab[2] = {g->alpha, pc == 0 ? g->beta : 1.0f};
-            const float *bsl = g->b + pc * g->brs + jc * g->bcs;
-            const float *bpanels = bp_all ? bp_all + pc * np + jc * kc : bpack;
-            if (bpack)
-                pack_b_slice(g, kc, nc, bsl, bpack, pack_bt, pack_br);
-            for (size_t ic = i0; ic < i1; ic += MC) {
-                size_t mc = min_sz(MC, i1 - ic);
-                for (size_t jr = 0; jr < nc; jr += NR) {
-                    int nr = (int)min_sz(NR, nc - jr);
-                    const float *bp = bpanels ? bpanels + jr * kc : bsl + jr;
-                    size_t brs = bpanels ? NR : g->brs;
-                    float *cc = g->c + ic * g->ldc + jc + jr;
-                    for (size_t ir = 0; ir < mc; ir += MR) {
-                        int mr = (int)min_sz(MR, mc - ir);
-                        if (ap)
-                            tile(mr, nr, kc, ap + pc * mp + (ic + ir) * kc, 1, MR, bp, brs,
-                                 cc + ir * g->ldc, g->ldc, ab);
-                        else
-                            tile(mr, nr, kc, g->a + (ic + ir) * g->ars + pc * g->acs, g->ars,
-                                 g->acs, bp, brs, cc + ir * g->ldc, g->ldc, ab);
-                    }
-                }
-            }
-        }
-    }
-}
 
 static void pack_bt_portable(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
 {
@@ -377,15 +132,18 @@ static void pack_ac_portable(size_t mc, size_t kc, const float *a, size_t acs, f
 }
 
 static void tile_portable_fn(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
-                             const float *b, size_t brs, float *c, size_t ldc, const float *ab)
+                             size_t a2, const float *b, size_t brs, size_t b2, float *c,
+                             size_t ldc, const float *ab)
 {
+    (void)a2, (void)b2; /* MR x NR at most */
     tile_portable(mr, nr, kc, a, ars, acs, b, brs, c, ldc, ab);
 }
 
 static void block_portable(const sgemm *g, const float *ap, const float *bp, size_t i0, size_t i1,
                            size_t j0, size_t j1)
 {
-    block_generic(g, ap, bp, i0, i1, j0, j1, tile_portable_fn, pack_bt_portable, pack_br_portable);
+    block_generic(g, ap, bp, i0, i1, j0, j1, MR, NR, tile_portable_fn, pack_bt_portable,
+                  pack_br_portable);
 }
 
 static void pack_a_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
@@ -398,292 +156,84 @@ static void pack_b_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
     pack_b_panels(g, q0, q1, dst, pack_bt_portable, pack_br_portable);
 }
 
-#ifdef GS_GEMM_AVX2
-#define AVX2 __attribute__((target("avx2,fma")))
 
-/* Lanes below nr % 8 set: the real columns of a partial last vector. */
-static ALWAYS_INLINE AVX2 __m256i lane_mask(int nr)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(nr % 8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+static const gs_gemm_impl portable = {"portable", block_portable, pack_a_portable,
+                                      pack_b_portable};
 
-/*
- * The AVX2 tile for MRV rows and NV vectors of columns, the last vector
- * masked when MASKED; instantiated with constants so that accumulators
- * live in registers and unused rows cost nothing.  Rows and lanes are
- * independent: an element's arithmetic does not depend on MRV, NV or MASKED.
- */
-static ALWAYS_INLINE AVX2 void tile_avx2_body(const int MRV, const int NV, const int MASKED,
-                                              int nr, size_t kc, const float *a, size_t ars,
-                                              size_t acs, const float *b, size_t brs, float *c,
-                                              size_t ldc, const float *ab)
+/* The variants this processor runs, best last. */
+static size_t available(const gs_gemm_impl **list)
 {
-    __m256 acc0[MR], acc1[MR];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) {
-        acc0[r] = acc1[r] = _mm256_setzero_ps();
-        if (r < MRV) /* C is needed only at the end: fetch it meanwhile */
-            _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    size_t n = 0;
+    list[n++] = &portable;
+#ifdef GS_GEMM_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        list[n++] = &gs_gemm_avx2;
+        if (__builtin_cpu_supports("avx512f"))
+            list[n++] = &gs_gemm_avx512;
     }
-#pragma GCC unroll 2
-    for (size_t p = 0; p < kc; p++, a += acs, b += brs) {
-        __m256 b0, b1;
-        if (NV == 2) {
-            b0 = _mm256_loadu_ps(b);
-            b1 = MASKED ? _mm256_maskload_ps(b + 8, lane_mask(nr)) : _mm256_loadu_ps(b + 8);
-        } else {
-            b0 = MASKED ? _mm256_maskload_ps(b, lane_mask(nr)) : _mm256_loadu_ps(b);
-            b1 = b0;
-        }
-#pragma GCC unroll 6
-        for (int r = 0; r < MRV; r++) {
-            const __m256 av = _mm256_broadcast_ss(a + r * ars);
-            acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-            if (NV == 2)
-                acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
-        }
-    }
-    const float alpha = ab[0], beta = ab[1];
-    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    const __m256i mask = lane_mask(nr);
-#pragma GCC unroll 6
-    for (int r = 0; r < MRV; r++) {
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; v++) {
-            float *cp = c + r * ldc + 8 * v;
-            const int masked = MASKED && v == NV - 1;
-            __m256 t = v ? acc1[r] : acc0[r];
-            if (alpha != 1.0f)
-                t = _mm256_mul_ps(t, va);
-            if (beta != 0.0f) {
-                __m256 old = masked ? _mm256_maskload_ps(cp, mask) : _mm256_loadu_ps(cp);
-                t = beta == 1.0f ? _mm256_add_ps(old, t) : _mm256_fmadd_ps(vb, old, t);
-            }
-            if (masked)
-                _mm256_maskstore_ps(cp, mask, t);
-            else
-                _mm256_storeu_ps(cp, t);
-        }
-    }
-}
-
-#define TILE_ROWS(MRV)                                                                         \
-    case MRV:                                                                                  \
-        if (nr == 16)                                                                          \
-            tile_avx2_body(MRV, 2, 0, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
-        else if (nr > 8)                                                                       \
-            tile_avx2_body(MRV, 2, 1, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
-        else if (nr == 8)                                                                      \
-            tile_avx2_body(MRV, 1, 0, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
-        else                                                                                   \
-            tile_avx2_body(MRV, 1, 1, nr, kc, a, ars, acs, b, brs, c, ldc, ab);                \
-        break;
-
-static AVX2 void tile_avx2(int mr, int nr, size_t kc, const float *a, size_t ars, size_t acs,
-                           const float *b, size_t brs, float *c, size_t ldc, const float *ab)
-{
-    switch (mr) {
-        TILE_ROWS(6)
-        TILE_ROWS(5)
-        TILE_ROWS(4)
-        TILE_ROWS(3)
-        TILE_ROWS(2)
-        TILE_ROWS(1)
-    }
-}
-
-/* Transposes the 8 x 8 block in r[] in place. */
-static ALWAYS_INLINE AVX2 void transpose8(__m256 r[8])
-{
-    __m256 t[8], u[8];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-#pragma GCC unroll 2
-    for (int i = 0; i < 2; i++) {
-        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
-        r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
-    }
-}
-
-/* Eight rows of B^T (columns h..h+7 of a panel), depths p..p+7. */
-static ALWAYS_INLINE AVX2 void pack_bt_block8(const float *src, size_t bcs, size_t p, size_t h,
-                                             float *dst)
-{
-    __m256 r[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        r[i] = _mm256_loadu_ps(src + (h + (size_t)i) * bcs + p);
-    transpose8(r);
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        _mm256_storeu_ps(dst + (p + (size_t)i) * NR + h, r[i]);
-}
-
-/* B^T packed with 8 x 8 transposes in registers; edges element by element.
-   Sixteen deep at a time, so that each 64-byte line of B is used whole
-   while it is in L1: the sixteen rows a panel reads are often 4 KiB
-   apart, in one cache set, where they would evict each other. */
-static AVX2 void pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, float *dst)
-{
-    size_t kc8 = kc / 8 * 8, kc16 = kc / 16 * 16;
-    for (size_t j = 0; j < nc; j += NR, dst += kc * NR) {
-        size_t nr = min_sz(NR, nc - j);
-        const float *src = b + j * bcs;
-        if (nr < NR) {
-            pack_b_cols(kc, nr, src, bcs, dst);
-            continue;
-        }
-        for (size_t p = 0; p < kc16; p += 16)
-            for (size_t h = 0; h < NR; h += 8) {
-                pack_bt_block8(src, bcs, p, h, dst);
-                pack_bt_block8(src, bcs, p + 8, h, dst);
-            }
-        if (kc16 < kc8) /* one 8-deep step left */
-            for (size_t h = 0; h < NR; h += 8)
-                pack_bt_block8(src, bcs, kc16, h, dst);
-        for (size_t p = kc8; p < kc; p++)
-            for (size_t c = 0; c < NR; c++)
-                dst[p * NR + c] = src[c * bcs + p];
-    }
-}
-
-/* A panel row in two 32-byte moves: the compiler expands the portable
-   memcpy of 64 bytes to 16-byte ones. */
-static ALWAYS_INLINE AVX2 void copy_panel_row_avx2(float *dst, const float *src)
-{
-    _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
-    _mm256_storeu_ps(dst + 8, _mm256_loadu_ps(src + 8));
-}
-
-static AVX2 void pack_br_avx2(size_t kc, size_t nc, const float *b, size_t brs, float *dst)
-{
-    pack_b_rows(kc, nc, b, brs, dst, copy_panel_row_avx2);
-}
-
-/* A packed by 8 x 8 transposes of its 6 rows and 2 zero rows; each
-   transposed row is stored whole and its 2 extra floats are overwritten by
-   the next store.  The last store of a panel is masked so that no thread
-   writes past the panels it packs. */
-static AVX2 void pack_ar_avx2(size_t mc, size_t kc, const float *a, size_t ars, float *dst)
-{
-    size_t kc8 = kc / 8 * 8;
-    const __m256i six = lane_mask(6);
-    for (size_t i = 0; i < mc; i += MR, dst += kc * MR) {
-        size_t mr = min_sz(MR, mc - i);
-        const float *src = a + i * ars;
-        if (mr < MR) {
-            pack_a_rows(mr, kc, src, ars, dst);
-            continue;
-        }
-        for (size_t p = 0; p < kc8; p += 8) {
-            __m256 r[8];
-#pragma GCC unroll 6
-            for (int q = 0; q < MR; q++)
-                r[q] = _mm256_loadu_ps(src + (size_t)q * ars + p);
-            r[6] = r[7] = _mm256_setzero_ps();
-            transpose8(r);
-#pragma GCC unroll 7
-            for (int q = 0; q < 7; q++)
-                _mm256_storeu_ps(dst + (p + (size_t)q) * MR, r[q]);
-            _mm256_maskstore_ps(dst + (p + 7) * MR, six, r[7]);
-        }
-        for (size_t p = kc8; p < kc; p++)
-            for (size_t q = 0; q < MR; q++)
-                dst[p * MR + q] = src[q * ars + p];
-    }
-}
-
-/* op(A) = A^T: each panel row is six floats of a row of A, moved as eight
-   (the two extra are overwritten by the next row's store; a panel's last
-   row and the loads at the block's edge are masked).  Eight rows of A at a
-   time, so that a panel receives 192 contiguous bytes and the rows read,
-   often 4 KiB apart, are used whole before they leave L1. */
-static AVX2 void pack_ac_avx2(size_t mc, size_t kc, const float *a, size_t acs, float *dst)
-{
-    size_t full = mc / MR, inside = mc >= 2 ? (mc - 2) / MR : 0; /* loads within the block */
-    const __m256i six = lane_mask(6);
-    for (size_t p0 = 0; p0 < kc; p0 += 8) {
-        size_t p1 = min_sz(p0 + 8, kc);
-        for (size_t q = 0; q < full; q++) {
-            const float *src = a + q * MR;
-            float *d = dst + q * kc * MR;
-            for (size_t p = p0; p < p1; p++) {
-                __m256 v = q < inside ? _mm256_loadu_ps(src + p * acs)
-                                      : _mm256_maskload_ps(src + p * acs, six);
-                if (p + 1 < kc)
-                    _mm256_storeu_ps(d + p * MR, v);
-                else
-                    _mm256_maskstore_ps(d + p * MR, six, v);
-            }
-        }
-    }
-    if (mc > full * MR)
-        pack_a_cols(mc - full * MR, kc, a + full * MR, acs, dst + full * kc * MR);
-}
-
-static AVX2 void block_avx2(const sgemm *g, const float *ap, const float *bp, size_t i0,
-                            size_t i1, size_t j0, size_t j1)
-{
-    block_generic(g, ap, bp, i0, i1, j0, j1, tile_avx2, pack_bt_avx2, pack_br_avx2);
-}
-
-static AVX2 void pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
-{
-    pack_a_panels(g, q0, q1, dst, pack_ar_avx2, pack_ac_avx2);
-}
-
-static AVX2 void pack_b_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
-{
-    pack_b_panels(g, q0, q1, dst, pack_bt_avx2, pack_br_avx2);
-}
 #endif
+    return n;
+}
 
-/* The implementation in use: AVX2+FMA or portable. */
-typedef struct kernels {
-    const char *name;
-    void (*block)(const sgemm *g, const float *ap, const float *bp, size_t i0, size_t i1,
-                  size_t j0, size_t j1);
-    void (*pack_a)(const sgemm *g, size_t q0, size_t q1, float *dst);
-    void (*pack_b)(const sgemm *g, size_t q0, size_t q1, float *dst);
-} kernels;
+GS_API int gs_isa_list(const char **names, int max)
+{
+    const gs_gemm_impl *list[3];
+    size_t n = available(list);
+    for (size_t i = 0; i < n && (int)i < max; i++)
+        names[i] = list[i]->name;
+    return (int)n;
+}
 
-static const kernels portable = {"portable", block_portable, pack_a_portable, pack_b_portable};
-#ifdef GS_GEMM_AVX2
-static const kernels avx2 = {"avx2-fma", block_avx2, pack_a_avx2, pack_b_avx2};
-#endif
-
-static const kernels *impl;
+static const gs_gemm_impl *impl;
 static pthread_once_t impl_once = PTHREAD_ONCE_INIT;
 
-static void kernels_choose(void)
+/* GRADSCOPE_ISA's variant, NULL when it names none this processor runs;
+   the best one when it is unset. */
+static const gs_gemm_impl *chosen(void)
 {
-    impl = &portable;
-#ifdef GS_GEMM_AVX2
-    const char *env = getenv("GRADSCOPE_KERNELS");
-    __builtin_cpu_init();
-    if (!(env && strcmp(env, "portable") == 0) && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma"))
-        impl = &avx2;
-#endif
+    const gs_gemm_impl *list[3];
+    size_t n = available(list);
+    const char *env = getenv("GRADSCOPE_ISA");
+    if (!env || !*env)
+        return list[n - 1];
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(env, list[i]->name))
+            return list[i];
+    return NULL;
 }
 
-static const kernels *kernels_get(void)
+GS_API int gs_isa_check(gs_error *err)
+{
+    if (chosen())
+        return 0;
+    const char *env = getenv("GRADSCOPE_ISA"), *names[3];
+    int n = gs_isa_list(names, 3);
+    int known = !strcmp(env, "portable") || !strcmp(env, "avx2") || !strcmp(env, "avx512");
+    gs_err_set(err, "GRADSCOPE_ISA=%s: %s; this processor runs %s%s%s%s%s", env,
+               known ? "this processor lacks it" : "not a kernel set (portable, avx2, avx512)",
+               names[0], n > 1 ? ", " : "", n > 1 ? names[1] : "", n > 2 ? ", " : "",
+               n > 2 ? names[2] : "");
+    return -1;
+}
+
+/* An unusable GRADSCOPE_ISA was refused by gs_gemm_isa_check where the
+   program starts; a library caller that did not ask gets the best. */
+static void kernels_choose(void)
+{
+    const gs_gemm_impl *list[3];
+    impl = chosen();
+    if (!impl)
+        impl = list[available(list) - 1];
+}
+
+static const gs_gemm_impl *kernels_get(void)
 {
     pthread_once(&impl_once, kernels_choose);
     return impl;
 }
 
-const char *gs_gemm_kernel_name(void) { return kernels_get()->name; }
+GS_API const char *gs_isa_name(void) { return kernels_get()->name; }
 
 /* op(A) is packed once per product, for all threads, when its blocks
    outgrow L1 and enough columns of B reuse them to repay the copy. */
@@ -761,10 +311,10 @@ static void grid(size_t mt, size_t nt, size_t t, int split_rows, split *s)
 
 static void sgemm_run(const sgemm *g)
 {
-    const kernels *kern = kernels_get();
+    const gs_gemm_impl *kern = kernels_get();
     size_t t = (size_t)gs_get_threads();
     size_t mt = (g->m + MR - 1) / MR, nt = (g->n + NR - 1) / NR;
-    float *ap = pack_a_pays(g) ? scratch_get(SCRATCH_A, rows_padded(g->m) * g->k) : NULL;
+    float *ap = pack_a_pays(g) ? gs_gemm_scratch(SCRATCH_A, rows_padded(g->m) * g->k) : NULL;
     if (t <= 1 || (double)g->m * (double)g->n * (double)g->k < PARALLEL_MIN_FMAS) {
         if (ap)
             kern->pack_a(g, 0, mt, ap);
@@ -774,7 +324,7 @@ static void sgemm_run(const sgemm *g)
     int in_place = b_in_place(g, g->n);
     size_t b_floats = cols_padded(g->n) * g->k;
     int shared_b = !in_place && nt < 8 * t && b_floats <= SHARED_B_MAX;
-    float *bp = shared_b ? scratch_get(SCRATCH_B_ALL, b_floats) : NULL;
+    float *bp = shared_b ? gs_gemm_scratch(SCRATCH_B_ALL, b_floats) : NULL;
     split s;
     grid(mt, nt, t, shared_b || in_place, &s);
     /* A^T's panels are packed up to eight to a task (192 bytes of each row
@@ -843,3 +393,4 @@ void gs_gemm(gs_dtype dt, int ta, int tb, size_t m, size_t n, size_t k, double a
                .c = c, .ldc = ldc, .alpha = (float)alpha, .beta = (float)beta};
     sgemm_run(&g);
 }
+

@@ -31,6 +31,16 @@ typedef struct gs_error {
 
 GS_API const char *gs_version(void);
 
+/* The matrix kernels' instruction set: "portable", "avx2" or "avx512", the
+   best this processor runs unless the environment's GRADSCOPE_ISA names
+   another.  Every set gives the same bits (docs/PERFORMANCE.md). */
+GS_API const char *gs_isa_name(void);
+/* The sets this processor runs, best last, into names[0..max); their count. */
+GS_API int gs_isa_list(const char **names, int max);
+/* 0, or -1 with a message when GRADSCOPE_ISA names a set that is unknown or
+   that this processor lacks. */
+GS_API int gs_isa_check(gs_error *err);
+
 /* The last message a plugin or the core recorded with host->error() on
    this thread ("" if none). */
 GS_API const char *gs_last_error(void);
