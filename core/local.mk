@@ -7,10 +7,12 @@ core_libgradscope_la_SOURCES = \
 	core/kernels/kernels.h core/kernels/kernels.c core/kernels/gemm.h core/kernels/gemm.c core/kernels/gemm_tile.h \
 	core/kernels/gemm_avx2.c core/kernels/gemm_avx512.c \
 	core/kernels/affinity.h core/kernels/affinity.c \
+	core/kernels/augment.h core/kernels/augment.c \
 	core/plugin/registry.h core/plugin/registry.c core/plugin/schema.h core/plugin/schema.c \
 	core/plugin/cfgfile.h core/plugin/cfgfile.c \
 	core/rundir/rundir.h core/rundir/rundir.c core/rundir/csv.h core/rundir/csv.c \
 	core/rundir/npy.h core/rundir/npy.c core/rundir/format.h core/rundir/format.c \
+	core/rundir/lock.h core/rundir/lock.c \
 	core/engine/model.h core/engine/model.c core/engine/host.c \
 	core/engine/experiment.h core/engine/experiment.c \
 	core/engine/monitor.h core/engine/monitor.c core/engine/theory.h core/engine/theory.c \
@@ -22,7 +24,7 @@ core_libgradscope_la_SOURCES = \
 	core/tools/report/sbuf.h core/tools/report/sbuf.c core/tools/report/run.h \
 	core/tools/report/load.c core/tools/report/discover.c core/tools/report/svg.h \
 	core/tools/report/svg.c core/tools/report/figures.h core/tools/report/heatmap.c \
-	core/tools/report/lines.c core/tools/report/page.c \
+	core/tools/report/lines.c core/tools/report/page.c core/tools/report/groups.c \
 	core/tools/sweep.h core/tools/sweep.c core/tools/sweep_expand.c \
 	core/tools/sweep_pool.c core/tools/sweep_collect.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core -DGS_PLUGINDIR='"$(plugindir)"'

@@ -4,6 +4,7 @@
 # shards in rank order), is bit-identical to itself, and rank 0 alone writes.
 # Skipped (exit 77) without an MPI build or mpirun.
 set -u
+unset SLURM_STEP_NUM_TASKS SLURM_PROCID
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: no mpirun"; exit 77; }
 grep -q '^#define HAVE_MPI 1' "${GRADSCOPE_TEST_BUILDDIR:-.}/config.h" 2>/dev/null ||
@@ -94,6 +95,18 @@ mpirun --oversubscribe -n 3 "$GS" run "$tmp/tiny.cfg" --out "$tmp/tiny-three" --
     bad "mpirun -n 3, batch 2"
 same_theory "$tmp/tiny-one" "$tmp/tiny-three" && ok ||
     bad "an empty shard changes theory.csv (batch 2 on 3 ranks)"
+
+# One rank (mpirun -n 1): a one-process run that still ends MPI properly,
+# or mpirun reports a failure for a run that completed.
+mpirun -n 1 "$GS" run "$tmp/exp.cfg" --out "$tmp/np1" --quiet >"$tmp/out" 2>&1 && ok ||
+    bad "mpirun -n 1 run (status $?): $(cat "$tmp/out")"
+grep -q '"completed"' "$tmp/np1/summary.json" 2>/dev/null && ok || bad "mpirun -n 1: the run did not complete"
+mpirun -n 1 "$GS" resume "$tmp/np1" --quiet >"$tmp/out" 2>&1 && ok ||
+    bad "mpirun -n 1 resume (status $?): $(cat "$tmp/out")"
+# Tasks of one srun step that are not one MPI job (worlds of one) are refused.
+SLURM_STEP_NUM_TASKS=2 mpirun -n 1 "$GS" run "$tmp/exp.cfg" --out "$tmp/never" >"$tmp/out" 2>&1
+[ $? -eq 2 ] && [ ! -e "$tmp/never" ] && grep -q "not one MPI job" "$tmp/out" && ok ||
+    bad "a world of one in a step of two tasks: $(cat "$tmp/out")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

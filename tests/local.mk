@@ -32,6 +32,8 @@ tests_test_run_SOURCES = tests/test_run.c tests/testutil.h
 tests_test_run_CFLAGS = $(TEST_CFLAGS)
 tests_test_run_LDADD = $(TEST_LDADD)
 include $(srcdir)/tests/blocks.mk
+include $(srcdir)/tests/rnn.mk
+include $(srcdir)/tests/conv.mk
 check_PROGRAMS += tests/test_monitor
 TESTS += tests/test_monitor
 tests_test_monitor_SOURCES = tests/test_monitor.c tests/testutil.h
@@ -42,6 +44,8 @@ EXTRA_DIST += tests/cli.sh
 include $(srcdir)/tests/report.mk
 TESTS += tests/resume.sh
 EXTRA_DIST += tests/resume.sh
+TESTS += tests/lock.sh
+EXTRA_DIST += tests/lock.sh
 include $(srcdir)/tests/sdk.mk
 check_PROGRAMS += tests/test_training
 TESTS += tests/test_training
@@ -53,6 +57,11 @@ include $(srcdir)/tests/sweep.mk
 include $(srcdir)/tests/regress.mk
 TESTS += tests/dataparallel_mpi.sh
 EXTRA_DIST += tests/dataparallel_mpi.sh
+# The Slurm recipes (examples/slurm/, shown in docs/CLUSTERS.md) on a
+# one-node Slurm the test starts; skipped without root, slurm-wlm or munge.
+TESTS += tests/slurm.sh
+EXTRA_DIST += tests/slurm.sh examples/slurm/sweep.sbatch examples/slurm/submit.sh \
+	examples/slurm/mpi.sbatch
 include $(srcdir)/tests/kernels.mk
 TESTS += tests/layering.sh
 EXTRA_DIST += tests/layering.sh

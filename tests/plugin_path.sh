@@ -107,6 +107,36 @@ check "a helper library beside a plugin" 0 "$GS" plugins --plugin-path "$tmp/hel
 expect "the plugin beside it loads" out "^activation  *fx_double "
 expect "the helper gets a note" out "^skipped: $tmp/helper/libhelper.so (no gradscope_plugin_entry"
 
+# ---- a .so that is not a plugin never runs: its dynamic symbols are read
+# from the file before anything is loaded (dlopen would run its constructor)
+CC_FOR_TEST=${CC:-cc}
+cat >"$tmp/ctor.c" <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((constructor)) static void ran(void)
+{
+    FILE *f = fopen(getenv("GS_CTOR_MARK"), "w");
+    if (f)
+        fclose(f);
+}
+int helper_function(void) { return 1; }
+C
+mkdir "$tmp/ctor"
+if "$CC_FOR_TEST" -shared -fPIC -o "$tmp/ctor/libctor.so" "$tmp/ctor.c" 2>"$tmp/err"; then
+    cp "$FIX/fx_valid.so" "$tmp/ctor/double.so"
+    check "a library with a constructor beside a plugin" 0 env GS_CTOR_MARK="$tmp/ctor-ran" \
+        "$GS" plugins --plugin-path "$tmp/ctor"
+    expect "it is passed over" out "^skipped: $tmp/ctor/libctor.so (no gradscope_plugin_entry"
+    check "check-plugin of it" 2 env GS_CTOR_MARK="$tmp/ctor-ran" "$GS" check-plugin "$tmp/ctor/libctor.so"
+    expect "check-plugin says why" err "libctor.so: not a gradscope plugin (no symbol gradscope_plugin_entry)"
+    check "its constructor never ran" 1 test -e "$tmp/ctor-ran"
+    printf 'INPUT(-lc)\n' >"$tmp/ctor/libscript.so"
+    check "a linker script named .so" 2 "$GS" plugins --plugin-path "$tmp/ctor"
+    expect "it is named as no ELF file" err "libscript.so: cannot load plugin: not an ELF file"
+else
+    echo "SKIP: no C compiler ($CC_FOR_TEST) for the constructor test"
+fi
+
 # ---- places other users can write: refused unless explicitly allowed
 mkdir "$tmp/ww"
 cp "$FIX/fx_valid.so" "$tmp/ww/double.so"

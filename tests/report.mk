@@ -1,6 +1,12 @@
-# gradscope report: the HTML/SVG report and its rendering in headless Chromium.
+# gradscope report: the HTML/SVG report and its rendering in headless Chromium,
+# and the report of a sweep directory (groups of seeds).
 check_PROGRAMS += tests/test_report
 TESTS += tests/test_report
 tests_test_report_SOURCES = tests/test_report.c tests/testutil.h
 tests_test_report_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(ZLIB_CFLAGS)
 tests_test_report_LDADD = core/libgradscope.la $(CHECK_LIBS) $(ZLIB_LIBS) -lm
+check_PROGRAMS += tests/test_report_sweep
+TESTS += tests/test_report_sweep
+tests_test_report_sweep_SOURCES = tests/test_report_sweep.c tests/testutil.h
+tests_test_report_sweep_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_report_sweep_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm

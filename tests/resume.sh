@@ -172,6 +172,59 @@ if [ -n "$ck" ]; then
 else
     bad "no checkpoint written"
 fi
+
+# A checkpoint edited with a valid CRC-32 (gzip's trailer is the same
+# checksum) is refused by its range checks, and nothing changes.
+recrc() { # SED-SCRIPT: rewrites $ck with the edit and a matching checksum
+    head -c -4 "$tmp/ck.bak" | LC_ALL=C sed "$1" >"$tmp/body"
+    cat "$tmp/body" >"$ck"
+    gzip -c "$tmp/body" | tail -c 8 | head -c 4 >>"$ck"
+}
+if [ -n "$ck" ]; then
+    recrc ''
+    cmp -s "$ck" "$tmp/ck.bak" && ok || bad "recrc does not reproduce the checkpoint"
+    before=$(cat "$v"/* | md5sum)
+    for edit in 's/^epoch=[0-9]*$/epoch=9/:past the run' \
+        's/^step=\([0-9]*\)[0-8]$/step=\19/;t;s/^step=\([0-9]*\)9$/step=\18/:does not match epoch' \
+        's/^batch=\([0-9]*\)[0-9]$/batch=\13/:batch offset' \
+        's/^ranks=1$/ranks=2/:written by 2 data-parallel processes, this run has 1' \
+        's/^total_epochs=4$/total_epochs=5/:different experiment'; do
+        recrc "${edit%%:*}"
+        cmp -s "$ck" "$tmp/ck.bak" && bad "edit ${edit%%:*} changed nothing"
+        "$GS" resume "$v" --quiet 2>"$tmp/err"
+        rc=$?
+        [ $rc -eq 2 ] && grep -q "${edit#*:}" "$tmp/err" && ok || bad "edited checkpoint (${edit%%:*}): $rc $(cat "$tmp/err")"
+    done
+    cp "$tmp/ck.bak" "$ck"
+    [ "$before" = "$(cat "$v"/* | md5sum)" ] && ok || bad "a refused resume changed the run directory"
+
+    # A missing log: refused by name, and not created.
+    mv "$v/metrics.csv" "$tmp/metrics.bak"
+    "$GS" resume "$d" --quiet 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "$v/metrics.csv: No such file" "$tmp/err" && ok ||
+        bad "missing metrics.csv: $rc $(cat "$tmp/err")"
+    [ ! -e "$v/metrics.csv" ] && ok || bad "resume created metrics.csv"
+    mv "$tmp/metrics.bak" "$v/metrics.csv"
+    "$GS" resume "$d" --quiet 2>"$tmp/err" || bad "resume after the refusals: $(cat "$tmp/err")"
+    same_as_reference "$d" "resume after the refusals"
+fi
+
+# A summary that says the run finished while its checkpoint and logs say it
+# did not, or one that cannot be read beside a checkpoint part-way: resumed.
+for how in completed diverged damaged; do
+    d="$tmp/sum-$how"
+    start_and_kill INT "$d" 0.1
+    s=$(grep -l '"status": "interrupted"' "$d"/*/summary.json | head -1)
+    case $how in
+    damaged) printf '{\n  "status": "comp' >"$s" ;;
+    *) sed -i "s/\"status\": \"interrupted\"/\"status\": \"$how\"/" "$s" ;;
+    esac
+    "$GS" resume "$d" >"$tmp/out" 2>&1 || bad "$how summary of an interrupted run: $(cat "$tmp/out")"
+    grep -q "^$(dirname "$s"): already finished" "$tmp/out" && bad "$how summary: $(cat "$tmp/out")"
+    same_as_reference "$d" "resume of an interrupted run with a $how summary"
+done
+
 "$GS" resume "$tmp/nothing-here" --quiet 2>/dev/null
 [ $? -eq 2 ] && ok || bad "resume of a missing directory"
 mkdir "$tmp/empty"

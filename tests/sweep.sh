@@ -3,8 +3,11 @@
 # --jobs 2 equal to --jobs 1, restart after SIGTERM and SIGKILL (finished runs
 # skipped, stopped ones resumed bit-identically), --index/--collect and
 # SLURM_ARRAY_TASK_ID, variants, index.csv (the map of the runs) beside
-# sweep.csv, damaged summaries, and the report of a sweep directory.
+# sweep.csv, damaged summaries, and the report of a sweep directory;
+# --index-offset, and several srun tasks without MPI refused.
 set -u
+# the tests say which Slurm variables they mean, also inside a Slurm job
+unset SLURM_ARRAY_TASK_ID SLURM_STEP_NUM_TASKS SLURM_PROCID
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -163,6 +166,16 @@ while [ $i -lt $N ]; do
     if [ $i -eq 3 ]; then
         SLURM_ARRAY_TASK_ID=3 "$GS" sweep "$tmp/exp.cfg" --out "$d" >"$tmp/out" 2>&1 || bad "SLURM_ARRAY_TASK_ID=3"
         grep -q '^\[4/8\] activation=relu,seed=2,optimizer=adam' "$tmp/out" && ok || bad "SLURM_ARRAY_TASK_ID=3 ran: $(cat "$tmp/out")"
+    elif [ $i -eq 6 ]; then # an array past MaxArraySize: task 2 of the one from 4
+        SLURM_ARRAY_TASK_ID=2 "$GS" sweep "$tmp/exp.cfg" --out "$d" --index-offset 4 >"$tmp/out" 2>&1 ||
+            bad "--index-offset 4 in array task 2: $(cat "$tmp/out")"
+        grep -q '^\[7/8\] activation=tanh,seed=2,optimizer=sgd' "$tmp/out" && ok ||
+            bad "--index-offset 4 in array task 2 ran: $(cat "$tmp/out")"
+    elif [ $i -eq 7 ]; then
+        "$GS" sweep "$tmp/exp.cfg" --out "$d" --index 3 --index-offset 4 >"$tmp/out" 2>&1 ||
+            bad "--index 3 --index-offset 4: $(cat "$tmp/out")"
+        grep -q '^\[8/8\] activation=tanh,seed=2,optimizer=adam' "$tmp/out" && ok ||
+            bad "--index 3 --index-offset 4 ran: $(cat "$tmp/out")"
     else
         "$GS" sweep "$tmp/exp.cfg" --out "$d" --index $i >"$tmp/out" 2>&1 || bad "--index $i: $(cat "$tmp/out")"
     fi
@@ -179,6 +192,45 @@ same_runs "$tmp/ref" "$d" "--index after SIGKILL"
 [ $? -eq 2 ] && grep -q "0 to 7" "$tmp/err" && ok || bad "--index out of range: $(cat "$tmp/err")"
 "$GS" sweep "$tmp/exp.cfg" --out "$d" --index 1 --collect 2>/dev/null
 [ $? -eq 2 ] && ok || bad "--index with --collect accepted"
+SLURM_ARRAY_TASK_ID=4 "$GS" sweep "$tmp/exp.cfg" --out "$tmp/array" --index-offset 4 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "combination 8 (--index-offset 4 + SLURM_ARRAY_TASK_ID 4).*0 to 7" "$tmp/err" && ok ||
+    bad "--index-offset past the end: $(cat "$tmp/err")"
+"$GS" sweep "$tmp/exp.cfg" --out "$tmp/array" --index-offset 4 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "needs --index or a Slurm array task" "$tmp/err" && ok ||
+    bad "--index-offset alone: $(cat "$tmp/err")"
+for o in --jobs --collect --list; do
+    [ $o = --jobs ] && o="--jobs 2"
+    # shellcheck disable=SC2086
+    "$GS" sweep "$tmp/exp.cfg" --out "$tmp/never" --index-offset 4 $o 2>/dev/null
+    [ $? -eq 2 ] && [ ! -e "$tmp/never" ] && ok || bad "--index-offset with $o accepted"
+done
+"$GS" sweep --help | grep -q -- "--index-offset N" && ok || bad "--help does not explain --index-offset"
+# more combinations than one array of Slurm's default MaxArraySize (1001) holds
+{
+    echo 'data = { type = "synthetic"; samples = 40; test_samples = 0; features = 2; classes = 2; };'
+    echo 'model = { layers = ( { type = "dense"; units = 2; } ); };'
+    echo "sweep = { grid = ( { key = \"seed\"; values = [ $(seq -s ', ' 1 1002) ]; } ); };"
+} >"$tmp/big.cfg"
+"$GS" sweep "$tmp/big.cfg" --list --out "$tmp/never" 2>"$tmp/err" >/dev/null || bad "--list of 1002: $(cat "$tmp/err")"
+grep -q "2 arrays of at most 1000 tasks, with --index-offset 0, 1000, ..., 1000" "$tmp/err" && ok ||
+    bad "--list of 1002 combinations: $(cat "$tmp/err")"
+
+# srun -n K without an MPI job (MpiDefault=none, or gradscope without MPI):
+# each task would do the whole work into one directory, so each is refused
+# (task 0 says why) before anything is written
+r1="$tmp/array/activation=relu,seed=1,optimizer=sgd,lr=0.01"
+for cmd in sweep run resume; do
+    if [ $cmd = resume ]; then set -- resume "$r1"; else set -- $cmd "$tmp/exp.cfg" --out "$tmp/never"; fi
+    SLURM_STEP_NUM_TASKS=4 SLURM_PROCID=0 "$GS" "$@" >"$tmp/out" 2>&1
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "srun started 4 tasks (SLURM_STEP_NUM_TASKS) that are not one MPI job" "$tmp/out" &&
+        grep -q "srun -n 1" "$tmp/out" && [ ! -e "$tmp/never" ] && ok ||
+        bad "srun -n 4 gradscope $cmd (status $rc): $(cat "$tmp/out")"
+    SLURM_STEP_NUM_TASKS=4 SLURM_PROCID=2 "$GS" "$@" >"$tmp/out" 2>&1
+    [ $? -eq 2 ] && [ ! -s "$tmp/out" ] && ok || bad "task 2 of srun -n 4 gradscope $cmd: $(cat "$tmp/out")"
+done
+same_runs "$tmp/ref" "$tmp/array" "after refused srun tasks"
+SLURM_STEP_NUM_TASKS=1 "$GS" sweep "$tmp/exp.cfg" --list >/dev/null 2>&1 && ok || bad "srun -n 1 refused"
 
 # variants: one row per run, with a variant column
 cat >"$tmp/var.cfg" <<'CFG'

@@ -3,6 +3,7 @@
 # the results equal a sweep run in one process.  Skipped (77) unless
 # gradscope was configured --with-mpi and mpirun is installed.
 set -u
+unset SLURM_ARRAY_TASK_ID SLURM_STEP_NUM_TASKS SLURM_PROCID
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 if ! "$GS" sweep --help | grep -q "MPI: built in"; then
     echo "SKIP: gradscope was configured without --with-mpi"
@@ -37,7 +38,7 @@ CFG
 
 $MPIRUN "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 >"$tmp/out" 2>&1
 [ $? -eq 0 ] && ok || bad "mpirun sweep: $(cat "$tmp/out")"
-grep -q "on 2 MPI ranks" "$tmp/out" && ok || bad "rank 0 did not schedule: $(cat "$tmp/out")"
+grep -q "on 3 MPI ranks (rank 0 schedules, 2 train)" "$tmp/out" && ok || bad "rank 0 did not schedule: $(cat "$tmp/out")"
 [ "$(grep -c ': completed' "$tmp/out")" -eq 10 ] && ok || bad "not 10 completed runs: $(cat "$tmp/out")"
 sed 's/,[^,]*$//' "$tmp/ref/sweep.csv" >"$tmp/c1"
 sed 's/,[^,]*$//' "$tmp/mpi/sweep.csv" 2>/dev/null >"$tmp/c2"
@@ -50,9 +51,27 @@ for r in "$tmp/ref"/*/; do
 done
 ok
 
-# started again under mpirun: everything skipped
-$MPIRUN "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 >"$tmp/out" 2>&1 || bad "mpirun restart"
+# started again under mpirun, in a Slurm array task: the whole sweep (every
+# run skipped); SLURM_ARRAY_TASK_ID only picks a combination without MPI
+SLURM_ARRAY_TASK_ID=3 $MPIRUN "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 >"$tmp/out" 2>&1 ||
+    bad "mpirun restart in an array task: $(cat "$tmp/out")"
 [ "$(grep -c 'skipped, already completed' "$tmp/out")" -eq 10 ] && ok || bad "mpirun restart did not skip: $(cat "$tmp/out")"
+# --quiet: nothing at all
+$MPIRUN "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 --quiet >"$tmp/out" 2>&1 || bad "mpirun --quiet"
+[ ! -s "$tmp/out" ] && ok || bad "mpirun --quiet printed: $(cat "$tmp/out")"
+# two ranks: one trains
+mpirun --oversubscribe -n 2 "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 >"$tmp/out" 2>&1 || bad "mpirun -n 2"
+grep -q "on 2 MPI ranks (rank 0 schedules, 1 trains)" "$tmp/out" && ok || bad "mpirun -n 2 line: $(cat "$tmp/out")"
+# one rank (mpirun -n 1): a sweep in one process, and MPI_Finalize called
+mpirun -n 1 "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 --quiet >"$tmp/out" 2>&1
+[ $? -eq 0 ] && ok || bad "mpirun -n 1: $(cat "$tmp/out")"
+# srun tasks that are not one MPI job (each a world of one, as when the MPI
+# library cannot use Slurm's PMI): refused
+SLURM_STEP_NUM_TASKS=3 SLURM_PROCID=0 mpirun -n 1 "$GS" sweep "$tmp/exp.cfg" --out "$tmp/never" >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "srun --mpi=pmix" "$tmp/out" && [ ! -e "$tmp/never" ] && ok ||
+    bad "3 srun tasks of one rank each: $(cat "$tmp/out")"
+SLURM_STEP_NUM_TASKS=3 $MPIRUN "$GS" sweep "$tmp/exp.cfg" --out "$tmp/mpi" --threads 1 --quiet >"$tmp/out" 2>&1 &&
+    ok || bad "an MPI job of 3 ranks in a step of 3 tasks refused: $(cat "$tmp/out")"
 
 # a bad combination: exit 2 from rank 0 with one message, nothing run
 sed 's/"tanh" \]/"tanhh" ]/' "$tmp/exp.cfg" >"$tmp/bad.cfg"
@@ -62,6 +81,8 @@ $MPIRUN "$GS" sweep "$tmp/bad.cfg" --out "$tmp/never" >"$tmp/out" 2>&1
 [ -e "$tmp/never" ] && bad "a bad MPI sweep created its directory" || ok
 $MPIRUN "$GS" sweep "$tmp/exp.cfg" --jobs 2 >/dev/null 2>&1
 [ $? -eq 2 ] && ok || bad "--jobs under mpirun accepted"
+$MPIRUN "$GS" sweep "$tmp/exp.cfg" --index-offset 2 >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "under MPI a sweep takes no" "$tmp/out" && ok || bad "--index-offset under mpirun: $(cat "$tmp/out")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -392,6 +392,240 @@ START_TEST(messages_say_what_to_do)
 }
 END_TEST
 
+static void expect_set_error(const char *set, const char *needle);
+
+/* libconfig reads 1e400 as inf, and config.cfg could not hold it. */
+START_TEST(non_finite_numbers_are_refused)
+{
+    expect_error(9, "optimizer = { type = \"sgd\"; lr = 1e400; };", NULL, 9,
+                 (const char *const[]){"optimizer 'sgd': lr = inf is not a finite number", NULL});
+    expect_error(10, "training = { epochs = 2; clip_grad_norm = 1e400; };", NULL, 10,
+                 (const char *const[]){"clip_grad_norm = inf", "not a finite number", NULL});
+    expect_error(9, "optimizer = { type = \"sgd\"; lr = 0.1; momentum = -1e999; };", NULL, 9,
+                 (const char *const[]){"momentum = -inf is not a finite number", NULL});
+    /* libconfig 1.5 keeps the low 32 bits of an int, saturates an int64 */
+    expect_error(10, "training = { epochs = 4294967297; };", NULL, 10,
+                 (const char *const[]){"integer 4294967297 does not fit in 32 bits", NULL});
+    expect_error(0, NULL, "seed = 99999999999999999999L;\n", 11,
+                 (const char *const[]){"does not fit in 64 bits", NULL});
+    expect_set_error("training.epochs=4294967297",
+                     "--set training.epochs=4294967297: integer 4294967297 does not fit");
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err;
+    const char *sets[] = {"training.clip_grad_norm=1e400"};
+    ck_assert_ptr_null(load(path, sets, 1, &err));
+    ck_assert_msg(strstr(err.msg, "--set training.clip_grad_norm=1e400: training: "
+                                  "clip_grad_norm = inf is not a finite number"),
+                  "%s", err.msg);
+    free(path);
+}
+END_TEST
+
+/* Every value the writer puts in config.cfg reads back as itself: the
+   smallest denormal, the largest double, -0, 64-bit seeds, and strings
+   with quotes, backslashes, tabs and newlines. */
+START_TEST(resolved_config_round_trips_extremes)
+{
+    char *path = write_cfg(
+        "x.cfg", 1, "name = \"q\\\"b\\\\s\\tt\";",
+        "seed = 9007199254740993L;\n"
+        "schedule = { type = \"step\"; gamma = 4.9406564584124654e-324; step_size = 3; };\n");
+    gs_error err;
+    const char *sets[] = {"optimizer.lr=1.7976931348623157e308", "optimizer.momentum=-0.0",
+                          "output.dir=\"a\\nb\""};
+    gs_experiment *e = load(path, sets, 3, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *first = resolved(e, 0);
+    char *again = tu_path(dir, "again.cfg");
+    tu_write(again, first);
+    gs_experiment *e2 = load(again, NULL, 0, &err);
+    ck_assert_msg(e2 != NULL, "%s\n%s", err.msg, first);
+    char *second = resolved(e2, 0);
+    ck_assert_str_eq(first, second);
+    ck_assert_msg(strstr(first, "gamma = 5.0e-324;") &&
+                      strstr(first, "lr = 1.7976931348623157e+308;") &&
+                      strstr(first, "seed = 9007199254740993L;") &&
+                      strstr(first, "name = \"q\\\"b\\\\s\tt\";"),
+                  "%s", first);
+    free(first);
+    free(second);
+    gs_experiment_free(e);
+    gs_experiment_free(e2);
+    free(again);
+    free(path);
+}
+END_TEST
+
+static void expect_set_error(const char *set, const char *needle)
+{
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err = {{0}};
+    const char *sets[] = {set};
+    gs_experiment *e = load(path, sets, 1, &err);
+    ck_assert_msg(e == NULL, "accepted --set %s", set);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "expected '%s' in: %s", needle, err.msg);
+    free(path);
+}
+
+START_TEST(one_override_is_one_key_value)
+{
+    expect_set_error("optimizer.lr=0.1; evil = 1",
+                     "--set optimizer.lr=0.1; evil = 1: one override is one KEY=VALUE");
+    expect_set_error("optimizer..lr=0.1", "--set optimizer..lr=0.1: empty name in the key");
+    expect_set_error(".seed=3", "empty name in the key");
+    expect_set_error("seed.=3", "empty name in the key");
+    expect_set_error("seed=1\n  @include \"/dev/zero\"",
+                     "@include is not allowed in a KEY=VALUE override");
+    /* a quoted semicolon is part of one value */
+    char *path = write_cfg("ok.cfg", 0, NULL, NULL);
+    gs_error err;
+    const char *sets[] = {"name=\"a;b\""};
+    gs_experiment *e = load(path, sets, 1, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    gs_experiment_free(e);
+    free(path);
+}
+END_TEST
+
+START_TEST(include_in_a_variant_set_is_refused)
+{
+    char *path = write_cfg("inc.cfg", 0, NULL,
+                           "variants = ( { name = \"v\";\n"
+                           "  set = ( \"seed = 1\\n@include \\\"/dev/zero\\\"\" ); } );\n");
+    gs_error err;
+    ck_assert_ptr_null(load(path, NULL, 0, &err));
+    char want[4200];
+    snprintf(want, sizeof want, "%s:12: variant 'v' set", path);
+    ck_assert_msg(strstr(err.msg, want) && strstr(err.msg, "@include is not allowed"), "%s",
+                  err.msg);
+    free(path);
+}
+END_TEST
+
+/* The run directory is <output.dir>/<name>-<time>: a name is one file name. */
+START_TEST(names_are_one_path_component)
+{
+    expect_error(1, "name = \"../../x\";", NULL, 1,
+                 (const char *const[]){"name = \"../../x\" contains '/'", NULL});
+    expect_error(1, "name = \"..\";", NULL, 1, (const char *const[]){"is not a name", NULL});
+    expect_error(1, "name = \"\";", NULL, 1, (const char *const[]){"is empty", NULL});
+    expect_set_error("name=a/b", "--set name=a/b: name = \"a/b\" contains '/'");
+    expect_error(0, NULL, "variants = ( { name = \"..\"; } );\n", 11,
+                 (const char *const[]){"each variant needs name", NULL});
+    expect_error(0, NULL, "output = { dir = \"\"; };\n", 11,
+                 (const char *const[]){"output: dir is empty", NULL});
+}
+END_TEST
+
+START_TEST(run_directory_paths_are_checked)
+{
+    char *path = write_cfg("ok.cfg", 0, NULL, "variants = ( { name = \"v\"; } );\n");
+    gs_error err;
+    /* "" made the variant's run directory "/v" */
+    gs_run_options opt = {.out_dir = "", .seed = -1};
+    ck_assert_ptr_null(gs_experiment_load(reg, path, &opt, &err));
+    ck_assert_msg(strstr(err.msg, "--out: empty directory name"), "%s", err.msg);
+    char *longdir = malloc(5000);
+    memset(longdir, 'd', 4999);
+    longdir[4999] = '\0';
+    opt.out_dir = longdir;
+    ck_assert_ptr_null(gs_experiment_load(reg, path, &opt, &err));
+    ck_assert_msg(strstr(err.msg, "--out: the run directory would be 5001 characters long"),
+                  "%s", err.msg);
+    ck_assert_ptr_null(gs_experiment_load(reg, longdir, NULL, &err));
+    ck_assert_msg(strstr(err.msg, "cannot read experiment file: the name is 4999 characters"),
+                  "%s", err.msg);
+    ck_assert_ptr_null(gs_experiment_load(reg, "", NULL, &err));
+    ck_assert_msg(strstr(err.msg, "empty experiment file name"), "%s", err.msg);
+    /* a data path beyond PATH_MAX, which a reader would have cut short */
+    char *extra = malloc(5100);
+    snprintf(extra, 5100, "data = { type = \"csv\"; train = \"%s\"; };\n", longdir);
+    expect_error(2, "seed = 1;", extra, 11,
+                 (const char *const[]){"dataset 'csv': train is", "characters long", NULL});
+    free(extra);
+    free(longdir);
+    free(path);
+}
+END_TEST
+
+START_TEST(experiment_files_are_bounded)
+{
+    char *big = malloc((1 << 20) + 16);
+    memset(big, '#', (1 << 20) + 15);
+    big[(1 << 20) + 15] = '\0';
+    big[0] = '\n';
+    char *path = write_cfg("big.cfg", 0, NULL, big);
+    gs_error err;
+    ck_assert_ptr_null(load(path, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "big.cfg: cannot read experiment file: larger than the 1 MiB "
+                                  "limit"),
+                  "%s", err.msg);
+    char *main = write_cfg("inc.cfg", 0, NULL, "@include \"big.cfg\"\n");
+    ck_assert_ptr_null(load(main, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "inc.cfg:11: @include \"big.cfg\": larger than the 1 MiB"),
+                  "%s", err.msg);
+    free(main);
+    /* neither waits for a writer nor reads without end */
+    char *fifo = tu_path(dir, "fifo.cfg");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_ptr_null(load(fifo, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "fifo.cfg: cannot read experiment file: not a regular file"),
+                  "%s", err.msg);
+    ck_assert_ptr_null(load("/dev/zero", NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "/dev/zero: cannot read experiment file: not a regular file"),
+                  "%s", err.msg);
+    free(fifo);
+    free(path);
+    free(big);
+}
+END_TEST
+
+START_TEST(absolute_include)
+{
+    char *inc = tu_path(dir, "optim.cfg");
+    tu_write(inc, "optimizer = { type = \"sgd\"; lr = 0.25; };\n");
+    char *sub = tu_path(dir, "sub");
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    char *path = tu_path(sub, "main.cfg");
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; i < N_LINES; i++)
+        if (i != 8)
+            fprintf(f, "%s\n", base_lines[i]);
+    fprintf(f, "@include \"%s\"\n", inc);
+    fclose(f);
+    gs_error err;
+    gs_experiment *e = load(path, NULL, 0, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    char *text = resolved(e, 0);
+    ck_assert_msg(strstr(text, "lr = 0.25;") != NULL, "%s", text);
+    free(text);
+    gs_experiment_free(e);
+    /* checked as a relative one is: a directory is refused */
+    char *bad = tu_path(dir, "bad.cfg");
+    f = fopen(bad, "w");
+    fprintf(f, "seed = 2;\n@include \"%s\"\n", sub);
+    fclose(f);
+    ck_assert_ptr_null(load(bad, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, ":2: @include") && strstr(err.msg, "is a directory"), "%s",
+                  err.msg);
+    /* in an included file libconfig would prefix it: refused with a reason */
+    char *mid = tu_path(dir, "mid.cfg");
+    f = fopen(mid, "w");
+    fprintf(f, "@include \"%s\"\n", inc);
+    fclose(f);
+    tu_write(bad, "@include \"mid.cfg\"\n");
+    ck_assert_ptr_null(load(bad, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "mid.cfg:1: @include") &&
+                      strstr(err.msg, "works only in the experiment file itself"),
+                  "%s", err.msg);
+    free(mid);
+    free(bad);
+    free(path);
+    free(sub);
+    free(inc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -416,6 +650,14 @@ int main(void)
     tcase_add_test(tc, missing_file);
     tcase_add_test(tc, model_defaults_match_by_type);
     tcase_add_test(tc, messages_say_what_to_do);
+    tcase_add_test(tc, non_finite_numbers_are_refused);
+    tcase_add_test(tc, resolved_config_round_trips_extremes);
+    tcase_add_test(tc, one_override_is_one_key_value);
+    tcase_add_test(tc, include_in_a_variant_set_is_refused);
+    tcase_add_test(tc, names_are_one_path_component);
+    tcase_add_test(tc, run_directory_paths_are_checked);
+    tcase_add_test(tc, experiment_files_are_bounded);
+    tcase_add_test(tc, absolute_include);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

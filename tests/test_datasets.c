@@ -1,5 +1,5 @@
 /*
- * Dataset plugins: synthetic, idx, csv.
+ * Dataset plugins: synthetic, idx, csv, cifar; data.augment in training.
  *
  * Fixture files are written by the test itself into a fresh temporary
  * directory, so every broken-file case (wrong magic, truncated gzip, ragged
@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "gradscope/gradscope.h"
+#include "testutil.h"
 
 static gs_registry *reg;
 static char dir[64];
@@ -241,6 +244,7 @@ START_TEST(idx_gz_scale_unflattened_with_test)
                         "test_labels = \"%s\"; flatten = false;",
                         path_of("tr.gz"), path_of("trl.gz"), path_of("te.gz"), path_of("tel"));
     ck_assert_int_eq(load("idx", t, 1, &ds), 0);
+    ck_assert_int_eq(ds.shape.layout, GS_LAYOUT_IMAGE);
     ck_assert_int_eq(ds.shape.ndim, 3);
     ck_assert_uint_eq(ds.shape.dims[0], 1);
     ck_assert_uint_eq(ds.shape.dims[1], 4);
@@ -516,6 +520,16 @@ START_TEST(idx_fashion_mnist)
         ck_assert(ds.test.labels[i] >= 0 && ds.test.labels[i] < 10);
     for (size_t k = 0; k < 500 * 784; k++)
         ck_assert(ds.train.x[k] >= 0.0f && ds.train.x[k] <= 1.0f);
+    /* as images: (1, 28, 28), the same values in the same order */
+    gs_dataset im;
+    ck_assert_int_eq(load("idx", "limit = 500; flatten = false;", 1, &im), 0);
+    ck_assert_int_eq(im.shape.layout, GS_LAYOUT_IMAGE);
+    ck_assert_int_eq(im.shape.ndim, 3);
+    ck_assert_uint_eq(im.shape.dims[0], 1);
+    ck_assert_uint_eq(im.shape.dims[1], 28);
+    ck_assert_uint_eq(im.shape.dims[2], 28);
+    ck_assert(memcmp(im.train.x, ds.train.x, 500 * 784 * sizeof(float)) == 0);
+    ds_free(&im);
     ds_free(&ds);
 }
 END_TEST
@@ -923,6 +937,442 @@ START_TEST(synthetic_limits)
 }
 END_TEST
 
+/* The duplicate-name check was quadratic: 10 s for 10^5 columns. */
+START_TEST(csv_wide_header)
+{
+    enum { N = 100000 };
+    FILE *f = fopen(path_of("wide.csv"), "w");
+    ck_assert_ptr_nonnull(f);
+    for (int j = 0; j < N; j++)
+        fprintf(f, "c%d,", j);
+    fputs("c77\n", f);
+    for (int j = 0; j < N; j++)
+        fputs("1,", f);
+    fputs("0\n", f);
+    fclose(f);
+    expect_error("csv", csv_text("wide.csv", "label = \"c77\";"), path_of("wide.csv"),
+                 "header names column 'c77' twice");
+}
+END_TEST
+
+/* A FIFO would block the load until a writer came. */
+START_TEST(data_path_fifo_refused)
+{
+    ck_assert_int_eq(mkfifo(path_of("pipe.csv"), 0600), 0);
+    gs_error err;
+    gs_ref *ref = gs_ref_parse(reg, GS_KIND_DATASET, "csv", csv_text("pipe.csv", ""), &err);
+    ck_assert_ptr_null(ref);
+    ck_assert_msg(strstr(err.msg, "train = \"") && strstr(err.msg, "is not a regular file"),
+                  "%s", err.msg);
+    ref = gs_ref_parse(reg, GS_KIND_DATASET, "idx",
+                       fmt("train_images = \"/dev/zero\"; test_images = \"\"; "
+                           "test_labels = \"\";"),
+                       &err);
+    ck_assert_ptr_null(ref);
+    ck_assert_msg(strstr(err.msg, "train_images = \"/dev/zero\" is not a regular file"), "%s",
+                  err.msg);
+}
+END_TEST
+
+/* A data set within the documented limits that this machine cannot hold
+   (here: under an address-space limit) is refused with the sizes, not
+   ended by the allocator.  ASan reserves terabytes of address space, so
+   there the limit cannot be set; without fork it would outlive the test. */
+START_TEST(synthetic_memory_check)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+    const char *fork = getenv("CK_FORK");
+    if (fork && !strcmp(fork, "no"))
+        return; /* the limit would stay on the whole program (valgrind) */
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_AS, &rl), 0);
+    rl.rlim_cur = (rlim_t)2 << 30;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+    expect_error("synthetic", "features = 1048576; samples = 2048; test_samples = 0;",
+                 "synthetic blobs: the data set needs 8.0 GiB",
+                 "more than this machine's 2.0 GiB");
+#endif
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* cifar                                                             */
+/* ---------------------------------------------------------------- */
+
+#define CIFAR_PIXELS 3072
+
+static unsigned char cifar_fine(size_t i) { return (unsigned char)((i * 7 + 3) % 100); }
+static unsigned char cifar_coarse(size_t i) { return (unsigned char)(i % 20); }
+
+/* `records` CIFAR records (labels first: CIFAR-10 one byte, label lab(i);
+   CIFAR-100 coarse then fine), pixels pix(seed, i, j); `cut` bytes short. */
+static void write_cifar(const char *name, int is100, size_t records, unsigned seed, size_t cut)
+{
+    size_t lb = is100 ? 2 : 1, rec = lb + CIFAR_PIXELS, n = records * rec;
+    unsigned char *b = malloc(n);
+    for (size_t i = 0; i < records; i++) {
+        unsigned char *r = b + i * rec;
+        if (is100) {
+            r[0] = cifar_coarse(i);
+            r[1] = cifar_fine(i);
+        } else {
+            r[0] = lab(i);
+        }
+        for (size_t j = 0; j < CIFAR_PIXELS; j++)
+            r[lb + j] = pix(seed, i, j);
+    }
+    write_bytes(name, b, n - cut, 0);
+    free(b);
+}
+
+START_TEST(cifar10_read)
+{
+    write_cifar("b1.bin", 0, 3, 1, 0);
+    write_cifar("b2.bin", 0, 4, 2, 0);
+    write_cifar("t.bin", 0, 2, 3, 0);
+    gs_dataset ds;
+    ck_assert_int_eq(load("cifar", fmt("dir = \"%s\"; train = \"b1.bin, b2.bin\"; "
+                                       "test = \"t.bin\"; preprocess = \"none\";", dir),
+                          1, &ds),
+                     0);
+    ck_assert_int_eq(ds.shape.layout, GS_LAYOUT_IMAGE);
+    ck_assert_int_eq(ds.shape.ndim, 3);
+    ck_assert_uint_eq(ds.shape.dims[0], 3);
+    ck_assert_uint_eq(ds.shape.dims[1], 32);
+    ck_assert_uint_eq(ds.shape.dims[2], 32);
+    ck_assert_uint_eq(ds.classes, 10);
+    ck_assert_uint_eq(ds.train.count, 7);
+    ck_assert_uint_eq(ds.test.count, 2);
+    /* the files in order, each record's bytes as they stand */
+    for (size_t i = 0; i < 7; i++) {
+        size_t r = i < 3 ? i : i - 3;
+        unsigned seed = i < 3 ? 1 : 2;
+        ck_assert_int_eq(ds.train.labels[i], lab(r));
+        for (size_t j = 0; j < CIFAR_PIXELS; j++)
+            ck_assert_float_eq(ds.train.x[i * CIFAR_PIXELS + j], (float)pix(seed, r, j));
+    }
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(ds.test.labels[i], lab(i));
+        ck_assert_float_eq(ds.test.x[i * CIFAR_PIXELS + 1000], (float)pix(3, i, 1000));
+    }
+    ds_free(&ds);
+
+    /* scale (the default), limit, no test set */
+    ck_assert_int_eq(load("cifar", fmt("dir = \"%s\"; train = \"b1.bin b2.bin\"; test = \"\"; "
+                                       "limit = 4;", dir), 1, &ds), 0);
+    ck_assert_uint_eq(ds.train.count, 4);
+    ck_assert_uint_eq(ds.test.count, 0);
+    ck_assert_int_eq(ds.train.labels[3], lab(0));
+    for (size_t j = 0; j < CIFAR_PIXELS; j++)
+        ck_assert_double_eq_tol(ds.train.x[3 * CIFAR_PIXELS + j], pix(2, 0, j) / 255.0, 1e-7);
+    ds_free(&ds);
+
+    /* the default file names of the CIFAR-10 archive */
+    const char *names[6] = { "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                             "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin" };
+    for (int k = 0; k < 6; k++)
+        write_cifar(names[k], 0, 2, (unsigned)k, 0);
+    ck_assert_int_eq(load("cifar", fmt("dir = \"%s\";", dir), 1, &ds), 0);
+    ck_assert_uint_eq(ds.train.count, 10);
+    ck_assert_uint_eq(ds.test.count, 2);
+    ck_assert_double_eq_tol(ds.train.x[9 * CIFAR_PIXELS + 5], pix(4, 1, 5) / 255.0, 1e-7);
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(cifar100_fine_and_coarse)
+{
+    write_cifar("train.bin", 1, 30, 4, 0);
+    write_cifar("test.bin", 1, 5, 5, 0);
+    gs_dataset ds;
+    ck_assert_int_eq(load("cifar", fmt("dir = \"%s\"; variant = \"cifar100\";", dir), 1, &ds), 0);
+    ck_assert_uint_eq(ds.classes, 100);
+    ck_assert_uint_eq(ds.train.count, 30);
+    ck_assert_uint_eq(ds.test.count, 5);
+    for (size_t i = 0; i < 30; i++) {
+        ck_assert_int_eq(ds.train.labels[i], cifar_fine(i));
+        ck_assert_double_eq_tol(ds.train.x[i * CIFAR_PIXELS + 77], pix(4, i, 77) / 255.0, 1e-7);
+    }
+    ds_free(&ds);
+    ck_assert_int_eq(load("cifar", fmt("dir = \"%s\"; variant = \"cifar100\"; "
+                                       "labels = \"coarse\";", dir), 1, &ds), 0);
+    ck_assert_uint_eq(ds.classes, 20);
+    for (size_t i = 0; i < 30; i++)
+        ck_assert_int_eq(ds.train.labels[i], cifar_coarse(i));
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(ds.test.labels[i], cifar_coarse(i));
+    ds_free(&ds);
+    expect_error("cifar", fmt("dir = \"%s\"; labels = \"coarse\";", dir), "CIFAR-100",
+                 "variant = \"cifar100\"");
+}
+END_TEST
+
+/* Per-channel standardization: the training set's three channels each
+   have mean 0 and std 1 afterwards, with the test set mapped by the same
+   statistics (recomputed here from the bytes). */
+START_TEST(cifar_standardize_channel)
+{
+    write_cifar("tr.bin", 0, 6, 7, 0);
+    write_cifar("te.bin", 0, 2, 8, 0);
+    gs_dataset ds;
+    ck_assert_int_eq(load("cifar", fmt("dir = \"%s\"; train = \"tr.bin\"; test = \"te.bin\"; "
+                                       "preprocess = \"standardize\";", dir), 1, &ds), 0);
+    for (size_t ch = 0; ch < 3; ch++) {
+        double m = 0, s = 0, n = 6.0 * 1024;
+        for (size_t i = 0; i < 6; i++)
+            for (size_t j = ch * 1024; j < (ch + 1) * 1024; j++)
+                m += pix(7, i, j) / 255.0;
+        m /= n;
+        for (size_t i = 0; i < 6; i++)
+            for (size_t j = ch * 1024; j < (ch + 1) * 1024; j++)
+                s += (pix(7, i, j) / 255.0 - m) * (pix(7, i, j) / 255.0 - m);
+        s = sqrt(s / n);
+        double got_m = 0, got_s = 0;
+        for (size_t i = 0; i < 6; i++)
+            for (size_t j = ch * 1024; j < (ch + 1) * 1024; j++) {
+                got_m += ds.train.x[i * CIFAR_PIXELS + j];
+                got_s += (double)ds.train.x[i * CIFAR_PIXELS + j] * ds.train.x[i * CIFAR_PIXELS + j];
+            }
+        ck_assert_double_eq_tol(got_m / n, 0.0, 1e-5);
+        ck_assert_double_eq_tol(sqrt(got_s / n), 1.0, 1e-5);
+        size_t j = ch * 1024 + 3;
+        ck_assert_double_eq_tol(ds.test.x[CIFAR_PIXELS + j], (pix(8, 1, j) / 255.0 - m) / s, 1e-5);
+    }
+    ds_free(&ds);
+}
+END_TEST
+
+START_TEST(cifar_bad_files)
+{
+    /* two records and 1000 bytes of a third: the byte count and the file */
+    write_cifar("cut.bin", 0, 3, 1, 2073);
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"cut.bin\"; test = \"\";", dir),
+                 fmt("%s: 7146 bytes is not a whole number of 3073-byte CIFAR-10 records",
+                     path_of("cut.bin")),
+                 "2 whole records and 1000 bytes over");
+    /* CIFAR-100 records read as CIFAR-10: 3074 * 3073 bytes would pass, so 5 records */
+    write_cifar("c100.bin", 1, 5, 1, 0);
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"c100.bin\"; test = \"\";", dir),
+                 "15370 bytes", "a CIFAR-100 file (variant = \"cifar100\")");
+    /* and the other way */
+    write_cifar("c10.bin", 0, 2, 1, 0);
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"c10.bin\"; test = \"\"; "
+                              "variant = \"cifar100\";", dir),
+                 "6146 bytes is not a whole number of 3074-byte CIFAR-100 records",
+                 "a CIFAR-10 file (variant = \"cifar10\")");
+    write_bytes("empty.bin", "", 0, 0);
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"empty.bin\"; test = \"\";", dir),
+                 path_of("empty.bin"), "empty file");
+    /* a bad test file is as fatal as a bad training file */
+    write_cifar("ok.bin", 0, 2, 1, 0);
+    write_cifar("tcut.bin", 0, 2, 1, 1);
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"ok.bin\"; test = \"tcut.bin\";", dir),
+                 path_of("tcut.bin"), "6145 bytes");
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"ok.bin, gone.bin\"; test = \"\";", dir),
+                 path_of("gone.bin"), "cannot open");
+    expect_error("cifar", fmt("dir = \"%s\"; train = \" , \"; test = \"\";", dir),
+                 "train names no file", NULL);
+    /* a label byte of 10 or more in a CIFAR-10 file */
+    unsigned char rec[3073] = { 10 };
+    write_bytes("lab.bin", rec, sizeof rec, 0);
+    expect_error("cifar", fmt("dir = \"%s\"; train = \"lab.bin\"; test = \"\";", dir),
+                 fmt("%s: label 10 at record 0", path_of("lab.bin")), "10 classes");
+    /* dir is required */
+    gs_error err;
+    ck_assert_ptr_null(gs_ref_parse(reg, GS_KIND_DATASET, "cifar", "", &err));
+    ck_assert_msg(strstr(err.msg, "dir"), "%s", err.msg);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* synthetic images                                                  */
+/* ---------------------------------------------------------------- */
+
+START_TEST(synthetic_images)
+{
+    const char *text = "set = \"images\"; classes = 3; channels = 2; image_size = 10; "
+                       "samples = 60; test_samples = 30;";
+    gs_dataset a, b, c;
+    ck_assert_int_eq(load("synthetic", text, 5, &a), 0);
+    ck_assert_int_eq(load("synthetic", text, 5, &b), 0);
+    ck_assert_int_eq(load("synthetic", text, 6, &c), 0);
+    ck_assert_int_eq(a.shape.layout, GS_LAYOUT_IMAGE);
+    ck_assert_int_eq(a.shape.ndim, 3);
+    ck_assert_uint_eq(a.shape.dims[0], 2);
+    ck_assert_uint_eq(a.shape.dims[1], 10);
+    ck_assert_uint_eq(a.shape.dims[2], 10);
+    ck_assert_uint_eq(a.classes, 3);
+    ck_assert_uint_eq(a.train.count, 60);
+    ck_assert_uint_eq(a.test.count, 30);
+    ck_assert(same_split(&a.train, &b.train, 200, 0));
+    ck_assert(same_split(&a.test, &b.test, 200, 0));
+    ck_assert(!same_split(&a.train, &c.train, 200, 0));
+    /* noise 0.2 around bars of contrast 0.5..1: the class means differ
+       far more than the noise of a mean over 20 examples (0.2/sqrt(20)) */
+    double mean[3][200] = { { 0 } };
+    int count[3] = { 0 };
+    for (size_t i = 0; i < 60; i++) {
+        int k = a.train.labels[i];
+        ck_assert(k >= 0 && k < 3);
+        count[k]++;
+        for (size_t j = 0; j < 200; j++)
+            mean[k][j] += a.train.x[i * 200 + j] / 20.0;
+    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(count[k], 20);
+    for (int k = 0; k < 3; k++)
+        for (int l = k + 1; l < 3; l++) {
+            double d2 = 0;
+            for (size_t j = 0; j < 200; j++)
+                d2 += (mean[k][j] - mean[l][j]) * (mean[k][j] - mean[l][j]);
+            ck_assert_msg(sqrt(d2) > 1.0, "classes %d and %d: mean images %g apart", k, l,
+                          sqrt(d2));
+        }
+    ds_free(&a);
+    ds_free(&b);
+    ds_free(&c);
+}
+END_TEST
+
+/* Trains `cfg` (with --set `sets`) into dir/NAME; returns that run's
+   metrics.csv, which the caller frees. */
+static char *train_metrics(const char *cfg, const char *name, const char *const *sets, size_t n)
+{
+    char *out = tu_train(reg, dir, cfg, name, sets, n);
+    char *p = tu_path(out, "metrics.csv");
+    char *text = tu_read(p, NULL);
+    ck_assert_ptr_nonnull(text);
+    free(p);
+    free(out);
+    return text;
+}
+
+/* The last field of the last line of a CSV text: here test_accuracy. */
+static double last_field(const char *csv)
+{
+    const char *end = csv + strlen(csv);
+    while (end > csv && end[-1] == '\n')
+        end--;
+    const char *comma = end;
+    while (comma > csv && comma[-1] != ',')
+        comma--;
+    return atof(comma);
+}
+
+static const char *image_exp =
+    "seed = 3;\n"
+    "data = { type = \"synthetic\"; set = \"images\"; classes = 4; channels = 3;\n"
+    "         image_size = 12; samples = 600; test_samples = 200; };\n"
+    "model = { layers = ( { type = \"dense\"; units = 32; activation = \"relu\"; },\n"
+    "                     { type = \"dense\"; units = 4; } ); };\n"
+    "optimizer = { type = \"adam\"; lr = 0.003; };\n"
+    "training = { epochs = 4; batch_size = 32; };\n"
+    "monitor = { every = 5; };\n";
+
+/* A dense net on the flattened images does far better than chance (1/4). */
+START_TEST(synthetic_images_learnable)
+{
+    char *m = train_metrics(image_exp, "plain", NULL, 0);
+    double acc = last_field(m);
+    ck_assert_msg(acc > 0.6, "test accuracy %g after 4 epochs", acc);
+    free(m);
+}
+END_TEST
+
+/* Augmentation in a run: it changes the training (so it is applied), the
+   same seed repeats it exactly, the thread count does not matter. */
+START_TEST(augment_in_training)
+{
+    const char *on[2] = { "data.augment.crop_padding=2", "data.augment.flip=true" };
+    const char *on1[3] = { "data.augment.crop_padding=2", "data.augment.flip=true",
+                           "training.threads=1" };
+    const char *on2[3] = { "data.augment.crop_padding=2", "data.augment.flip=true",
+                           "training.threads=2" };
+    const char *crop[1] = { "data.augment.crop_padding=2" };
+    char *plain = train_metrics(image_exp, "plain", NULL, 0);
+    char *a = train_metrics(image_exp, "a", on, 2);
+    char *b = train_metrics(image_exp, "b", on, 2);
+    char *t1 = train_metrics(image_exp, "t1", on1, 3);
+    char *t2 = train_metrics(image_exp, "t2", on2, 3);
+    char *c = train_metrics(image_exp, "c", crop, 1);
+    ck_assert_str_ne(plain, a);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_eq(a, t1);
+    ck_assert_str_eq(t1, t2);
+    ck_assert_str_ne(a, c);
+    ck_assert_msg(last_field(a) > 0.5, "test accuracy %g with augmentation", last_field(a));
+    free(plain);
+    free(a);
+    free(b);
+    free(t1);
+    free(t2);
+    free(c);
+}
+END_TEST
+
+/* data.augment needs images; it is checked before anything is written. */
+START_TEST(augment_needs_images)
+{
+    char *path = tu_path(dir, "v.cfg");
+    tu_write(path, "data = { type = \"synthetic\"; augment = { flip = true; }; };\n"
+                   "model = { layers = ( { type = \"dense\"; units = 2; } ); };\n");
+    char *out = tu_path(dir, "v");
+    gs_run_options opt = { .out_dir = out, .seed = -1, .quiet = 1 };
+    gs_error err;
+    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_int_eq(gs_experiment_run(e, &opt, &err), GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "data.augment") && strstr(err.msg, "vectors (2)"), "%s",
+                  err.msg);
+    ck_assert(!tu_exists(out));
+    gs_experiment_free(e);
+    /* and its own keys are checked like any other section's */
+    tu_write(path, "data = { type = \"synthetic\"; augment = { crop = 4; }; };\n"
+                   "model = { layers = ( { type = \"dense\"; units = 2; } ); };\n");
+    ck_assert_ptr_null(gs_experiment_load(reg, path, &opt, &err));
+    ck_assert_msg(strstr(err.msg, "v.cfg:1") && strstr(err.msg, "crop"), "%s", err.msg);
+    tu_write(path, "data = { type = \"synthetic\"; augment = { crop_padding = 65; }; };\n"
+                   "model = { layers = ( { type = \"dense\"; units = 2; } ); };\n");
+    ck_assert_ptr_null(gs_experiment_load(reg, path, &opt, &err));
+    ck_assert_msg(strstr(err.msg, "crop_padding"), "%s", err.msg);
+    free(path);
+    free(out);
+}
+END_TEST
+
+/* A CIFAR set into a model built for one channel: exit 2 before anything
+   is written, the error naming the layer's line and both shapes. */
+START_TEST(image_shape_mismatch)
+{
+    gs_error err;
+    gs_ref *conv = gs_ref_parse(reg, GS_KIND_LAYER, "conv2d", "channels = 2; kernel = 3;", &err);
+    if (!conv) {
+        fprintf(stderr, "image_shape_mismatch: no conv2d layer installed (%s)\n", err.msg);
+        return;
+    }
+    gs_ref_free(conv);
+    write_cifar("b.bin", 0, 4, 1, 0);
+    char *path = tu_path(dir, "m.cfg");
+    tu_write(path, fmt("data = { type = \"cifar\"; dir = \"%s\"; train = \"b.bin\"; test = \"\"; };\n"
+                       "model = { layers = (\n"
+                       "  { type = \"conv2d\"; channels = 4; kernel = 3; in_channels = 1; },\n"
+                       "  { type = \"dense\"; units = 10; } ); };\n"
+                       "training = { validation = 0; };\n", dir));
+    char *out = tu_path(dir, "m");
+    gs_run_options opt = { .out_dir = out, .seed = -1, .quiet = 1 };
+    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
+    int rc = e ? gs_experiment_run(e, &opt, &err) : GS_EXIT_INPUT;
+    ck_assert_int_eq(rc, GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "m.cfg:3") && strstr(err.msg, "conv2d") &&
+                      strstr(err.msg, "(3, 32, 32)") && strstr(err.msg, "in_channels = 1"),
+                  "%s", err.msg);
+    ck_assert(!tu_exists(out));
+    gs_experiment_free(e);
+    free(path);
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("datasets");
@@ -953,6 +1403,15 @@ static Suite *suite(void)
     tcase_add_test(t, csv_regression);
     tcase_add_test(t, csv_standardize);
     tcase_add_test(t, csv_errors);
+    tcase_add_test(t, data_path_fifo_refused);
+    suite_add_tcase(s, t);
+
+    /* its own timeout, whatever CK_DEFAULT_TIMEOUT says: the quadratic
+       check took 10 s, the sorted one takes well under 1 */
+    t = tcase_create("csv-wide");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, csv_wide_header);
+    tcase_set_timeout(t, 5);
     suite_add_tcase(s, t);
 
     t = tcase_create("synthetic");
@@ -963,7 +1422,26 @@ static Suite *suite(void)
     tcase_add_test(t, synthetic_teacher);
     tcase_add_test(t, synthetic_teacher_linear);
     tcase_add_test(t, synthetic_limits);
+    tcase_add_test(t, synthetic_memory_check);
+    tcase_add_test(t, synthetic_images);
     tcase_set_timeout(t, 60);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("cifar");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, cifar10_read);
+    tcase_add_test(t, cifar100_fine_and_coarse);
+    tcase_add_test(t, cifar_standardize_channel);
+    tcase_add_test(t, cifar_bad_files);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("images in training");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, synthetic_images_learnable);
+    tcase_add_test(t, augment_in_training);
+    tcase_add_test(t, augment_needs_images);
+    tcase_add_test(t, image_shape_mismatch);
+    tcase_set_timeout(t, 300);
     suite_add_tcase(s, t);
     return s;
 }

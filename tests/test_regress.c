@@ -6,6 +6,7 @@
  * sanitizer report (in the sanitizer build), a leak under valgrind or a
  * failed check of a target's result fails the test.  Then the range checks
  * on numbers that size allocations, which no small fuzz input reaches.
+ * An experiment file there may say which message refuses it (check_expected).
  */
 #include "fuzz/fuzz_common.h"
 #include <dirent.h>
@@ -37,6 +38,27 @@ static void *read_all(const char *path, size_t *n)
     return buf;
 }
 
+/*
+ * An experiment file of the corpus whose first line is "# expect: TEXT"
+ * must also be refused, read from where it lies, with a message that holds
+ * TEXT: the fuzz target checks only that what loads survives a round trip.
+ */
+static void check_expected(const fuzz_target *t, const char *path, const char *data, size_t n)
+{
+    static const char tag[] = "# expect: ";
+    if (strcmp(t->name, "config") != 0 || n < sizeof tag || memcmp(data, tag, sizeof tag - 1))
+        return;
+    const char *want = data + sizeof tag - 1;
+    const char *nl = memchr(want, '\n', n - (sizeof tag - 1));
+    char *text = strndup(want, nl ? (size_t)(nl - want) : n - (sizeof tag - 1));
+    gs_error err = {{0}};
+    gs_experiment *e = gs_experiment_load(fuzz_registry(), path, NULL, &err);
+    FUZZ_ASSERT(!e, "%s was accepted; expected: %s", path, text);
+    FUZZ_ASSERT(strstr(err.msg, text), "%s: expected '%s' in: %s", path, text, err.msg);
+    fprintf(stderr, "  -> %s\n", err.msg);
+    free(text);
+}
+
 /* Runs every file of DIR (sorted; a missing DIR has none) through t. */
 static size_t replay_dir(const fuzz_target *t, const char *dir)
 {
@@ -62,6 +84,7 @@ static size_t replay_dir(const fuzz_target *t, const char *dir)
         size_t len;
         unsigned char *data = read_all(path, &len);
         t->one(data, len);
+        check_expected(t, path, (const char *)data, len);
         free(data);
         free(names[i]);
     }

@@ -100,13 +100,13 @@ START_TEST(names_are_unique_and_safe)
                        "  { key = \"model.layers.[1].activation\"; values = [ \"tanh\" ]; },\n"
                        "  { key = \"model.layers.[0].init\"; values = ( \"he\", { type = \"he\"; "
                        "mode = \"fan_out\"; } ); },\n"
-                       "  { key = \"name\"; values = [ \"a/b c\" ]; } ); };\n",
+                       "  { key = \"output.dir\"; values = [ \"a/b c\" ]; } ); };\n",
                        &err, NULL, 0);
     ck_assert_msg(s != NULL, "%s", err.msg);
     ck_assert_uint_eq(gs_sweep_count(s), 2);
-    ck_assert_str_eq(gs_sweep_name(s, 0), "0.activation=relu,1.activation=tanh,init=he,name=a_b_c");
+    ck_assert_str_eq(gs_sweep_name(s, 0), "0.activation=relu,1.activation=tanh,init=he,dir=a_b_c");
     ck_assert_str_eq(gs_sweep_name(s, 1),
-                     "0.activation=relu,1.activation=tanh,init=he-mode-fan_out,name=a_b_c");
+                     "0.activation=relu,1.activation=tanh,init=he-mode-fan_out,dir=a_b_c");
     ck_assert_str_eq(gs_sweep_set(s, 1, 2),
                      "model.layers.[0].init={ type = \"he\"; mode = \"fan_out\"; }");
     gs_sweep_free(s);

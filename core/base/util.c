@@ -1,11 +1,15 @@
 /* Errors, allocation that never returns NULL, small string helpers. */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "base/util.h"
 
 static _Thread_local char tls_error[2048];
@@ -145,7 +149,9 @@ size_t gs_edit_distance(const char *a, const char *b)
 void gs_format_double(char *buf, size_t n, double v)
 {
     if (!isfinite(v)) {
-        snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+        /* libconfig has no word for infinity, but reads an overflowing
+           literal as one; NaN it cannot read at all. */
+        snprintf(buf, n, "%s", isnan(v) ? "nan" : (v > 0 ? "1.0e999" : "-1.0e999"));
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {
@@ -276,6 +282,17 @@ int gs_format_g9(char *buf, double v)
     return (int)(p - buf);
 }
 
+double gs_machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (ram == 0 || (double)rl.rlim_cur < ram))
+        ram = (double)rl.rlim_cur;
+    return ram;
+}
+
 double gs_now(void)
 {
     struct timespec ts;
@@ -313,27 +330,57 @@ void gs_pool_free(gs_pool *p)
     p->n = p->cap = 0;
 }
 
-char *gs_read_file(const char *path, size_t *len)
+/* Reads f to its end, NUL-terminated; NULL with errno EFBIG past max bytes. */
+static char *read_stream(FILE *f, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
     size_t cap = 4096, n = 0, got;
     char *buf = gs_xmalloc(cap);
     while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += got;
+        if (n > max)
+            break;
         if (n + 1 == cap)
             buf = gs_xrealloc(buf, cap *= 2);
     }
-    int bad = ferror(f);
+    int bad = ferror(f), big = n > max;
     fclose(f);
-    if (bad) {
+    if (bad || big) {
         free(buf);
-        errno = EIO;
+        errno = big ? EFBIG : EIO;
         return NULL;
     }
     buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
+}
+
+char *gs_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    return f ? read_stream(f, SIZE_MAX - 1, len) : NULL;
+}
+
+char *gs_read_file_max(const char *path, size_t max, size_t *len)
+{
+    /* O_NONBLOCK: opening a FIFO without a writer would wait for one */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    int e = fstat(fd, &st) != 0      ? errno
+            : S_ISDIR(st.st_mode)    ? EISDIR
+            : !S_ISREG(st.st_mode)   ? ENODEV
+            : (uintmax_t)st.st_size > max ? EFBIG
+                                     : 0;
+    FILE *f = NULL;
+    if (!e && (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+               !(f = fdopen(fd, "rb"))))
+        e = errno;
+    if (e) {
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    return read_stream(f, max, len);
 }

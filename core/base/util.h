@@ -26,17 +26,26 @@ char *gs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    and swaps of adjacent letters each cost 1; (size_t)-1 past 64 chars. */
 size_t gs_edit_distance(const char *a, const char *b);
 /* Shortest "%.*g" text that reads back as the same double, always with
-   a '.' or exponent so libconfig reads it as a float. */
+   a '.' or exponent so libconfig reads it as a float; +-inf as +-1.0e999
+   (which reads back as +-inf), NaN as "nan" (which nothing reads). */
 void gs_format_double(char *buf, size_t n, double v);
 /* "%.9g" of v into buf (32 bytes), the same text, faster; returns its length. */
 int gs_format_g9(char *buf, double v);
 /* v in decimal into buf (21 bytes); returns its length. */
 int gs_format_u64(char *buf, uint64_t v);
 double gs_now(void);
+/* Bytes of memory a run may plan for: the physical memory, or the
+   address-space limit (ulimit -v) when lower; 0 when unknown.  The data set
+   readers count the same way (plugins/dataset/datamem.h). */
+double gs_machine_memory(void);
 /* A whole file in memory, NUL-terminated (*len without the NUL; len may be
    NULL); NULL with errno set when it cannot be opened or read (ENOENT:
    there is none). */
 char *gs_read_file(const char *path, size_t *len);
+/* The same for a regular file of at most max bytes, without waiting on a
+   FIFO; errno EISDIR for a directory, ENODEV for another kind of file,
+   EFBIG for a larger file. */
+char *gs_read_file_max(const char *path, size_t max, size_t *len);
 
 /* Heap blocks freed together, each with its own release function. */
 typedef struct gs_pool {

@@ -25,6 +25,7 @@ typedef struct cli {
     int quiet;
     int print_config;
     int fail_on_diverge;
+    int force;
 } cli;
 
 static void cli_free(cli *c)
@@ -65,7 +66,7 @@ static void usage_run(FILE *f)
     fprintf(f,
             "Usage: gradscope run CONFIG [--out DIR] [--set KEY=VALUE]... [--variant NAME]...\n"
             "                    [--threads N] [--seed N] [--plugin-path DIR] [--quiet]\n"
-            "                    [--fail-on-diverge]\n"
+            "                    [--fail-on-diverge] [--force]\n"
             "\n"
             "Trains every variant of the experiment in CONFIG, or only those that --variant\n"
             "names.  Each variant gets its own subdirectory of the run directory with\n"
@@ -80,6 +81,12 @@ static void usage_run(FILE *f)
             "  --seed N           the one seed behind every random choice\n"
             "  --quiet            print nothing but errors\n"
             "  --fail-on-diverge  exit with status 3 when any variant diverged\n"
+            "  --force            start over in a run directory that holds a run, finished\n"
+            "                     or not (without it: refused; `gradscope resume DIR`\n"
+            "                     continues an unfinished one)\n"
+            "\n"
+            "A run directory is locked (DIR/.lock) while a process writes it: a second\n"
+            "run or resume of it exits with status 2, naming the holder's host and PID.\n"
             "\n"
             "Off a terminal, progress is a plain line every 5 seconds\n"
             "(GRADSCOPE_PROGRESS_INTERVAL=SECONDS to change it).\n");
@@ -105,6 +112,9 @@ static void usage_resume(FILE *f)
                "Continues a run stopped by a signal, a crash or the end of a job from its last\n"
                "checkpoint (RUNDIR/checkpoint.bin), or every unfinished variant of a run\n"
                "directory.  The result is bit-identical to a run that was never stopped.\n"
+               "Exit status 2 while another process holds RUNDIR (RUNDIR/.lock: its host and\n"
+               "PID are named), or for a checkpoint that is damaged, out of range or of\n"
+               "another number of MPI ranks.\n"
                "Exit status 130/143 if interrupted again; 3 with --fail-on-diverge when any\n"
                "run of RUNDIR diverged.\n");
 }
@@ -187,7 +197,7 @@ gs_registry *cli_registry(const char **plugin_dirs, size_t n, gs_error *err)
 }
 
 enum { OPT_PLUGIN_PATH = 1000, OPT_SET, OPT_OUT, OPT_THREADS, OPT_SEED, OPT_QUIET, OPT_VERSION,
-       OPT_VARIANT, OPT_PRINT_CONFIG, OPT_FAIL_ON_DIVERGE };
+       OPT_VARIANT, OPT_PRINT_CONFIG, OPT_FAIL_ON_DIVERGE, OPT_FORCE };
 
 static const struct option long_opts[] = {
     {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
@@ -201,6 +211,7 @@ static const struct option long_opts[] = {
     {"variant", required_argument, NULL, OPT_VARIANT},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
     {"fail-on-diverge", no_argument, NULL, OPT_FAIL_ON_DIVERGE},
+    {"force", no_argument, NULL, OPT_FORCE},
     {0, 0, 0, 0},
 };
 
@@ -295,6 +306,7 @@ static int parse_options(int argc, char **argv, cli *c, const char **pos, int ma
             break;
         case OPT_PRINT_CONFIG: c->print_config = 1; break;
         case OPT_FAIL_ON_DIVERGE: c->fail_on_diverge = 1; break;
+        case OPT_FORCE: c->force = 1; break;
         }
     }
     return 0;
@@ -312,8 +324,8 @@ static int report_status(int rc, const gs_error *err)
 }
 
 /* Option letters: a plugin-path, b set, c out, d threads, e seed, f quiet,
-   h variant, i print-config, j fail-on-diverge (g, --version, applies
-   everywhere). */
+   h variant, i print-config, j fail-on-diverge, k force (g, --version,
+   applies everywhere). */
 
 static int cmd_run(int argc, char **argv, int validate_only)
 {
@@ -321,7 +333,7 @@ static int cmd_run(int argc, char **argv, int validate_only)
     const char *pos[1];
     int n_pos, rc;
     gs_error err = {{0}};
-    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, validate_only ? "abhi" : "abcdefhj",
+    if ((rc = parse_options(argc, argv, &c, pos, 1, &n_pos, validate_only ? "abhi" : "abcdefhjk",
                             validate_only ? usage_validate : usage_run)))
         goto out;
     if (n_pos != 1) {
@@ -338,6 +350,11 @@ static int cmd_run(int argc, char **argv, int validate_only)
     /* Started by mpirun: one run trained by every rank (data parallel). */
     gs_comm comm;
     int parallel = !validate_only && gs_cli_mpi_comm(&comm);
+    if (!validate_only && (rc = cli_slurm_tasks_check(parallel ? comm.size : 1, "train the run"))) {
+        gs_registry_free(reg);
+        sweep_mpi_finalize();
+        goto out;
+    }
     gs_run_options opt = {.comm = parallel ? &comm : NULL,
                           .out_dir = c.out_dir,
                           .sets = c.sets,
@@ -348,6 +365,7 @@ static int cmd_run(int argc, char **argv, int validate_only)
                           .seed = c.seed,
                           .quiet = c.quiet,
                           .fail_on_diverge = c.fail_on_diverge,
+                          .force = c.force,
                           .out = stdout};
     gs_experiment *e = gs_experiment_load(reg, pos[0], &opt, &err);
     if (!e) {
@@ -376,8 +394,7 @@ static int cmd_run(int argc, char **argv, int validate_only)
     }
     gs_experiment_free(e);
     gs_registry_free(reg);
-    if (parallel)
-        sweep_mpi_finalize();
+    sweep_mpi_finalize(); /* also after MPI_Init with one rank */
 out:
     cli_free(&c);
     return rc;
@@ -404,6 +421,11 @@ static int cmd_resume(int argc, char **argv)
     }
     gs_comm comm;
     int parallel = gs_cli_mpi_comm(&comm);
+    if ((rc = cli_slurm_tasks_check(parallel ? comm.size : 1, "resume the run"))) {
+        gs_registry_free(reg);
+        sweep_mpi_finalize();
+        goto out;
+    }
     gs_run_options opt = {.comm = parallel ? &comm : NULL,
                           .threads = c.threads,
                           .seed = -1,
@@ -414,8 +436,7 @@ static int cmd_resume(int argc, char **argv)
     if (!parallel || comm.rank == 0)
         report_status(rc, &err);
     gs_registry_free(reg);
-    if (parallel)
-        sweep_mpi_finalize();
+    sweep_mpi_finalize(); /* also after MPI_Init with one rank */
 out:
     cli_free(&c);
     return rc;

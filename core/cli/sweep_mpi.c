@@ -97,7 +97,7 @@ static void receive(long long *msg, MPI_Status *st)
     }
 }
 
-static int leader(const gs_sweep *s, int size, gs_error *err)
+static int leader(const gs_sweep *s, int size, int quiet, gs_error *err)
 {
     size_t count = gs_sweep_count(s), next = 0, failed = 0;
     int *status = malloc(count * sizeof *status);
@@ -106,9 +106,12 @@ static int leader(const gs_sweep *s, int size, gs_error *err)
     for (size_t i = 0; i < count; i++)
         status[i] = -1;
     int workers = size - 1, stopped = 0;
-    fprintf(stdout, "sweep: %zu combinations into %s, on %d MPI ranks\n", count,
-            gs_sweep_dir(s), workers);
-    fflush(stdout);
+    if (!quiet) {
+        fprintf(stdout,
+                "sweep: %zu combinations into %s, on %d MPI ranks (rank 0 schedules, %d %s)\n",
+                count, gs_sweep_dir(s), size, workers, workers == 1 ? "trains" : "train");
+        fflush(stdout);
+    }
     while (workers > 0) {
         long long msg[M_LEN];
         MPI_Status st;
@@ -170,7 +173,8 @@ static void worker(const gs_registry *reg, const gs_sweep *s, int threads)
     }
 }
 
-int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int threads, gs_error *err)
+int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int threads, int quiet,
+                  gs_error *err)
 {
     int size, rank;
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -178,7 +182,7 @@ int sweep_mpi_run(const gs_registry *reg, const gs_sweep *s, int threads, gs_err
     catch_signals();
     int rc = GS_EXIT_OK;
     if (rank == 0)
-        rc = leader(s, size, err);
+        rc = leader(s, size, quiet, err);
     else
         worker(reg, s, threads);
     return rc;

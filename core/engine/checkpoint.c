@@ -1,11 +1,13 @@
 /*
- * Checkpoint format, version 3 (little-endian):
+ * Checkpoint format, version 4 (little-endian):
  *
  *   "GSCKPT\0\1"  u32 format version  u16 ABI major  u16 ABI minor
  *   sections: u32 tag, u64 length, payload
  *   u32 CRC-32 (zlib) of every byte before it
  *
- * Sections: META (text: config hash, position, sizes, component versions),
+ * Sections: META (text: config hash, position, the experiment's epochs,
+ * steps per epoch and batch size, the number of data-parallel ranks since
+ * version 4, sizes, component versions),
  * PNAM (text: parameter names and sizes), PARM (parameters, float32), OPTS
  * (optimizer state), RNGS (shuffle and module streams), PERM (the epoch's
  * example order), MONI (the monitor's running state, with the verdict's
@@ -13,13 +15,19 @@
  * version 3, where version 1 kept every layer's norm), THEO (the mean-field
  * table), LOGS (byte length of each log), TIME (seconds since the run's
  * and the epoch's start, since version 3).  The reader checks the checksum
- * and every length before it trusts a byte, and refuses a checkpoint of a
- * different experiment; it never writes anything.
+ * and every length before it trusts a byte, refuses a checkpoint of a
+ * different experiment or rank count, and range-checks every field against
+ * the experiment and the logs (a file edited with a valid checksum is
+ * refused too); it never writes anything.  Version 3 did not record the
+ * rank count, without which a resume can silently change the result: it
+ * is refused by name.
  */
 #include "config.h"
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 #include "engine/checkpoint.h"
 #include "base/rng.h"
@@ -112,13 +120,17 @@ int gs_checkpoint_save(const char *dir, gs_ckpt *c, gs_error *err)
     emit(&w, abi, 4);
 
     char *meta = gs_xasprintf("config_hash=%016llx\nstep=%llu\nepoch=%llu\nbatch=%llu\n"
-                              "shuffled=%llu\nparameters=%zu\noptimizer_floats=%zu\n"
-                              "examples=%zu\nmodules=%zu\n%s",
+                              "shuffled=%llu\ntotal_epochs=%llu\nsteps_per_epoch=%llu\n"
+                              "batch_size=%llu\nranks=%d\nparameters=%zu\n"
+                              "optimizer_floats=%zu\nexamples=%zu\nmodules=%zu\n%s",
                               (unsigned long long)c->config_hash,
                               (unsigned long long)c->pos->step, (unsigned long long)c->pos->epoch,
                               (unsigned long long)c->pos->batch,
-                              (unsigned long long)c->pos->shuffled, m->total, c->opt_floats,
-                              c->n_order, m->n_modules, c->components);
+                              (unsigned long long)c->pos->shuffled,
+                              (unsigned long long)c->total_epochs,
+                              (unsigned long long)c->steps_per_epoch,
+                              (unsigned long long)c->batch_size, c->ranks, m->total,
+                              c->opt_floats, c->n_order, m->n_modules, c->components);
     put_section(&w, "META", meta, strlen(meta));
     free(meta);
 
@@ -222,6 +234,13 @@ static int parse(const unsigned char *data, size_t len, image *img, const char *
         return -1;
     }
     memcpy(&version, data + 8, 4);
+    if (version == 3) {
+        gs_err_set(err, "%s: checkpoint format 3, from an older gradscope, does not record how "
+                        "many MPI ranks wrote it; finish the run with the gradscope that started "
+                        "it, or start it over with gradscope run --force",
+                   path);
+        return -1;
+    }
     if (version != GS_CKPT_VERSION) {
         gs_err_set(err, "%s: checkpoint format %u, this gradscope reads %d", path, version,
                    GS_CKPT_VERSION);
@@ -299,6 +318,64 @@ static const section *find(const image *img, const char *tag)
     return NULL;
 }
 
+static int meta_u64(const section *meta, const char *key, uint64_t *out);
+
+int gs_checkpoint_peek(const char *dir, gs_ckpt_info *info, gs_error *err)
+{
+    memset(info, 0, sizeof *info);
+    char *path = gs_xasprintf("%s/%s", dir, GS_FILE_CHECKPOINT);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int missing = errno == ENOENT;
+        if (!missing)
+            gs_err_set(err, "%s: %s", path, strerror(errno));
+        free(path);
+        return missing ? 1 : -1;
+    }
+    /* only the header and the two small sections: the parameters may be
+       large, and the full load checks everything else */
+    unsigned char head[16];
+    uint32_t version = 0;
+    int rc = -1, have_meta = 0, have_logs = 0;
+    if (fread(head, 1, 16, f) == 16 && !memcmp(head, MAGIC, 8)) {
+        memcpy(&version, head + 8, 4);
+        unsigned char hdr[12];
+        while ((!have_meta || !have_logs) && fread(hdr, 1, 12, f) == 12) {
+            uint64_t n;
+            memcpy(&n, hdr + 4, 8);
+            if (!memcmp(hdr, "META", 4) && n < (1u << 20)) {
+                unsigned char *p = gs_xmalloc(n + 1);
+                section meta = {.tag = "META", .p = p, .len = (size_t)n};
+                if (fread(p, 1, (size_t)n, f) == n && !meta_u64(&meta, "step", &info->step) &&
+                    !meta_u64(&meta, "epoch", &info->epoch) &&
+                    !meta_u64(&meta, "batch", &info->batch))
+                    have_meta = 1;
+                if (meta_u64(&meta, "total_epochs", &info->total_epochs))
+                    info->total_epochs = 0;
+                free(p);
+                if (!have_meta)
+                    break;
+            } else if (!memcmp(hdr, "LOGS", 4) && n == 8 * GS_LOG_COUNT) {
+                have_logs = fread(info->log_bytes, 8, GS_LOG_COUNT, f) == GS_LOG_COUNT;
+                if (!have_logs)
+                    break;
+            } else if (n > (uint64_t)INT64_MAX || fseeko(f, (off_t)n, SEEK_CUR) != 0) {
+                break;
+            }
+        }
+    }
+    fclose(f);
+    if (have_meta && have_logs && (version == 3 || version == GS_CKPT_VERSION)) {
+        if (version == 3)
+            info->total_epochs = 0;
+        rc = 0;
+    } else {
+        gs_err_set(err, "%s: not a readable gradscope checkpoint", path);
+    }
+    free(path);
+    return rc;
+}
+
 int gs_checkpoint_parse(const unsigned char *data, size_t len, gs_error *err)
 {
     image img;
@@ -366,6 +443,77 @@ static void get_rng(reader *r, gs_rng *g)
     g->spare = get_f64(r);
 }
 
+/* The position must be one the run loop can have saved: inside an epoch
+   at a whole batch (the order drawn), or at an epoch's start, the run's end
+   at most; and the step count must be the one that position implies. */
+static int check_position(const gs_position *p, const gs_ckpt *c, const char *path,
+                          gs_error *err)
+{
+    uint64_t bsz = c->batch_size ? c->batch_size : 1;
+    if (p->epoch > c->total_epochs || (p->epoch == c->total_epochs && p->batch)) {
+        gs_err_set(err, "%s: epoch %llu (batch offset %llu) is past the run's %llu epochs",
+                   path, (unsigned long long)p->epoch, (unsigned long long)p->batch,
+                   (unsigned long long)c->total_epochs);
+        return -1;
+    }
+    if (p->shuffled > 1 || (p->batch && (!p->shuffled || p->batch >= c->n_order)) ||
+        p->batch % bsz) {
+        gs_err_set(err, "%s: batch offset %llu is not a step's start in an epoch of %zu "
+                        "examples",
+                   path, (unsigned long long)p->batch, c->n_order);
+        return -1;
+    }
+    uint64_t want = p->epoch * c->steps_per_epoch + p->batch / bsz;
+    if (p->step != want) {
+        gs_err_set(err, "%s: step %llu does not match epoch %llu and batch offset %llu (step "
+                        "%llu at %llu steps per epoch)",
+                   path, (unsigned long long)p->step, (unsigned long long)p->epoch,
+                   (unsigned long long)p->batch, (unsigned long long)want,
+                   (unsigned long long)c->steps_per_epoch);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every log the resumed run appends to must hold at least the bytes the
+   checkpoint counted; checked before the monitor opens (and would create)
+   any of them. */
+static int check_logs(const char *dir, const gs_ckpt *c, const uint64_t *off, const char *path,
+                      gs_error *err)
+{
+    for (int k = 0; k < GS_LOG_COUNT; k++) {
+        int opened = k == GS_LOG_DUMP_INDEX ? c->mon->dump : k != GS_LOG_SERIES || off[k] > 0;
+        if (!opened) {
+            if (off[k]) {
+                gs_err_set(err, "%s: %llu bytes of %s, which this run does not write", path,
+                           (unsigned long long)off[k], gs_logs[k].file);
+                return -1;
+            }
+            continue;
+        }
+        char *log = gs_xasprintf("%s/%s", dir, gs_logs[k].file);
+        struct stat st;
+        int rc = 0;
+        if (stat(log, &st) != 0) {
+            gs_err_set(err, "%s: %s; the checkpoint at step %llu needs its first %llu bytes: "
+                            "restore it, or start the run over with gradscope run --force",
+                       log, strerror(errno), (unsigned long long)c->pos->step,
+                       (unsigned long long)off[k]);
+            rc = -1;
+        } else if (off[k] == 0 || (uint64_t)st.st_size < off[k]) {
+            gs_err_set(err, "%s: %llu bytes, the checkpoint at step %llu counts %llu (%s)", log,
+                       (unsigned long long)st.st_size, (unsigned long long)c->pos->step,
+                       (unsigned long long)off[k],
+                       off[k] ? "the log was cut short" : "a log holds its header at least");
+            rc = -1;
+        }
+        free(log);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_error *err)
 {
     char *path = gs_xasprintf("%s/%s", dir, GS_FILE_CHECKPOINT);
@@ -389,12 +537,14 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     if (parse(b.p, b.len, &img, path, err) < 0)
         goto out;
     const section *meta = find(&img, "META");
-    uint64_t hash, params, optf, examples, modules;
+    uint64_t hash, params, optf, examples, modules, epochs, spe, bsz, ranks;
     if (meta_u64(meta, "config_hash", &hash) || meta_u64(meta, "parameters", &params) ||
         meta_u64(meta, "optimizer_floats", &optf) || meta_u64(meta, "examples", &examples) ||
         meta_u64(meta, "modules", &modules) || meta_u64(meta, "step", &c->pos->step) ||
         meta_u64(meta, "epoch", &c->pos->epoch) || meta_u64(meta, "batch", &c->pos->batch) ||
-        meta_u64(meta, "shuffled", &c->pos->shuffled)) {
+        meta_u64(meta, "shuffled", &c->pos->shuffled) ||
+        meta_u64(meta, "total_epochs", &epochs) || meta_u64(meta, "steps_per_epoch", &spe) ||
+        meta_u64(meta, "batch_size", &bsz) || meta_u64(meta, "ranks", &ranks)) {
         gs_err_set(err, "%s: incomplete META section", path);
         goto out;
     }
@@ -402,6 +552,23 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
         gs_err_set(err, "%s: written for a different experiment (config.cfg has changed)", path);
         goto out;
     }
+    if (ranks != (uint64_t)c->ranks) {
+        gs_err_set(err, "%s: written by %llu data-parallel process%s, this run has %d: the "
+                        "result depends on the count; resume with %llu (mpirun -np %llu)",
+                   path, (unsigned long long)ranks, ranks == 1 ? "" : "es", c->ranks,
+                   (unsigned long long)ranks, (unsigned long long)ranks);
+        goto out;
+    }
+    if (epochs != c->total_epochs || spe != c->steps_per_epoch || bsz != c->batch_size) {
+        gs_err_set(err, "%s: written for a different experiment (%llu epochs of %llu steps of "
+                        "%llu examples, not %llu of %llu of %llu)",
+                   path, (unsigned long long)epochs, (unsigned long long)spe,
+                   (unsigned long long)bsz, (unsigned long long)c->total_epochs,
+                   (unsigned long long)c->steps_per_epoch, (unsigned long long)c->batch_size);
+        goto out;
+    }
+    if (check_position(c->pos, c, path, err) < 0)
+        goto out;
     if (params != m->total || optf != c->opt_floats || examples != c->n_order ||
         modules != m->n_modules) {
         gs_err_set(err, "%s: the model, optimizer or data differ from the checkpoint's", path);
@@ -454,8 +621,15 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     }
     reader r = {.s = find(&img, "RNGS")};
     get_rng(&r, c->shuffle);
-    for (size_t i = 0; i < m->n_modules; i++)
+    int spare_ok = c->shuffle->has_spare == 0 || c->shuffle->has_spare == 1;
+    for (size_t i = 0; i < m->n_modules; i++) {
         get_rng(&r, &m->modules[i]->rng);
+        spare_ok &= m->modules[i]->rng.has_spare == 0 || m->modules[i]->rng.has_spare == 1;
+    }
+    if (!spare_ok) {
+        gs_err_set(err, "%s: corrupt random-number state", path);
+        goto out;
+    }
     gs_monitor *mon = c->mon;
     reader mr = {.s = find(&img, "MONI")};
     c->pos->epoch_loss = get_f64(&mr);
@@ -466,7 +640,12 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     mon->ratio_first_last = get_f64(&mr);
     get(&mr, mon->eval, sizeof mon->eval);
     uint64_t nmon = get_u64(&mr), nl = get_u64(&mr);
-    if (mr.bad || nl != mon->n_layers || nmon > mr.s->len / 28) {
+    /* a monitored step is a step taken: at most one a step */
+    if (mr.bad || nl != mon->n_layers || nmon > mr.s->len / 28 || nmon > c->pos->step ||
+        !(isfinite(c->pos->epoch_loss) && c->pos->epoch_correct >= 0 &&
+          c->pos->epoch_correct <= (double)c->pos->batch) ||
+        !(mon->correct >= 0 && mon->correct <= (double)mon->examples) ||
+        mon->examples > c->pos->batch + c->n_order * (c->pos->epoch + 1)) {
         gs_err_set(err, "%s: corrupt monitor state", path);
         goto out;
     }
@@ -485,7 +664,8 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
         h->layer = (int32_t)kl[1];
         h->basis = (int32_t)kl[2];
         if (h->kind < 0 || h->kind > 2 || h->layer < -1 || h->layer >= (int32_t)nl ||
-            h->basis < 0 || h->basis >= GS_BASIS_COUNT) {
+            h->basis < 0 || h->basis >= GS_BASIS_COUNT || h->step >= c->pos->step ||
+            (i > 0 && h->step <= mon->hist[i - 1].step)) {
             gs_err_set(err, "%s: corrupt monitor state", path);
             goto out;
         }
@@ -493,7 +673,8 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     get(&mr, mon->first_input_grad, nl * sizeof(double));
     reader tr = {.s = find(&img, "THEO")};
     gs_theory *t = c->theory;
-    t->valid = (int)get_u64(&tr);
+    uint64_t valid = get_u64(&tr);
+    t->valid = valid == 1;
     t->first = (size_t)get_u64(&tr);
     t->last = (size_t)get_u64(&tr);
     get(&tr, t->activation, sizeof t->activation);
@@ -502,6 +683,10 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
     get(&tr, vals, sizeof vals);
     t->sigma_w2 = vals[0], t->sigma_b2 = vals[1], t->q_star = vals[2];
     t->chi_predicted = vals[3], t->chi_measured = vals[4], t->q_in = vals[5], t->chi_path = vals[6];
+    if (valid > 1 || (t->valid && (t->first > t->last || t->last >= m->n_layers))) {
+        gs_err_set(err, "%s: corrupt mean-field table", path);
+        goto out;
+    }
     reader lr = {.s = find(&img, "LOGS")};
     for (int k = 0; k < LOG_COUNT; k++)
         log_offsets[k] = get_u64(&lr);
@@ -513,6 +698,12 @@ int gs_checkpoint_load(const char *dir, gs_ckpt *c, uint64_t *log_offsets, gs_er
         gs_err_set(err, "%s: truncated section", path);
         goto out;
     }
+    if (!(run_s >= 0 && epoch_s >= 0 && isfinite(run_s) && isfinite(epoch_s))) {
+        gs_err_set(err, "%s: corrupt times", path);
+        goto out;
+    }
+    if (check_logs(dir, c, log_offsets, path, err) < 0)
+        goto out;
     rc = 0;
 out:
     free(b.p);

@@ -1,11 +1,15 @@
 /*
- * Batches through the model: examples gathered from a split, the loss of
- * the model's output, and evaluation over a whole split.
+ * Batches through the model: examples gathered from a split, the training
+ * batches' augmentation, the loss of the model's output, and evaluation
+ * over a whole split.
  */
 #include "config.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include "base/util.h"
 #include "engine/trainer.h"
+#include "kernels/augment.h"
 
 void gs_trainer_gather(gs_trainer *t, const gs_split *s, const size_t *idx, size_t n)
 {
@@ -28,6 +32,42 @@ void gs_trainer_gather(gs_trainer *t, const gs_split *s, const size_t *idx, size
         }
     }
     gs_model_set_batch(m, n);
+}
+
+int gs_trainer_check_augment(const gs_trainer *t, gs_error *err)
+{
+    const gs_value *a = t->v->augment;
+    const gs_shape *s = &t->data.shape;
+    if ((a[A_CROP_PADDING].i || a[A_FLIP].b) && s->layout != GS_LAYOUT_IMAGE) {
+        char dims[96] = "";
+        for (int i = 0, k = 0; i < s->ndim && k < (int)sizeof dims; i++)
+            k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%zu", i ? ", " : "",
+                          s->dims[i]);
+        gs_err_set(err,
+                   "data.augment: crop_padding and flip need images (C, H, W), but data '%s' "
+                   "gives %s (%s); turn augment off or use an image data set",
+                   t->v->data->info->component->name,
+                   s->layout == GS_LAYOUT_SEQUENCE ? "sequences" : "vectors", dims);
+        return -1;
+    }
+    return 0;
+}
+
+void gs_trainer_augment(gs_trainer *t, const size_t *idx, size_t n, uint64_t epoch)
+{
+    const gs_value *a = t->v->augment;
+    size_t pad = (size_t)a[A_CROP_PADDING].i;
+    int flip = a[A_FLIP].b;
+    if (!pad && !flip)
+        return;
+    gs_model *m = t->model;
+    size_t width = gs_shape_numel(&m->in);
+    float *x = m->acts[0].data;
+    float *scratch = gs_xmalloc(width * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        gs_augment_image(x + i * width, &m->in, pad, flip, (uint64_t)t->v->seed, epoch,
+                         idx[i], scratch);
+    free(scratch);
 }
 
 double gs_trainer_loss(gs_trainer *t, size_t n, float *dout, size_t *correct)

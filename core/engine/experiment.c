@@ -21,6 +21,13 @@
 
 #define INF HUGE_VAL
 
+/* Paths the file system takes whole (PATH_MAX - 1); a run directory leaves
+   room for the files inside it; a run's name, with its timestamp, is one
+   file name (NAME_MAX). */
+#define GS_MAX_PATH 4095
+#define GS_MAX_RUN_DIR (GS_MAX_PATH - 256)
+#define GS_MAX_RUN_NAME 200
+
 const gs_param_spec gs_training_schema[] = {
     [T_EPOCHS] = {.name = "epochs", .type = GS_P_INT, .def.i = 10, .min = 1, .max = 1e6,
                   .doc = "passes over the training set"},
@@ -71,6 +78,18 @@ const gs_param_spec gs_output_schema[] = {
 const gs_param_spec gs_checkpoint_schema[] = {
     [C_EVERY] = {.name = "every", .type = GS_P_INT, .def.i = 0, .min = 0, .max = 1e12,
                  .doc = "write a checkpoint every this many steps; 0 = at each epoch's end"},
+    {0},
+};
+
+/* data.augment: read by the core, not the data set plugin, since it acts on
+   training batches (evaluate.c); image data sets only. */
+const gs_param_spec gs_augment_schema[] = {
+    [A_CROP_PADDING] = {.name = "crop_padding", .type = GS_P_INT, .def.i = 0, .min = 0,
+                        .max = 64,
+                        .doc = "pad each side with this many zeros, then crop a random H x W "
+                               "window; 0 = off"},
+    [A_FLIP] = {.name = "flip", .type = GS_P_BOOL, .def.b = 0, .min = GS_ANY,
+                .doc = "mirror each image left-right with probability 1/2"},
     {0},
 };
 
@@ -161,6 +180,18 @@ static int apply_override(config_t *cfg, const char *text, const char *label, gs
     const char *value = eq + 1;
     while (isspace((unsigned char)*value))
         value++;
+    /* libconfig would open it with none of the checks of gs_config_read_file */
+    for (const char *nl = strchr(value, '\n'); nl; nl = strchr(nl + 1, '\n'))
+        if (!strncmp(nl + 1 + strspn(nl + 1, " \t"), "@include", 8)) {
+            gs_err_set(err, "%s: @include is not allowed in a KEY=VALUE override", label);
+            free(path);
+            return -1;
+        }
+
+    if (gs_config_check_ints(value, strlen(value), label, 0, err) < 0) {
+        free(path);
+        return -1;
+    }
 
     /* Parse the value as libconfig; anything else is taken as a bare string. */
     config_t vcfg;
@@ -170,6 +201,13 @@ static int apply_override(config_t *cfg, const char *text, const char *label, gs
     if (config_read_string(&vcfg, src))
         vs = config_lookup(&vcfg, "v");
     free(src);
+    if (vs && config_setting_length(config_root_setting(&vcfg)) != 1) {
+        /* "lr=0.1; evil = 1": the rest would be dropped without a word */
+        gs_err_set(err, "%s: one override is one KEY=VALUE; give each setting its own", label);
+        config_destroy(&vcfg);
+        free(path);
+        return -1;
+    }
     if (!vs) {
         config_destroy(&vcfg);
         config_init(&vcfg);
@@ -181,14 +219,24 @@ static int apply_override(config_t *cfg, const char *text, const char *label, gs
 
     int rc = -1;
     config_setting_t *cur = config_root_setting(cfg);
-    char *save = NULL;
     char *tokens[64];
     int nt = 0;
-    for (char *t = strtok_r(path, ".", &save); t && nt < 64; t = strtok_r(NULL, ".", &save))
+    for (char *t = path, *dot;; t = dot + 1) {
+        dot = strchr(t, '.');
+        if (dot)
+            *dot = '\0';
+        if (!*t) {
+            /* "optimizer..lr" must not quietly mean optimizer.lr */
+            gs_err_set(err, "%s: empty name in the key (two dots, or a dot at an end)", label);
+            goto out;
+        }
+        if (nt == 64) {
+            gs_err_set(err, "%s: the key is more than 64 names deep", label);
+            goto out;
+        }
         tokens[nt++] = t;
-    if (nt == 0) {
-        gs_err_set(err, "%s: empty key", label);
-        goto out;
+        if (!dot)
+            break;
     }
     for (int i = 0; i < nt; i++) {
         char *t = tokens[i];
@@ -201,7 +249,7 @@ static int apply_override(config_t *cfg, const char *text, const char *label, gs
             int is_list = type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
             if (close && endp == close && !close[1] && is_list &&
                 (idx < 0 || idx >= config_setting_length(cur))) {
-                /* strtok_r cut the path at the dots; join what came before */
+                /* the path was cut at the dots; join what came before */
                 char where[512] = "";
                 for (int k = 0, n = 0; k < i && n < (int)sizeof where; k++)
                     n += snprintf(where + n, sizeof where - (size_t)n, "%s%s", k ? "." : "",
@@ -445,6 +493,7 @@ static int resolve_model(const gs_registry *reg, config_t *cfg, gs_variant *v, g
             }
         v->layers[i].ref = gs_ref_from_setting(reg, kind, merged, o, base_dir, err);
         v->layers[i].repeat = repeat;
+        where_of(o, lg, v->layers[i].where, sizeof v->layers[i].where);
         config_setting_remove(config_root_setting(&scratch), "layer");
         if (!v->layers[i].ref) {
             rc = -1;
@@ -467,6 +516,23 @@ static int resolve_model(const gs_registry *reg, config_t *cfg, gs_variant *v, g
     return rc;
 }
 
+/* A run directory is named NAME-TIMESTAMP inside output.dir: the name must
+   be one path component, or "../../x" would put the run elsewhere. */
+static int check_run_name(const char *name, const char *where, gs_error *err)
+{
+    const char *why = !name[0]                                       ? "is empty"
+                      : strchr(name, '/')                            ? "contains '/'"
+                      : !strcmp(name, ".") || !strcmp(name, "..")    ? "is not a name"
+                      : strlen(name) > GS_MAX_RUN_NAME               ? "is too long"
+                                                                     : NULL;
+    if (why)
+        gs_err_set(err,
+                   "%s: name = \"%.64s%s\" %s: a run's name is one file name of at most %d "
+                   "characters, without '/'",
+                   where, name, strlen(name) > 64 ? "..." : "", why, GS_MAX_RUN_NAME);
+    return why ? -1 : 0;
+}
+
 static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v, gs_origin *o,
                            const char *base_dir, const char *file, const char *stem,
                            gs_error *err)
@@ -481,6 +547,8 @@ static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v,
         return -1;
     }
     const char *base = s ? config_setting_get_string(s) : stem;
+    if (s && check_run_name(base, where_of(o, s, w, sizeof w), err) < 0)
+        return -1;
     v->name = v->label[0] ? gs_xasprintf("%s-%s", base, v->label) : gs_xstrdup(base);
     v->seed = 1;
     s = config_setting_get_member(root, "seed");
@@ -492,6 +560,19 @@ static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v,
         }
         v->seed = config_setting_get_int64(s);
     }
+    config_setting_t *dg = config_setting_get_member(root, "data");
+    if (dg && config_setting_type(dg) != CONFIG_TYPE_GROUP)
+        dg = NULL;
+    s = dg ? config_setting_get_member(dg, "augment") : NULL;
+    if (s && config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        gs_err_set(err, "%s: data.augment must be a group { ... }", where_of(o, s, w, sizeof w));
+        return -1;
+    }
+    if (gs_params_from_group(reg, gs_augment_schema, s, NULL, o, NULL, v->augment, &v->pool,
+                             "data.augment", err) < 0)
+        return -1;
+    if (s) /* not a parameter of the data set plugin */
+        config_setting_remove(dg, "augment");
     if (!(v->data = component(reg, root, "data", GS_KIND_DATASET, NULL, o, base_dir, file, err)))
         return -1;
     if (resolve_model(reg, cfg, v, o, base_dir, file, err) < 0)
@@ -511,6 +592,13 @@ static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v,
         section(reg, root, "checkpoint", gs_checkpoint_schema, v->checkpoint, &v->pool, o, err) <
             0)
         return -1;
+    const char *dir = v->output[O_DIR].s;
+    if (!dir[0] || strlen(dir) > GS_MAX_RUN_DIR) {
+        s = config_lookup(cfg, "output.dir");
+        gs_err_set(err, "%s: output: dir %s", s ? where_of(o, s, w, sizeof w) : file,
+                   dir[0] ? "is too long" : "is empty");
+        return -1;
+    }
     return 0;
 }
 
@@ -667,9 +755,48 @@ static int check_sets(const gs_run_options *opt, gs_error *err)
     return 0;
 }
 
+/* The run directory of every variant fits GS_MAX_RUN_DIR, as --out or
+   <output.dir>/<name>-YYYYmmdd-HHMMSS, with /<variant> when there are
+   variants (run.c's default_dir and create_dirs). */
+static int check_run_dirs(const gs_experiment *e, const gs_run_options *opt, gs_error *err)
+{
+    const char *out = opt ? opt->out_dir : NULL;
+    size_t root = out ? strlen(out)
+                      : strlen(e->variants[0].output[O_DIR].s) + 1 + strlen(e->name) + 16;
+    size_t label = 0;
+    for (size_t i = 0; e->has_variants && i < e->n_variants; i++)
+        if (strlen(e->variants[i].label) + 1 > label)
+            label = strlen(e->variants[i].label) + 1;
+    if (root + label <= GS_MAX_RUN_DIR)
+        return 0;
+    if (out)
+        gs_err_set(err, "--out: the run directory would be %zu characters long, more than %d",
+                   root + label, GS_MAX_RUN_DIR);
+    else
+        gs_err_set(err,
+                   "%s: output.dir and name make a run directory %zu characters long, more "
+                   "than %d",
+                   e->path, root + label, GS_MAX_RUN_DIR);
+    return -1;
+}
+
 gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
                                   const gs_run_options *opt, gs_error *err)
 {
+    if (opt && opt->out_dir && !opt->out_dir[0]) {
+        /* "" would make the run directory of a variant "/NAME" */
+        gs_err_set(err, "--out: empty directory name");
+        return NULL;
+    }
+    if (!path[0]) {
+        gs_err_set(err, "empty experiment file name");
+        return NULL;
+    }
+    if (strlen(path) > GS_MAX_PATH) {
+        gs_err_set(err, "%.64s...: cannot read experiment file: the name is %zu characters "
+                        "long, more than %d", path, strlen(path), GS_MAX_PATH);
+        return NULL;
+    }
     char real[PATH_MAX];
     if (!realpath(path, real)) {
         gs_err_set(err, "%s: cannot read experiment file: %s", path, strerror(errno));
@@ -694,6 +821,8 @@ gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
     e->name = gs_xstrdup(name && config_setting_type(name) == CONFIG_TYPE_STRING
                              ? config_setting_get_string(name)
                              : stem);
+    if (name && check_run_name(e->name, where_of(&fo, name, w, sizeof w), err) < 0)
+        goto fail_cfg;
     if (vars) {
         if (config_setting_type(vars) != CONFIG_TYPE_LIST || config_setting_length(vars) == 0) {
             gs_err_set(err, "%s: variants must be a non-empty list ( { name = ...; }, ... )",
@@ -725,6 +854,8 @@ gs_experiment *gs_experiment_load(const gs_registry *reg, const char *path,
         if (opt && opt->threads > 0)
             v->training[T_THREADS].i = opt->threads;
     }
+    if (check_run_dirs(e, opt, err) < 0)
+        goto fail_cfg;
     gs_origin_free(&fo);
     config_destroy(&cfg);
     free(dcopy);
@@ -784,7 +915,15 @@ void gs_variant_write(const gs_variant *v, FILE *f)
     gs_value nv = {.s = v->name};
     gs_value_write(&str, &nv, f, 0);
     fprintf(f, ";\nseed = %lld%s;\n", (long long)v->seed, v->seed > INT32_MAX ? "L" : "");
-    write_component(f, "data", v->data);
+    /* data as write_component would, with augment inside */
+    fputs("data = {\n  type = ", f);
+    nv.s = v->data->info->component->name;
+    gs_value_write(&str, &nv, f, 0);
+    fputs(";\n", f);
+    gs_params_write(v->data->info->component->params, v->data->values, f, 2);
+    fputs("  augment = {\n", f);
+    gs_params_write(gs_augment_schema, v->augment, f, 4);
+    fputs("  };\n};\n", f);
     fputs("model = {\n  layers = (\n", f);
     for (size_t i = 0; i < v->n_layers; i++) {
         const gs_ref *r = v->layers[i].ref;

@@ -11,10 +11,12 @@ enum { T_EPOCHS, T_BATCH, T_THREADS, T_VALIDATION, T_CLIP_NORM, T_CLIP_VALUE, T_
 enum { M_EVERY, M_DUMP, M_DETAIL_EVERY, M_COUNT };
 enum { O_DIR, O_COUNT };
 enum { C_EVERY, C_COUNT };
+enum { A_CROP_PADDING, A_FLIP, A_COUNT };
 
 typedef struct gs_layer_spec {
     gs_ref *ref;
     int64_t repeat;
+    char where[256]; /* "FILE:LINE" of its group, for errors of building it */
 } gs_layer_spec;
 
 typedef struct gs_variant {
@@ -28,6 +30,7 @@ typedef struct gs_variant {
     gs_value monitor[M_COUNT];
     gs_value output[O_COUNT];
     gs_value checkpoint[C_COUNT];
+    gs_value augment[A_COUNT]; /* data.augment */
     gs_pool pool;
 } gs_variant;
 
@@ -44,6 +47,7 @@ extern const gs_param_spec gs_training_schema[];
 extern const gs_param_spec gs_monitor_schema[];
 extern const gs_param_spec gs_output_schema[];
 extern const gs_param_spec gs_checkpoint_schema[];
+extern const gs_param_spec gs_augment_schema[];
 
 /* Writes a variant as a complete libconfig experiment. */
 void gs_variant_write(const gs_variant *v, FILE *f);

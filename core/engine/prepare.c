@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -137,8 +136,7 @@ static int check_memory(const gs_model *m, size_t batch, size_t slots, gs_error 
     for (size_t i = 0; i < m->n_buffers; i++)
         per_example += (double)m->buffer_numel[i];
     double bytes = 4.0 * ((double)m->total * (2.0 + (double)slots) + per_example * (double)batch);
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    double ram = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    double ram = gs_machine_memory();
     if (ram > 0 && bytes > 0.9 * ram) {
         gs_err_set(err,
                    "model: %zu parameters and batch %zu need %.1f GiB, more than this machine's "
@@ -170,14 +168,14 @@ int gs_trainer_prepare(gs_trainer *t, const gs_variant *v, gs_error *err)
     /* Off by default: denormals cost little on current x86 and they are the
        smallest gradients this tool exists to see (docs/PERFORMANCE.md). */
     gs_set_flush_denormals(v->training[T_FLUSH_DENORMALS].b);
-    if (load_data(t, err) < 0)
+    if (load_data(t, err) < 0 || gs_trainer_check_augment(t, err) < 0)
         return -1;
     size_t batch = (size_t)v->training[T_BATCH].i;
     t->model = gs_model_new(v->data->reg, GS_F32, (uint64_t)v->seed, &t->data.shape);
     for (size_t i = 0; i < v->n_layers; i++)
         for (int64_t r = 0; r < v->layers[i].repeat; r++)
             if (gs_model_add_layer(t->model, v->layers[i].ref, err) < 0) {
-                gs_err_prefix(err, "model: ");
+                gs_err_prefix(err, "%s: model: ", v->layers[i].where);
                 return -1;
             }
     if (check_memory(t->model, batch, t->opt->state_slots(t->opt_p), err) < 0 ||

@@ -10,10 +10,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "base/util.h"
 #include "engine/trainer.h"
+#include "rundir/lock.h"
 #include "rundir/rundir.h"
 
 static const char *label_of(const gs_result *r) { return r->label[0] ? r->label : "run"; }
@@ -165,15 +167,139 @@ static char *default_dir(const gs_experiment *e)
     return gs_xasprintf("%s/%s-%s", parent && parent[0] ? parent : "runs", e->name, stamp);
 }
 
-/* With several ranks, true on every rank when `ok` is true on every rank. */
-static int all_ranks(const gs_comm *comm, int ok)
+/* With several ranks, rank 0's status on every rank (GS_EXIT_RUNTIME where
+   the exchange fails). */
+static int rank0_status(const gs_comm *comm, int rc)
 {
-    if (!comm)
-        return ok;
-    double v = ok ? 1.0 : 0.0;
+    if (!comm || comm->size <= 1)
+        return rc;
+    double v = comm->rank == 0 ? (double)rc : 0.0;
     if (gs_dp_sum_f64(comm, &v, 1) < 0)
+        return GS_EXIT_RUNTIME;
+    return (int)v;
+}
+
+/* The locks a process holds on the run directories it writes, for the
+   whole of its work on them (rundir/lock.h). */
+typedef struct locks {
+    gs_lock *l;
+    size_t n;
+} locks;
+
+static int lock_dir(locks *k, const char *dir, gs_error *err)
+{
+    k->l = gs_xrealloc(k->l, (k->n + 1) * sizeof *k->l);
+    int rc = gs_lock_take(&k->l[k->n], dir, stderr, err);
+    if (rc == GS_EXIT_OK)
+        k->n++;
+    return rc;
+}
+
+static void unlock_all(locks *k)
+{
+    while (k->n > 0)
+        gs_lock_release(&k->l[--k->n]);
+    free(k->l);
+    k->l = NULL;
+}
+
+/* Whether dir/name is longer than n bytes. */
+static int longer_than(const char *dir, const char *name, uint64_t n)
+{
+    char *path = gs_xasprintf("%s/%s", dir, name);
+    struct stat st;
+    int longer = stat(path, &st) == 0 && (uint64_t)st.st_size > n;
+    free(path);
+    return longer;
+}
+
+/*
+ * Whether the run in dir has nothing left to do: 1 finished, 0 not, -1
+ * (err) when that cannot be told.  The summary alone is not believed, as
+ * an edit or a damaged file would then lose the rest of a run: a completed
+ * run's checkpoint is at its end, and a diverged run's metrics.csv goes on
+ * past its checkpoint (the rows up to the diverging step); a damaged summary
+ * beside a checkpoint part-way through is an unfinished run.  A summary
+ * without a checkpoint (or with one of format 3, which does not record the
+ * run's length) is taken at its word.
+ */
+static int finished(const char *dir, gs_error *err)
+{
+    gs_summary s;
+    gs_ckpt_info info, *ck = &info;
+    gs_error serr = {{0}}, cerr;
+    int sr = gs_summary_read(dir, &s, &serr);
+    int cr = gs_checkpoint_peek(dir, ck, &cerr);
+    int judged = cr == 0 && ck->total_epochs > 0;
+    int at_end = judged && ck->epoch >= ck->total_epochs;
+    if (sr < 0) {
+        if (judged && !at_end)
+            return 0;
+        *err = serr;
+        return -1;
+    }
+    if (sr > 0 || !gs_status_finished(s.status))
         return 0;
-    return v >= (double)comm->size;
+    if (!judged)
+        return 1;
+    if (s.status == GS_STATUS_COMPLETED)
+        return at_end;
+    return !at_end && s.steps >= ck->step &&
+           longer_than(dir, gs_logs[GS_LOG_METRICS].file, ck->log_bytes[GS_LOG_METRICS]);
+}
+
+/* A directory that holds a run already is refused: a finished one (status
+   1, as ever), an unfinished one with the command that continues it (2);
+   with force the run starts over, its checkpoint and results removed (the
+   logs start again from their headers). */
+static int start_over(const char *dir, const char *root, int force, gs_error *err)
+{
+    static const char *const state[] = {GS_FILE_CHECKPOINT, GS_FILE_SUMMARY, GS_FILE_THEORY};
+    gs_ckpt_info ck;
+    gs_error ferr = {{0}}, cerr = {{0}};
+    int cr = gs_checkpoint_peek(dir, &ck, &cerr);
+    char *sum = gs_xasprintf("%s/%s", dir, GS_FILE_SUMMARY);
+    int has_sum = access(sum, F_OK) == 0;
+    free(sum);
+    if (cr == 1 && !has_sum)
+        return GS_EXIT_OK;
+    int fin = finished(dir, &ferr);
+    if (!force) {
+        char word[4096 + 64];
+        gs_shell_word(word, sizeof word, root);
+        if (cr < 0) {
+            gs_err_set(err, "%s: holds a checkpoint that cannot be read (%s); start over with "
+                            "--force",
+                       dir, cerr.msg);
+            return GS_EXIT_INPUT;
+        }
+        if (fin < 0) {
+            gs_err_set(err, "%s: holds a run whose state cannot be read (%s); start over with "
+                            "--force",
+                       dir, ferr.msg);
+            return GS_EXIT_INPUT;
+        }
+        if (fin == 0 && cr == 0) {
+            gs_err_set(err, "%s: holds an unfinished run (checkpoint at step %llu); continue it "
+                            "with: gradscope resume %s (or start over with --force)",
+                       dir, (unsigned long long)ck.step, word);
+            return GS_EXIT_INPUT;
+        }
+        gs_err_set(err, "%s: already holds a finished run (%s); choose another --out, or start "
+                        "over with --force",
+                   dir, GS_FILE_SUMMARY);
+        return GS_EXIT_RUNTIME;
+    }
+    for (size_t i = 0; i < GS_ARRAY_LEN(state); i++) {
+        char *path = gs_xasprintf("%s/%s", dir, state[i]);
+        int gone = unlink(path) == 0 || errno == ENOENT;
+        if (!gone)
+            gs_err_set(err, "%s: %s", path, strerror(errno));
+        free(path);
+        if (!gone)
+            return GS_EXIT_RUNTIME;
+    }
+    return GS_EXIT_OK;
 }
 
 /* Every variant's data and model must be valid before anything is written;
@@ -195,22 +321,34 @@ static int check_variants(gs_experiment *e, gs_error *err)
 
 /* Every variant's directory and resolved config exist before the first
    trains, so that `gradscope resume` can finish a run cut short anywhere;
-   with variants, index.csv lists them. */
+   with variants, index.csv lists them.  The writer locks the root and
+   every variant's directory (which `resume` may be given alone) first,
+   and refuses directories that hold a run.  A GS_EXIT_* status. */
 static int create_dirs(gs_experiment *e, const char *root, gs_result *res, int writer,
-                       gs_error *err)
+                       int force, locks *k, gs_error *err)
 {
     for (size_t i = 0; i < e->n_variants; i++) {
-        gs_variant *v = &e->variants[i];
-        res[i].label = v->label;
+        res[i].label = e->variants[i].label;
         if (e->has_variants)
-            snprintf(res[i].dir, sizeof res[i].dir, "%s/%s", root, v->label);
+            snprintf(res[i].dir, sizeof res[i].dir, "%s/%s", root, e->variants[i].label);
         else
             snprintf(res[i].dir, sizeof res[i].dir, "%s", root);
-        if (writer && (gs_rundir_create(res[i].dir, err) < 0 ||
-                       gs_write_config(res[i].dir, v, err) < 0))
-            return -1;
     }
-    return 0;
+    if (!writer)
+        return GS_EXIT_OK;
+    if (gs_rundir_create(root, err) < 0)
+        return GS_EXIT_RUNTIME;
+    int rc = lock_dir(k, root, err);
+    for (size_t i = 0; i < e->n_variants && rc == GS_EXIT_OK && e->has_variants; i++)
+        rc = gs_rundir_create(res[i].dir, err) < 0 ? GS_EXIT_RUNTIME : lock_dir(k, res[i].dir, err);
+    if (rc == GS_EXIT_OK && e->has_variants)
+        rc = start_over(root, root, force, err);
+    for (size_t i = 0; i < e->n_variants && rc == GS_EXIT_OK; i++)
+        rc = start_over(res[i].dir, root, force, err);
+    for (size_t i = 0; i < e->n_variants && rc == GS_EXIT_OK; i++)
+        if (gs_write_config(res[i].dir, &e->variants[i], err) < 0)
+            rc = GS_EXIT_RUNTIME;
+    return rc;
 }
 
 /* GS_EXIT_DIVERGED, naming the runs, when any of res[0..n) diverged. */
@@ -245,10 +383,12 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
     char *root = opt && opt->out_dir ? gs_xstrdup(opt->out_dir) : default_dir(e);
     int index = writer && e->has_variants;
     gs_result *res = gs_xcalloc(n, sizeof *res);
-    int rc = create_dirs(e, root, res, writer, err) < 0 ? GS_EXIT_RUNTIME : GS_EXIT_OK;
-    if (!all_ranks(comm, rc == GS_EXIT_OK) && rc == GS_EXIT_OK) {
-        gs_err_set(err, "rank 0 could not create the run directory");
-        rc = GS_EXIT_RUNTIME;
+    locks held = {0};
+    int rc = create_dirs(e, root, res, writer, opt && opt->force, &held, err);
+    int rc0 = rank0_status(comm, rc);
+    if (rc == GS_EXIT_OK && rc0 != GS_EXIT_OK) {
+        gs_err_set(err, "rank 0 could not take the run directory (its message says why)");
+        rc = rc0;
     }
     size_t i = 0;
     for (; i < n && rc == GS_EXIT_OK; i++) {
@@ -287,6 +427,7 @@ static int experiment_run(gs_experiment *e, const gs_run_options *opt, gs_error 
         gs_err_interrupted(err, rc, root);
     if (rc == GS_EXIT_OK && opt && opt->fail_on_diverge)
         rc = fail_on_diverge(res, n, err);
+    unlock_all(&held);
     free(root);
     for (size_t k = 0; k < n; k++)
         gs_result_free(&res[k]);
@@ -316,17 +457,6 @@ static int has_config(const char *dir)
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Whether the run in dir has nothing left to do: 1 finished, 0 not (no
-   summary, or an interrupted one), -1 for a summary that cannot be read. */
-static int finished(const char *dir, gs_error *err)
-{
-    gs_summary s;
-    int rc = gs_summary_read(dir, &s, err);
-    if (rc != 0)
-        return rc > 0 ? 0 : -1;
-    return gs_status_finished(s.status);
 }
 
 /* A finished run's row of the final tables, from its summary.json: the
@@ -450,18 +580,35 @@ int gs_resume(const gs_registry *reg, const char *dir, const gs_run_options *opt
     char **dirs = find_runs(dir, &n, err);
     if (n == 0)
         return GS_EXIT_INPUT;
-    int writer = !opt || !opt->comm || opt->comm->rank == 0;
+    const gs_comm *comm = opt ? opt->comm : NULL;
+    int writer = !comm || comm->rank == 0;
     gs_result *res = gs_xcalloc(n, sizeof *res);
-    gs_signal_guard g;
+    /* the experiment's root too: a run of it, or a resume of all of it,
+       would write its index.csv */
+    locks k = {0};
+    int rc = GS_EXIT_OK;
+    gs_signal_guard g; /* from before the locks: a second signal removes them */
     gs_signals_catch(&g);
-    int rc = resume_dirs(reg, dirs, n, opt, res, err);
+    if (writer && !has_config(dir))
+        rc = lock_dir(&k, dir, err);
+    for (size_t i = 0; i < n && writer && rc == GS_EXIT_OK; i++)
+        rc = lock_dir(&k, dirs[i], err);
+    int rc0 = rank0_status(comm, rc);
+    if (rc == GS_EXIT_OK && rc0 != GS_EXIT_OK) {
+        gs_err_set(err, "rank 0 could not take the run directory (its message says why)");
+        rc = rc0;
+    }
+    if (rc == GS_EXIT_OK) {
+        rc = resume_dirs(reg, dirs, n, opt, res, err);
+        /* an experiment's index.csv: the statuses now (the error stays the
+           first one) */
+        gs_error ignored;
+        if (writer && !has_config(dir) &&
+            gs_refresh_index(dir, rc == GS_EXIT_OK ? err : &ignored) < 0 && rc == GS_EXIT_OK)
+            rc = GS_EXIT_RUNTIME;
+    }
+    unlock_all(&k);
     gs_signals_restore(&g);
-    /* an experiment's index.csv: the statuses now (the error stays the
-       first one) */
-    gs_error ignored;
-    if (writer && !has_config(dir) &&
-        gs_refresh_index(dir, rc == GS_EXIT_OK ? err : &ignored) < 0 && rc == GS_EXIT_OK)
-        rc = GS_EXIT_RUNTIME;
     if (rc > 128)
         gs_err_interrupted(err, rc, dir);
     if (rc == GS_EXIT_OK && opt && opt->fail_on_diverge)

@@ -88,6 +88,7 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
     *correct = 0;
     if (cnt) {
         gs_trainer_gather(t, &t->data.train, t->train_idx + b + off, cnt);
+        gs_trainer_augment(t, t->train_idx + b + off, cnt, run->pos.epoch);
         gs_model_forward(m, 1);
         *loss = gs_trainer_loss(t, cnt, dout, correct);
     }

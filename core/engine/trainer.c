@@ -16,13 +16,16 @@
 #include "engine/trainer.h"
 #include "kernels/affinity.h"
 #include "plugin/registry.h"
+#include "rundir/lock.h"
 
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-    if (stop_signal)
+    if (stop_signal) {
+        gs_locks_drop(); /* the process ends here: its run directories are free */
         _exit(128 + sig);
+    }
     stop_signal = sig;
 }
 
@@ -191,6 +194,10 @@ static int run_begin(gs_run *run, gs_trainer *t, const char *dir, FILE *out, int
     run->bad_layer = -1;
     gs_rng_seed(&run->shuffle, (uint64_t)v->seed, gs_hash_string("shuffle"));
     run->components = component_list(v);
+    run->batch = (size_t)v->training[T_BATCH].i;
+    run->epochs = (size_t)v->training[T_EPOCHS].i;
+    run->steps_per_epoch = (t->n_train + run->batch - 1) / run->batch;
+    run->total_steps = (uint64_t)run->steps_per_epoch * run->epochs;
     run->ck = (gs_ckpt){.config_hash = config_hash(v),
                         .components = run->components,
                         .model = m,
@@ -203,7 +210,11 @@ static int run_begin(gs_run *run, gs_trainer *t, const char *dir, FILE *out, int
                         .mon = &run->mon,
                         .theory = &r->theory,
                         .t0 = &run->t0,
-                        .epoch_t0 = &run->epoch_t0};
+                        .epoch_t0 = &run->epoch_t0,
+                        .total_epochs = run->epochs,
+                        .steps_per_epoch = run->steps_per_epoch,
+                        .batch_size = run->batch,
+                        .ranks = t->comm ? t->comm->size : 1};
     gs_monitor_init(&run->mon, dir, m, v->monitor[M_DUMP].b);
     uint64_t offsets[LOG_COUNT];
     int loaded = resume ? gs_checkpoint_load(dir, &run->ck, offsets, err) : 1;
@@ -231,10 +242,6 @@ static int run_begin(gs_run *run, gs_trainer *t, const char *dir, FILE *out, int
     if (!every || end == every || *end || !(run->progress_every >= 0))
         run->progress_every = 5.0;
     run->last_bar = gs_now();
-    run->batch = (size_t)v->training[T_BATCH].i;
-    run->epochs = (size_t)v->training[T_EPOCHS].i;
-    run->steps_per_epoch = (t->n_train + run->batch - 1) / run->batch;
-    run->total_steps = (uint64_t)run->steps_per_epoch * run->epochs;
     r->val_loss = r->val_acc = r->test_loss = r->test_acc = NAN;
     return GS_EXIT_OK;
 }

@@ -95,6 +95,13 @@ void gs_trainer_free(gs_trainer *t);
 /* Examples idx[0..n) of a split into the model's input batch and the
    batch's labels or targets. */
 void gs_trainer_gather(gs_trainer *t, const gs_split *s, const size_t *idx, size_t n);
+/* data.augment on the n training examples just gathered, idx[i] their
+   indices in the training split: each example's crop offset and flip drawn
+   from (seed, epoch, idx[i]) alone, so they do not depend on the batch, the
+   ranks or the threads, and a resumed run draws the same. */
+void gs_trainer_augment(gs_trainer *t, const size_t *idx, size_t n, uint64_t epoch);
+/* An error unless data.augment is off or the data are images. */
+int gs_trainer_check_augment(const gs_trainer *t, gs_error *err);
 /* The mean loss of the model's output for the n gathered examples; dL/dout
    into dout unless NULL, the number classified right into correct unless
    NULL. */

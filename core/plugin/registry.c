@@ -1,15 +1,20 @@
 /*
- * Plugin loader.  Each .so is opened with RTLD_NOW|RTLD_LOCAL, asked for its
- * descriptor through the one entry symbol, checked (magic, ABI, structure
- * sizes, schemas) and kept resident: unloading a module whose OpenMP
- * threads, TLS destructors or atexit handlers may still run is a crash
- * waiting to happen, so gradscope never calls dlclose.
+ * Plugin loader.  Each .so whose dynamic symbols include the entry symbol
+ * (read from the file, so that no other library's constructors run) is
+ * opened with RTLD_NOW|RTLD_LOCAL, asked for its descriptor through that
+ * symbol, checked (magic, ABI, structure sizes, schemas) and kept
+ * resident: unloading a module whose OpenMP threads, TLS destructors or
+ * atexit handlers may still run is a crash waiting to happen, so gradscope
+ * never calls dlclose.
  */
 #include "config.h"
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -443,6 +448,83 @@ static int resolve_trusted(const char *path, char *real, gs_error *err)
     return 0;
 }
 
+/*
+ * Whether the ELF shared object at REAL exports a defined function named
+ * GS_PLUGIN_ENTRY_SYMBOL in its dynamic symbol table (1) or not (0); -1
+ * with err set when it is no shared object of this machine's ELF class.
+ * It is read as data, before dlopen: dlopen runs a library's constructors,
+ * and a .so that is not a plugin must not run anything in gradscope.  The
+ * table is found through the section headers, which every linker writes
+ * (a library stripped of them, as by sstrip, is refused).
+ */
+static int elf_has_entry(const char *real, const char *path, gs_error *err)
+{
+    int fd = open(real, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return path_error(err, path, errno);
+    struct stat st;
+    ElfW(Ehdr) eh;
+    ElfW(Shdr) *sh = NULL;
+    ElfW(Sym) *syms = NULL;
+    char *names = NULL;
+    const char *why = NULL;
+    int found = 0;
+    if (fstat(fd, &st) != 0 || pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+        why = "not an ELF file";
+    else if (eh.e_ident[EI_CLASS] != (__ELF_NATIVE_CLASS == 64 ? ELFCLASS64 : ELFCLASS32) ||
+             eh.e_type != ET_DYN)
+        why = "not a shared object of this machine's ELF class";
+    else if (eh.e_shnum == 0 || eh.e_shentsize != sizeof(ElfW(Shdr)) ||
+             eh.e_shoff > (uintmax_t)st.st_size ||
+             (uintmax_t)eh.e_shnum * sizeof(ElfW(Shdr)) > (uintmax_t)st.st_size - eh.e_shoff)
+        why = "no readable section headers";
+    if (!why) {
+        size_t n = eh.e_shnum;
+        sh = gs_xmalloc(n * sizeof *sh);
+        if (pread(fd, sh, n * sizeof *sh, (off_t)eh.e_shoff) != (ssize_t)(n * sizeof *sh))
+            why = "no readable section headers";
+        for (size_t i = 0; !why && i < n && !found; i++) {
+            if (sh[i].sh_type != SHT_DYNSYM)
+                continue;
+            const ElfW(Shdr) *str = sh[i].sh_link < n ? &sh[sh[i].sh_link] : NULL;
+            if (!str || sh[i].sh_entsize != sizeof(ElfW(Sym)) ||
+                sh[i].sh_offset > (uintmax_t)st.st_size ||
+                sh[i].sh_size > (uintmax_t)st.st_size - sh[i].sh_offset ||
+                str->sh_offset > (uintmax_t)st.st_size ||
+                str->sh_size > (uintmax_t)st.st_size - str->sh_offset) {
+                why = "a damaged dynamic symbol table";
+                break;
+            }
+            size_t ns = sh[i].sh_size / sizeof(ElfW(Sym)), nn = str->sh_size;
+            free(syms);
+            free(names);
+            syms = gs_xmalloc(ns * sizeof *syms + 1);
+            names = gs_xmalloc(nn + 1);
+            if (pread(fd, syms, ns * sizeof *syms, (off_t)sh[i].sh_offset) !=
+                    (ssize_t)(ns * sizeof *syms) ||
+                pread(fd, names, nn, (off_t)str->sh_offset) != (ssize_t)nn) {
+                why = "a damaged dynamic symbol table";
+                break;
+            }
+            names[nn] = '\0';
+            for (size_t k = 0; k < ns && !found; k++)
+                found = syms[k].st_name < nn && syms[k].st_shndx != SHN_UNDEF &&
+                        ELF64_ST_TYPE(syms[k].st_info) == STT_FUNC &&
+                        !strcmp(names + syms[k].st_name, GS_PLUGIN_ENTRY_SYMBOL);
+        }
+    }
+    close(fd);
+    free(sh);
+    free(syms);
+    free(names);
+    if (why) {
+        gs_err_set(err, "%s: cannot load plugin: %s", path, why);
+        return -1;
+    }
+    return found;
+}
+
 /* Whether FILE (one of reg->files) came from the directory being searched. */
 static int from_this_dir(const gs_registry *reg, const char *file)
 {
@@ -505,14 +587,18 @@ static int load_plugin(gs_registry *reg, const char *path, int scanning, gs_erro
         return -1;
     }
 
-    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
+    int has_entry = elf_has_entry(real, path, err);
+    if (has_entry < 0)
+        return -1;
+    void *h = NULL;
+    if (has_entry && !(h = dlopen(real, RTLD_NOW | RTLD_LOCAL))) {
         gs_err_set(err, "%s: cannot load plugin: %s", path, dlerror());
         return -1;
     }
     typedef const gs_plugin_desc *(*entry_fn)(void);
-    entry_fn entry;
-    *(void **)&entry = dlsym(h, GS_PLUGIN_ENTRY_SYMBOL);
+    entry_fn entry = NULL;
+    if (h)
+        *(void **)&entry = dlsym(h, GS_PLUGIN_ENTRY_SYMBOL);
     if (!entry && scanning) {
         char *file = add_file(reg, real);
         reg->skipped = gs_xrealloc(reg->skipped, (reg->n_skipped + 1) * sizeof *reg->skipped);
@@ -591,6 +677,11 @@ static int by_name(const void *a, const void *b)
 
 int gs_registry_load_dir(gs_registry *reg, const char *dir, gs_error *err)
 {
+    if (!dir[0] || strlen(dir) >= PATH_MAX) {
+        gs_err_set(err, "%.64s%s: plugin directory name %s", dir, dir[0] ? "..." : "\"\"",
+                   dir[0] ? "too long" : "is empty");
+        return -1;
+    }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         gs_err_set(err, "%s: plugin directory not found", dir);

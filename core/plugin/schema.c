@@ -8,9 +8,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "plugin/schema.h"
 #include "base/util.h"
 #include "plugin/registry.h"
+
+/* PATH_MAX less its NUL: a longer path would be cut or refused later. */
+#define GS_MAX_PATH_LEN 4095
 
 size_t gs_schema_len(const gs_param_spec *schema)
 {
@@ -134,9 +138,26 @@ static double number_of(const config_setting_t *s)
     return (double)config_setting_get_int64(s);
 }
 
+/* A number a run can use and config.cfg can hold: libconfig reads an
+   overflowing literal (1e400) as inf but has no way to write one back, and
+   NaN compares false with every bound. */
+static int check_finite(const gs_param_spec *spec, double v, const char *where, const char *what,
+                        gs_error *err)
+{
+    if (isfinite(v) || (isinf(v) && (spec->flags & GS_INFINITE)))
+        return 0;
+    gs_err_set(err,
+               "%s: %s: %s = %s is not a finite number (a literal beyond +-1.8e308 overflows)",
+               where, what, spec->name, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+    return -1;
+}
+
 static int check_range(const gs_param_spec *spec, double v, const char *where, const char *what,
                        gs_error *err)
 {
+    if ((spec->type == GS_P_FLOAT || spec->type == GS_P_FLOATS) &&
+        check_finite(spec, v, where, what, err) < 0)
+        return -1;
     if (spec->min > spec->max)
         return 0;
     if (!(v >= spec->min && v <= spec->max)) {
@@ -244,6 +265,20 @@ static int parse_value(const gs_registry *reg, const gs_param_spec *spec,
         }
         out->s = spec->type == GS_P_PATH ? resolve_path(pool, base_dir, v)
                                          : gs_pool_strdup(pool, v);
+        struct stat st;
+        if (spec->type == GS_P_PATH && out->s[0] && stat(out->s, &st) == 0 &&
+            !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            /* a FIFO would block the load for ever, a device never end */
+            gs_err_set(err, "%s: %s: %s = \"%s\" is not a regular file", where, what,
+                       spec->name, v);
+            return -1;
+        }
+        if (spec->type == GS_P_PATH && strlen(out->s) > GS_MAX_PATH_LEN) {
+            gs_err_set(err, "%s: %s: %s is %zu characters long%s, more than %d", where, what,
+                       spec->name, strlen(out->s),
+                       strcmp(out->s, v) ? " from the file's directory" : "", GS_MAX_PATH_LEN);
+            return -1;
+        }
         return 0;
     }
     case GS_P_FLOATS: {

@@ -25,6 +25,8 @@
 #define GS_FILE_MODEL "model.csv"
 #define GS_FILE_CHECKPOINT "checkpoint.bin"
 #define GS_DIR_DUMP "dump"
+/* Held by the one process writing the directory: "HOST PID\n" (rundir/lock.h). */
+#define GS_FILE_LOCK ".lock"
 /* ---- files at the root of an experiment (several variants) or a sweep ---- */
 #define GS_FILE_INDEX "index.csv"
 #define GS_FILE_SWEEP "sweep.csv"

@@ -40,14 +40,6 @@ int gs_rundir_create(const char *dir, gs_error *err)
         gs_err_set(err, "%s: not a directory", dir);
         return -1;
     }
-    char *summary = gs_xasprintf("%s/summary.json", dir);
-    int exists = access(summary, F_OK) == 0;
-    free(summary);
-    if (exists) {
-        gs_err_set(err, "%s: already holds a finished run (summary.json); choose another --out",
-                   dir);
-        return -1;
-    }
     if (access(dir, W_OK) != 0) {
         gs_err_set(err, "%s: run directory is not writable", dir);
         return -1;

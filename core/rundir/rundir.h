@@ -7,7 +7,8 @@
 #include "gradscope/gradscope.h"
 
 
-/* mkdir -p; refuses a directory that already holds a run (summary.json). */
+/* mkdir -p, and a writable directory; what it holds already is the
+   caller's to judge (engine/run.c). */
 int gs_rundir_create(const char *dir, gs_error *err);
 /* A file written through DIR/.NAME.tmp, then fsync, rename and fsync of
    the directory: readers see the old file or the whole new one.  On a

@@ -355,14 +355,23 @@ static gs_ref *ref_for_check(const gs_registry *reg, const gs_component_info *ci
     return r;
 }
 
+/* Inputs a layer is checked on, the first it builds with: a vector of 5,
+   else a sequence of 4 steps of 5 (recurrent layers take only sequences),
+   else an image of 2 channels of 5 x 5 (convolutions, pooling). */
+static const gs_shape layer_inputs[] = {
+    {.ndim = 1, .dims = {5}},
+    {.layout = GS_LAYOUT_SEQUENCE, .ndim = 2, .dims = {4, 5}},
+    {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 5, 5}},
+};
+static const char *const layer_input_names[] = {"5", "(T, C) = (4, 5)", "(C, H, W) = (2, 5, 5)"};
+
 /* The layer alone in a model of `dt`, or NULL with *lacks_f64 set when a
    module of it has no double kernels, or NULL with the detail set. */
 static gs_model *layer_model(const gs_registry *reg, const gs_ref *ref, gs_dtype dt,
-                             int *lacks_f64, check_state *s)
+                             const gs_shape *in, int *lacks_f64, check_state *s)
 {
     enum { B = 3 };
-    gs_shape in = {.ndim = 1, .dims = {5}};
-    gs_model *m = gs_model_new(reg, dt, 7, &in);
+    gs_model *m = gs_model_new(reg, dt, 7, in);
     gs_error err;
     if (gs_model_add_layer(m, ref, &err) < 0 || gs_model_finalize(m, B, &err) < 0) {
         *lacks_f64 = m->lacks_f64;
@@ -380,11 +389,22 @@ static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, 
 {
     /* In double when it and every child have double kernels, else in float. */
     int lacks_f64 = 0;
-    gs_model *m = layer_model(reg, ref, GS_F64, &lacks_f64, s);
-    if (!m && lacks_f64)
-        m = layer_model(reg, ref, GS_F32, &lacks_f64, s);
-    if (!m)
+    gs_model *m = NULL;
+    char first[sizeof s->detail] = "";
+    size_t k = 0;
+    for (; !m && k < sizeof layer_inputs / sizeof *layer_inputs; k++) {
+        s->ok = 1;
+        m = layer_model(reg, ref, GS_F64, &layer_inputs[k], &lacks_f64, s);
+        if (!m && lacks_f64)
+            m = layer_model(reg, ref, GS_F32, &layer_inputs[k], &lacks_f64, s);
+        if (!m && k == 0)
+            memcpy(first, s->detail, sizeof first);
+    }
+    if (!m) { /* the vector's error: the usual input */
+        s->ok = 0;
+        memcpy(s->detail, first, sizeof first);
         return;
+    }
     gs_dtype dt = m->dtype;
     double tol = dt == GS_F64 ? FD_TOL : GS_FD_TOL_F32;
     size_t nin = gs_tensor_numel(&m->acts[0]);
@@ -409,8 +429,9 @@ static void check_layer(const gs_registry *reg, const gs_ref *ref, gs_rng *rng, 
     snprintf(label, sizeof label, "%s vs finite differences", what);
     note(s, err_max, tol, label);
     if (s->ok)
-        snprintf(s->detail, sizeof s->detail, "in 5 -> out %zu, %zu parameters%s",
-                 gs_shape_numel(&m->out), m->total, dt == GS_F64 ? "" : f32_note);
+        snprintf(s->detail, sizeof s->detail, "in %s -> out %zu, %zu parameters%s",
+                 layer_input_names[k - 1], gs_shape_numel(&m->out), m->total,
+                 dt == GS_F64 ? "" : f32_note);
     gs_model_free(m);
 }
 

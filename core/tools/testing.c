@@ -10,6 +10,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "engine/model.h"
+#include "kernels/kernels.h"
 #include "tools/gradcheck.h"
 #include "plugin/registry.h"
 #include "plugin/schema.h"
@@ -229,6 +230,8 @@ void gs_test_forward(gs_test_model *t, int training)
 }
 
 void gs_test_backward(gs_test_model *t) { gs_model_backward(t->m, 1); }
+
+void gs_test_set_threads(int n) { gs_set_threads(n); }
 
 void gs_test_set_monitoring(gs_test_model *t, int on)
 {

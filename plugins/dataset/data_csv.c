@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "gradscope/plugin.h"
+#include "datamem.h"
 
 enum { P_TRAIN, P_TEST, P_LABEL, P_TARGETS, P_CLASSES, P_STANDARDIZE };
 
@@ -85,6 +86,11 @@ static char *dup_host(const gs_host *h, const char *s)
     return d;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int parse_header(table *t, char *line, size_t lineno)
 {
     const gs_host *h = t->host;
@@ -108,13 +114,18 @@ static int parse_header(table *t, char *line, size_t lineno)
             rc = -1;
             break;
         }
-        for (size_t k = 0; k < j && rc == 0; k++)
-            if (strcmp(t->names[k], name) == 0) {
-                h->error("%s:%zu: header names column '%s' twice", t->path, lineno, name);
-                rc = -1;
-            }
         t->names[j] = dup_host(h, name);
     }
+    /* Sorted, duplicates are neighbours: n log n for a header of 10^5 names. */
+    char **sorted = cells;
+    memcpy(sorted, t->names, n * sizeof *sorted);
+    if (rc == 0)
+        qsort(sorted, n, sizeof *sorted, by_name);
+    for (size_t j = 1; j < n && rc == 0; j++)
+        if (strcmp(sorted[j - 1], sorted[j]) == 0) {
+            h->error("%s:%zu: header names column '%s' twice", t->path, lineno, sorted[j]);
+            rc = -1;
+        }
     h->free(cells);
     return rc;
 }
@@ -151,8 +162,13 @@ static int parse_row(table *t, char *line, size_t lineno, char **cells)
         h->error("%s:%zu: more than 2^31 cells", t->path, lineno);
         return -1;
     }
-    if (t->rows == t->cap)
+    if (t->rows == t->cap) {
+        /* the table, and its copy when it grows */
+        size_t next = t->cap ? 2 * t->cap : 1024;
+        if (!data_fits(h, t->path, 2.0 * 4.0 * (double)next * (double)t->ncols))
+            return -1;
         grow(t);
+    }
     float *row = t->cells + t->rows * t->ncols;
     for (size_t j = 0; j < n; j++) {
         char *end;

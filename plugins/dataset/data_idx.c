@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "gradscope/plugin.h"
+#include "datamem.h"
 
 enum { P_TRAIN_IMAGES, P_TRAIN_LABELS, P_TEST_IMAGES, P_TEST_LABELS, P_PREPROCESS,
        P_STANDARDIZE, P_FLATTEN, P_CLASSES, P_LIMIT };
@@ -236,6 +237,9 @@ static int load_split(const gs_data_call *c, const split_paths *sp, size_t limit
                  di[1], di[2], *rows, *cols);
         goto done;
     }
+    /* the bytes as read, then as floats and labels */
+    if (!data_fits(h, sp->images, 5.0 * (double)n * ((double)per + 1.0)))
+        goto done;
     if (idx_records(&fi, n, per, &pix) || idx_records(&fl, n, 1, &lab))
         goto done;
     if (n == di[0] && (idx_check_end(&fi, n) || idx_check_end(&fl, n)))

@@ -6,14 +6,18 @@
  *   spirals  K interleaved arms in the plane (hard, nonlinear boundary)
  *   blobs    K Gaussian clusters with centers at least `separation` apart
  *   teacher  regression targets of a random deep tanh network
+ *   images   (C, H, W) images of a bar whose angle, place and colour
+ *            depend on the class, jittered and noisy (for conv nets)
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gradscope/plugin.h"
+#include "datamem.h"
 
 enum { P_SET, P_SAMPLES, P_TEST_SAMPLES, P_FEATURES, P_CLASSES, P_NOISE,
-       P_SEPARATION, P_TURNS, P_DEPTH, P_WIDTH, P_TARGETS };
+       P_SEPARATION, P_TURNS, P_DEPTH, P_WIDTH, P_TARGETS, P_CHANNELS, P_IMAGE_SIZE };
 
 /* Largest float array one split may hold (elements). */
 #define MAX_ELEMS ((size_t)1 << 31)
@@ -182,6 +186,64 @@ static void make_teacher(const gs_data_call *c, gs_split *s, const teacher *t,
     h->free(b);
 }
 
+/*
+ * Images: class k is a bar at angle pi*k/K through a center drawn in the
+ * middle half of the image, with a contrast per channel drawn in [0.5, 1]
+ * (its colour).  Each example shifts the bar by up to size/8 pixels each
+ * way, which a convolution shrugs off and a dense layer has to learn, and
+ * adds Gaussian noise.
+ */
+typedef struct image_class {
+    double cy, cx, dy, dx; /* center, unit direction along the bar */
+    double *contrast;      /* per channel */
+} image_class;
+
+static void image_classes(const gs_data_call *c, image_class *k, size_t classes,
+                          size_t channels, size_t size, double *contrast)
+{
+    const gs_host *h = c->host;
+    for (size_t j = 0; j < classes; j++) {
+        double a = 0.5 * two_pi * (double)j / (double)classes;
+        k[j].dy = sin(a);
+        k[j].dx = cos(a);
+        k[j].cy = (double)size * (0.25 + 0.5 * h->rng_uniform(c->rng));
+        k[j].cx = (double)size * (0.25 + 0.5 * h->rng_uniform(c->rng));
+        k[j].contrast = contrast + j * channels;
+        for (size_t ch = 0; ch < channels; ch++)
+            k[j].contrast[ch] = 0.5 + 0.5 * h->rng_uniform(c->rng);
+    }
+}
+
+static void make_images(const gs_data_call *c, gs_split *s, const image_class *k,
+                        size_t classes, size_t channels, size_t size, double noise)
+{
+    const gs_host *h = c->host;
+    long jitter = (long)(size / 8);
+    double half_len = (double)size / 4.0, width = 0.75;
+    for (size_t i = 0; i < s->count; i++) {
+        size_t j = i % classes;
+        double shifts = (double)(2 * jitter + 1);
+        double sy = floor(h->rng_uniform(c->rng) * shifts) - (double)jitter;
+        double sx = floor(h->rng_uniform(c->rng) * shifts) - (double)jitter;
+        float *xi = s->x + i * channels * size * size;
+        for (size_t y = 0; y < size; y++)
+            for (size_t x = 0; x < size; x++) {
+                /* pixel centers relative to the shifted bar center */
+                double ry = (double)y + 0.5 - (k[j].cy + sy);
+                double rx = (double)x + 0.5 - (k[j].cx + sx);
+                double along = ry * k[j].dy + rx * k[j].dx;
+                double across = rx * k[j].dy - ry * k[j].dx;
+                double v = fabs(along) <= half_len ? exp(-across * across / (2 * width * width))
+                                                   : 0.0;
+                for (size_t ch = 0; ch < channels; ch++)
+                    xi[(ch * size + y) * size + x] = (float)(k[j].contrast[ch] * v);
+            }
+        for (size_t e = 0; e < channels * size * size; e++)
+            xi[e] += (float)(noise * h->rng_normal(c->rng));
+        s->labels[i] = (int32_t)j;
+    }
+}
+
 static int synthetic_load(const gs_data_call *c, gs_dataset *out)
 {
     const gs_host *h = c->host;
@@ -194,10 +256,14 @@ static int synthetic_load(const gs_data_call *c, gs_dataset *out)
     double noise = p[P_NOISE].f;
     int is_spirals = strcmp(set, "spirals") == 0;
     int is_teacher = strcmp(set, "teacher") == 0;
+    int is_images = strcmp(set, "images") == 0;
+    size_t channels = (size_t)p[P_CHANNELS].i, size = (size_t)p[P_IMAGE_SIZE].i;
 
     memset(out, 0, sizeof *out);
     if (noise < 0) /* "auto": each set's natural scale */
-        noise = is_spirals ? 0.1 : is_teacher ? 0.0 : 1.0;
+        noise = is_spirals ? 0.1 : is_teacher ? 0.0 : is_images ? 0.2 : 1.0;
+    if (is_images)
+        d = channels * size * size; /* below 2^31 by the parameters' limits */
     if (is_spirals && d != 2) {
         h->error("synthetic spirals: features = %zu, but spirals are 2-D (features = 2)", d);
         return -1;
@@ -208,9 +274,35 @@ static int synthetic_load(const gs_data_call *c, gs_dataset *out)
         return -1;
     }
 
+    /* features, then a label or the targets, for every example */
+    double n_all = (double)n_train + (double)n_test;
+    double per = 4.0 * ((double)d + (is_teacher ? (double)p[P_TARGETS].i : 1.0));
+    char what[64];
+    snprintf(what, sizeof what, "synthetic %s", set);
+    if (!data_fits(h, what, n_all * per))
+        return -1;
+
     out->shape.layout = GS_LAYOUT_VECTOR;
     out->shape.ndim = 1;
     out->shape.dims[0] = d;
+    if (is_images) {
+        out->shape.layout = GS_LAYOUT_IMAGE;
+        out->shape.ndim = 3;
+        out->shape.dims[0] = channels;
+        out->shape.dims[1] = size;
+        out->shape.dims[2] = size;
+        out->classes = classes;
+        image_class *k = h->alloc(classes * sizeof *k);
+        double *contrast = h->alloc(classes * channels * sizeof(double));
+        image_classes(c, k, classes, channels, size, contrast);
+        alloc_split(h, &out->train, n_train, d, 0);
+        alloc_split(h, &out->test, n_test, d, 0);
+        make_images(c, &out->train, k, classes, channels, size, noise);
+        make_images(c, &out->test, k, classes, channels, size, noise);
+        h->free(k);
+        h->free(contrast);
+        return 0;
+    }
     if (is_teacher) {
         teacher t = { .depth = (size_t)p[P_DEPTH].i, .width = (size_t)p[P_WIDTH].i,
                       .in = d, .out = (size_t)p[P_TARGETS].i, .w = NULL };
@@ -260,17 +352,19 @@ static int synthetic_load(const gs_data_call *c, gs_dataset *out)
 
 static const gs_param_spec synthetic_params[] = {
     { .name = "set", .type = GS_P_STRING, .def.s = "blobs",
-      .choices = "spirals|blobs|teacher", .doc = "which generator" },
+      .choices = "spirals|blobs|teacher|images", .doc = "which generator" },
     { .name = "samples", .type = GS_P_INT, .def.i = 2000, .min = 1, .max = 1e7,
       .doc = "training examples" },
     { .name = "test_samples", .type = GS_P_INT, .def.i = 500, .min = 0, .max = 1e7,
       .doc = "test examples (0: no test set)" },
     { .name = "features", .type = GS_P_INT, .def.i = 2, .min = 1, .max = 1 << 20,
-      .doc = "input dimension (spirals: must be 2)" },
+      .doc = "input dimension (spirals: must be 2; images: ignored)" },
     { .name = "classes", .type = GS_P_INT, .def.i = 2, .min = 2, .max = 1000,
-      .doc = "number of classes (spirals arms, blobs clusters; ignored by teacher)" },
+      .doc = "number of classes (spirals arms, blobs clusters, images bars; ignored by "
+             "teacher)" },
     { .name = "noise", .type = GS_P_FLOAT, .def.f = -1, .min = -1, .max = 1e6,
-      .doc = "Gaussian noise std (negative: per-set default, spirals 0.1, blobs 1.0, teacher 0)" },
+      .doc = "Gaussian noise std (negative: per-set default, spirals 0.1, blobs 1.0, teacher 0, "
+             "images 0.2)" },
     { .name = "separation", .type = GS_P_FLOAT, .def.f = 4.0, .min = 1e-6, .max = 1e6,
       .doc = "blobs: minimum distance between class centers" },
     { .name = "turns", .type = GS_P_FLOAT, .def.f = 1.0, .min = 0.05, .max = 100,
@@ -281,6 +375,10 @@ static const gs_param_spec synthetic_params[] = {
       .doc = "teacher: units per hidden layer" },
     { .name = "targets", .type = GS_P_INT, .def.i = 1, .min = 1, .max = 4096,
       .doc = "teacher: regression outputs" },
+    { .name = "channels", .type = GS_P_INT, .def.i = 1, .min = 1, .max = 64,
+      .doc = "images: channels C" },
+    { .name = "image_size", .type = GS_P_INT, .def.i = 16, .min = 4, .max = 1024,
+      .doc = "images: height and width H = W" },
     { 0 }
 };
 
@@ -291,7 +389,8 @@ static const gs_dataset_ops synthetic_ops = {
 
 static const gs_component components[] = {
     { .size = sizeof(gs_component), .kind = GS_KIND_DATASET, .name = "synthetic",
-      .doc = "seeded toy data: spirals, Gaussian blobs, or a random tanh teacher network",
+      .doc = "seeded toy data: spirals, Gaussian blobs, a random tanh teacher network, or "
+             "images of class-dependent bars",
       .params = synthetic_params, .ops = &synthetic_ops },
 };
 

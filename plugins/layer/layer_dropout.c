@@ -3,7 +3,8 @@
  * In training each value is kept with probability 1 - p and scaled by
  * 1/(1 - p), so the expected output equals the input and evaluation is the
  * identity.  The mask comes from the module's own seeded stream and is kept
- * for the backward pass.
+ * for the backward pass.  Values of any layout are dropped one by one: on
+ * an image that is nn.Dropout, not the channel-wise nn.Dropout2d.
  */
 #include <gradscope/layer.h>
 

@@ -2,8 +2,9 @@
  * layernorm: y = (x - mean) / sqrt(var + eps) * gamma + beta with the mean
  * and biased variance of each example over all its features, as
  * torch.nn.LayerNorm(normalized_shape = the per-example shape) (Ba et al.
- * 2016).  gamma and beta have the per-example shape.  It behaves the same
- * in training and evaluation.
+ * 2016).  gamma and beta have the per-example shape: on an image (C, H, W)
+ * that is nn.LayerNorm([C, H, W]), over all C*H*W values of an example,
+ * not per channel.  It behaves the same in training and evaluation.
  */
 #include <gradscope/layer.h>
 

@@ -52,7 +52,9 @@ static void state_init(state *s)
                       .opt_state = opt_state, .opt_floats = opt_floats,
                       .shuffle = &s->shuffle, .order = s->order, .n_order = N_ORDER,
                       .pos = &s->pos, .mon = &s->mon, .theory = &s->theory,
-                      .t0 = &s->t0, .epoch_t0 = &s->epoch_t0};
+                      .t0 = &s->t0, .epoch_t0 = &s->epoch_t0,
+                      /* 10 examples in batches of 4: 3 steps an epoch */
+                      .total_epochs = 3, .steps_per_epoch = 3, .batch_size = 4, .ranks = 1};
 }
 
 /* A checkpoint of the model part-way through an epoch, with monitor history. */
@@ -60,7 +62,7 @@ static void write_seed(const char *out)
 {
     state s;
     state_init(&s);
-    s.pos = (gs_position){.step = 7, .epoch = 1, .batch = 4, .shuffled = 1,
+    s.pos = (gs_position){.step = 4, .epoch = 1, .batch = 4, .shuffled = 1,
                           .epoch_loss = 2.5, .epoch_correct = 3};
     for (size_t i = 0; i < N_ORDER; i++)
         s.order[i] = N_ORDER - 1 - i;
@@ -69,13 +71,14 @@ static void write_seed(const char *out)
     gs_monitor *m = &s.mon;
     m->n_monitored = m->cap_monitored = 2;
     m->hist = calloc(2, sizeof *m->hist);
-    m->hist[1] = (gs_step_class){.step = 5, .kind = 1, .layer = 0, .ratio = 1e-4};
+    m->hist[1] = (gs_step_class){.step = 3, .kind = 1, .layer = 0, .ratio = 1e-4};
     m->first_norms[0] = 0.5;
     m->global0 = 1.5;
     s.theory.valid = 1;
     s.theory.last = 1;
     snprintf(s.theory.activation, sizeof s.theory.activation, "tanh");
     gs_error err;
+    FUZZ_ASSERT(gs_monitor_open_logs(&s.mon, NULL, &err) == 0, "%s", err.msg);
     FUZZ_ASSERT(gs_checkpoint_save(fuzz_dir(), &s.ck, &err) == 0, "%s", err.msg);
     gs_monitor_close(&s.mon, NULL);
     FILE *in = fopen(ckpt_path, "rb"), *f = fopen(out, "wb");
@@ -115,6 +118,12 @@ static int init(void)
     opt_state = calloc(opt_floats, sizeof(float));
     ckpt_path = fuzz_path(GS_FILE_CHECKPOINT);
     atexit(release);
+    /* the logs a checkpoint's lengths are checked against: their headers,
+       which the seed's lengths count */
+    state s;
+    state_init(&s);
+    FUZZ_ASSERT(gs_monitor_open_logs(&s.mon, NULL, &err) == 0, "%s", err.msg);
+    gs_monitor_close(&s.mon, NULL);
     const char *seed = getenv("GS_FUZZ_CHECKPOINT_SEED");
     if (seed)
         write_seed(seed);

@@ -136,6 +136,9 @@ typedef struct gs_run_options {
        same experiment on its shard of each global batch; rank 0 alone
        writes the run directory. */
     const gs_comm *comm;
+    /* gs_experiment_run: start over in a directory that holds a run,
+       finished or not, instead of refusing it. */
+    int force;
 } gs_run_options;
 
 /* Loads, applies overrides and validates every variant.  NULL on error. */

@@ -262,6 +262,9 @@ typedef union gs_value {
 
 #define GS_REQUIRED 0x1u  /* no default: the experiment must set it */
 #define GS_NO_DECAY 0x2u  /* (documentation only) */
+/* FLOAT, FLOATS: +-inf is a meaningful value (written back as +-1e999);
+   without it a non-finite number is refused.  NaN never is. */
+#define GS_INFINITE 0x4u
 
 typedef struct gs_param_spec {
     const char *name;

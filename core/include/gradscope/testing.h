@@ -47,6 +47,10 @@ GS_API void gs_test_forward(gs_test_model *t, int training);
 /* Zeroes and accumulates parameter gradients and fills dL/dx. */
 GS_API void gs_test_backward(gs_test_model *t);
 
+/* Threads of the kernels (host->gemm, parallel_for) in every model from
+   now on, as a run's `threads`: results must not depend on it. */
+GS_API void gs_test_set_threads(int n);
+
 /* While on, blocks record path statistics (host->record) and series
    (host->record_series); each forward clears the records of the previous
    step. */

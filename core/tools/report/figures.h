@@ -30,4 +30,14 @@ void fig_activations(sbuf *b, const runs *rs);
 /* Residual blocks: gradient through the shortcut versus the branch. */
 void fig_paths(sbuf *b, const runs *rs);
 
+/* ---- groups.c: the groups of a sweep (runs.g) ---- */
+
+/* Over training steps, every group on one axis: the median over its seeds
+   of the first layer's |dL/dW| and of the first/last ratio, in a min-max
+   band (log axes). */
+void fig_groups(sbuf *b, const runs *rs);
+/* One row per group: its runs' statuses and verdicts counted, and the
+   median (range) of their test accuracy, final losses and grad ratio. */
+void groups_table(sbuf *b, const runs *rs);
+
 #endif

@@ -22,6 +22,10 @@
 #include "tools/report/sbuf.h"
 #include "tools/report/svg.h"
 
+/* Past this many runs, the page title names the first ones and the per-run
+   sections are folded into a <details> element. */
+#define DETAIL_RUNS 12
+
 /* "%.4g", with the non-finite values spelled out for tables. */
 static const char *fmt_num(char *buf, size_t n, double v)
 {
@@ -188,7 +192,10 @@ static const char *css =
     ".badge.healthy{background:#2a8f3e}.badge.vanishing{background:#3b5bdb}"
     ".badge.exploding{background:#d9480f}\n"
     ".notes{background:#fff4e0;border:1px solid #f0c36d;padding:6px 14px;font-size:14px}\n"
-    "code{font-size:90%}\n";
+    "code{font-size:90%}\n"
+    "table.groups td:nth-child(-n+4),table.groups th:nth-child(-n+4){text-align:left}\n"
+    ".range{color:#666;font-size:12px}\n"
+    "details.runs>summary{font-size:19px;margin:30px 0 6px;cursor:pointer}\n";
 
 /* The decades of run r's weight-gradient norms; any = 0 when it has none. */
 static range run_decades(const run *r)
@@ -231,10 +238,12 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
     sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
                "<title>gradscope report: ");
-    for (size_t i = 0; i < rs->n; i++) {
+    for (size_t i = 0; i < rs->n && i < DETAIL_RUNS; i++) {
         sb_puts(b, i ? ", " : "");
         sb_esc(b, rs->v[i].label);
     }
+    if (rs->n > DETAIL_RUNS)
+        sb_printf(b, " and %zu more", rs->n - DETAIL_RUNS);
     sb_printf(b,
               "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>gradscope report</h1>\n"
               "<p class=\"how\">",
@@ -253,12 +262,14 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
               "L2 norm over a whole tensor.</p>\n",
               gs_version());
 
-    int notes = 0;
+    int notes = rs->notes.len > 0;
     for (size_t i = 0; i < rs->n; i++)
         notes |= rs->v[i].notes.len > 0;
     if (notes) {
         sb_puts(b, "<div class=\"notes\"><b>Incomplete input</b> (what could be read is "
                    "shown):\n<ul>\n");
+        if (rs->notes.len)
+            sb_puts(b, rs->notes.s);
         for (size_t i = 0; i < rs->n; i++) {
             if (!rs->v[i].notes.len)
                 continue;
@@ -268,6 +279,29 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
         }
         sb_puts(b, "</ul></div>\n");
     }
+
+    if (rs->ng) {
+        section(b, "groups", "Groups",
+                "One group per setting of the sweep (its variant and swept values), gathering "
+                "its seeds: the status and verdict of each run counted, and the median of each "
+                "value with its range (min\u2013max) in brackets. The figure aligns the seeds "
+                "by step and draws, for each group, the median over those with a value at the "
+                "step as a line, and the band between the smallest and the largest as a shaded "
+                "area; a value that is not finite or is zero is left out at its step. Hover "
+                "over a line for the numbers.");
+        groups_table(b, rs);
+        sbuf g = {0};
+        fig_groups(&g, rs);
+        if (g.len)
+            sb_put(b, g.s, g.len);
+        sb_free(&g);
+    }
+    /* dozens of runs: their sections folded away, open on demand */
+    int fold = rs->n > DETAIL_RUNS;
+    if (fold)
+        sb_printf(b, "<details class=\"runs\"><summary>Every run (%zu): summary, figures and "
+                     "heatmaps</summary>\n",
+                  rs->n);
 
     section(b, "summary", "Summary",
             "The verdict classifies the last quarter of the monitored steps: <b>vanishing</b> "
@@ -373,6 +407,8 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
         sb_put(b, fig.s, fig.len);
     }
     sb_free(&fig);
+    if (fold)
+        sb_puts(b, "</details>\n");
     sb_puts(b, "</body>\n</html>\n");
 }
 

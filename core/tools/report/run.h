@@ -58,9 +58,30 @@ typedef struct run {
     size_t n_hb, cap_hb;
 } run;
 
+/* A row of an index.csv: its run, or why it has none. */
+typedef struct rp_member {
+    long run;     /* index in runs.v; -1 when its directory holds no run */
+    char *status; /* index.csv's status; "missing" for a finished run that is not there */
+} rp_member;
+
+/* The runs of one combination of a sweep (variant and swept values), all
+   its seeds, in index.csv's order. */
+typedef struct rp_group {
+    char *label;
+    char *origin; /* the directory given, named in labels when several have groups */
+    char *id;     /* variant and values, to find the group of a row */
+    rp_member *m;
+    size_t n;
+} rp_group;
+
 typedef struct runs {
     run *v;
     size_t n;
+    /* from the index.csv of a sweep (swept keys, or seeds of one setting):
+       empty for runs and experiments with one run per variant */
+    rp_group *g;
+    size_t ng;
+    sbuf notes; /* <li> items: index.csv that could not be read */
 } runs;
 
 /* ---- load.c ---- */
@@ -77,12 +98,18 @@ size_t rp_find_index(const double *v, size_t n, double x);
 
 /* ---- discover.c ---- */
 
-/* Adds the run directory arg, or the runs in its subdirectories (the
-   variants of an experiment, the runs of a sweep) in version order.
-   GS_EXIT_INPUT with err when it is neither. */
+/* Adds the run directory arg, or the runs of the directory: those its
+   index.csv lists, in its order, grouped into rs->g for a sweep; without
+   an index.csv (or with one that cannot be read, noted), the runs in its
+   subdirectories in version order.  GS_EXIT_INPUT with err when it holds
+   no run. */
 int rp_add_runs(runs *rs, const char *arg, gs_error *err);
-/* Variant names, or parent/variant where names repeat. */
+/* Variant names, or parent/variant where names repeat; groups of several
+   directories named after their directory. */
 void rp_label_runs(runs *rs);
+/* A member's status: its run's summary.json (or unfinished, damaged), else
+   index.csv's. */
+const char *rp_member_status(const runs *rs, const rp_member *m);
 void rp_runs_free(runs *rs);
 
 #endif

@@ -294,10 +294,63 @@ static void draw_series(sbuf *b, const panel *p, const series *s)
 
 void draw_panel(sbuf *b, panel *p, const series *s, size_t ns)
 {
-    draw_frame(b, p);
+    panel_begin(b, p);
     for (size_t i = 0; i < ns; i++)
         draw_series(b, p, &s[i]);
-    sb_puts(b, "</g>\n");
+    panel_end(b);
+}
+
+void panel_begin(sbuf *b, panel *p) { draw_frame(b, p); }
+
+void panel_line(sbuf *b, const panel *p, const series *s) { draw_series(b, p, s); }
+
+void panel_end(sbuf *b) { sb_puts(b, "</g>\n"); }
+
+void panel_band(sbuf *b, const panel *p, const double *x, const double *lo, const double *hi,
+                size_t n, int color)
+{
+    size_t stride = n > MAX_POINTS ? (n + MAX_POINTS - 1) / MAX_POINTS : 1;
+    sbuf d = {0};
+    /* each unbroken stretch: along the top edge, back along the bottom one */
+    if (!n)
+        return;
+    double *px = gs_xmalloc((3 * n + 1) * sizeof *px), *ptop = px + n, *pbot = ptop + n;
+    size_t len = 0;
+    for (size_t i = 0; i <= n; i += stride) {
+        size_t k = i >= n ? n : i + stride >= n ? n - 1 : i;
+        double xx, yt, yb;
+        int ok = k < n && ax_px(&p->ax, x[k], &xx) && ax_px(&p->ay, hi[k], &yt) &&
+                 ax_px(&p->ay, lo[k], &yb);
+        if (ok) {
+            px[len] = xx;
+            ptop[len] = yt;
+            pbot[len++] = yb;
+        }
+        if (!ok || k == n - 1) {
+            if (len > 1) {
+                for (size_t j = 0; j < len; j++)
+                    sb_printf(&d, "%s%.1f %.1f", j ? " L" : (d.len ? " M" : "M"), px[j], ptop[j]);
+                for (size_t j = len; j-- > 0;)
+                    sb_printf(&d, " L%.1f %.1f", px[j], pbot[j]);
+                sb_puts(&d, " Z");
+            }
+            len = 0;
+            if (k >= n - 1)
+                break;
+        }
+    }
+    if (d.len)
+        sb_printf(b,
+                  "<path class=\"band\" d=\"%s\" fill=\"%s\" fill-opacity=\"0.2\" "
+                  "stroke=\"none\"/>\n",
+                  d.s, run_color(color));
+    sb_free(&d);
+    free(px);
+}
+
+int panel_point(const panel *p, double x, double y, double *px, double *py)
+{
+    return ax_px(&p->ax, x, px) && ax_px(&p->ay, y, py);
 }
 
 void draw_legend(sbuf *b, double x, double y, const legend_item *it, size_t n)

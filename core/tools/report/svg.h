@@ -65,6 +65,17 @@ typedef struct panel {
    asks for it (positive, over more than two decades), 2 log. */
 void panel_fit(panel *p, const series *s, size_t ns, int logy_allowed);
 void draw_panel(sbuf *b, panel *p, const series *s, size_t ns);
+/* draw_panel in parts: the frame (its group left open), lines and bands
+   in the order given, the end of the group. */
+void panel_begin(sbuf *b, panel *p);
+void panel_line(sbuf *b, const panel *p, const series *s);
+/* A shaded area in color between lo and hi over x; broken where a value
+   cannot be drawn (not finite, or not positive on a log axis). */
+void panel_band(sbuf *b, const panel *p, const double *x, const double *lo, const double *hi,
+                size_t n, int color);
+void panel_end(sbuf *b);
+/* The pixel of data point (x, y); 0 when it cannot be drawn. */
+int panel_point(const panel *p, double x, double y, double *px, double *py);
 
 typedef struct legend_item {
     const char *label; /* NULL: a gap between groups */

@@ -1,0 +1,9 @@
+# Tests of the recurrent layers rnn, lstm, gru (issue 22).  The PyTorch
+# reference values are committed (tests/fixtures/rnn_reference.txt);
+# tests/reference/rnn_reference.py rewrites them.
+EXTRA_DIST += tests/fixtures/rnn_reference.txt tests/reference/rnn_reference.py
+check_PROGRAMS += tests/test_rnn
+TESTS += tests/test_rnn
+tests_test_rnn_SOURCES = tests/test_rnn.c tests/testutil.h
+tests_test_rnn_CFLAGS = $(TEST_CFLAGS)
+tests_test_rnn_LDADD = $(TEST_LDADD)

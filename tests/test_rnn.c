@@ -1,0 +1,642 @@
+/*
+ * Recurrent layers (rnn, lstm, gru): outputs and every gradient against
+ * PyTorch's nn.RNN / nn.LSTM / nn.GRU on the same weights and sequences
+ * (tests/fixtures/rnn_reference.txt, written by
+ * tests/reference/rnn_reference.py), full and truncated BPTT; backward
+ * against finite differences beyond the defaults; check-plugin; the same
+ * bits at 1, 2 and 3 threads; truncated BPTT by hand; the ||dL/dh_t||
+ * series; PyTorch's initialization and parameter names; bad inputs.
+ */
+#include <math.h>
+#include <stdio.h>
+#include "gradscope/testing.h"
+#include "testutil.h"
+
+static gs_registry *reg;
+
+static void setup(void) { reg = tu_registry(); }
+static void teardown(void) { gs_registry_free(reg); }
+
+static gs_shape seq(size_t t, size_t c)
+{
+    return (gs_shape){.layout = GS_LAYOUT_SEQUENCE, .ndim = 2, .dims = {t, c}};
+}
+
+static gs_test_model *build(const char *type, const char *params, gs_shape in, size_t batch,
+                            gs_dtype dt, uint64_t seed)
+{
+    gs_error err;
+    gs_test_model *t = gs_test_model_new(reg, dt, seed, &in);
+    ck_assert_msg(gs_test_model_add(t, type, params, &err) == 0, "%s { %s }: %s", type, params,
+                  err.msg);
+    ck_assert_msg(gs_test_model_finalize(t, batch, &err) == 0, "%s", err.msg);
+    return t;
+}
+
+static double get(const gs_tensor *t, size_t i)
+{
+    return t->dtype == GS_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
+}
+
+static void put(gs_tensor *t, size_t i, double v)
+{
+    if (t->dtype == GS_F64)
+        ((double *)t->data)[i] = v;
+    else
+        ((float *)t->data)[i] = (float)v;
+}
+
+static void fill(gs_tensor *t, uint64_t seed, double mean, double std)
+{
+    const gs_host *h = gs_host_table();
+    gs_rng *r = gs_rng_new(seed, 99);
+    for (size_t i = 0; i < gs_tensor_numel(t); i++)
+        put(t, i, mean + std * h->rng_normal(r));
+    gs_rng_free(r);
+}
+
+static gs_param *param_named(gs_test_model *t, const char *name)
+{
+    for (size_t i = 0; i < gs_test_n_params(t); i++) {
+        const char *n = gs_test_param(t, i)->name, *dot = strchr(n, '.');
+        if (strcmp(dot ? dot + 1 : n, name) == 0)
+            return gs_test_param(t, i);
+    }
+    ck_abort_msg("no parameter %s", name);
+    return NULL;
+}
+
+/* Every learnable value moved off its initial one. */
+static void nudge(gs_test_model *t, uint64_t seed)
+{
+    const gs_host *h = gs_host_table();
+    gs_rng *r = gs_rng_new(seed, 7);
+    for (size_t i = 0; i < gs_test_n_params(t); i++) {
+        gs_param *p = gs_test_param(t, i);
+        if (p->role == GS_ROLE_BUFFER)
+            continue;
+        for (size_t k = 0; k < gs_tensor_numel(&p->value); k++)
+            put(&p->value, k, get(&p->value, k) + 0.3 * h->rng_normal(r));
+    }
+    gs_rng_free(r);
+}
+
+/* ---- the PyTorch reference ---- */
+
+typedef struct ref_tensor {
+    char name[64];
+    size_t n;
+    double *v;
+} ref_tensor;
+
+typedef struct ref_case {
+    char name[48], cell[8], act[8], ret[16];
+    int layers, bptt;
+    size_t N, T, C, H;
+    ref_tensor t[40];
+    size_t nt;
+} ref_case;
+
+static ref_case cases[16];
+static size_t n_cases;
+
+/* Parses the fixture once: "case ..." lines, "NAME COUNT v..." lines, "end". */
+static void load_reference(void)
+{
+    if (n_cases)
+        return;
+    char *path = tu_path(tu_srcdir(), "tests/fixtures/rnn_reference.txt");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char word[64];
+    ref_case *c = NULL;
+    while (fscanf(f, "%63s", word) == 1) {
+        if (word[0] == '#') {
+            int ch;
+            while ((ch = fgetc(f)) != '\n' && ch != EOF)
+                ;
+        } else if (strcmp(word, "case") == 0) {
+            ck_assert_uint_lt(n_cases, 16);
+            c = &cases[n_cases++];
+            memset(c, 0, sizeof *c);
+            ck_assert_int_eq(fscanf(f, "%47s %7s %7s %d %15s %d %zu %zu %zu %zu", c->name, c->cell,
+                                    c->act, &c->layers, c->ret, &c->bptt, &c->N, &c->T, &c->C,
+                                    &c->H),
+                             10);
+        } else if (strcmp(word, "end") == 0) {
+            c = NULL;
+        } else {
+            ck_assert_ptr_nonnull(c);
+            ck_assert_uint_lt(c->nt, 40);
+            ref_tensor *t = &c->t[c->nt++];
+            snprintf(t->name, sizeof t->name, "%s", word);
+            ck_assert_int_eq(fscanf(f, "%zu", &t->n), 1);
+            t->v = malloc(t->n * sizeof *t->v);
+            for (size_t i = 0; i < t->n; i++)
+                ck_assert_int_eq(fscanf(f, "%lf", &t->v[i]), 1);
+        }
+    }
+    fclose(f);
+    free(path);
+    ck_assert_uint_ge(n_cases, 12);
+}
+
+static const ref_tensor *ref_get(const ref_case *c, const char *name)
+{
+    for (size_t i = 0; i < c->nt; i++)
+        if (strcmp(c->t[i].name, name) == 0)
+            return &c->t[i];
+    ck_abort_msg("%s: no %s in the reference", c->name, name);
+    return NULL;
+}
+
+static void load(gs_tensor *dst, const ref_tensor *src)
+{
+    ck_assert_msg(gs_tensor_numel(dst) == src->n, "%s: %zu values, want %zu", src->name,
+                  src->n, gs_tensor_numel(dst));
+    for (size_t i = 0; i < src->n; i++)
+        put(dst, i, src->v[i]);
+}
+
+/* max_i |got_i - want_i| / max_i |want_i|: the error relative to the tensor's scale. */
+static double rel_error(const gs_tensor *got, const ref_tensor *want)
+{
+    ck_assert_uint_eq(gs_tensor_numel(got), want->n);
+    double d = 0, s = 0;
+    for (size_t i = 0; i < want->n; i++) {
+        d = fmax(d, fabs(get(got, i) - want->v[i]));
+        s = fmax(s, fabs(want->v[i]));
+    }
+    return d / fmax(s, 1e-300);
+}
+
+static gs_test_model *build_case(const ref_case *c, gs_dtype dt)
+{
+    char params[256];
+    snprintf(params, sizeof params, "units = %zu; layers = %d; return = \"%s\"; bptt = %d;%s%s%s",
+             c->H, c->layers, c->ret, c->bptt, c->act[0] != '-' ? " activation = \"" : "",
+             c->act[0] != '-' ? c->act : "", c->act[0] != '-' ? "\";" : "");
+    return build(c->cell, params, seq(c->T, c->C), c->N, dt, 1);
+}
+
+static const char *const pnames[] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_l%d",
+                                     "bias_hh_l%d"};
+
+/* Runs case c in dtype dt; returns the largest relative error. */
+static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
+{
+    gs_test_model *t = build_case(c, dt);
+    ck_assert_uint_eq(gs_test_n_params(t), 4 * (size_t)c->layers);
+    load(gs_test_input(t), ref_get(c, "x"));
+    char name[48], gname[64];
+    for (int l = 0; l < c->layers; l++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, pnames[k], l);
+            load(&param_named(t, name)->value, ref_get(c, name));
+        }
+    gs_test_forward(t, 1);
+    load(gs_test_output_grad(t), ref_get(c, "dy"));
+    gs_test_backward(t);
+    double e, worst_e = rel_error(gs_test_output(t), ref_get(c, "y"));
+    snprintf(worst, len, "y");
+    if ((e = rel_error(gs_test_input_grad(t), ref_get(c, "grad_x"))) > worst_e) {
+        worst_e = e;
+        snprintf(worst, len, "grad_x");
+    }
+    for (int l = 0; l < c->layers; l++)
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, pnames[k], l);
+            snprintf(gname, sizeof gname, "grad_%s", name);
+            if ((e = rel_error(&param_named(t, name)->grad, ref_get(c, gname))) > worst_e) {
+                worst_e = e;
+                snprintf(worst, len, "%s", gname);
+            }
+        }
+    gs_test_model_free(t);
+    return worst_e;
+}
+
+START_TEST(matches_pytorch_in_double)
+{
+    load_reference();
+    for (size_t i = 0; i < n_cases; i++) {
+        char worst[64];
+        double e = run_case(&cases[i], GS_F64, worst, sizeof worst);
+        ck_assert_msg(e <= 1e-13, "%s (double): %s off by %.3e", cases[i].name, worst, e);
+    }
+}
+END_TEST
+
+START_TEST(matches_pytorch_in_float)
+{
+    load_reference();
+    for (size_t i = 0; i < n_cases; i++) {
+        char worst[64];
+        double e = run_case(&cases[i], GS_F32, worst, sizeof worst);
+        ck_assert_msg(e <= 1e-5, "%s (float32): %s off by %.3e", cases[i].name, worst, e);
+    }
+}
+END_TEST
+
+/* ---- finite differences ---- */
+
+typedef struct fd_case {
+    const char *type, *params;
+    size_t T, C;
+} fd_case;
+
+static const fd_case fd_cases[] = {
+    {"rnn", "units = 4;", 5, 3},
+    {"rnn", "units = 4; activation = \"relu\"; return = \"sequence\";", 5, 3},
+    {"rnn", "units = 3; layers = 3; return = \"sequence\";", 4, 2},
+    {"rnn", "units = 4; activation = \"relu\"; recurrent_init = { type = \"identity\"; };", 6, 2},
+    {"rnn", "units = 4; init = \"orthogonal\"; recurrent_init = \"orthogonal\";", 5, 4},
+    {"rnn", "units = 4; bptt = 5;", 5, 3}, /* bptt >= T is full BPTT */
+    {"lstm", "units = 4;", 5, 3},
+    {"lstm", "units = 3; layers = 2; return = \"sequence\"; forget_bias = 1.0;", 5, 3},
+    {"lstm", "units = 5; recurrent_init = \"orthogonal\"; bias_init = \"zeros\";", 4, 2},
+    {"gru", "units = 4;", 5, 3},
+    {"gru", "units = 3; layers = 2; return = \"sequence\";", 5, 3},
+    {"gru", "units = 4; init = \"xavier\"; recurrent_init = \"orthogonal\";", 3, 5},
+    {"gru", "units = 4;", 1, 3}, /* one step */
+};
+
+START_TEST(backward_matches_finite_differences)
+{
+    const fd_case *c = &fd_cases[_i];
+    gs_test_model *t = build(c->type, c->params, seq(c->T, c->C), 3, GS_F64, 100 + (uint64_t)_i);
+    fill(gs_test_input(t), 200 + (uint64_t)_i, 0.2, 1.0);
+    nudge(t, 300 + (uint64_t)_i);
+    double err;
+    char what[256];
+    ck_assert_msg(gs_test_gradcheck(t, 1, &err, what, sizeof what) == 1,
+                  "%s { %s }: max relative error %.3e at %s", c->type, c->params, err, what);
+    gs_test_model_free(t);
+}
+END_TEST
+
+static const char *const names[] = {"rnn", "lstm", "gru"};
+
+START_TEST(check_plugin_passes)
+{
+    const gs_component_info *ci = gs_registry_find(reg, GS_KIND_LAYER, names[_i]);
+    ck_assert_msg(ci != NULL, "%s is not installed", names[_i]);
+    gs_check_result res;
+    ck_assert_msg(gs_check_component(reg, ci, &res) == 1, "%s: %s", res.component, res.detail);
+    ck_assert_msg(strstr(res.detail, "(T, C) = (4, 5)") != NULL, "%s", res.detail);
+    ci = gs_registry_find(reg, GS_KIND_INITIALIZER, "identity");
+    ck_assert_ptr_nonnull(ci);
+    ck_assert_msg(gs_check_component(reg, ci, &res) == 1, "%s: %s", res.component, res.detail);
+}
+END_TEST
+
+/* ---- determinism ---- */
+
+/* Output, input gradient and every parameter gradient of one batch. */
+static double *run_once(const char *type, const char *params, size_t *n)
+{
+    gs_test_model *t = build(type, params, seq(9, 7), 13, GS_F32, 5);
+    fill(gs_test_input(t), 6, 0.0, 1.0);
+    gs_test_forward(t, 1);
+    fill(gs_test_output_grad(t), 7, 0.0, 1.0);
+    gs_test_backward(t);
+    size_t total = gs_tensor_numel(gs_test_output(t)) + gs_tensor_numel(gs_test_input_grad(t));
+    for (size_t i = 0; i < gs_test_n_params(t); i++)
+        total += gs_tensor_numel(&gs_test_param(t, i)->grad);
+    double *v = malloc(total * sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
+        v[k++] = get(gs_test_output(t), i);
+    for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
+        v[k++] = get(gs_test_input_grad(t), i);
+    for (size_t i = 0; i < gs_test_n_params(t); i++)
+        for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
+            v[k++] = get(&gs_test_param(t, i)->grad, j);
+    *n = total;
+    gs_test_model_free(t);
+    return v;
+}
+
+static const char *const det_params[] = {
+    "units = 40; layers = 2; return = \"sequence\";",
+    "units = 33; layers = 2; bptt = 4;",
+    "units = 37; return = \"sequence\";",
+};
+
+START_TEST(same_bits_at_any_thread_count)
+{
+    size_t n1, n;
+    gs_test_set_threads(1);
+    double *ref = run_once(names[_i], det_params[_i], &n1);
+    for (int th = 2; th <= 3; th++) {
+        gs_test_set_threads(th);
+        double *v = run_once(names[_i], det_params[_i], &n);
+        ck_assert_uint_eq(n, n1);
+        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%s: %d threads differ from 1",
+                      names[_i], th);
+        free(v);
+    }
+    gs_test_set_threads(1);
+    free(ref);
+}
+END_TEST
+
+/* ---- truncated BPTT ---- */
+
+/* bptt >= T is full BPTT, to the bit; bptt < T changes the recurrent gradients. */
+START_TEST(truncation_at_or_beyond_t_is_full_bptt)
+{
+    size_t n0, n1, n2;
+    char p[128];
+    snprintf(p, sizeof p, "units = 8; layers = 2;");
+    double *full = run_once(names[_i], p, &n0);
+    snprintf(p, sizeof p, "units = 8; layers = 2; bptt = 9;");
+    double *same = run_once(names[_i], p, &n1);
+    snprintf(p, sizeof p, "units = 8; layers = 2; bptt = 3;");
+    double *cut = run_once(names[_i], p, &n2);
+    ck_assert_uint_eq(n0, n1);
+    ck_assert(memcmp(full, same, n0 * sizeof *full) == 0);
+    ck_assert(memcmp(full, cut, n0 * sizeof *full) != 0);
+    free(full);
+    free(same);
+    free(cut);
+}
+END_TEST
+
+/*
+ * bptt = 1 on a tanh rnn returning every step: no gradient crosses a step,
+ * so dL/dh_t = dy_t, the pre-activation gradient is g_t = dy_t (1 - h_t^2)
+ * and dL/dW_hh = sum_t g_t^T h_{t-1}, dL/dW_ih = sum_t g_t^T x_t.
+ */
+START_TEST(truncation_to_one_step_by_hand)
+{
+    enum { N = 2, T = 4, C = 3, H = 3 };
+    gs_test_model *t = build("rnn", "units = 3; return = \"sequence\"; bptt = 1;", seq(T, C), N,
+                             GS_F64, 8);
+    fill(gs_test_input(t), 9, 0.0, 1.0);
+    gs_test_forward(t, 1);
+    fill(gs_test_output_grad(t), 10, 0.0, 1.0);
+    gs_test_backward(t);
+    const double *x = gs_test_input(t)->data, *y = gs_test_output(t)->data,
+                 *dy = gs_test_output_grad(t)->data;
+    const double *gih = param_named(t, "weight_ih_l0")->grad.data,
+                 *ghh = param_named(t, "weight_hh_l0")->grad.data,
+                 *gb = param_named(t, "bias_hh_l0")->grad.data;
+    for (size_t a = 0; a < H; a++) {
+        double b = 0;
+        for (size_t i = 0; i < N; i++)
+            for (size_t s = 0; s < T; s++) {
+                size_t r = (i * T + s) * H + a;
+                b += dy[r] * (1 - y[r] * y[r]);
+            }
+        ck_assert(fabs(gb[a] - b) <= 1e-12 * fmax(1, fabs(b)));
+        for (size_t j = 0; j < H; j++) {
+            double w = 0;
+            for (size_t i = 0; i < N; i++)
+                for (size_t s = 1; s < T; s++) {
+                    size_t r = (i * T + s) * H + a;
+                    w += dy[r] * (1 - y[r] * y[r]) * y[(i * T + s - 1) * H + j];
+                }
+            ck_assert_msg(fabs(ghh[a * H + j] - w) <= 1e-12 * fmax(1, fabs(w)),
+                          "dW_hh[%zu][%zu] = %g, by hand %g", a, j, ghh[a * H + j], w);
+        }
+        for (size_t j = 0; j < C; j++) {
+            double w = 0;
+            for (size_t i = 0; i < N; i++)
+                for (size_t s = 0; s < T; s++) {
+                    size_t r = (i * T + s) * H + a;
+                    w += dy[r] * (1 - y[r] * y[r]) * x[(i * T + s) * C + j];
+                }
+            ck_assert(fabs(gih[a * C + j] - w) <= 1e-12 * fmax(1, fabs(w)));
+        }
+    }
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* ---- the dL/dh_t series ---- */
+
+/*
+ * A relu rnn with weight_ih = I and every pre-activation positive has
+ * dL/dx_t = dL/dh_t, so the recorded norms are those of the input gradient
+ * over the batch at each t; recorded only on monitored steps.
+ */
+START_TEST(series_holds_the_norm_of_dl_dh_per_step)
+{
+    enum { N = 3, T = 6, H = 4 };
+    gs_test_model *t =
+        build("rnn",
+              "units = 4; activation = \"relu\"; init = \"identity\"; bias_init = \"zeros\";"
+              "recurrent_init = { type = \"uniform\"; a = 0.0; b = 0.3; };",
+              seq(T, H), N, GS_F64, 3);
+    fill(gs_test_input(t), 4, 0.0, 1.0);
+    double *x = gs_test_input(t)->data;
+    for (size_t i = 0; i < N * T * H; i++)
+        x[i] = 1.0 + fabs(x[i]);
+    gs_test_forward(t, 1);
+    fill(gs_test_output_grad(t), 5, 0.0, 1.0);
+    gs_test_backward(t);
+    ck_assert_uint_eq(gs_test_n_series(t), 0);
+    gs_test_set_monitoring(t, 1);
+    gs_test_forward(t, 1);
+    gs_test_backward(t);
+    ck_assert_uint_eq(gs_test_n_series(t), 1);
+    int layer;
+    const char *name;
+    gs_axis axis;
+    const double *v;
+    size_t n;
+    ck_assert_int_eq(gs_test_series(t, 0, &layer, &name, &axis, &v, &n), 0);
+    ck_assert_str_eq(name, "dL/dh_l0");
+    ck_assert_int_eq(axis, GS_AXIS_TIME);
+    ck_assert_uint_eq(n, T);
+    const double *dx = gs_test_input_grad(t)->data, *dy = gs_test_output_grad(t)->data;
+    for (size_t s = 0; s < T; s++) {
+        double sq = 0;
+        for (size_t i = 0; i < N; i++)
+            for (size_t j = 0; j < H; j++)
+                sq += dx[(i * T + s) * H + j] * dx[(i * T + s) * H + j];
+        ck_assert_msg(fabs(v[s] - sqrt(sq)) <= 1e-12 * sqrt(sq), "t = %zu: %g, want %g", s, v[s],
+                      sqrt(sq));
+    }
+    /* the last step's gradient is dy itself */
+    double sq = 0;
+    for (size_t i = 0; i < N * H; i++)
+        sq += dy[i] * dy[i];
+    ck_assert(fabs(v[T - 1] - sqrt(sq)) <= 1e-12 * sqrt(sq));
+    gs_test_model_free(t);
+    /* one series per stacked layer */
+    t = build("lstm", "units = 3; layers = 2; return = \"sequence\";", seq(T, 2), N, GS_F32, 3);
+    gs_test_set_monitoring(t, 1);
+    fill(gs_test_input(t), 4, 0.0, 1.0);
+    gs_test_forward(t, 1);
+    fill(gs_test_output_grad(t), 5, 0.0, 1.0);
+    gs_test_backward(t);
+    ck_assert_uint_eq(gs_test_n_series(t), 2);
+    ck_assert_int_eq(gs_test_series(t, 0, &layer, &name, &axis, &v, &n), 0);
+    ck_assert_str_eq(name, "dL/dh_l1");
+    ck_assert_int_eq(gs_test_series(t, 1, &layer, &name, &axis, &v, &n), 0);
+    ck_assert_str_eq(name, "dL/dh_l0");
+    ck_assert_uint_eq(n, T);
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* ---- parameters and initialization ---- */
+
+/* PyTorch's names and shapes, U(+-1/sqrt(H)) for all four tensors. */
+START_TEST(parameters_follow_pytorch)
+{
+    static const size_t gates[] = {1, 4, 3};
+    enum { H = 50, C = 7 };
+    gs_test_model *t = build(names[_i], "units = 50; layers = 2;", seq(3, C), 2, GS_F64, 11);
+    ck_assert_uint_eq(gs_test_n_params(t), 8);
+    const double bound = 1 / sqrt((double)H);
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < 4; k++) {
+            char name[32];
+            snprintf(name, sizeof name, pnames[k], l);
+            gs_param *p = param_named(t, name);
+            ck_assert_uint_eq(p->value.dims[0], gates[_i] * H);
+            if (k < 2)
+                ck_assert_uint_eq(p->value.dims[1], k == 0 && l == 0 ? C : H);
+            ck_assert_int_eq(p->role, k < 2 ? GS_ROLE_WEIGHT : GS_ROLE_BIAS);
+            double mx = 0;
+            for (size_t i = 0; i < gs_tensor_numel(&p->value); i++)
+                mx = fmax(mx, fabs(get(&p->value, i)));
+            ck_assert_msg(mx <= bound && mx > 0.9 * bound, "%s: max |w| %g, bound %g", name, mx,
+                          bound);
+        }
+    ck_assert_uint_eq(gs_test_output_shape(t).ndim, 1);
+    ck_assert_uint_eq(gs_test_output_shape(t).dims[0], H);
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* forget_bias shifts bias_ih's forget slice once, at the first forward. */
+START_TEST(forget_bias_shifts_the_forget_slice_once)
+{
+    enum { H = 5 };
+    gs_test_model *a = build("lstm", "units = 5;", seq(3, 2), 2, GS_F64, 4);
+    gs_test_model *b = build("lstm", "units = 5; forget_bias = 1.0;", seq(3, 2), 2, GS_F64, 4);
+    for (int k = 0; k < 3; k++)
+        gs_test_forward(b, 1);
+    gs_test_forward(a, 1);
+    const double *ba = param_named(a, "bias_ih_l0")->value.data,
+                 *bb = param_named(b, "bias_ih_l0")->value.data;
+    for (size_t j = 0; j < 4 * H; j++)
+        ck_assert_msg(bb[j] == ba[j] + (j >= H && j < 2 * H ? 1.0 : 0.0), "bias_ih[%zu]", j);
+    const double *ha = param_named(a, "bias_hh_l0")->value.data,
+                 *hb = param_named(b, "bias_hh_l0")->value.data;
+    ck_assert(memcmp(ha, hb, 4 * H * sizeof *ha) == 0);
+    gs_test_model_free(a);
+    gs_test_model_free(b);
+}
+END_TEST
+
+/* identity with a gain: the IRNN recurrence. */
+START_TEST(identity_recurrent_init)
+{
+    gs_test_model *t = build("rnn",
+                             "units = 4; activation = \"relu\";"
+                             "recurrent_init = { type = \"identity\"; gain = 0.5; };",
+                             seq(3, 2), 2, GS_F64, 4);
+    const double *w = param_named(t, "weight_hh_l0")->value.data;
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 4; j++)
+            ck_assert(w[i * 4 + j] == (i == j ? 0.5 : 0.0));
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+START_TEST(bad_inputs_are_refused_with_both_shapes)
+{
+    gs_error err;
+    gs_shape v = {.ndim = 1, .dims = {5}};
+    gs_test_model *t = gs_test_model_new(reg, GS_F64, 1, &v);
+    ck_assert_int_eq(gs_test_model_add(t, names[_i], "units = 4;", &err), -1);
+    ck_assert_msg(strstr(err.msg, "needs a sequence input (T, C)") != NULL &&
+                      strstr(err.msg, "a vector (C) = (5)") != NULL,
+                  "%s", err.msg);
+    gs_test_model_free(t);
+    gs_shape img = {.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {2, 3, 4}};
+    t = gs_test_model_new(reg, GS_F64, 1, &img);
+    ck_assert_int_eq(gs_test_model_add(t, names[_i], "units = 4;", &err), -1);
+    ck_assert_msg(strstr(err.msg, "an image (C, H, W) = (2, 3, 4)") != NULL, "%s", err.msg);
+    gs_test_model_free(t);
+    gs_shape empty = seq(0, 3);
+    t = gs_test_model_new(reg, GS_F64, 1, &empty);
+    ck_assert_int_eq(gs_test_model_add(t, names[_i], "units = 4;", &err), -1);
+    ck_assert_msg(strstr(err.msg, "(0 elements)") != NULL, "%s", err.msg); /* by the host */
+    gs_test_model_free(t);
+    /* a stack that feeds a last-step output to a recurrent layer */
+    gs_shape s = seq(4, 3);
+    t = gs_test_model_new(reg, GS_F64, 1, &s);
+    ck_assert_int_eq(gs_test_model_add(t, names[_i], "units = 4;", &err), 0);
+    ck_assert_int_eq(gs_test_model_add(t, names[_i], "units = 4;", &err), -1);
+    ck_assert_msg(strstr(err.msg, "a vector (C) = (4)") != NULL, "%s", err.msg);
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* Vector data into a recurrent model: GS_EXIT_INPUT naming both shapes,
+   and no run directory. */
+START_TEST(vector_data_into_a_recurrent_model_writes_nothing)
+{
+    static const char *cfg =
+        "seed = 5;\n"
+        "data = { type = \"synthetic\"; set = \"blobs\"; features = 4; classes = 3; "
+        "samples = 60; test_samples = 0; };\n"
+        "model = { layers = ( { type = \"gru\"; units = 6; }, { type = \"dense\"; units = 3; } ); };\n"
+        "optimizer = { type = \"sgd\"; lr = 0.1; };\n"
+        "training = { epochs = 1; batch_size = 16; };\n";
+    char *dir = tu_tempdir(), *path = tu_path(dir, "bad.cfg"), *out = tu_path(dir, "out");
+    tu_write(path, cfg);
+    gs_run_options opt = {.out_dir = out, .seed = -1, .quiet = 1};
+    gs_error err;
+    gs_experiment *e = gs_experiment_load(reg, path, &opt, &err);
+    int rc = e ? gs_experiment_run(e, &opt, &err) : GS_EXIT_INPUT;
+    ck_assert_int_eq(rc, GS_EXIT_INPUT);
+    ck_assert_msg(strstr(err.msg, "layer 0 (gru)") != NULL &&
+                      strstr(err.msg, "needs a sequence input (T, C); got a vector (C) = (4)"),
+                  "%s", err.msg);
+    ck_assert(!tu_exists(out));
+    gs_experiment_free(e);
+    tu_rmrf(dir);
+    free(out);
+    free(path);
+    free(dir);
+}
+END_TEST
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+int main(void)
+{
+    Suite *s = suite_create("rnn");
+    TCase *tc = tcase_create("reference");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, matches_pytorch_in_double);
+    tcase_add_test(tc, matches_pytorch_in_float);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gradients");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
+    tcase_add_loop_test(tc, check_plugin_passes, 0, COUNT(names));
+    tcase_add_loop_test(tc, same_bits_at_any_thread_count, 0, COUNT(names));
+    tcase_add_loop_test(tc, truncation_at_or_beyond_t_is_full_bptt, 0, COUNT(names));
+    tcase_add_test(tc, truncation_to_one_step_by_hand);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("semantics");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, series_holds_the_norm_of_dl_dh_per_step);
+    tcase_add_loop_test(tc, parameters_follow_pytorch, 0, COUNT(names));
+    tcase_add_test(tc, forget_bias_shifts_the_forget_slice_once);
+    tcase_add_test(tc, identity_recurrent_init);
+    tcase_add_loop_test(tc, bad_inputs_are_refused_with_both_shapes, 0, COUNT(names));
+    tcase_add_test(tc, vector_data_into_a_recurrent_model_writes_nothing);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
