@@ -5,9 +5,10 @@
  * tests/reference/rnn_reference.py), full and truncated BPTT; backward
  * against finite differences beyond the defaults; check-plugin; the same
  * bits at 1, 2 and 3 threads; truncated BPTT by hand; the ||dL/dh_t||
- * series; PyTorch's initialization and parameter names; bad inputs.
+ * series and bptt.csv; PyTorch's initialization and parameter names; bad inputs.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include "gradscope/testing.h"
 #include "testutil.h"
@@ -447,7 +448,7 @@ START_TEST(series_holds_the_norm_of_dl_dh_per_step)
     const double *v;
     size_t n;
     ck_assert_int_eq(gs_test_series(t, 0, &layer, &name, &axis, &v, &n), 0);
-    ck_assert_str_eq(name, "dL/dh_l0");
+    ck_assert_str_eq(name, "dL/dh"); /* the name the monitor writes to bptt.csv */
     ck_assert_int_eq(axis, GS_AXIS_TIME);
     ck_assert_uint_eq(n, T);
     const double *dx = gs_test_input_grad(t)->data, *dy = gs_test_output_grad(t)->data;
@@ -465,7 +466,8 @@ START_TEST(series_holds_the_norm_of_dl_dh_per_step)
         sq += dy[i] * dy[i];
     ck_assert(fabs(v[T - 1] - sqrt(sq)) <= 1e-12 * sqrt(sq));
     gs_test_model_free(t);
-    /* one series per stacked layer */
+    /* one series per stacked layer: the top one's (the output sequence's)
+       for bptt.csv, the ones below for series.csv */
     t = build("lstm", "units = 3; layers = 2; return = \"sequence\";", seq(T, 2), N, GS_F32, 3);
     gs_test_set_monitoring(t, 1);
     fill(gs_test_input(t), 4, 0.0, 1.0);
@@ -474,7 +476,7 @@ START_TEST(series_holds_the_norm_of_dl_dh_per_step)
     gs_test_backward(t);
     ck_assert_uint_eq(gs_test_n_series(t), 2);
     ck_assert_int_eq(gs_test_series(t, 0, &layer, &name, &axis, &v, &n), 0);
-    ck_assert_str_eq(name, "dL/dh_l1");
+    ck_assert_str_eq(name, "dL/dh");
     ck_assert_int_eq(gs_test_series(t, 1, &layer, &name, &axis, &v, &n), 0);
     ck_assert_str_eq(name, "dL/dh_l0");
     ck_assert_uint_eq(n, T);
@@ -611,6 +613,124 @@ START_TEST(vector_data_into_a_recurrent_model_writes_nothing)
 }
 END_TEST
 
+/* ---- bptt.csv ---- */
+
+static char *slurp(const char *dir, const char *name)
+{
+    char *p = tu_path(dir, name);
+    char *text = tu_read(p, NULL);
+    free(p);
+    return text;
+}
+
+/* The rows of series.csv whose name is `name`, as bptt.csv writes them:
+   "step,layer,index,value\n" each. */
+static char *series_as_bptt(const char *series, const char *name)
+{
+    size_t cap = strlen(series) + 1, len = 0;
+    char *out = calloc(cap, 1);
+    char step[32], layer[32], nm[64], axis[16], index[32], value[64];
+    const char *line = strchr(series, '\n') + 1; /* past the header */
+    while (*line) {
+        ck_assert_int_eq(sscanf(line, "%31[^,],%31[^,],%63[^,],%15[^,],%31[^,],%63[^\n]", step,
+                                layer, nm, axis, index, value),
+                         6);
+        if (strcmp(nm, name) == 0)
+            len += (size_t)snprintf(out + len, cap - len, "%s,%s,%s,%s\n", step, layer, index,
+                                    value);
+        line = strchr(line, '\n') + 1;
+    }
+    return out;
+}
+
+/*
+ * No data set has sequences yet, so a recurrent layer cannot train end to
+ * end; the fixture layer fx_gain records its series twice with bptt = 1,
+ * as "mean_abs" (axis channel, into series.csv) and as the recurrent
+ * layers' "dL/dh" (axis time), which must reach bptt.csv as the same
+ * values: step,layer,t,grad_norm, on monitored steps only, and the same
+ * bytes after the run is interrupted and resumed.
+ */
+static const char *bptt_cfg =
+    "seed = 5;\n"
+    "data = { type = \"synthetic\"; set = \"blobs\"; features = 4; classes = 3; samples = 240; "
+    "test_samples = 0; };\n"
+    "model = { layers = ( { type = \"dense\"; units = 6; activation = \"tanh\"; },\n"
+    "                     { type = \"fx_gain\"; bptt = 1; interrupt_after = 0; },\n"
+    "                     { type = \"dense\"; units = 3; } ); };\n"
+    "optimizer = { type = \"adam\"; lr = 0.01; };\n"
+    "training = { epochs = 3; batch_size = 16; };\n"
+    "monitor = { every = 4; };\n"
+    "checkpoint = { every = 5; };\n";
+
+START_TEST(dl_dh_goes_to_bptt_csv_and_survives_resume)
+{
+    gs_registry *r = tu_registry();
+    gs_error err;
+    char *fx = tu_fixture("f32only");
+    ck_assert_msg(gs_registry_load_file(r, fx, &err) == 0, "%s", err.msg);
+    free(fx);
+    char *dir = tu_tempdir();
+    char *ref = tu_train(r, dir, bptt_cfg, "ref", NULL, 0);
+    char *bptt = slurp(ref, "bptt.csv"), *series = slurp(ref, "series.csv");
+    ck_assert_ptr_nonnull(bptt);
+    ck_assert_ptr_nonnull(series);
+    ck_assert_msg(strncmp(bptt, "step,layer,t,grad_norm\n", 23) == 0, "%.60s", bptt);
+    ck_assert_msg(strstr(bptt, "\n0,1,0,") != NULL && strstr(bptt, "\n4,1,5,") != NULL,
+                  "%.200s", bptt);
+    ck_assert_ptr_null(strstr(bptt, "\n1,1,")); /* step 1 is not monitored */
+    ck_assert_ptr_null(strstr(series, "dL/dh")); /* routed, not duplicated */
+    char *want = series_as_bptt(series, "mean_abs");
+    ck_assert_uint_gt(strlen(want), 0);
+    ck_assert_str_eq(bptt + 23, want);
+    /* a run without the series has no bptt.csv */
+    char *plain = tu_train(r, dir, "seed = 5;\n"
+                                   "data = { type = \"synthetic\"; set = \"blobs\"; features = 4; "
+                                   "classes = 3; samples = 48; test_samples = 0; };\n"
+                                   "model = { layers = ( { type = \"fx_gain\"; },\n"
+                                   "                     { type = \"dense\"; units = 3; } ); };\n"
+                                   "optimizer = { type = \"sgd\"; lr = 0.01; };\n"
+                                   "training = { epochs = 1; batch_size = 16; };\n",
+                           "plain", NULL, 0);
+    char *none = tu_path(plain, "bptt.csv");
+    ck_assert(!tu_exists(none));
+    /* interrupted in its 23rd step (SIGINT from the fixture), then resumed */
+    char cut_cfg[1024];
+    const char *at = strstr(bptt_cfg, "interrupt_after = 0;");
+    snprintf(cut_cfg, sizeof cut_cfg, "%.*sinterrupt_after = 23;%s", (int)(at - bptt_cfg),
+             bptt_cfg, at + strlen("interrupt_after = 0;"));
+    char *path = tu_path(dir, "cut.cfg");
+    tu_write(path, cut_cfg);
+    char *out = tu_path(dir, "cut");
+    gs_run_options opt = {.out_dir = out, .seed = -1, .quiet = 1};
+    gs_experiment *e = gs_experiment_load(r, path, &opt, &err);
+    ck_assert_msg(e != NULL, "%s", err.msg);
+    ck_assert_int_eq(gs_experiment_run(e, &opt, &err), 128 + SIGINT);
+    gs_experiment_free(e);
+    char *partial = slurp(out, "bptt.csv");
+    ck_assert_ptr_nonnull(partial);
+    ck_assert_uint_lt(strlen(partial), strlen(bptt));
+    gs_run_options again = {.seed = -1, .quiet = 1};
+    ck_assert_msg(gs_resume(r, out, &again, &err) == 0, "%s", err.msg);
+    char *resumed = slurp(out, "bptt.csv");
+    ck_assert_ptr_nonnull(resumed);
+    ck_assert_msg(strcmp(resumed, bptt) == 0, "bptt.csv differs after resume");
+    free(resumed);
+    free(partial);
+    free(out);
+    free(path);
+    free(none);
+    free(plain);
+    free(want);
+    free(series);
+    free(bptt);
+    free(ref);
+    tu_rmrf(dir);
+    free(dir);
+    gs_registry_free(r);
+}
+END_TEST
+
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -637,6 +757,7 @@ int main(void)
     tcase_add_test(tc, identity_recurrent_init);
     tcase_add_loop_test(tc, bad_inputs_are_refused_with_both_shapes, 0, COUNT(names));
     tcase_add_test(tc, vector_data_into_a_recurrent_model_writes_nothing);
+    tcase_add_test(tc, dl_dh_goes_to_bptt_csv_and_survives_resume);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

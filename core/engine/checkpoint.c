@@ -1,5 +1,5 @@
 /*
- * Checkpoint format, version 4 (little-endian):
+ * Checkpoint format, version 5 (little-endian):
  *
  *   "GSCKPT\0\1"  u32 format version  u16 ABI major  u16 ABI minor
  *   sections: u32 tag, u64 length, payload
@@ -13,14 +13,14 @@
  * example order), MONI (the monitor's running state, with the verdict's
  * classification of each monitored step: 28 bytes a step, 24 before
  * version 3, where version 1 kept every layer's norm), THEO (the mean-field
- * table), LOGS (byte length of each log), TIME (seconds since the run's
+ * table), LOGS (byte length of each log, bptt.csv's since version 5), TIME (seconds since the run's
  * and the epoch's start, since version 3).  The reader checks the checksum
  * and every length before it trusts a byte, refuses a checkpoint of a
  * different experiment or rank count, and range-checks every field against
  * the experiment and the logs (a file edited with a valid checksum is
  * refused too); it never writes anything.  Version 3 did not record the
- * rank count, without which a resume can silently change the result: it
- * is refused by name.
+ * rank count, without which a resume can silently change the result, and
+ * version 4 the length of bptt.csv: both are refused by name.
  */
 #include "config.h"
 #include <errno.h>
@@ -241,6 +241,14 @@ static int parse(const unsigned char *data, size_t len, image *img, const char *
                    path);
         return -1;
     }
+    if (version == 4) {
+        gs_err_set(err, "%s: checkpoint format 4, from an older gradscope, has no length of "
+                        "bptt.csv (its recurrent layers' norms went to series.csv); finish the "
+                        "run with the gradscope that started it, or start it over with "
+                        "gradscope run --force",
+                   path);
+        return -1;
+    }
     if (version != GS_CKPT_VERSION) {
         gs_err_set(err, "%s: checkpoint format %u, this gradscope reads %d", path, version,
                    GS_CKPT_VERSION);
@@ -355,8 +363,11 @@ int gs_checkpoint_peek(const char *dir, gs_ckpt_info *info, gs_error *err)
                 free(p);
                 if (!have_meta)
                     break;
-            } else if (!memcmp(hdr, "LOGS", 4) && n == 8 * GS_LOG_COUNT) {
-                have_logs = fread(info->log_bytes, 8, GS_LOG_COUNT, f) == GS_LOG_COUNT;
+            } else if (!memcmp(hdr, "LOGS", 4) &&
+                       n == 8 * (version < 5 ? GS_LOG_COUNT - 1 : GS_LOG_COUNT)) {
+                /* versions 3 and 4 had no bptt.csv, the last log */
+                size_t k = (size_t)n / 8;
+                have_logs = fread(info->log_bytes, 8, k, f) == k;
                 if (!have_logs)
                     break;
             } else if (n > (uint64_t)INT64_MAX || fseeko(f, (off_t)n, SEEK_CUR) != 0) {
@@ -365,7 +376,7 @@ int gs_checkpoint_peek(const char *dir, gs_ckpt_info *info, gs_error *err)
         }
     }
     fclose(f);
-    if (have_meta && have_logs && (version == 3 || version == GS_CKPT_VERSION)) {
+    if (have_meta && have_logs && version >= 3 && version <= GS_CKPT_VERSION) {
         if (version == 3)
             info->total_epochs = 0;
         rc = 0;
@@ -482,7 +493,8 @@ static int check_logs(const char *dir, const gs_ckpt *c, const uint64_t *off, co
                       gs_error *err)
 {
     for (int k = 0; k < GS_LOG_COUNT; k++) {
-        int opened = k == GS_LOG_DUMP_INDEX ? c->mon->dump : k != GS_LOG_SERIES || off[k] > 0;
+        int lazy = k == GS_LOG_SERIES || k == GS_LOG_BPTT;
+        int opened = k == GS_LOG_DUMP_INDEX ? c->mon->dump : !lazy || off[k] > 0;
         if (!opened) {
             if (off[k]) {
                 gs_err_set(err, "%s: %llu bytes of %s, which this run does not write", path,

@@ -77,14 +77,18 @@ int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *e
             return -1;
         }
     }
-    if (resume_at && resume_at[LOG_SERIES] > 0) {
-        if (gs_csv_open(&mon->log[LOG_SERIES], dir, gs_logs[GS_LOG_SERIES].file, 0,
-                        resume_at[LOG_SERIES], err) < 0)
-            return -1;
-    } else {
-        /* Not created yet at this point of the run: a copy left by a
-           previous run, or written after the checkpoint, goes. */
-        char *path = gs_xasprintf("%s/%s", dir, gs_logs[GS_LOG_SERIES].file);
+    /* The lazy logs: reopened where the checkpoint counted bytes of them;
+       otherwise not created yet at this point of the run, so a copy left by
+       a previous run, or written after the checkpoint, goes. */
+    static const int lazy[] = {LOG_SERIES, LOG_BPTT};
+    for (size_t i = 0; i < sizeof lazy / sizeof *lazy; i++) {
+        int k = lazy[i];
+        if (resume_at && resume_at[k] > 0) {
+            if (gs_csv_open(&mon->log[k], dir, gs_logs[k].file, 0, resume_at[k], err) < 0)
+                return -1;
+            continue;
+        }
+        char *path = gs_xasprintf("%s/%s", dir, gs_logs[k].file);
         int gone = unlink(path) == 0 || errno == ENOENT;
         if (!gone)
             gs_err_set(err, "%s: %s", path, strerror(errno));
@@ -93,7 +97,7 @@ int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *e
             return -1;
     }
     for (int k = 0; k < LOG_COUNT; k++) {
-        if ((k == LOG_DUMP_INDEX && !dump) || k == LOG_SERIES)
+        if ((k == LOG_DUMP_INDEX && !dump) || k == LOG_SERIES || k == LOG_BPTT)
             continue;
         /* LOG_* are gs_log_id's (the assertion above) */
         if (gs_csv_open(&mon->log[k], dir, gs_logs[k].file, !resume_at,
@@ -237,27 +241,45 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
 static void classify(const gs_monitor *mon, const double *g, const double *s,
                      const double *s_all, gs_step_class *c);
 
-/* The step's series, one row per value, creating series.csv on the first. */
+/* A lazy log, created with its header by its first row. */
+static int lazy_open(gs_monitor *mon, int k, gs_error *err)
+{
+    gs_csv *log = &mon->log[k];
+    if (log->fd >= 0)
+        return 0;
+    if (gs_csv_open(log, mon->dir, gs_logs[k].file, 1, 0, err) < 0)
+        return -1;
+    gs_csv_row(log, "%s", gs_log_header((gs_log_id)k));
+    return 0;
+}
+
+/* The step's series, one row per value: GS_SERIES_BPTT's into bptt.csv,
+   the others into series.csv, each created by its first row. */
 static int write_series(gs_monitor *mon, gs_model *m, const char *st, gs_error *err)
 {
-    _Static_assert(LOG_SERIES == (int)GS_LOG_SERIES && LOG_COUNT == (int)GS_LOG_COUNT,
+    _Static_assert(LOG_SERIES == (int)GS_LOG_SERIES && LOG_BPTT == (int)GS_LOG_BPTT &&
+                       LOG_COUNT == (int)GS_LOG_COUNT,
                    "the monitor's logs are rundir/format.h's, in its order");
-    gs_csv *log = &mon->log[LOG_SERIES];
-    if (m->n_series && log->fd < 0) {
-        if (gs_csv_open(log, mon->dir, gs_logs[GS_LOG_SERIES].file, 1, 0, err) < 0)
-            return -1;
-        gs_csv_row(log, "%s", gs_log_header(GS_LOG_SERIES));
-    }
     char layer[24], index[24], value[32];
     for (size_t i = 0; i < m->n_series; i++) {
         const gs_series_rec *s = &m->series[i];
+        /* only a top-level layer's own: a sub-module's name has its path */
+        int bptt = s->axis == GS_AXIS_TIME && strcmp(s->name, GS_SERIES_BPTT) == 0;
+        int k = bptt ? LOG_BPTT : LOG_SERIES;
+        if (lazy_open(mon, k, err) < 0)
+            return -1;
         fmt_int(layer, s->layer);
         const char *axis = s->axis == GS_AXIS_TIME ? "time" : "channel";
-        for (size_t k = 0; k < s->n; k++) {
-            gs_format_u64(index, k);
-            fmt(value, s->values[k]);
-            const char *row[] = {st, layer, s->name, axis, index, value};
-            gs_csv_cells(log, row, 6);
+        for (size_t j = 0; j < s->n; j++) {
+            gs_format_u64(index, j);
+            fmt(value, s->values[j]);
+            if (bptt) {
+                const char *row[] = {st, layer, index, value};
+                gs_csv_cells(&mon->log[k], row, 4);
+            } else {
+                const char *row[] = {st, layer, s->name, axis, index, value};
+                gs_csv_cells(&mon->log[k], row, 6);
+            }
         }
     }
     return 0;

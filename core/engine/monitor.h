@@ -36,11 +36,12 @@ typedef struct gs_step_class {
     double ratio;  /* the measure that crossed it (see enum gs_verdict_basis) */
 } gs_step_class;
 
-/* In the order of rundir/format.h's gs_log_id.  series.csv is created by
-   the first series a module records (host->record_series), so that a run
-   without any keeps the files it always had. */
+/* In the order of rundir/format.h's gs_log_id.  series.csv and bptt.csv
+   are created by the first series a module records for them
+   (host->record_series), so that a run without any keeps the files it
+   always had. */
 enum { LOG_METRICS, LOG_GRADIENTS, LOG_LAYERS, LOG_PATHS, LOG_EPOCHS, LOG_HISTOGRAMS,
-       LOG_DUMP_INDEX, LOG_SERIES, LOG_COUNT };
+       LOG_DUMP_INDEX, LOG_SERIES, LOG_BPTT, LOG_COUNT };
 
 typedef struct gs_monitor {
     gs_csv log[LOG_COUNT];

@@ -31,6 +31,7 @@ const gs_log_format gs_logs[GS_LOG_COUNT] = {
     [GS_LOG_DUMP_INDEX] = LOG("dump/index.csv", "step", "layer", "tensor", "kind", "file",
                               "shape"),
     [GS_LOG_SERIES] = LOG("series.csv", "step", "layer", "name", "axis", "index", "value"),
+    [GS_LOG_BPTT] = LOG("bptt.csv", "step", "layer", "t", "grad_norm"),
 };
 
 const gs_log_format gs_model_format = LOG("model.csv", "layer", "name", "type", "kind",

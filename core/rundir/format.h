@@ -48,6 +48,7 @@ typedef enum {
     GS_LOG_HISTOGRAMS,
     GS_LOG_DUMP_INDEX, /* only with monitor.dump */
     GS_LOG_SERIES,     /* statistics over an axis: per time step, per channel */
+    GS_LOG_BPTT,       /* ||dL/dh_t|| of recurrent layers: the series GS_SERIES_BPTT */
     GS_LOG_COUNT
 } gs_log_id;
 
@@ -70,6 +71,11 @@ enum { GS_DUMP_STEP, GS_DUMP_LAYER, GS_DUMP_TENSOR, GS_DUMP_KIND, GS_DUMP_FILE, 
        GS_DUMP_NCOLS };
 enum { GS_SERIES_STEP, GS_SERIES_LAYER, GS_SERIES_NAME, GS_SERIES_AXIS, GS_SERIES_INDEX,
        GS_SERIES_VALUE, GS_SERIES_NCOLS };
+enum { GS_BPTT_STEP, GS_BPTT_LAYER, GS_BPTT_T, GS_BPTT_GRAD_NORM, GS_BPTT_NCOLS };
+/* A top-level layer's series of this name on axis time goes to bptt.csv
+   (layer, t, grad_norm) instead of series.csv: the recurrent layers record
+   their output sequence's ||dL/dh_t|| under it (plugins/layer/rnn_util.h). */
+#define GS_SERIES_BPTT "dL/dh"
 
 typedef struct gs_log_format {
     const char *file;             /* relative to the run directory */

@@ -22,9 +22,11 @@
  * weights' gradients; only gradients crossing a boundary through the state
  * are lost.
  *
- * On monitored steps each stacked layer records the series "dL/dh_l<k>"
- * (axis time, into series.csv): the norm over the batch of dL/dh_t, the
- * whole gradient reaching h_t (from the output at t and from step t+1).
+ * On monitored steps each stacked layer records the norm over the batch of
+ * dL/dh_t, the whole gradient reaching h_t (from the output at t and from
+ * step t+1), as a series on axis time: the top stacked layer, whose h is
+ * the output sequence, as "dL/dh", which the host writes to bptt.csv; a
+ * layer k below it as "dL/dh_l<k>", into series.csv.
  */
 #ifndef RNN_UTIL_H
 #define RNN_UTIL_H
@@ -70,7 +72,7 @@ typedef struct rnn_layer {
     gs_tensor *gates; /* LSTM (T, 4H), GRU (T, 3H): the gate activations */
     gs_tensor *c;     /* LSTM (T, H) cell states */
     gs_tensor *rn;    /* GRU (T, H): W_hn h_{t-1} + b_hn, which r multiplies */
-    char series[32];  /* "dL/dh_l<k>" */
+    char series[32];  /* "dL/dh" (the top layer) or "dL/dh_l<k>" */
 } rnn_layer;
 
 typedef struct rnn {
@@ -166,7 +168,13 @@ static inline int rnn_build(gs_module *m, const gs_value *p, const gs_shape *in,
                             : NULL;
         if (!ly->b_hh)
             return -1;
-        snprintf(ly->series, sizeof ly->series, "dL/dh_l%zu", l);
+        /* the host routes "dL/dh" (axis time) to bptt.csv, which has one
+           row per layer and t: the output sequence's, the top stacked
+           layer's; the ones below stay in series.csv */
+        if (l + 1 == r->L)
+            snprintf(ly->series, sizeof ly->series, "dL/dh");
+        else
+            snprintf(ly->series, sizeof ly->series, "dL/dh_l%zu", l);
         if (l + 1 < r->L || !r->seq) {
             snprintf(pn, sizeof pn, "h_l%zu", l);
             if (!(ly->h = h->add_buffer(m, pn, &hs)))

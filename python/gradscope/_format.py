@@ -27,6 +27,7 @@ TABLES = {
                                       "count")),
     "dumps": ("dump/index.csv", ("step", "layer", "tensor", "kind", "file", "shape")),
     "series": ("series.csv", ("step", "layer", "name", "axis", "index", "value")),
+    "bptt": ("bptt.csv", ("step", "layer", "t", "grad_norm")),
     "model": ("model.csv", ("layer", "name", "type", "kind", "layout", "in_shape",
                             "out_shape", "params")),
     "theory": ("theory.csv", ("first_layer", "last_layer", "activation", "sigma_w2",

@@ -31,7 +31,7 @@ class FormatError(ValueError):
 # Columns whose numbers are counts or indices: int64 when every cell is an
 # integer (an empty cell, a value not recorded, makes the column float).
 _INT_COLUMNS = frozenset(("step", "layer", "epoch", "count", "index", "params", "first_layer",
-                          "last_layer", "seed"))
+                          "last_layer", "seed", "t"))
 _VERSION_LINE = re.compile(r"#\s*gradscope format\s+(\d+)\s*$")
 
 
@@ -259,8 +259,10 @@ class Run:
         if not os.path.exists(path):
             if not self.started:
                 return None
-            if name in ("series", "dumps"):
-                return None  # written only when a layer records a series / with monitor.dump
+            if name in ("series", "bptt", "dumps"):
+                # written only when a layer records a series / has a
+                # recurrent layer / with monitor.dump
+                return None
             if name == "theory" and self.summary is None:
                 return None  # written when the run ends
             if name == "model" and self.format_version < 2:

@@ -137,6 +137,8 @@ def test_sweep_ids_and_groupby(sweep_dir):
     assert list(mine["loss"]) == [float(r[header.index("loss")]) for r in rows]
     # series: none of these layers records one, so the table is empty, with its columns
     assert runs.series.empty and "axis" in runs.series.columns
+    # bptt: no recurrent layer, no bptt.csv: empty too
+    assert runs.bptt.empty and list(runs.bptt.columns)[-3:] == ["layer", "t", "grad_norm"]
 
 
 def test_plots_draw(quickstart_dir, sweep_dir):
@@ -184,3 +186,19 @@ def test_series(run_copy):
     time = s[s["axis"] == "time"].pivot(index="index", columns="step", values="value")
     assert list(time[4]) == [5.0, 0.5, 0.05]
     assert math.isnan(s["value"].iloc[-1])
+
+
+def test_bptt(run_copy):
+    """bptt.csv (a recurrent layer's ||dL/dh_t||) reads as a table with
+    integer step, layer and t, one row per monitored step, layer and t."""
+    rows = ["step,layer,t,grad_norm"]
+    for step in (0, 4):
+        for t in range(3):
+            rows.append(f"{step},1,{t},{(step + 1) * 10.0 ** -t!r}")
+    with open(os.path.join(run_copy, "bptt.csv"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    b = gradscope.load(run_copy).bptt
+    assert len(b) == 6
+    assert all(str(b[c].dtype) == "int64" for c in ("step", "layer", "t"))
+    by_t = b.pivot(index="t", columns="step", values="grad_norm")
+    assert list(by_t[4]) == [5.0, 0.5, 0.05]
