@@ -225,8 +225,16 @@ elif ! timeout 30 srun --mpi=list 2>&1 | grep -q pmix; then
 else
     export OMPI_MCA_btl_vader_single_copy_mechanism=none
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-    # longer runs, so that the signal comes while they train
-    sed 's/epochs = 2;/epochs = 30;/; s/values = \[ 1, 2, 3 \]/values = [ 1, 2 ]/' "$tmp/exp.cfg" >"$tmp/long.cfg"
+    # Runs that surely train when the signal comes, however fast the machine:
+    # the fixture layer fx_gain (y = g x) sleeps 15 ms in each training step
+    # (190 steps, about 3 s a run; the first checkpoint comes at step 10).
+    mkdir "$tmp/slow"
+    cp "$BUILD/tests/fixtures/.libs/fx_f32only.so" "$tmp/slow/" || bad "no fixture plugin fx_f32only.so"
+    export GRADSCOPE_PLUGIN_PATH="$tmp/slow${GRADSCOPE_PLUGIN_PATH:+:$GRADSCOPE_PLUGIN_PATH}"
+    sed 's/values = \[ 1, 2, 3 \]/values = [ 1, 2 ]/; s/epochs = 2;/epochs = 10;/
+         s/{ type = "dense"; units = 3; }/{ type = "fx_gain"; delay_ms = 15; }, { type = "dense"; units = 3; }/' \
+        "$tmp/exp.cfg" >"$tmp/long.cfg"
+    grep -q 'delay_ms = 15' "$tmp/long.cfg" || bad "long.cfg has no slow layer"
     "$GS" sweep "$tmp/long.cfg" --out "$tmp/ref-long" --threads 1 --quiet || bad "the local sweep of long.cfg"
     jid=$(CONFIG="$tmp/long.cfg" SWEEP="$tmp/mpi" timeout 30 sbatch --parsable "$tmp/recipe/mpi.sbatch" 2>"$tmp/out") ||
         bad "sbatch mpi.sbatch: $(cat "$tmp/out")"
