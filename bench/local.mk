@@ -5,7 +5,9 @@
 # with make bench/products.
 EXTRA_DIST += bench/run.sh bench/scaling.sh bench/monitor_cost.sh bench/common.sh \
 	bench/torch_peer.py bench/peak_sgemm.py \
-	bench/deep-narrow.cfg bench/mnist-mlp.cfg bench/wide.cfg bench/resmlp.cfg
+	bench/deep-narrow.cfg bench/mnist-mlp.cfg bench/wide.cfg bench/resmlp.cfg \
+	bench/resnet20.cfg bench/plain20.cfg bench/densenet40.cfg \
+	bench/rnn-adding.cfg bench/lstm-adding.cfg bench/gru-rows.cfg
 
 check_PROGRAMS += bench/products
 bench_products_SOURCES = bench/products.c core/kernels/gemm.c core/kernels/gemm_avx2.c \
@@ -14,3 +16,9 @@ bench_products_SOURCES = bench/products.c core/kernels/gemm.c core/kernels/gemm_
 bench_products_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
 bench_products_CFLAGS = $(AM_CFLAGS) $(LIBCONFIG_CFLAGS)
 bench_products_LDADD = -lm
+
+# bench/rnn_step, one recurrent layer's forward and backward alone, through
+# the test API (run with GRADSCOPE_PLUGIN_PATH set, as the tests are).
+check_PROGRAMS += bench/rnn_step
+bench_rnn_step_SOURCES = bench/rnn_step.c
+bench_rnn_step_LDADD = core/libgradscope.la -lm

@@ -16,6 +16,12 @@
 # which dilutes the cost by its share (about 3%).  Not a test; needs perf
 # (Debian: linux-perf).  See docs/PERFORMANCE.md, "Monitoring".
 #
+# The recurrent workloads (rnn-adding lstm-adding gru-rows, bench/run.sh)
+# spend about half their time in the tile, most of the rest in the gate
+# non-linearities; the ratio above does not depend on that share.  Their
+# monitoring adds ||dL/dh_t|| at every time step (bptt.csv) and the
+# recurrent matrices' spectra (theory.csv).
+#
 # Usage: bench/monitor_cost.sh [-g GRADSCOPE] [WORKLOAD...]
 set -eu
 
@@ -45,6 +51,8 @@ epochs() {
     case $1 in
     deep-narrow | mnist-mlp) echo 60 ;;
     wide | resmlp) echo 13 ;;
+    rnn-adding | gru-rows) echo 8 ;;
+    lstm-adding) echo 4 ;;
     *) echo "monitor_cost: unknown workload '$1'" >&2; exit 2 ;;
     esac
 }

@@ -11,7 +11,11 @@
 # Usage: bench/run.sh [-s SECONDS] [-g GRADSCOPE] [WORKLOAD...]
 #   -s SECONDS   time per measurement (default 5)
 #   -g PROGRAM   the gradscope program (default: build/core/gradscope, then PATH)
-#   WORKLOAD     deep-narrow mnist-mlp wide resmlp (default: all four)
+#   WORKLOAD     deep-narrow mnist-mlp wide resmlp (default: these four), or the
+#                recurrent rnn-adding lstm-adding gru-rows (their PyTorch peer
+#                is the shared bench/anchor_torch_next.py; gru-rows needs
+#                dataset-fashion-mnist), or the convolutional resnet20 plain20
+#                densenet40 (issue #21; peer: anchor_torch_next.py too)
 # Environment: GS_THREADS (gradscope thread counts to try, default "1 NPROC"),
 #   MONITOR_PAIRS (repetitions of the monitoring-cost comparison, default 3),
 #   RATIO_ROUNDS (gradscope/PyTorch pairs, each at its best thread count, run
@@ -52,21 +56,67 @@ spec() {
     mnist-mlp) echo "128 2 784:256 256:256 256:10" ;;
     wide) echo "256 0 784:1024 1024:1024*3 1024:10" ;;
     resmlp) echo "128 2 784:256 256:256*32 256:10" ;;
+    # a recurrent layer as rnn:GATES:T:C:H (steps T of C features, H units)
+    rnn-adding) echo "64 2 rnn:1:100:2:128 128:1" ;;
+    lstm-adding) echo "64 2 rnn:4:100:2:128 128:1" ;;
+    gru-rows) echo "128 2 rnn:3:28:28:128 128:10" ;;
+    # a convolutional network as conv:PARAMS:ACTS:FLOPS, counted once from
+    # the networks of anchor_torch_next.py (the parameter counts equal
+    # PyTorch's and gradscope's): ACTS every tensor its forward makes per
+    # sample (the input, each convolution's, norm's, activation's, sum's,
+    # concatenation's and pool's output), FLOPS its convolutions' per sample
+    # forward and backward (2 C_out C_in k^2 Ho Wo forward, twice that
+    # backward but for the first convolution's input gradient)
+    resnet20) echo "128 1 conv:272186:518298:185905920" ;;
+    plain20) echo "128 1 conv:269434:433626:184701696" ;;
+    densenet40) echo "64 1 conv:1058866:5845970:1297287072" ;;
     *) echo "bench: unknown workload '$1'" >&2; exit 2 ;;
     esac
 }
 
 # FLOP per sample (forward 2*in*out per layer, backward twice that but for
-# the first layer's input gradient), parameters, activation floats per sample.
+# the first layer's input gradient; a recurrent layer's products are those
+# of a dense layer (C + H) -> G*H at each of its T steps), parameters,
+# activation floats per sample (a recurrent layer keeps its states, gates
+# and, LSTM, cells at every step), data floats per sample (input and label).
 model_stats() {
     echo "$@" | awk '{
-        flops = 0; params = 0; acts = 784
+        flops = 0; params = 0; acts = 0
         for (i = 1; i <= NF; i++) {
             split($i, r, "*"); split(r[1], d, ":"); n = (r[2] == "" ? 1 : r[2])
+            if (d[1] == "conv") {
+                params += d[2]; acts += d[3]; flops += d[4]; data = 785
+                continue
+            }
+            if (d[1] == "rnn") {
+                g = d[2]; t = d[3]; c = d[4]; h = d[5]
+                flops += 6 * t * g * h * (c + h) - (i == 1 ? 2 * t * g * h * c : 0)
+                params += g * h * (c + h) + 2 * g * h
+                acts += t * (h + (g > 1 ? g * h + h : 0))
+                if (i == 1) { acts += t * c; data = t * c + 1 }
+                continue
+            }
             flops += 6 * d[1] * d[2] * n; params += (d[1] * d[2] + d[2]) * n; acts += d[2] * n
-            if (i == 1) flops -= 2 * d[1] * d[2]
+            if (i == 1) { flops -= 2 * d[1] * d[2]; acts += d[1]; data = d[1] + 1 }
         }
-        printf "%.0f %.0f %.0f\n", flops, params, acts }'
+        printf "%.0f %.0f %.0f %.0f\n", flops, params, acts, data }'
+}
+
+# peer THREADS SECONDS WORKLOAD: the PyTorch peer's line for WORKLOAD, with
+# "samples/s=N" in it (nothing where the peer does not define it).
+anchor_next=$(dirname "$root")/shared/bench/anchor_torch_next.py
+peer() {
+    case $3 in
+    deep-narrow | mnist-mlp | wide | resmlp) "$PYTHON" "$here/torch_peer.py" "$1" "$2" "$3" ;;
+    *) [ -f "$anchor_next" ] && ANCHOR_SECS=$2 "$PYTHON" "$anchor_next" "$1" "$3" ;;
+    esac
+}
+
+# The training examples of CFG: its data set's `samples`, or the `limit` of
+# an idx set (each on a line of its own).
+train_samples() {
+    sed -n -e 's/^ *samples *= *\([0-9]*\).*/\1/p' -e 's/^ *limit *= *\([0-9]*\).*/\1/p' "$1" |
+        head -1
 }
 
 # gs_run CFG THREADS [--set ...]: prints "samples/s peak_kB" of a
@@ -78,7 +128,7 @@ gs_run() {
     shift 2
     out=$tmp/run.$$.$th
     hwm=$(bench_train "$cfg" "$th" "$out" "$@")
-    samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
+    samples=$(train_samples "$cfg")
     awk -F, -v s="$samples" -v hwm="${hwm:-0}" '
         NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
         NR > 2 { n++; t += $c }
@@ -110,17 +160,18 @@ fi
 echo
 printf '%-12s %18s %18s %18s %18s %8s %16s\n' workload "gradscope/s (thr)" "monitored/s (cost)" \
     "full/s (cost)" "PyTorch/s (thr)" ratio "mem MB (budget)"
-wide_rate=0
+wide_rate=0 conv_rates="" gs_list="" t_list=""
 for w in $workloads; do
     set -- $(spec "$w")
     batch=$1 slots=$2
     shift 2
     set -- $(model_stats "$@")
-    flops=$1 params=$2 acts=$3
+    flops=$1 params=$2 acts=$3 data=$4
     cfg=$here/$w.cfg
     best=0 best_t=1 peak=0
     for t in $gs_threads; do
         set -- $(gs_run "$cfg" "$t")
+        gs_list="$gs_list $w:$t:$1"
         if [ "$1" -gt "$best" ]; then best=$1 best_t=$t peak=$2; fi
     done
     # The cost of monitoring: runs without, with (default detail_every) and
@@ -143,9 +194,10 @@ for w in $workloads; do
     tbest=0 tbest_t=- tnorm=0
     if [ "$have_torch" = 1 ]; then
         for t in $torch_threads; do
-            line=$("$PYTHON" "$here/torch_peer.py" "$t" "$seconds" "$w")
+            line=$(peer "$t" "$seconds" "$w" || true)
             r=$(echo "$line" | sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
             n=$(echo "$line" | sed -n 's/.*norms_samples\/s=\([0-9]*\).*/\1/p')
+            [ "${r:-0}" -gt 0 ] && t_list="$t_list $w:$t:$r"
             if [ "${r:-0}" -gt "$tbest" ]; then tbest=$r tbest_t=$t tnorm=$n; fi
         done
     fi
@@ -159,7 +211,7 @@ for w in $workloads; do
         while [ "$i" -lt "$rounds" ]; do
             set -- $(gs_run "$cfg" "$best_t")
             g=$1
-            r=$("$PYTHON" "$here/torch_peer.py" "$tbest_t" "$seconds" "$w" |
+            r=$(peer "$tbest_t" "$seconds" "$w" |
                 sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
             gs_rates="$gs_rates $g" t_rates="$t_rates ${r:-0}"
             rs="$rs $(awk -v g="$g" -v r="${r:-0}" 'BEGIN { print (r > 0 ? g / r : 0) }')"
@@ -171,9 +223,9 @@ for w in $workloads; do
     elif [ "$tbest" -gt 0 ]; then
         ratio=$(awk -v g="$best" -v r="$tbest" 'BEGIN { printf "%.2fx", g / r }')
     fi
-    samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
+    samples=$(train_samples "$cfg")
     budget=$(awk -v p="$params" -v s="$slots" -v b="$batch" -v a="$acts" -v n="$samples" \
-        'BEGIN { printf "%.1f", 4 * (p * (2 + s) + b * a + n * 785) / 1048576 }')
+        -v d="$data" 'BEGIN { printf "%.1f", 4 * (p * (2 + s) + b * a + n * d) / 1048576 }')
     awk -v w="$w" -v g="$best" -v gt="$best_t" -v cost="$mcost" -v fcost="$fcost" -v tb="$tbest" \
         -v tt="$tbest_t" -v pk="$peak" -v base="$base_kb" -v bud="$budget" -v ratio="$ratio" 'BEGIN {
         m = g * (1 - cost / 100)
@@ -182,6 +234,7 @@ for w in $workloads; do
         printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %11.0f (%4.1f%%) %12.0f (%3s) %8s %7.1f (%6.1f)\n",
             w, g, gt, m, cost, f, fcost, tb, tt, ratio, mem, bud }'
     [ "$w" = wide ] && wide_rate=$best wide_flops=$flops
+    case $w in resnet20 | plain20 | densenet40) conv_rates="$conv_rates $w:$best:$flops" ;; esac
 done
 
 echo
@@ -191,6 +244,12 @@ echo "monitor.every = 1 (monitored: detailed statistics every 100 steps, the def
 echo "every step), median of $pairs side-by-side comparisons; mem = peak RSS less the"
 echo "program's own ($((base_kb / 1024)) MB), budget ="
 echo "parameters + gradients + optimizer state + one batch of activations + the data set"
+echo "samples/s at each thread count, gradscope | PyTorch (single runs, before the pairs):"
+for w in $workloads; do
+    g=$(printf '%s\n' $gs_list | awk -F: -v w="$w" '$1 == w { printf " %s thr %s", $2, $3 }')
+    t=$(printf '%s\n' $t_list | awk -F: -v w="$w" '$1 == w { printf " %s thr %s", $2, $3 }')
+    printf '  %-12s%s |%s\n' "$w" "$g" "${t:- -}"
+done
 if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
     # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,
     # slow a current one down: unset for this measurement only.
@@ -203,6 +262,11 @@ if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
             printf "gradscope on wide: %.1f GFLOP/s (%.1f MFLOP per sample), %.0f%% of sgemm\n",
                 g, f / 1e6, 100 * g / p }'
     fi
+    for c in $conv_rates; do
+        echo "$c" | awk -F: -v p="$sn" '{ g = $2 * $3 / 1e9
+            printf "gradscope on %s: %.1f GFLOP/s in its convolutions (%.1f MFLOP per sample), %.0f%% of sgemm\n",
+                $1, g, $3 / 1e6, 100 * g / p }'
+    done
 elif [ "$wide_rate" -gt 0 ]; then
     awk -v r="$wide_rate" -v f="$wide_flops" 'BEGIN {
         printf "gradscope on wide: %.1f GFLOP/s (numpy not installed: no sgemm figure)\n", r * f / 1e9 }'

@@ -4,7 +4,7 @@ lib_LTLIBRARIES += core/libgradscope.la
 # (tests/layering.sh checks it; docs/ARCHITECTURE.md draws it).
 core_libgradscope_la_SOURCES = \
 	core/base/util.h core/base/util.c core/base/rng.h core/base/rng.c \
-	core/kernels/kernels.h core/kernels/kernels.c core/kernels/gemm.h core/kernels/gemm.c core/kernels/gemm_tile.h \
+	core/kernels/kernels.h core/kernels/kernels.c core/kernels/kernels_isa.h core/kernels/gemm.h core/kernels/gemm.c core/kernels/gemm_tile.h \
 	core/kernels/gemm_avx2.c core/kernels/gemm_avx512.c \
 	core/kernels/affinity.h core/kernels/affinity.c \
 	core/kernels/augment.h core/kernels/augment.c \
@@ -16,6 +16,7 @@ core_libgradscope_la_SOURCES = \
 	core/engine/model.h core/engine/model.c core/engine/host.c \
 	core/engine/experiment.h core/engine/experiment.c \
 	core/engine/monitor.h core/engine/monitor.c core/engine/theory.h core/engine/theory.c \
+	core/engine/spectral.h core/engine/spectral.c \
 	core/engine/checkpoint.h core/engine/checkpoint.c \
 	core/engine/optstep.h core/engine/optstep.c core/engine/dataparallel.c \
 	core/engine/trainer.h core/engine/pace.h core/engine/trainer.c core/engine/train_step.c core/engine/evaluate.c \
@@ -25,6 +26,7 @@ core_libgradscope_la_SOURCES = \
 	core/tools/report/load.c core/tools/report/discover.c core/tools/report/svg.h \
 	core/tools/report/svg.c core/tools/report/figures.h core/tools/report/heatmap.c \
 	core/tools/report/lines.c core/tools/report/page.c core/tools/report/groups.c \
+	core/tools/report/bptt.c \
 	core/tools/sweep.h core/tools/sweep.c core/tools/sweep_expand.c \
 	core/tools/sweep_pool.c core/tools/sweep_collect.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core -DGS_PLUGINDIR='"$(plugindir)"'

@@ -4,34 +4,7 @@ set -u
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 SRC="${GRADSCOPE_TEST_SRCDIR:-.}"
 FIX="${GRADSCOPE_TEST_BUILDDIR:-.}/tests/fixtures/.libs"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME EXPECTED-STATUS COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name: exit $got, expected $want"
-        sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-    fi
-}
-
-expect() { # NAME FILE PATTERN
-    if grep -q -- "$3" "$tmp/$2"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $1: '$3' not in $2"
-        sed 's/^/  | /' "$tmp/$2" | head -20
-    fi
-}
+. "$(dirname "$0")/shlib.sh"
 
 check "no arguments" 2 "$GS"
 check "--help" 0 "$GS" --help

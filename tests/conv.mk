@@ -5,7 +5,7 @@
 EXTRA_DIST += tests/fixtures/conv_reference.txt tests/reference/conv_reference.py
 check_PROGRAMS += tests/test_conv
 TESTS += tests/test_conv
-tests_test_conv_SOURCES = tests/test_conv.c tests/testutil.h
+tests_test_conv_SOURCES = tests/test_conv.c tests/testutil.h tests/reference.h
 tests_test_conv_CFLAGS = $(TEST_CFLAGS)
 tests_test_conv_LDADD = $(TEST_LDADD)
 TESTS += tests/conv.sh

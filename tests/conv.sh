@@ -7,43 +7,7 @@
 # and write nothing.
 set -u
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-check() { # NAME EXPECTED-STATUS COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name: exit $got, expected $want"
-        sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-    fi
-}
-
-expect() { # NAME FILE PATTERN
-    if grep -q -F -- "$3" "$tmp/$2"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $1: '$3' not in $2"
-        sed 's/^/  | /' "$tmp/$2" | head -20
-    fi
-}
-
-absent() { # NAME PATH
-    if [ -e "$2" ]; then
-        failed=$((failed + 1))
-        echo "FAIL: $1: $2 was written"
-    else
-        passed=$((passed + 1))
-    fi
-}
+. "$(dirname "$0")/shlib.sh"
 
 # 16 images of 6 x 6 pixels and their labels (0 or 1), in idx format.
 be32() { printf "\\$(printf %03o $(($1 >> 24 & 255)))\\$(printf %03o $(($1 >> 16 & 255)))"
@@ -87,9 +51,9 @@ for f in gradients.csv metrics.csv; do
         echo "FAIL: $f differs between 1 and 3 threads"
     fi
 done
-expect "the conv layers are monitored" t1/gradients.csv "0,weight"
-expect "the second conv layer is monitored" t1/gradients.csv "3,weight"
-expect "conv weights have histograms" t1/histograms.csv ",0,weight,"
+expect_text "the conv layers are monitored" t1/gradients.csv "0,weight"
+expect_text "the second conv layer is monitored" t1/gradients.csv "3,weight"
+expect_text "conv weights have histograms" t1/histograms.csv ",0,weight,"
 # a relu conv layer has activation statistics and a dead fraction, as a dense layer
 if awk -F, '$2 == 0 && $3 == "conv2d" && $5 != "nan" && $7 != "nan" { ok = 1 } END { exit !ok }' \
     "$tmp/t1/layers.csv"; then
@@ -102,41 +66,41 @@ fi
 model false 'type = "conv2d"; channels = 3; kernel = 3;' \
     'type = "conv2d"; channels = 2; kernel = 5;' >"$tmp/big.cfg"
 check "kernel larger than the input" 2 "$GS" run "$tmp/big.cfg" --quiet --out "$tmp/big"
-expect "kernel larger: FILE:LINE" err "big.cfg:7"
-expect "kernel larger: layer and shapes" err \
+expect_text "kernel larger: FILE:LINE" err "big.cfg:7"
+expect_text "kernel larger: layer and shapes" err \
     "conv2d: kernel 5x5 is larger than the input an image (C, H, W) = (3, 4, 4) padded to 4x4"
-absent "kernel larger writes nothing" "$tmp/big"
+not_written "kernel larger writes nothing" "$tmp/big"
 
 model false 'type = "maxpool"; kernel = 3; padding = 2;' >"$tmp/pool.cfg"
 check "pool padding" 2 "$GS" run "$tmp/pool.cfg" --quiet --out "$tmp/pool"
-expect "pool padding: FILE:LINE and layer" err "pool.cfg:6"
-expect "pool padding: message" err "maxpool: padding 2 is more than half the kernel 3"
-absent "pool padding writes nothing" "$tmp/pool"
+expect_text "pool padding: FILE:LINE and layer" err "pool.cfg:6"
+expect_text "pool padding: message" err "maxpool: padding 2 is more than half the kernel 3"
+not_written "pool padding writes nothing" "$tmp/pool"
 
 model false 'type = "conv2d"; channels = 3; kernel = 3; stride = 0;' >"$tmp/stride.cfg"
 check "stride 0" 2 "$GS" run "$tmp/stride.cfg" --quiet --out "$tmp/stride"
-expect "stride 0: FILE:LINE" err "stride.cfg:6"
-expect "stride 0: names stride" err "stride"
-absent "stride 0 writes nothing" "$tmp/stride"
+expect_text "stride 0: FILE:LINE" err "stride.cfg:6"
+expect_text "stride 0: names stride" err "stride"
+not_written "stride 0 writes nothing" "$tmp/stride"
 
 model false 'type = "conv2d"; channels = 3; kernel = 3; in_channels = 3;' >"$tmp/chan.cfg"
 check "channels that do not match" 2 "$GS" run "$tmp/chan.cfg" --quiet --out "$tmp/chan"
-expect "channels: FILE:LINE" err "chan.cfg:6"
-expect "channels: both shapes" err \
+expect_text "channels: FILE:LINE" err "chan.cfg:6"
+expect_text "channels: both shapes" err \
     "conv2d: in_channels = 3, but the input an image (C, H, W) = (1, 6, 6) has 1 channel"
-absent "channels writes nothing" "$tmp/chan"
+not_written "channels writes nothing" "$tmp/chan"
 
 model true 'type = "conv2d"; channels = 3; kernel = 3;' >"$tmp/vec.cfg"
 check "conv on a vector" 2 "$GS" run "$tmp/vec.cfg" --quiet --out "$tmp/vec"
-expect "conv on a vector: FILE:LINE" err "vec.cfg:6"
-expect "conv on a vector: shapes" err \
+expect_text "conv on a vector: FILE:LINE" err "vec.cfg:6"
+expect_text "conv on a vector: shapes" err \
     "conv2d: needs an image input (C, H, W); got a vector (C) = (36)"
-absent "conv on a vector writes nothing" "$tmp/vec"
+not_written "conv on a vector writes nothing" "$tmp/vec"
 
 model true 'type = "flatten";' >"$tmp/flat.cfg"
 check "flatten on a vector" 2 "$GS" validate "$tmp/flat.cfg"
-expect "flatten on a vector: FILE:LINE and shapes" err "flat.cfg:6"
-expect "flatten on a vector: message" err "got a vector (C) = (36)"
+expect_text "flatten on a vector: FILE:LINE and shapes" err "flat.cfg:6"
+expect_text "flatten on a vector: message" err "got a vector (C) = (36)"
 
 echo "conv.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,7 +15,7 @@ include $(srcdir)/tests/fixtures.mk
 # Foundation tests.
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
-EXTRA_DIST += tests/testutil.h
+EXTRA_DIST += tests/testutil.h tests/reference.h tests/shlib.sh
 check_PROGRAMS += tests/test_loader
 TESTS += tests/test_loader
 tests_test_loader_SOURCES = tests/test_loader.c tests/testutil.h
@@ -34,6 +34,22 @@ tests_test_run_LDADD = $(TEST_LDADD)
 include $(srcdir)/tests/blocks.mk
 include $(srcdir)/tests/rnn.mk
 include $(srcdir)/tests/conv.mk
+include $(srcdir)/tests/densenet_conv.mk
+include $(srcdir)/tests/resnet_conv.mk
+# The recurrent weights' spectral radius and sigma_max (core/engine/spectral.c).
+check_PROGRAMS += tests/test_spectral
+TESTS += tests/test_spectral
+tests_test_spectral_SOURCES = tests/test_spectral.c tests/testutil.h core/engine/spectral.c \
+	core/base/util.c
+tests_test_spectral_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core
+tests_test_spectral_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_spectral_LDADD = $(CHECK_LIBS) -lm
+# The recurrent layers' gradient contributions by band of time steps.
+check_PROGRAMS += tests/test_rnn_bands
+TESTS += tests/test_rnn_bands
+tests_test_rnn_bands_SOURCES = tests/test_rnn_bands.c tests/testutil.h
+tests_test_rnn_bands_CFLAGS = $(TEST_CFLAGS)
+tests_test_rnn_bands_LDADD = $(TEST_LDADD)
 check_PROGRAMS += tests/test_monitor
 TESTS += tests/test_monitor
 tests_test_monitor_SOURCES = tests/test_monitor.c tests/testutil.h

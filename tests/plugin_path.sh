@@ -7,45 +7,9 @@ GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 BUILD="${GRADSCOPE_TEST_BUILDDIR:-.}"
 FIX="$BUILD/tests/fixtures/.libs"
 STOCK_RELU="$BUILD/plugins/activation/.libs/act_relu.so"
-tmp=$(mktemp -d)
+. "$(dirname "$0")/shlib.sh"
 trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
 unset GRADSCOPE_ALLOW_UNSAFE_PLUGINS
-passed=0
-failed=0
-
-check() { # NAME EXPECTED-STATUS COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name: exit $got, expected $want"
-        sed 's/^/  | /' "$tmp/out" "$tmp/err" | head -20
-    fi
-}
-
-expect() { # NAME FILE PATTERN
-    if grep -q -- "$3" "$tmp/$2"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $1: '$3' not in $2"
-        sed 's/^/  | /' "$tmp/$2" | head -20
-    fi
-}
-
-absent() { # NAME FILE PATTERN
-    if grep -q -- "$3" "$tmp/$2"; then
-        failed=$((failed + 1))
-        echo "FAIL: $1: '$3' in $2"
-        sed 's/^/  | /' "$tmp/$2" | head -20
-    else
-        passed=$((passed + 1))
-    fi
-}
 
 # ---- precedence: a patched relu (the y = 2x fixture, with a parameter
 # 'unused' the stock relu lacks) in an earlier directory wins

@@ -4,12 +4,7 @@
 # foreign checkpoints are refused without touching anything.
 set -u
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/shlib.sh"
 
 cat >"$tmp/exp.cfg" <<'CFG'
 seed = 11;
@@ -25,19 +20,20 @@ checkpoint = { every = 7; };
 variants = ( { name = "a"; }, { name = "b"; optimizer = { lr = 0.001; }; } );
 CFG
 
-same_as_reference() { # DIR LABEL
+same_as_reference() { # DIR LABEL [REFERENCE-DIR]
+    ref=${3:-$tmp/ref}
     for v in a b; do
         for f in metrics.csv gradients.csv layers.csv histograms.csv paths.csv theory.csv model.csv; do
-            cmp -s "$tmp/ref/$v/$f" "$1/$v/$f" || { bad "$2: $v/$f differs"; return; }
+            cmp -s "$ref/$v/$f" "$1/$v/$f" || { bad "$2: $v/$f differs"; return; }
         done
-        cut -d, -f1-8 "$tmp/ref/$v/epochs.csv" >"$tmp/e1"
+        cut -d, -f1-8 "$ref/$v/epochs.csv" >"$tmp/e1"
         cut -d, -f1-8 "$1/$v/epochs.csv" >"$tmp/e2"
         cmp -s "$tmp/e1" "$tmp/e2" || { bad "$2: $v/epochs.csv differs"; return; }
-        grep -v wall_time "$tmp/ref/$v/summary.json" >"$tmp/s1"
+        grep -v wall_time "$ref/$v/summary.json" >"$tmp/s1"
         grep -v wall_time "$1/$v/summary.json" >"$tmp/s2"
         cmp -s "$tmp/s1" "$tmp/s2" || { bad "$2: $v/summary.json differs"; return; }
     done
-    cmp -s "$tmp/ref/index.csv" "$1/index.csv" || { bad "$2: index.csv differs"; return; }
+    cmp -s "$ref/index.csv" "$1/index.csv" || { bad "$2: index.csv differs"; return; }
     ok
 }
 
@@ -45,10 +41,11 @@ start=$(date +%s%N)
 "$GS" run "$tmp/exp.cfg" --out "$tmp/ref" --quiet || bad "reference run"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 
-# Starts a run into DIR, waits for its first checkpoint, waits FRACTION of the
-# reference run's time more, then sends SIG (whether or not it has finished).
-start_and_kill() { # SIG DIR FRACTION
-    "$GS" run "$tmp/exp.cfg" --out "$2" --quiet 2>"$tmp/stop.err" &
+# Starts a run of CONFIG (exp.cfg) into DIR, waits for its first checkpoint,
+# waits FRACTION of the reference run's time more, then sends SIG (whether or
+# not it has finished).
+start_and_kill() { # SIG DIR FRACTION [CONFIG]
+    "$GS" run "${4:-$tmp/exp.cfg}" --out "$2" --quiet 2>"$tmp/stop.err" &
     pid=$!
     n=0
     while [ -z "$(ls "$2"/*/checkpoint.bin 2>/dev/null)" ] && [ $n -lt 3000 ]; do
@@ -74,23 +71,43 @@ for i in 1 2 3 4; do
     same_as_reference "$d" "kill $i"
 done
 
+# SIGINT and SIGTERM must find the run training, however fast the machine (a
+# run that had finished exits 0): slow.cfg adds the fixture layer fx_gain
+# (y = g x), which sleeps delay_ms in each training step, 60 steps a variant,
+# and the signal comes right after the first checkpoint (step 7), some 1.3 s
+# before variant a could end.  The sleep changes no bits: the reference is
+# the same experiment with delay_ms = 0.
+mkdir "$tmp/slow"
+cp "${GRADSCOPE_TEST_BUILDDIR:-.}/tests/fixtures/.libs/fx_f32only.so" "$tmp/slow/" ||
+    bad "no fixture plugin fx_f32only.so"
+GRADSCOPE_PLUGIN_PATH="$tmp/slow${GRADSCOPE_PLUGIN_PATH:+:$GRADSCOPE_PLUGIN_PATH}"
+export GRADSCOPE_PLUGIN_PATH
+sed 's/samples = 1500;/samples = 240;/; s/epochs = 4;/epochs = 2;/
+     s/{ type = "dense"; units = 3; }/{ type = "fx_gain"; delay_ms = DELAY; }, { type = "dense"; units = 3; }/' \
+    "$tmp/exp.cfg" >"$tmp/slow.tmpl"
+sed 's/DELAY/25/' "$tmp/slow.tmpl" >"$tmp/slow.cfg"
+sed 's/DELAY/0/' "$tmp/slow.tmpl" >"$tmp/fast.cfg"
+grep -q 'delay_ms = 25' "$tmp/slow.cfg" && grep -q 'samples = 240;' "$tmp/slow.cfg" || bad "slow.cfg has no slow layer"
+"$GS" run "$tmp/fast.cfg" --out "$tmp/ref-slow" --quiet || bad "reference run of slow.cfg"
+
 # SIGINT: finish the step, checkpoint, exit 130, status interrupted.
 d="$tmp/int"
-start_and_kill INT "$d" 0.1
+start_and_kill INT "$d" 0 "$tmp/slow.cfg"
 [ $rc -eq 130 ] && ok || bad "SIGINT exit status $rc"
 grep -qxF "gradscope: interrupted by signal 2; continue with: gradscope resume $d" "$tmp/stop.err" && ok ||
     bad "SIGINT resume command: $(cat "$tmp/stop.err")"
 grep -q '"status": "interrupted"' "$d"/*/summary.json && ok || bad "no interrupted status"
 grep -q '^[ab],[ab],11,interrupted$' "$d/index.csv" && ok || bad "index.csv: $(cat "$d/index.csv")"
 "$GS" resume "$d" --quiet || bad "resume after SIGINT"
-same_as_reference "$d" "SIGINT"
+same_as_reference "$d" "SIGINT" "$tmp/ref-slow"
 
 # SIGTERM: 143.
 d="$tmp/term"
-start_and_kill TERM "$d" 0.3
+start_and_kill TERM "$d" 0 "$tmp/slow.cfg"
 [ $rc -eq 143 ] && ok || bad "SIGTERM exit status $rc"
+grep -q '"status": "interrupted"' "$d"/*/summary.json && ok || bad "SIGTERM: no interrupted status"
 "$GS" resume "$d" --quiet || bad "resume after SIGTERM"
-same_as_reference "$d" "SIGTERM"
+same_as_reference "$d" "SIGTERM" "$tmp/ref-slow"
 
 # Times count every piece of a resumed run: a first piece made longer than
 # the whole of variant a (stopped, then SIGINT) is in its wall_time_s and in

@@ -14,37 +14,8 @@
 set -u
 B="${GRADSCOPE_TEST_BUILDDIR:-.}"
 SRC="${GRADSCOPE_TEST_SRCDIR:-.}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-
-check() { # NAME EXPECTED-STATUS COMMAND...
-    name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -eq "$want" ]; then
-        passed=$((passed + 1))
-    else
-        fail "$name: exit $got, expected $want"
-        sed 's/^/  | /' "$tmp/out" "$tmp/err" | tail -30
-    fi
-}
-
-expect() { # NAME FILE PATTERN
-    if grep -q -- "$3" "$tmp/$2"; then
-        passed=$((passed + 1))
-    else
-        fail "$1: '$3' not in $2"
-        sed 's/^/  | /' "$tmp/$2" | head -20
-    fi
-}
+. "$(dirname "$0")/shlib.sh"
+CHECK_SHOW="tail -30"
 
 exists() { # PATH...
     for f in "$@"; do

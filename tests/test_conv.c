@@ -11,29 +11,18 @@
 #include <math.h>
 #include <stdio.h>
 #include "gradscope/testing.h"
-#include "testutil.h"
+#include "reference.h"
 
 static gs_registry *reg;
 
 static void setup(void) { reg = tu_registry(); }
 static void teardown(void) { gs_registry_free(reg); }
 
-static gs_shape img(size_t c, size_t h, size_t w)
-{
-    return (gs_shape){.layout = GS_LAYOUT_IMAGE, .ndim = 3, .dims = {c, h, w}};
-}
-
 static gs_test_model *build_layers(const char *const *types, const char *const *params,
                                    size_t n, gs_shape in, size_t batch, gs_dtype dt,
                                    uint64_t seed)
 {
-    gs_error err;
-    gs_test_model *t = gs_test_model_new(reg, dt, seed, &in);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(gs_test_model_add(t, types[i], params[i], &err) == 0, "%s { %s }: %s",
-                      types[i], params[i], err.msg);
-    ck_assert_msg(gs_test_model_finalize(t, batch, &err) == 0, "%s", err.msg);
-    return t;
+    return tu_build_layers(reg, types, params, n, in, batch, dt, seed);
 }
 
 static gs_test_model *build(const char *type, const char *params, gs_shape in, size_t batch,
@@ -42,159 +31,38 @@ static gs_test_model *build(const char *type, const char *params, gs_shape in, s
     return build_layers(&type, &params, 1, in, batch, dt, seed);
 }
 
-static double get(const gs_tensor *t, size_t i)
-{
-    return t->dtype == GS_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
-}
-
-static void put(gs_tensor *t, size_t i, double v)
-{
-    if (t->dtype == GS_F64)
-        ((double *)t->data)[i] = v;
-    else
-        ((float *)t->data)[i] = (float)v;
-}
-
-static void fill(gs_tensor *t, uint64_t seed, double mean, double std)
-{
-    const gs_host *h = gs_host_table();
-    gs_rng *r = gs_rng_new(seed, 99);
-    for (size_t i = 0; i < gs_tensor_numel(t); i++)
-        put(t, i, mean + std * h->rng_normal(r));
-    gs_rng_free(r);
-}
-
-/* The parameter whose name ends in ".NAME" (or is NAME). */
-static gs_param *param_named(gs_test_model *t, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        const char *n = gs_test_param(t, i)->name;
-        size_t nl = strlen(n);
-        if (nl >= len && strcmp(n + nl - len, name) == 0 &&
-            (nl == len || n[nl - len - 1] == '.'))
-            return gs_test_param(t, i);
-    }
-    ck_abort_msg("no parameter %s", name);
-    return NULL;
-}
-
-/* Every learnable value moved off its initial one. */
-static void nudge(gs_test_model *t, uint64_t seed)
-{
-    const gs_host *h = gs_host_table();
-    gs_rng *r = gs_rng_new(seed, 7);
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        gs_param *p = gs_test_param(t, i);
-        if (p->role == GS_ROLE_BUFFER)
-            continue;
-        for (size_t k = 0; k < gs_tensor_numel(&p->value); k++)
-            put(&p->value, k, get(&p->value, k) + 0.2 * h->rng_normal(r));
-    }
-    gs_rng_free(r);
-}
-
 /* ---- the PyTorch reference ---- */
 
-typedef struct ref_tensor {
-    char name[64];
-    size_t n;
-    double *v;
-} ref_tensor;
-
-typedef struct ref_case {
-    char name[48], type[32], params[160];
+/* One case of the fixture: "case NAME TYPE", "params ...", "shape N C H W". */
+typedef struct conv_case {
+    const ref_case *ref;
+    const char *name, *type, *params;
     size_t N, C, H, W;
-    ref_tensor t[12];
-    size_t nt;
-} ref_case;
+} conv_case;
 
-enum { MAX_CASES = 24 };
-static ref_case cases[MAX_CASES];
+static ref_set refs;
+static conv_case *cases;
 static size_t n_cases;
 
-/* Parses the fixture once: "case NAME TYPE", "params ...", "shape N C H W",
-   "NAME COUNT v..." lines, "end". */
 static void load_reference(void)
 {
     if (n_cases)
         return;
-    char *path = tu_path(tu_srcdir(), "tests/fixtures/conv_reference.txt");
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char word[64];
-    ref_case *c = NULL;
-    while (fscanf(f, "%63s", word) == 1) {
-        if (word[0] == '#') {
-            int ch;
-            while ((ch = fgetc(f)) != '\n' && ch != EOF)
-                ;
-        } else if (strcmp(word, "case") == 0) {
-            ck_assert_uint_lt(n_cases, MAX_CASES);
-            c = &cases[n_cases++];
-            memset(c, 0, sizeof *c);
-            ck_assert_int_eq(fscanf(f, "%47s %31s", c->name, c->type), 2);
-        } else if (strcmp(word, "params") == 0) {
-            ck_assert_ptr_nonnull(c);
-            char line[sizeof c->params];
-            ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-            line[strcspn(line, "\n")] = '\0';
-            snprintf(c->params, sizeof c->params, "%s", line + strspn(line, " "));
-        } else if (strcmp(word, "shape") == 0) {
-            ck_assert_ptr_nonnull(c);
-            ck_assert_int_eq(fscanf(f, "%zu %zu %zu %zu", &c->N, &c->C, &c->H, &c->W), 4);
-        } else if (strcmp(word, "end") == 0) {
-            c = NULL;
-        } else {
-            ck_assert_ptr_nonnull(c);
-            ck_assert_uint_lt(c->nt, 12);
-            ref_tensor *t = &c->t[c->nt++];
-            snprintf(t->name, sizeof t->name, "%s", word);
-            ck_assert_int_eq(fscanf(f, "%zu", &t->n), 1);
-            t->v = malloc(t->n * sizeof *t->v);
-            for (size_t i = 0; i < t->n; i++)
-                ck_assert_int_eq(fscanf(f, "%lf", &t->v[i]), 1);
-        }
+    static const char *const text[] = {"params", "shape", NULL};
+    ref_load(&refs, "conv_reference.txt", text);
+    cases = calloc(refs.n, sizeof *cases);
+    for (size_t i = 0; i < refs.n; i++) {
+        conv_case *c = &cases[i];
+        c->ref = &refs.c[i];
+        c->name = c->ref->name;
+        c->type = c->ref->head;
+        c->params = ref_text(c->ref, "params");
+        ck_assert_int_eq(sscanf(ref_text(c->ref, "shape"), "%zu %zu %zu %zu", &c->N, &c->C,
+                                &c->H, &c->W),
+                         4);
     }
-    fclose(f);
-    free(path);
+    n_cases = refs.n;
     ck_assert_uint_ge(n_cases, 14);
-}
-
-static const ref_tensor *ref_find(const ref_case *c, const char *name)
-{
-    for (size_t i = 0; i < c->nt; i++)
-        if (strcmp(c->t[i].name, name) == 0)
-            return &c->t[i];
-    return NULL;
-}
-
-static const ref_tensor *ref_get(const ref_case *c, const char *name)
-{
-    const ref_tensor *t = ref_find(c, name);
-    ck_assert_msg(t != NULL, "%s: no %s in the reference", c->name, name);
-    return t;
-}
-
-static void load(gs_tensor *dst, const ref_tensor *src)
-{
-    ck_assert_msg(gs_tensor_numel(dst) == src->n, "%s: %zu values, want %zu", src->name,
-                  src->n, gs_tensor_numel(dst));
-    for (size_t i = 0; i < src->n; i++)
-        put(dst, i, src->v[i]);
-}
-
-/* max_i |got_i - want_i| / max_i |want_i|: the error relative to the tensor's scale. */
-static double rel_error(const gs_tensor *got, const ref_tensor *want)
-{
-    ck_assert_msg(gs_tensor_numel(got) == want->n, "%s: %zu values, want %zu", want->name,
-                  gs_tensor_numel(got), want->n);
-    double d = 0, s = 0;
-    for (size_t i = 0; i < want->n; i++) {
-        d = fmax(d, fabs(get(got, i) - want->v[i]));
-        s = fmax(s, fabs(want->v[i]));
-    }
-    return d / fmax(s, 1e-300);
 }
 
 static void worse(double e, const char *what, double *worst, char *name, size_t len)
@@ -206,15 +74,15 @@ static void worse(double e, const char *what, double *worst, char *name, size_t 
 }
 
 /* Runs case c in dtype dt; returns the largest relative error. */
-static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
+static double run_case(const conv_case *c, gs_dtype dt, char *worst, size_t len)
 {
-    gs_test_model *t = build(c->type, c->params, img(c->C, c->H, c->W), c->N, dt, 1);
+    gs_test_model *t = build(c->type, c->params, tu_image(c->C, c->H, c->W), c->N, dt, 1);
     static const char *const pnames[] = {"weight", "bias"};
-    load(gs_test_input(t), ref_get(c, "x"));
+    ref_copy(gs_test_input(t), ref_get(c->ref, "x"));
     size_t loaded = 0;
     for (size_t k = 0; k < 2; k++)
-        if (ref_find(c, pnames[k])) {
-            load(&param_named(t, pnames[k])->value, ref_get(c, pnames[k]));
+        if (ref_find(c->ref, pnames[k])) {
+            ref_copy(&tu_param_named(t, pnames[k])->value, ref_get(c->ref, pnames[k]));
             loaded++;
         }
     /* every learnable tensor has its reference */
@@ -223,22 +91,24 @@ static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
         learnable += gs_test_param(t, i)->role != GS_ROLE_BUFFER;
     ck_assert_uint_eq(learnable, loaded);
     gs_test_forward(t, 1);
-    load(gs_test_output_grad(t), ref_get(c, "dy"));
+    ref_copy(gs_test_output_grad(t), ref_get(c->ref, "dy"));
     gs_test_backward(t);
     double e_max = -1;
-    worse(rel_error(gs_test_output(t), ref_get(c, "y")), "y", &e_max, worst, len);
-    worse(rel_error(gs_test_input_grad(t), ref_get(c, "grad_x")), "grad_x", &e_max, worst, len);
+    worse(ref_rel_error(gs_test_output(t), ref_get(c->ref, "y")), "y", &e_max, worst, len);
+    worse(ref_rel_error(gs_test_input_grad(t), ref_get(c->ref, "grad_x")), "grad_x", &e_max, worst,
+          len);
     char gname[64];
     for (size_t k = 0; k < 2; k++)
-        if (ref_find(c, pnames[k])) {
+        if (ref_find(c->ref, pnames[k])) {
             snprintf(gname, sizeof gname, "grad_%s", pnames[k]);
-            worse(rel_error(&param_named(t, pnames[k])->grad, ref_get(c, gname)), gname, &e_max,
-                  worst, len);
+            worse(ref_rel_error(&tu_param_named(t, pnames[k])->grad, ref_get(c->ref, gname)), gname,
+                  &e_max, worst, len);
         }
     static const char *const buffers[] = {"running_mean", "running_var"};
     for (size_t k = 0; k < 2; k++)
-        if (ref_find(c, buffers[k]))
-            worse(rel_error(&param_named(t, buffers[k])->value, ref_get(c, buffers[k])),
+        if (ref_find(c->ref, buffers[k]))
+            worse(ref_rel_error(&tu_param_named(t, buffers[k])->value,
+                                ref_get(c->ref, buffers[k])),
                   buffers[k], &e_max, worst, len);
     gs_test_model_free(t);
     return e_max;
@@ -275,15 +145,15 @@ START_TEST(maxpool_ties_go_to_the_first_maximum)
     load_reference();
     size_t ties = 0;
     for (size_t i = 0; i < n_cases; i++) {
-        const ref_case *c = &cases[i];
+        const conv_case *c = &cases[i];
         if (strcmp(c->type, "maxpool") != 0 || strcmp(c->params, "kernel = 2;") != 0)
             continue;
-        gs_test_model *t = build(c->type, c->params, img(c->C, c->H, c->W), c->N, GS_F64, 1);
-        load(gs_test_input(t), ref_get(c, "x"));
+        gs_test_model *t = build(c->type, c->params, tu_image(c->C, c->H, c->W), c->N, GS_F64, 1);
+        ref_copy(gs_test_input(t), ref_get(c->ref, "x"));
         gs_test_forward(t, 1);
         gs_tensor *dy = gs_test_output_grad(t);
         for (size_t k = 0; k < gs_tensor_numel(dy); k++)
-            put(dy, k, 1.0 + (double)k); /* tells the windows apart */
+            tu_put(dy, k, 1.0 + (double)k); /* tells the windows apart */
         gs_test_backward(t);
         const double *x = gs_test_input(t)->data, *dx = gs_test_input_grad(t)->data;
         size_t Ho = c->H / 2, Wo = c->W / 2;
@@ -366,8 +236,8 @@ START_TEST(backward_matches_finite_differences)
         n++;
     gs_test_model *t = build_layers(c->types, c->params, n, c->in, 3, GS_F64,
                                     100 + (uint64_t)_i);
-    fill(gs_test_input(t), 200 + (uint64_t)_i, 0.2, 1.0);
-    nudge(t, 300 + (uint64_t)_i);
+    tu_fill(gs_test_input(t), 200 + (uint64_t)_i, 0.2, 1.0);
+    tu_nudge(t, 300 + (uint64_t)_i, 0.2);
     if (!c->training)
         for (int k = 0; k < 3; k++) /* move the running statistics off (0, 1) */
             gs_test_forward(t, 1);
@@ -400,10 +270,10 @@ END_TEST
 static double *run_once(const char *const *types, const char *const *params, size_t n_layers,
                         size_t *n)
 {
-    gs_test_model *t = build_layers(types, params, n_layers, img(3, 12, 11), 13, GS_F32, 5);
-    fill(gs_test_input(t), 6, 0.0, 1.0);
+    gs_test_model *t = build_layers(types, params, n_layers, tu_image(3, 12, 11), 13, GS_F32, 5);
+    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
     gs_test_forward(t, 1);
-    fill(gs_test_output_grad(t), 7, 0.0, 1.0);
+    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
     gs_test_backward(t);
     size_t total = gs_tensor_numel(gs_test_output(t)) + gs_tensor_numel(gs_test_input_grad(t));
     for (size_t i = 0; i < gs_test_n_params(t); i++)
@@ -411,12 +281,12 @@ static double *run_once(const char *const *types, const char *const *params, siz
     double *v = malloc(total * sizeof *v);
     size_t k = 0;
     for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
-        v[k++] = get(gs_test_output(t), i);
+        v[k++] = tu_get(gs_test_output(t), i);
     for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
-        v[k++] = get(gs_test_input_grad(t), i);
+        v[k++] = tu_get(gs_test_input_grad(t), i);
     for (size_t i = 0; i < gs_test_n_params(t); i++)
         for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
-            v[k++] = get(&gs_test_param(t, i)->grad, j);
+            v[k++] = tu_get(&gs_test_param(t, i)->grad, j);
     *n = total;
     gs_test_model_free(t);
     return v;
@@ -475,7 +345,7 @@ static const shape_case shape_cases[] = {
 START_TEST(output_shapes_and_parameter_counts)
 {
     const shape_case *c = &shape_cases[_i];
-    gs_test_model *t = build(c->type, c->params, img(c->c, c->h, c->w), 2, GS_F32, 1);
+    gs_test_model *t = build(c->type, c->params, tu_image(c->c, c->h, c->w), 2, GS_F32, 1);
     gs_shape out = gs_test_output_shape(t);
     ck_assert_int_eq(out.layout, c->out_layout);
     if (c->out_layout == GS_LAYOUT_IMAGE) {
@@ -496,8 +366,8 @@ END_TEST
    default initialization is nn.Conv2d's: weight and bias U(+-1/sqrt(C k k)). */
 START_TEST(fans_and_default_init_follow_pytorch)
 {
-    gs_test_model *t = build("conv2d", "channels = 64; kernel = 3;", img(5, 6, 6), 1, GS_F64, 3);
-    gs_param *w = param_named(t, "weight"), *b = param_named(t, "bias");
+    gs_test_model *t = build("conv2d", "channels = 64; kernel = 3;", tu_image(5, 6, 6), 1, GS_F64, 3);
+    gs_param *w = tu_param_named(t, "weight"), *b = tu_param_named(t, "bias");
     ck_assert_int_eq(w->value.ndim, 4);
     ck_assert_uint_eq(w->value.dims[0], 64);
     ck_assert_uint_eq(w->value.dims[1], 5);
@@ -512,7 +382,7 @@ START_TEST(fans_and_default_init_follow_pytorch)
         size_t n = gs_tensor_numel(&ps[k]->value);
         double top = 0, sum_sq = 0;
         for (size_t i = 0; i < n; i++) {
-            double v = get(&ps[k]->value, i);
+            double v = tu_get(&ps[k]->value, i);
             top = fmax(top, fabs(v));
             sum_sq += v * v;
         }
@@ -527,12 +397,12 @@ START_TEST(fans_and_default_init_follow_pytorch)
     }
     gs_test_model_free(t);
     /* he (fan_in, relu gain): std sqrt(2 / (C k k)) */
-    t = build("conv2d", "channels = 128; kernel = 3; init = \"he\";", img(8, 5, 5), 1, GS_F64, 4);
-    w = param_named(t, "weight");
+    t = build("conv2d", "channels = 128; kernel = 3; init = \"he\";", tu_image(8, 5, 5), 1, GS_F64, 4);
+    w = tu_param_named(t, "weight");
     double sq = 0;
     size_t n = gs_tensor_numel(&w->value);
     for (size_t i = 0; i < n; i++)
-        sq += get(&w->value, i) * get(&w->value, i);
+        sq += tu_get(&w->value, i) * tu_get(&w->value, i);
     double want = 2.0 / 72.0;
     ck_assert_msg(fabs(sq / (double)n - want) < 0.05 * want, "he variance %g, want %g",
                   sq / (double)n, want);
@@ -546,11 +416,12 @@ START_TEST(conv_is_the_cross_correlation)
 {
     enum { N = 2, C = 2, H = 5, W = 4, O = 3, K = 3, S = 2, P = 1 };
     gs_test_model *t = build("conv2d", "channels = 3; kernel = 3; stride = 2; padding = 1;",
-                             img(C, H, W), N, GS_F64, 9);
-    fill(gs_test_input(t), 10, 0.0, 1.0);
+                             tu_image(C, H, W), N, GS_F64, 9);
+    tu_fill(gs_test_input(t), 10, 0.0, 1.0);
     gs_test_forward(t, 1);
     const double *x = gs_test_input(t)->data, *y = gs_test_output(t)->data;
-    const double *w = param_named(t, "weight")->value.data, *b = param_named(t, "bias")->value.data;
+    const double *w = tu_param_named(t, "weight")->value.data;
+    const double *b = tu_param_named(t, "bias")->value.data;
     size_t Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
     for (size_t n = 0; n < N; n++)
         for (size_t o = 0; o < O; o++)
@@ -600,21 +471,21 @@ START_TEST(bad_inputs_are_refused_with_both_shapes)
     refused("flatten", "", vec, flat, 2);
     const char *big[] = {"conv2d: kernel 5x5 is larger than the input",
                          "an image (C, H, W) = (1, 3, 4)", "padded to 3x4"};
-    refused("conv2d", "channels = 2; kernel = 5;", img(1, 3, 4), big, 3);
+    refused("conv2d", "channels = 2; kernel = 5;", tu_image(1, 3, 4), big, 3);
     const char *big_pad[] = {"kernel 7x7", "padded to 5x6 (padding 1)"};
-    refused("conv2d", "channels = 2; kernel = 7; padding = 1;", img(1, 3, 4), big_pad, 2);
+    refused("conv2d", "channels = 2; kernel = 7; padding = 1;", tu_image(1, 3, 4), big_pad, 2);
     const char *big_pool[] = {"maxpool: kernel 4x4", "(2, 3, 5)", "padded to 3x5"};
-    refused("maxpool", "kernel = 4;", img(2, 3, 5), big_pool, 3);
+    refused("maxpool", "kernel = 4;", tu_image(2, 3, 5), big_pool, 3);
     const char *pad[] = {"avgpool: padding 2 is more than half the kernel 3"};
-    refused("avgpool", "kernel = 3; padding = 2;", img(2, 8, 8), pad, 1);
+    refused("avgpool", "kernel = 3; padding = 2;", tu_image(2, 8, 8), pad, 1);
     const char *channels[] = {"conv2d: in_channels = 3",
                               "the input an image (C, H, W) = (1, 28, 28) has 1 channel"};
-    refused("conv2d", "channels = 8; kernel = 3; in_channels = 3;", img(1, 28, 28), channels, 2);
+    refused("conv2d", "channels = 8; kernel = 3; in_channels = 3;", tu_image(1, 28, 28), channels, 2);
     const char *stride[] = {"stride"};
-    refused("conv2d", "channels = 2; kernel = 3; stride = 0;", img(1, 5, 5), stride, 1);
+    refused("conv2d", "channels = 2; kernel = 3; stride = 0;", tu_image(1, 5, 5), stride, 1);
     /* a vector after global pooling where a conv needs an image */
     gs_error err;
-    gs_shape in = img(2, 4, 4);
+    gs_shape in = tu_image(2, 4, 4);
     gs_test_model *t = gs_test_model_new(reg, GS_F32, 1, &in);
     ck_assert_int_eq(gs_test_model_add(t, "global_avgpool", "", &err), 0);
     ck_assert_int_ne(gs_test_model_add(t, "conv2d", "channels = 2; kernel = 1;", &err), 0);

@@ -1,5 +1,6 @@
 /*
- * Dataset plugins: synthetic, idx, csv, cifar; data.augment in training.
+ * Dataset plugins: synthetic, idx, csv, cifar, the sequence sets (adding,
+ * copy, temporal order); data.augment in training.
  *
  * Fixture files are written by the test itself into a fresh temporary
  * directory, so every broken-file case (wrong magic, truncated gzip, ragged
@@ -170,6 +171,8 @@ static void ds_free(gs_dataset *ds)
         h->free(s[k]->labels);
         h->free(s[k]->targets);
     }
+    h->free(ds->train_mask);
+    h->free(ds->test_mask);
 }
 
 /* Expects failure with an error message containing `a` and `b` (may be NULL). */
@@ -1373,6 +1376,318 @@ START_TEST(image_shape_mismatch)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- */
+/* sequences                                                         */
+/* ---------------------------------------------------------------- */
+
+/* Inputs and label or target rows of two splits equal. */
+static int same_rows(const gs_split *a, const gs_split *b, size_t per, size_t rows, size_t tw)
+{
+    if (a->count != b->count || memcmp(a->x, b->x, a->count * per * sizeof(float)) != 0)
+        return 0;
+    if (tw)
+        return memcmp(a->targets, b->targets, a->count * rows * tw * sizeof(float)) == 0;
+    return memcmp(a->labels, b->labels, a->count * rows * sizeof(int32_t)) == 0;
+}
+
+START_TEST(sequence_sets_seeded)
+{
+    const char *sets[3][2] = {
+        { "adding", "length = 12; samples = 30; test_samples = 5;" },
+        { "copy", "delay = 4; samples = 30; test_samples = 5;" },
+        { "temporal_order", "length = 20; samples = 30; test_samples = 5;" },
+    };
+    for (int s = 0; s < 3; s++) {
+        gs_dataset a, b, c;
+        ck_assert_int_eq(load(sets[s][0], sets[s][1], 7, &a), 0);
+        ck_assert_int_eq(load(sets[s][0], sets[s][1], 7, &b), 0);
+        ck_assert_int_eq(load(sets[s][0], sets[s][1], 8, &c), 0);
+        ck_assert_int_eq(a.shape.layout, GS_LAYOUT_SEQUENCE);
+        ck_assert_int_eq(a.shape.ndim, 2);
+        size_t per = a.shape.dims[0] * a.shape.dims[1], rows = a.steps > 1 ? a.steps : 1;
+        ck_assert_uint_eq(a.train.count, 30);
+        ck_assert_uint_eq(a.test.count, 5);
+        ck_assert(same_rows(&a.train, &b.train, per, rows, a.target_width));
+        ck_assert(same_rows(&a.test, &b.test, per, rows, a.target_width));
+        ck_assert(!same_rows(&a.train, &c.train, per, rows, a.target_width));
+        ck_assert(!same_rows(&a.train, &a.test, per, rows, a.target_width)); /* drawn apart */
+        ds_free(&a);
+        ds_free(&b);
+        ds_free(&c);
+    }
+}
+END_TEST
+
+/* Two markers, one in each half; the target is the sum of the marked
+   values; predicting 1 scores MSE 1/6 (the variance of a sum of two U(0,1)). */
+START_TEST(adding_statistics)
+{
+    gs_dataset ds;
+    ck_assert_int_eq(load("adding", "length = 21; samples = 4000; test_samples = 3;", 3, &ds), 0);
+    ck_assert_uint_eq(ds.shape.dims[0], 21);
+    ck_assert_uint_eq(ds.shape.dims[1], 2);
+    ck_assert_uint_eq(ds.classes, 0);
+    ck_assert_uint_eq(ds.target_width, 1);
+    ck_assert_uint_le(ds.steps, 1);
+    ck_assert_ptr_null(ds.train.labels);
+    double mse = 0;
+    size_t first_seen[10] = { 0 };
+    for (size_t i = 0; i < ds.train.count; i++) {
+        const float *x = ds.train.x + i * 42;
+        size_t marks = 0, at[3] = { 0 }, bad = 0;
+        double sum = 0;
+        /* plain tests in the loops: a check assertion per value is slow */
+        for (size_t t = 0; t < 21; t++) {
+            bad += !(x[2 * t] >= 0.0f && x[2 * t] < 1.0f);
+            bad += !(x[2 * t + 1] == 0.0f || x[2 * t + 1] == 1.0f);
+            if (x[2 * t + 1] == 1.0f) {
+                if (marks < 3)
+                    at[marks] = t;
+                marks++;
+                sum += x[2 * t];
+            }
+        }
+        ck_assert_msg(bad == 0 && marks == 2 && at[0] < 10 && at[1] >= 10 &&
+                          ds.train.targets[i] == (float)sum,
+                      "example %zu: %zu bad values, %zu marks at %zu, %zu", i, bad, marks,
+                      at[0], at[1]);
+        first_seen[at[0]] = 1;
+        mse += (ds.train.targets[i] - 1.0) * (ds.train.targets[i] - 1.0);
+    }
+    for (size_t t = 0; t < 10; t++)
+        ck_assert(first_seen[t]); /* every step of the first half can hold it */
+    mse /= (double)ds.train.count;
+    ck_assert_msg(fabs(mse - 1.0 / 6.0) < 0.01, "baseline MSE %g", mse);
+    ds_free(&ds);
+}
+END_TEST
+
+/* S = 2L + delay steps, one-hot inputs (blank, K symbols, delimiter);
+   labels blank but for the L symbols written back at the end. */
+START_TEST(copy_structure)
+{
+    gs_dataset ds;
+    ck_assert_int_eq(load("copy", "symbols = 3; copy_length = 4; delay = 5; samples = 50; "
+                                  "test_samples = 2;", 4, &ds), 0);
+    size_t S = 13, C = 5;
+    ck_assert_uint_eq(ds.shape.dims[0], S);
+    ck_assert_uint_eq(ds.shape.dims[1], C);
+    ck_assert_uint_eq(ds.classes, 4);
+    ck_assert_uint_eq(ds.steps, S);
+    ck_assert_ptr_null(ds.train_mask);
+    int used[4] = { 0 };
+    for (size_t i = 0; i < ds.train.count; i++) {
+        const float *x = ds.train.x + i * S * C;
+        const int32_t *y = ds.train.labels + i * S;
+        size_t hot[13];
+        for (size_t t = 0; t < S; t++) {
+            size_t ones = 0;
+            for (size_t k = 0; k < C; k++) {
+                ck_assert(x[t * C + k] == 0.0f || x[t * C + k] == 1.0f);
+                if (x[t * C + k] == 1.0f)
+                    ones++, hot[t] = k;
+            }
+            ck_assert_uint_eq(ones, 1);
+        }
+        for (size_t t = 0; t < 4; t++) {
+            ck_assert(hot[t] >= 1 && hot[t] <= 3);
+            used[hot[t]] = 1;
+            ck_assert_int_eq(y[9 + t], (int32_t)hot[t]);
+        }
+        for (size_t t = 4; t < 8; t++)
+            ck_assert_uint_eq(hot[t], 0);
+        ck_assert_uint_eq(hot[8], 4); /* the delimiter */
+        for (size_t t = 9; t < S; t++)
+            ck_assert_uint_eq(hot[t], 0);
+        for (size_t t = 0; t < 9; t++)
+            ck_assert_int_eq(y[t], 0);
+    }
+    ck_assert(used[1] && used[2] && used[3]);
+    ds_free(&ds);
+}
+END_TEST
+
+/* B first, E last, X/Y once in [T/10, T/5] and once in [T/2, 3T/5],
+   distractors a-d elsewhere; label 2 * first + second (X 0, Y 1). */
+START_TEST(temporal_order_structure)
+{
+    gs_dataset ds;
+    ck_assert_int_eq(load("temporal_order", "length = 100; samples = 400; test_samples = 0;", 5,
+                          &ds), 0);
+    size_t T = 100, C = 8;
+    ck_assert_uint_eq(ds.shape.dims[0], T);
+    ck_assert_uint_eq(ds.shape.dims[1], C);
+    ck_assert_uint_eq(ds.classes, 4);
+    ck_assert_uint_le(ds.steps, 1);
+    int classes[4] = { 0 };
+    for (size_t i = 0; i < ds.train.count; i++) {
+        const float *x = ds.train.x + i * T * C;
+        size_t rel[2] = { 0, 0 }, nrel = 0, sym[2] = { 0, 0 }, bad = 0;
+        for (size_t t = 0; t < T; t++) {
+            size_t ones = 0, k1 = 0;
+            for (size_t k = 0; k < C; k++)
+                if (x[t * C + k] == 1.0f)
+                    ones++, k1 = k;
+                else
+                    bad += x[t * C + k] != 0.0f;
+            bad += ones != 1;
+            if (t == 0)
+                bad += k1 != 6;
+            else if (t == T - 1)
+                bad += k1 != 7;
+            else if (k1 == 4 || k1 == 5) {
+                if (nrel < 2)
+                    rel[nrel] = t, sym[nrel] = k1 - 4;
+                nrel++;
+            } else
+                bad += k1 >= 4;
+        }
+        ck_assert_msg(bad == 0 && nrel == 2, "example %zu: %zu bad steps, %zu X/Y", i, bad,
+                      nrel);
+        ck_assert(rel[0] >= 10 && rel[0] <= 20);
+        ck_assert(rel[1] >= 50 && rel[1] <= 60);
+        ck_assert_int_eq(ds.train.labels[i], (int32_t)(2 * sym[0] + sym[1]));
+        classes[ds.train.labels[i]]++;
+    }
+    for (int k = 0; k < 4; k++)
+        ck_assert_msg(classes[k] > 60, "class %d: %d of 400", k, classes[k]);
+    ds_free(&ds);
+}
+END_TEST
+
+/* Too short to hold the task: refused by the parameters' limits. */
+START_TEST(sequence_limits)
+{
+    const char *bad[4][3] = { { "adding", "length = 0;", "length = 0 is out of range [2," },
+                              { "adding", "length = 1;", "length = 1 is out of range [2," },
+                              { "copy", "delay = 0;", "delay = 0 is out of range [1," },
+                              { "temporal_order", "length = 9;",
+                                "length = 9 is out of range [10," } };
+    for (int k = 0; k < 4; k++) {
+        gs_error err;
+        gs_ref *r = gs_ref_parse(reg, GS_KIND_DATASET, bad[k][0], bad[k][1], &err);
+        ck_assert_ptr_null(r);
+        ck_assert_msg(strstr(err.msg, bad[k][2]), "%s", err.msg);
+    }
+}
+END_TEST
+
+/* Rows and pixels read the image's values in its order; permuted pixels
+   are one seeded permutation of them, the same for every image. */
+START_TEST(idx_sequences)
+{
+    write_images("a.idx", 0, IMG, 6, 3, 4, 6, 0);
+    write_labels("a.lab", 0, LAB, 6, 6, -1, 0);
+    write_images("t.idx", 0, IMG, 2, 3, 4, 2, 1);
+    write_labels("t.lab", 0, LAB, 2, 2, -1, 0);
+    const char *base = fmt("train_images = \"%s\"; train_labels = \"%s\"; test_images = \"%s\"; "
+                           "test_labels = \"%s\"; preprocess = \"none\";",
+                           path_of("a.idx"), path_of("a.lab"), path_of("t.idx"),
+                           path_of("t.lab"));
+    char text[1200];
+    gs_dataset flat, rows, pixels, p1, p1b, p2;
+    ck_assert_int_eq(load("idx", base, 1, &flat), 0);
+    snprintf(text, sizeof text, "%s sequence = \"rows\";", base);
+    ck_assert_int_eq(load("idx", text, 1, &rows), 0);
+    ck_assert_int_eq(rows.shape.layout, GS_LAYOUT_SEQUENCE);
+    ck_assert_uint_eq(rows.shape.dims[0], 3);
+    ck_assert_uint_eq(rows.shape.dims[1], 4);
+    ck_assert(memcmp(rows.train.x, flat.train.x, 6 * 12 * sizeof(float)) == 0);
+    ck_assert(memcmp(rows.train.labels, flat.train.labels, 6 * sizeof(int32_t)) == 0);
+    snprintf(text, sizeof text, "%s sequence = \"pixels\";", base);
+    ck_assert_int_eq(load("idx", text, 1, &pixels), 0);
+    ck_assert_int_eq(pixels.shape.layout, GS_LAYOUT_SEQUENCE);
+    ck_assert_uint_eq(pixels.shape.dims[0], 12);
+    ck_assert_uint_eq(pixels.shape.dims[1], 1);
+    ck_assert(memcmp(pixels.train.x, flat.train.x, 6 * 12 * sizeof(float)) == 0);
+    snprintf(text, sizeof text, "%s sequence = \"pixels\"; permute = true;", base);
+    ck_assert_int_eq(load("idx", text, 1, &p1), 0);
+    ck_assert_int_eq(load("idx", text, 1, &p1b), 0);
+    ck_assert_int_eq(load("idx", text, 2, &p2), 0);
+    ck_assert(memcmp(p1.train.x, p1b.train.x, 6 * 12 * sizeof(float)) == 0);
+    ck_assert(memcmp(p1.train.x, p2.train.x, 6 * 12 * sizeof(float)) != 0);
+    ck_assert(memcmp(p1.train.x, flat.train.x, 6 * 12 * sizeof(float)) != 0);
+    /* the fixture's pixels differ within an image: each step's source is found */
+    size_t perm[12];
+    int taken[12] = { 0 };
+    for (size_t t = 0; t < 12; t++) {
+        size_t src = 12;
+        for (size_t j = 0; j < 12; j++)
+            if (p1.train.x[t] == flat.train.x[j])
+                src = j;
+        ck_assert_uint_lt(src, 12);
+        ck_assert(!taken[src]);
+        taken[src] = 1;
+        perm[t] = src;
+    }
+    gs_split *sp[2][2] = { { &p1.train, &flat.train }, { &p1.test, &flat.test } };
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < sp[s][0]->count; i++)
+            for (size_t t = 0; t < 12; t++)
+                ck_assert_float_eq(sp[s][0]->x[i * 12 + t], sp[s][1]->x[i * 12 + perm[t]]);
+    snprintf(text, sizeof text, "%s sequence = \"rows\"; permute = true;", base);
+    expect_error("idx", text, "permute", "rows");
+    gs_dataset *all[6] = { &flat, &rows, &pixels, &p1, &p1b, &p2 };
+    for (int k = 0; k < 6; k++)
+        ds_free(all[k]);
+}
+END_TEST
+
+/* Sequences of a CSV file by id: padded in front with one target per
+   sequence, at the end with a mask for a target per step. */
+START_TEST(csv_sequences)
+{
+    write_text("s.csv", "id,a,b,label\n"
+                        "7,1,2,0\n"
+                        "7,3,4,1\n"
+                        "7,5,6,2\n"
+                        "3,10,20,1\n"
+                        "9,30,40,2\n"
+                        "9,50,60,0\n");
+    gs_dataset ds;
+    const char *text = fmt("train = \"%s\"; sequence = \"id\";", path_of("s.csv"));
+    ck_assert_int_eq(load("csv", text, 1, &ds), 0);
+    ck_assert_int_eq(ds.shape.layout, GS_LAYOUT_SEQUENCE);
+    ck_assert_uint_eq(ds.shape.dims[0], 3);
+    ck_assert_uint_eq(ds.shape.dims[1], 2);
+    ck_assert_uint_le(ds.steps, 1);
+    ck_assert_uint_eq(ds.classes, 3);
+    ck_assert_uint_eq(ds.train.count, 3);
+    const float want[3][6] = { { 1, 2, 3, 4, 5, 6 }, { 0, 0, 0, 0, 10, 20 },
+                               { 0, 0, 30, 40, 50, 60 } };
+    const int32_t last[3] = { 2, 1, 0 };
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = 0; k < 6; k++)
+            ck_assert_float_eq(ds.train.x[i * 6 + k], want[i][k]);
+        ck_assert_int_eq(ds.train.labels[i], last[i]);
+    }
+    ds_free(&ds);
+    text = fmt("train = \"%s\"; sequence = \"id\"; per_step = true;", path_of("s.csv"));
+    ck_assert_int_eq(load("csv", text, 1, &ds), 0);
+    ck_assert_uint_eq(ds.steps, 3);
+    ck_assert_ptr_nonnull(ds.train_mask);
+    const float want2[3][6] = { { 1, 2, 3, 4, 5, 6 }, { 10, 20, 0, 0, 0, 0 },
+                                { 30, 40, 50, 60, 0, 0 } };
+    const int32_t labels[9] = { 0, 1, 2, 1, 0, 0, 2, 0, 0 };
+    const uint8_t mask[9] = { 1, 1, 1, 1, 0, 0, 1, 1, 0 };
+    for (size_t i = 0; i < 3; i++)
+        for (size_t k = 0; k < 6; k++)
+            ck_assert_float_eq(ds.train.x[i * 6 + k], want2[i][k]);
+    for (size_t r = 0; r < 9; r++) {
+        ck_assert_int_eq(ds.train.labels[r], labels[r]);
+        ck_assert_int_eq(!!ds.train_mask[r], mask[r]);
+    }
+    ds_free(&ds);
+    write_text("bad.csv", "id,a,label\n1,0,0\n2,0,1\n1,0,0\n");
+    expect_error("csv", fmt("train = \"%s\"; sequence = \"id\";", path_of("bad.csv")),
+                 "bad.csv:4", "consecutive");
+    expect_error("csv", fmt("train = \"%s\"; sequence = \"seq\";", path_of("bad.csv")),
+                 "no column 'seq'", NULL);
+    expect_error("csv", fmt("train = \"%s\"; per_step = true;", path_of("bad.csv")),
+                 "per_step", "sequence");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("datasets");
@@ -1433,6 +1748,17 @@ static Suite *suite(void)
     tcase_add_test(t, cifar100_fine_and_coarse);
     tcase_add_test(t, cifar_standardize_channel);
     tcase_add_test(t, cifar_bad_files);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("sequences");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, sequence_sets_seeded);
+    tcase_add_test(t, adding_statistics);
+    tcase_add_test(t, copy_structure);
+    tcase_add_test(t, temporal_order_structure);
+    tcase_add_test(t, sequence_limits);
+    tcase_add_test(t, idx_sequences);
+    tcase_add_test(t, csv_sequences);
     suite_add_tcase(s, t);
 
     t = tcase_create("images in training");

@@ -173,6 +173,142 @@ START_TEST(gemm_every_isa)
 }
 END_TEST
 
+/* The reductions' documented order (kernels.c): chunks of 4096 added in
+   order; within a chunk element i in lane i % 16, each lane in index order,
+   the lanes combined by lane l += lane l + w for w = 8, 4, 2, 1.  term(i)
+   is what element i adds. */
+enum { REF_CHUNK = 4096, REF_LANES = 16 };
+static double ref_reduce(size_t n, double (*term)(const void *, size_t), const void *ctx)
+{
+    double total = 0.0;
+    for (size_t b = 0; b < n; b += REF_CHUNK) {
+        double lane[REF_LANES] = {0};
+        for (size_t i = b; i < n && i < b + REF_CHUNK; i++)
+            lane[(i - b) % REF_LANES] += term(ctx, i);
+        for (int w = REF_LANES / 2; w > 0; w /= 2)
+            for (int l = 0; l < w; l++)
+                lane[l] += lane[l + w];
+        total += lane[0];
+    }
+    return total;
+}
+
+typedef struct ref_arrays {
+    const float *x, *y;
+    const double *d;
+} ref_arrays;
+static double t_sum(const void *c, size_t i) { return ((const ref_arrays *)c)->x[i]; }
+static double t_sq(const void *c, size_t i)
+{
+    double v = ((const ref_arrays *)c)->x[i];
+    return v * v;
+}
+static double t_sum64(const void *c, size_t i) { return ((const ref_arrays *)c)->d[i]; }
+static double t_sq64(const void *c, size_t i)
+{
+    double v = ((const ref_arrays *)c)->d[i];
+    return v * v;
+}
+static double t_dist(const void *c, size_t i)
+{
+    const ref_arrays *r = c;
+    double v = (double)r->x[i] - (double)r->y[i];
+    return v * v;
+}
+
+static void same_bits(double want, double got, const char *what, size_t n)
+{
+    ck_assert_msg(memcmp(&want, &got, sizeof want) == 0, "%s: %s, n %zu: %a, documented order %a",
+                  gs_kernels_isa_name(), what, n, got, want);
+}
+
+/* The element-wise kernels and reductions under every kernel set this
+   processor runs: the set is GRADSCOPE_ISA's, and every result has the bits
+   of the documented order (so the sets agree with each other). */
+START_TEST(elementwise_every_isa)
+{
+    static const char *const sets[] = {"portable", "avx2", "avx512"};
+    if (!forked)
+        return;
+    const char *names[3];
+    int have = 0, nsets = gs_isa_list(names, 3);
+    for (int i = 0; i < nsets; i++)
+        have |= !strcmp(names[i], sets[_i]);
+    if (!have)
+        return;
+    setenv("GRADSCOPE_ISA", sets[_i], 1);
+    ck_assert_str_eq(gs_kernels_isa_name(), sets[_i]);
+    size_t sizes[] = {1, 15, 17, 100, 4096, 4099, 300001};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        float *x = random_array(n), *y = random_array(n), *z = gs_xmalloc(n * sizeof *z);
+        double *d = gs_xmalloc(n * sizeof *d);
+        for (size_t i = 0; i < n; i++) {
+            x[i] *= (float)pow(10.0, (int)(i % 7) - 3); /* magnitudes that round apart */
+            d[i] = (double)x[i] * 1.000000119;
+        }
+        x[n / 2] = 1e-40f; /* a denormal */
+        ref_arrays r = {x, y, d};
+        for (int threads = 1; threads <= 2; threads++) {
+            gs_set_threads(threads);
+            same_bits(ref_reduce(n, t_sum, &r), gs_sum(GS_F32, n, x), "sum", n);
+            same_bits(ref_reduce(n, t_sq, &r), gs_sumsq(GS_F32, n, x), "sumsq", n);
+            same_bits(ref_reduce(n, t_sum64, &r), gs_sum(GS_F64, n, d), "sum f64", n);
+            same_bits(ref_reduce(n, t_sq64, &r), gs_sumsq(GS_F64, n, d), "sumsq f64", n);
+            same_bits(ref_reduce(n, t_dist, &r), gs_sqdist_f32(n, x, y), "sqdist", n);
+            double gg, ww, gmax, mx = 0;
+            gs_grad_norms(x, y, n, &gg, &ww, &gmax);
+            same_bits(ref_reduce(n, t_sq, &r), gg, "grad_norms g", n);
+            r.x = y;
+            same_bits(ref_reduce(n, t_sq, &r), ww, "grad_norms w", n);
+            r.x = x;
+            for (size_t i = 0; i < n; i++)
+                mx = fabs(x[i]) > mx ? fabs(x[i]) : mx;
+            same_bits(mx, gmax, "grad_norms max", n);
+            same_bits(mx, gs_maxabs(GS_F32, n, x), "maxabs", n);
+            ck_assert(gs_all_finite(GS_F32, n, x));
+            memcpy(z, y, n * sizeof *z);
+            gs_axpy(GS_F32, n, -0.3, x, z);
+            for (size_t i = 0; i < n; i++) {
+                float p = -0.3f * x[i]; /* multiplied, rounded, then added */
+                ck_assert_msg(z[i] == y[i] + p, "%s: axpy n %zu element %zu", sets[_i], n, i);
+            }
+            size_t cols = n % 5 ? 7 : 128, rows = n / cols;
+            memcpy(z, y, n * sizeof *z);
+            gs_add_row_vector(GS_F32, rows, cols, x, z);
+            float sums[128];
+            memcpy(sums, y, cols * sizeof *sums);
+            gs_sum_rows(GS_F32, rows, cols, x, sums);
+            for (size_t c = 0; c < cols; c++) {
+                float want = y[c];
+                for (size_t i = 0; i < rows; i++) {
+                    ck_assert(z[i * cols + c] == y[i * cols + c] + x[c]);
+                    want += x[i * cols + c];
+                }
+                ck_assert_msg(memcmp(&want, &sums[c], sizeof want) == 0,
+                              "%s: sum_rows column %zu", sets[_i], c);
+            }
+            int32_t alive[128] = {0}, alive_want[128] = {0};
+            size_t sat_want = 0;
+            for (size_t i = 0; i < rows * cols; i++) {
+                z[i] = fabsf(x[i]) > 0.5f ? 0.0f : x[i]; /* f' of a unit, dead where 0 */
+                alive_want[i % cols] |= z[i] != 0.0f;
+                sat_want += fabsf(z[i]) < 0.01f;
+            }
+            ck_assert_uint_eq(gs_act_mark(GS_F32, z, rows, cols, 0.01, alive), sat_want);
+            ck_assert(memcmp(alive, alive_want, cols * sizeof *alive) == 0);
+        }
+        gs_set_threads(1);
+        x[n - 1] = NAN;
+        ck_assert(!gs_all_finite(GS_F32, n, x));
+        free(x);
+        free(y);
+        free(z);
+        free(d);
+    }
+}
+END_TEST
+
 START_TEST(gemm_isa_unknown)
 {
     setenv("GRADSCOPE_ISA", "sse9", 1);
@@ -554,6 +690,7 @@ int main(void)
     tcase_add_test(tc, gemm_avx2_or_portable);
     tcase_add_loop_test(tc, gemm_every_isa, 0, 3);
     tcase_add_test(tc, gemm_isa_unknown);
+    tcase_add_loop_test(tc, elementwise_every_isa, 0, 3);
     tcase_add_test(tc, gemm_degenerate);
     tcase_add_test(tc, reductions);
     tcase_add_test(tc, elementwise);

@@ -435,6 +435,63 @@ START_TEST(verdict_flags_gradients_tiny_everywhere)
 }
 END_TEST
 
+/* Through time: the fixture layer fx_gain records each channel's mean |y|
+   as a recurrent layer's ||dL/dh_t|| (bptt.csv), so CSV features scaled by
+   10^(2 (c - 5)), c = 0..5, make it fall 1e-10-fold from the last time step
+   back to the first, past 1e-3 first at t = 3: "vanishing through time
+   from t = 3"; scaled the other way, exploding.  No dense stack to judge
+   by depth, so without the time test both are healthy. */
+static char *through_time(const char *name, int sign)
+{
+    char *csv = tu_path(dir, name), buf[8192];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "f0,f1,f2,f3,f4,f5,label\n");
+    for (int i = 0; i < 64; i++) {
+        for (int c = 0; c < 6; c++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%.6g,",
+                                  pow(10, sign * 2 * (c - 5)) * (1 + (i % 7) / 7.0));
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%d\n", i % 2);
+    }
+    tu_write(csv, buf);
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "seed = 5;\n"
+             "data = { type = \"csv\"; train = \"%s\"; classes = 2; };\n"
+             "model = { layers = ( { type = \"fx_gain\"; bptt = 1; },\n"
+             "                     { type = \"dense\"; units = 2; } ); };\n"
+             "training = { epochs = 1; batch_size = 16; validation = 0; };\n"
+             "optimizer = { type = \"sgd\"; lr = 1e-9; };\n"
+             "monitor = { every = 1; };\n",
+             csv);
+    gs_error err;
+    char *fx = tu_fixture("f32only");
+    ck_assert_msg(gs_registry_load_file(reg, fx, &err) == 0, "%s", err.msg);
+    free(fx);
+    char run_name[64];
+    snprintf(run_name, sizeof run_name, "%s_run", name);
+    char *out = run(cfg, run_name, NULL, 0);
+    char *p = tu_path(out, "summary.json");
+    char *text = tu_read(p, NULL);
+    ck_assert(text != NULL);
+    free(p);
+    free(out);
+    free(csv);
+    return text;
+}
+
+START_TEST(verdict_through_time)
+{
+    char *text = through_time("vanish.csv", 1);
+    ck_assert_msg(strstr(text, "\"verdict\": \"vanishing\""), "%s", text);
+    ck_assert_msg(strstr(text, "vanishing through time from t = 3 (from step 0)"), "%s", text);
+    ck_assert_msg(strstr(text, "\"verdict_layer\": 0,"), "%s", text);
+    free(text);
+    text = through_time("explode.csv", -1);
+    ck_assert_msg(strstr(text, "\"verdict\": \"exploding\""), "%s", text);
+    ck_assert_msg(strstr(text, "exploding through time from t = 3"), "%s", text);
+    free(text);
+}
+END_TEST
+
 /* The layer a weight-gradient verdict names is the most extreme one at the
    step it names, and its ratio is that layer's. */
 START_TEST(verdict_names_the_worst_layer)
@@ -510,6 +567,286 @@ START_TEST(npy_dump_reads_back)
 }
 END_TEST
 
+/* ---- convolutional layers ---- */
+
+/* 6 x 6 one-channel images, 64 examples, one monitored and detailed step
+   (batch 64), tensors dumped. */
+static char *conv_cfg(const char *layers)
+{
+    static const char *head =
+        "seed = 3;\n"
+        "data = { type = \"synthetic\"; set = \"images\"; channels = 1; image_size = 6; "
+        "classes = 2; samples = 64; test_samples = 0; };\n"
+        "training = { epochs = 1; batch_size = 64; validation = 0; };\n"
+        "optimizer = { type = \"sgd\"; lr = 0.01; };\n"
+        "monitor = { every = 1; dump = true; };\n";
+    size_t n = strlen(head) + strlen(layers) + 64;
+    char *s = malloc(n);
+    snprintf(s, n, "%smodel = { layers = ( %s ); };\n", head, layers);
+    return s;
+}
+
+/* The float32 values of a dumped .npy file (header checked), and their count. */
+static float *npy_floats(const char *run_dir, const char *rel, size_t *n)
+{
+    char *path = tu_path(run_dir, rel);
+    size_t len;
+    char *data = tu_read(path, &len);
+    ck_assert_msg(data != NULL, "no %s", path);
+    ck_assert(memcmp(data, "\x93NUMPY\x01\x00", 8) == 0);
+    ck_assert_msg(strstr(data + 10, "'descr': '<f4'") != NULL, "%s: not float32", rel);
+    size_t hlen = (unsigned char)data[8] | (size_t)(unsigned char)data[9] << 8;
+    *n = (len - 10 - hlen) / 4;
+    float *v = malloc(*n * sizeof *v + 1);
+    memcpy(v, data + 10 + hlen, *n * sizeof *v);
+    free(data);
+    free(path);
+    return v;
+}
+
+/* The values of series NAME of LAYER at step 0 in series.csv, by index. */
+static size_t series_values(const char *run_dir, int layer, const char *name, double *v, size_t cap)
+{
+    char *p = tu_path(run_dir, "series.csv");
+    char *text = tu_read(p, NULL);
+    ck_assert_msg(text != NULL, "no series.csv");
+    ck_assert_msg(strncmp(text, "step,layer,name,axis,index,value\n", 33) == 0, "%.40s", text);
+    size_t n = 0;
+    for (char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        unsigned long long step;
+        int l;
+        char nm[128], axis[16];
+        size_t idx;
+        double val;
+        if (sscanf(line + 1, "%llu,%d,%127[^,],%15[^,],%zu,%lf", &step, &l, nm, axis, &idx,
+                   &val) != 6 ||
+            step != 0 || l != layer || strcmp(nm, name) != 0)
+            continue;
+        ck_assert_str_eq(axis, "channel");
+        ck_assert_uint_eq(idx, n);
+        ck_assert_uint_lt(n, cap);
+        v[n++] = val;
+    }
+    free(text);
+    free(p);
+    return n;
+}
+
+/*
+ * Every statistic of a dense layer exists for a conv layer, with the right
+ * values: the gradient norms of weight and bias (against the dumped
+ * gradients), histograms that count every element, the input-gradient norm,
+ * activation mean and std, and a dead fraction per channel.  Layer 0 puts
+ * out about 5 everywhere (tiny weights, bias 5); layer 1 (weights 1, bias
+ * -150, padding 1) sums 4 channels of 3 x 3 neighbours, 9 of them inside
+ * (about 180 - 150 > 0) but 6 on an edge and 4 in a corner (< 0): every
+ * channel is alive inside and dead on the border, so none is dead (counted
+ * per position, 20 of 36 would be).
+ */
+START_TEST(conv_layers_have_the_dense_statistics)
+{
+    char *cfg = conv_cfg(
+        "{ type = \"conv2d\"; channels = 4; kernel = 3; padding = 1; activation = \"relu\"; "
+        "init = { type = \"normal\"; std = 0.001; }; "
+        "bias_init = { type = \"constant\"; value = 5.0; }; },"
+        " { type = \"conv2d\"; channels = 3; kernel = 3; padding = 1; activation = \"relu\"; "
+        "init = { type = \"constant\"; value = 1.0; }; "
+        "bias_init = { type = \"constant\"; value = -150.0; }; },"
+        " { type = \"conv2d\"; channels = 2; kernel = 3; activation = \"tanh\"; },"
+        " { type = \"flatten\"; }, { type = \"dense\"; units = 2; }");
+    char *out = run(cfg, "conv", NULL, 0);
+    ck_assert_double_eq(csv_lookup(out, "layers.csv", "0,0", "dead_fraction"), 0.0);
+    ck_assert_double_eq(csv_lookup(out, "layers.csv", "0,1", "dead_fraction"), 0.0);
+    /* layer 0 puts out 5 + O(0.001): mean 5, std small */
+    ck_assert_msg(fabs(csv_lookup(out, "layers.csv", "0,0", "act_mean") - 5) < 0.05, "mean");
+    ck_assert(csv_lookup(out, "layers.csv", "0,0", "act_std") < 0.05);
+    /* layer 1 is 0 on the border, 4 x 4 of 6 x 6 alive */
+    double m1 = csv_lookup(out, "layers.csv", "0,1", "act_mean");
+    ck_assert_msg(m1 > 0 && fabs(m1 - 30.0 * 16 / 36) < 1, "layer 1 mean %g", m1);
+    for (int l = 0; l < 3; l++) {
+        char key[16];
+        snprintf(key, sizeof key, "0,%d", l);
+        double ig = csv_lookup(out, "layers.csv", key, "input_grad_norm");
+        ck_assert_msg(isfinite(ig) && ig >= 0, "layer %d input_grad_norm %g", l, ig);
+    }
+    /* layer 1's weight and bias: logged norms, per-channel series and
+       histograms against the dumped gradients */
+    static const char *const tensors[] = {"weight", "bias"};
+    for (int k = 0; k < 2; k++) {
+        char rel[96], key[32];
+        snprintf(rel, sizeof rel, "dump/step_00000000/1.%s.grad.npy", tensors[k]);
+        size_t n;
+        float *g = npy_floats(out, rel, &n);
+        ck_assert_uint_eq(n, k == 0 ? 3 * 4 * 9 : 3);
+        double ss = 0;
+        for (size_t i = 0; i < n; i++)
+            ss += (double)g[i] * g[i];
+        snprintf(key, sizeof key, "0,1,%s", tensors[k]);
+        double logged = csv_lookup(out, "gradients.csv", key, "grad_norm");
+        ck_assert_msg(sqrt(ss) > 0 && fabs(logged - sqrt(ss)) <= 1e-6 * sqrt(ss),
+                      "%s grad_norm %g, dumped %g", tensors[k], logged, sqrt(ss));
+        if (k == 0) {
+            double ch[8];
+            ck_assert_uint_eq(series_values(out, 1, "weight.grad_norm", ch, 8), 3);
+            for (size_t o = 0; o < 3; o++) {
+                double so = 0;
+                for (size_t i = 0; i < 36; i++)
+                    so += (double)g[o * 36 + i] * g[o * 36 + i];
+                ck_assert_msg(fabs(ch[o] - sqrt(so)) <= 1e-6 * sqrt(ss),
+                              "channel %zu: %g, dumped %g", o, ch[o], sqrt(so));
+            }
+        }
+        free(g);
+    }
+    char *p = tu_path(out, "histograms.csv");
+    char *text = tu_read(p, NULL);
+    long count[3] = {0, 0, 0};
+    for (char *line = strtok(strchr(text, '\n') + 1, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long step;
+        int layer;
+        char tensor[64];
+        if (sscanf(line, "%llu,%d,%63[^,],", &step, &layer, tensor) == 3 && step == 0 &&
+            layer < 3 && !strcmp(tensor, "weight"))
+            count[layer] += strtol(strrchr(line, ',') + 1, NULL, 10);
+    }
+    ck_assert_int_eq(count[0], 4 * 1 * 9);
+    ck_assert_int_eq(count[1], 3 * 4 * 9);
+    ck_assert_int_eq(count[2], 2 * 3 * 9);
+    free(text);
+    free(p);
+    /* act_std per channel: layer 1's channels are alike (weights 1), about
+       180 - 150 = 30 at the 16 inner pixels and 0 at the 20 on the border;
+       the flatten's output is no image, so it has none */
+    double sd[8], want_sd = sqrt(16.0 / 36 * 20.0 / 36) * 30.0;
+    ck_assert_uint_eq(series_values(out, 1, "act_std", sd, 8), 3);
+    for (int c = 0; c < 3; c++)
+        ck_assert_msg(fabs(sd[c] - want_sd) < 0.1 * want_sd, "act_std[%d] %g, about %g", c,
+                      sd[c], want_sd);
+    ck_assert_uint_eq(series_values(out, 0, "act_std", sd, 8), 4);
+    ck_assert_uint_eq(series_values(out, 2, "act_std", sd, 8), 2);
+    ck_assert_uint_eq(series_values(out, 3, "act_std", sd, 8), 0);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+/* The per-channel series come on detailed steps only; a conv layer whose
+   bias of -1000 outweighs any input is dead in every channel. */
+START_TEST(conv_channel_series_on_detailed_steps_only)
+{
+    char *cfg = conv_cfg("{ type = \"conv2d\"; channels = 2; kernel = 3; activation = \"relu\"; "
+                         "bias_init = { type = \"constant\"; value = -1000.0; }; },"
+                         " { type = \"flatten\"; }, { type = \"dense\"; units = 2; }");
+    const char *sets[] = {"training.batch_size=16", "monitor.detail_every=3",
+                          "monitor.dump=false"};
+    char *out = run(cfg, "detail", sets, 3);
+    uint64_t steps = steps_in(out, "series.csv");
+    ck_assert_msg(steps == ((1u << 0) | (1u << 3)), "series.csv at steps %#llx",
+                  (unsigned long long)steps);
+    ck_assert_double_eq(csv_lookup(out, "layers.csv", "0,0", "dead_fraction"), 1.0);
+    double sd[4];
+    ck_assert_uint_eq(series_values(out, 0, "act_std", sd, 4), 2);
+    ck_assert_double_eq(sd[0], 0.0);
+    ck_assert_double_eq(sd[1], 0.0);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+/* theory.csv's row (its one data line) of a run, "" when it has none. */
+static char *theory_row(const char *out)
+{
+    char *p = tu_path(out, "theory.csv");
+    char *text = tu_read(p, NULL);
+    ck_assert_msg(text != NULL, "no theory.csv");
+    free(p);
+    char *nl = strchr(text, '\n');
+    ck_assert_ptr_nonnull(nl);
+    memmove(text, nl + 1, strlen(nl + 1) + 1);
+    return text;
+}
+
+/*
+ * Xiao et al. 2018: a stack of conv2d layers that keep the image's shape is
+ * covered with fan-in C k k: He's init gives sigma_w^2 = 2, ReLU's chi is
+ * sigma_w^2 / 2 = 1 exactly, and the measured factor follows the path.
+ */
+START_TEST(mean_field_covers_a_stack_of_convolutions)
+{
+    char *cfg = conv_cfg(
+        "{ type = \"conv2d\"; channels = 32; kernel = 3; padding = 1; activation = \"relu\"; "
+        "init = \"he\"; bias = false; },"
+        " { type = \"conv2d\"; channels = 32; kernel = 3; padding = 1; activation = \"relu\"; "
+        "init = { type = \"normal\"; std = 0.08333333333333333; }; bias = false; repeat = 6; },"
+        " { type = \"flatten\"; }, { type = \"dense\"; units = 2; }");
+    const char *sets[] = {"data.image_size=12", "training.batch_size=16", "data.samples=16",
+                          "monitor.dump=false"};
+    char *out = run(cfg, "xiao", sets, 4);
+    char *row = theory_row(out);
+    /* layers 1..6 alike; layer 0 changes the channels, layer 7 is the
+       flatten after the stack (the measurement needs the layer after) */
+    ck_assert_msg(strncmp(row, "1,6,relu,", 9) == 0, "%s", row);
+    ck_assert_msg(strstr(row, ",conv2d,\n") != NULL, "%s", row);
+    /* std 1/12: sigma_w^2 = 288 / 144 = 2 */
+    double sw2 = theo(out, "sigma_w2");
+    ck_assert_msg(fabs(sw2 - 2) < 0.1, "sigma_w2 %g, fan-in C k k = 288", sw2);
+    ck_assert_msg(fabs(theo(out, "chi_predicted") - sw2 / 2) < 1e-9, "chi %.12g",
+                  theo(out, "chi_predicted"));
+    double meas = theo(out, "chi_measured"), path = theo(out, "chi_path");
+    ck_assert_msg(fabs(meas - path) < 0.2 * path, "measured chi %g vs the path's %g", meas, path);
+    free(row);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
+/* Where the convolutions do not form such a stack, theory.csv says why. */
+START_TEST(mean_field_says_why_it_does_not_apply_to_convolutions)
+{
+    static const struct {
+        const char *layers, *why;
+    } cases[] = {
+        {"{ type = \"conv2d\"; channels = 4; kernel = 3; padding = 1; activation = \"relu\"; },"
+         " { type = \"conv2d\"; channels = 4; kernel = 3; padding = 1; activation = \"relu\"; },"
+         " { type = \"maxpool\"; kernel = 2; }, { type = \"conv2d\"; channels = 4; kernel = 3; "
+         "padding = 1; activation = \"relu\"; }, { type = \"flatten\"; }, "
+         "{ type = \"dense\"; units = 2; }",
+         /* layer 0 changes the channels (1 -> 4); 1 keeps the shape, then a pool */
+         "layer 1 (conv2d) is followed by layer 2 (maxpool)"},
+        {"{ type = \"conv2d\"; channels = 4; kernel = 3; padding = 1; activation = \"relu\"; },"
+         " { type = \"conv2d\"; channels = 4; kernel = 3; padding = 1; activation = \"relu\"; },"
+         " { type = \"conv2d\"; channels = 4; kernel = 3; padding = 1; activation = \"tanh\"; },"
+         " { type = \"flatten\"; }, { type = \"dense\"; units = 2; }",
+         "layers 1 and 2 (conv2d) differ in activation"},
+        {"{ type = \"conv2d\"; channels = 4; kernel = 3; stride = 2; activation = \"relu\"; },"
+         " { type = \"flatten\"; }, { type = \"dense\"; units = 2; }",
+         "no conv2d layer keeps its input's shape (layer 0 maps (1x6x6) to (4x2x2))"},
+    };
+    const char *sets[] = {"monitor.dump=false"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *cfg = conv_cfg(cases[i].layers);
+        char name[16];
+        snprintf(name, sizeof name, "why%zu", i);
+        char *out = run(cfg, name, sets, 1);
+        char *row = theory_row(out);
+        ck_assert_msg(strncmp(row, ",,,,,,,,,,,", 11) == 0 && strstr(row, cases[i].why),
+                      "case %zu: %s", i, row);
+        ck_assert_msg(strchr(row + 11, ',') == NULL, "a comma in the note: %s", row);
+        free(row);
+        free(out);
+        free(cfg);
+    }
+    /* a dense model without a stack keeps the header alone */
+    char *cfg = cfg_with("model = { layers = ( { type = \"dense\"; units = 4; } ); };\n");
+    char *out = run(cfg, "plain", NULL, 0);
+    char *row = theory_row(out);
+    ck_assert_str_eq(row, "");
+    free(row);
+    free(out);
+    free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("monitor");
@@ -531,6 +868,11 @@ int main(void)
     tcase_add_test(tc, verdict_sees_a_growing_backward_signal);
     tcase_add_test(tc, verdict_flags_gradients_tiny_everywhere);
     tcase_add_test(tc, verdict_names_the_worst_layer);
+    tcase_add_test(tc, verdict_through_time);
+    tcase_add_test(tc, conv_layers_have_the_dense_statistics);
+    tcase_add_test(tc, conv_channel_series_on_detailed_steps_only);
+    tcase_add_test(tc, mean_field_covers_a_stack_of_convolutions);
+    tcase_add_test(tc, mean_field_says_why_it_does_not_apply_to_convolutions);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -549,6 +549,91 @@ START_TEST(color_scale_ticks_and_test_accuracy)
 }
 END_TEST
 
+/* Gradients through time: a run with bptt.csv gets a heatmap of
+   log10 ||dL/dh_t|| over t and monitored step, cells colored as the data
+   (one color per decade here, one cell per step in each), and the decay
+   table: measured factor per step back, rho and sigma_max from paths.csv
+   (the rnn's keys, not an lstm gate's).  A run without the file gets
+   neither. */
+START_TEST(bptt_heatmap_and_decay_table)
+{
+    char *parent = tu_path(dir, "bptt");
+    ck_assert_int_eq(mkdir(parent, 0777), 0);
+    char *rnn = tu_path(parent, "rnnrun"), *plain = tu_path(parent, "plain");
+    write_scaled_run(rnn, "1 0.5 0.25", -2, 0);
+    write_scaled_run(plain, "1 0.5 0.25", -2, 0);
+    /* ||dL/dh_t|| = 10^(t - 5) at steps 0, 5, 10 (T = 6); at step 10, t = 0
+       holds 0 and t = 1 a NaN norm */
+    char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf, "step,layer,t,grad_norm\n");
+    for (int s = 0; s <= 10; s += 5)
+        for (int t = 0; t < 6; t++)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%d,1,%d,%s\n", s, t,
+                                  s == 10 && t == 0   ? "0"
+                                  : s == 10 && t == 1 ? "nan"
+                                                      : (const char *[]){"1e-05", "0.0001",
+                                                                         "0.001", "0.01", "0.1",
+                                                                         "1"}[t]);
+    char *p = tu_path(rnn, "bptt.csv");
+    tu_write(p, buf);
+    free(p);
+    p = tu_path(rnn, "paths.csv");
+    tu_write(p, "step,layer,key,value\n0,1,weight_hh_l0.f.rho,7\n0,1,weight_hh_l0.rho,0.9\n"
+                "0,1,weight_hh_l0.sigma_max,1.25\n0,3,weight_hh_l0.rho,5\n"
+                "10,1,weight_hh_l0.rho,0.95\n");
+    free(p);
+    const char *dirs[] = {parent};
+    char *out = tu_path(parent, "out"), *hp = tu_path(out, "report.html");
+    gs_error err;
+    ck_assert_msg(gs_report(dirs, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
+    char *html = tu_read(hp, NULL);
+    ck_assert_ptr_nonnull(html);
+    ck_assert_msg(!strstr(html, "data-bptt-run=\"plain\""), "a bptt heatmap without bptt.csv");
+    const char *fig = strstr(html, "<div class=\"fig\" data-bptt-run=\"rnnrun\">");
+    ck_assert_msg(fig != NULL, "no bptt heatmap");
+    ck_assert_msg(strstr(fig, "bptt-heatmap\" data-steps=\"3\" data-t=\"6\""), "%.300s", fig);
+    const char *end = strstr(fig, "</svg>");
+    ck_assert_ptr_nonnull(end);
+    /* the cells: one color per decade 1e-5 .. 1 (0 takes the bottom one, a
+       NaN norm the red of a failure), each in one cell per monitored step
+       but for t = 1, whose step 10 is red */
+    const char *cells = strstr(fig, "<g class=\"cells\"");
+    const char *ce = strstr(cells, "</g>");
+    size_t paths = 0, moves[16] = {0};
+    for (const char *q = cells; (q = strstr(q, "<path fill=")) && q < ce; q++) {
+        const char *d = strstr(q, " d=\""), *de = strstr(d, "\"/>");
+        for (const char *m = d; (m = strchr(m, 'M')) && m < de; m++)
+            moves[paths]++;
+        paths++;
+    }
+    ck_assert_uint_eq(paths, 7);
+    size_t threes = 0, twos = 0, ones = 0;
+    for (size_t i = 0; i < paths; i++)
+        threes += moves[i] == 3, twos += moves[i] == 2, ones += moves[i] == 1;
+    ck_assert_msg(threes == 5 && twos == 1 && ones == 1, "%zu %zu %zu", threes, twos, ones);
+    ck_assert_msg(strstr(fig, "#e8112d") && strstr(fig, "zero (bottom color)") &&
+                      strstr(fig, "inf / NaN"),
+                  "special levels not shown");
+    ck_assert_msg(strstr(fig, "text-anchor=\"middle\">5</text>"), "no tick t = 5");
+    /* the decay table: step 0, 1e-5 over 5 steps, 0.1 a step; rho 0.9 and
+       sigma_max 1.25 of the rnn layer 1 at step 0, rho 0.95 at step 10 */
+    const char *tab = strstr(html, "<table class=\"bptt\">");
+    ck_assert_ptr_nonnull(tab);
+    ck_assert_msg(strstr(tab, "<tr><td>rnnrun</td><td>1</td><td>0</td><td>6</td><td>1e-05</td>"
+                              "<td>0.1</td><td>0.9</td><td>1.25</td></tr>"),
+                  "%.900s", tab);
+    ck_assert_msg(strstr(tab, "<td>10</td><td>6</td><td>0</td>"), "%.900s", tab);
+    ck_assert_msg(strstr(tab, "<td>0.95</td><td>\u2014</td></tr>"), "%.900s", tab);
+    ck_assert_msg(!strstr(tab, "<td>plain</td>"), "a decay row without bptt.csv");
+    free(html);
+    free(hp);
+    free(out);
+    free(rnn);
+    free(plain);
+    free(parent);
+}
+END_TEST
+
 /* GELU has no flat region, so no dead units: no panel of zeros for it;
    ReLU units of a small network die, and the panel shows them. */
 START_TEST(dead_units_only_where_they_exist)
@@ -732,6 +817,7 @@ int main(void)
     tcase_add_test(tc, huge_loss_in_the_final_table);
     tcase_add_test(tc, color_scale_ticks_and_test_accuracy);
     tcase_add_test(tc, dead_units_only_where_they_exist);
+    tcase_add_test(tc, bptt_heatmap_and_decay_table);
     tcase_add_test(tc, renders_in_chromium);
     suite_add_tcase(s, tc);
     return tu_run(s);

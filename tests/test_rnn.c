@@ -4,14 +4,15 @@
  * (tests/fixtures/rnn_reference.txt, written by
  * tests/reference/rnn_reference.py), full and truncated BPTT; backward
  * against finite differences beyond the defaults; check-plugin; the same
- * bits at 1, 2 and 3 threads; truncated BPTT by hand; the ||dL/dh_t||
+ * bits at 1 to 4 threads, also where the steps' products are threaded;
+ * truncated BPTT by hand; the ||dL/dh_t||
  * series and bptt.csv; PyTorch's initialization and parameter names; bad inputs.
  */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include "gradscope/testing.h"
-#include "testutil.h"
+#include "reference.h"
 
 static gs_registry *reg;
 
@@ -34,144 +35,40 @@ static gs_test_model *build(const char *type, const char *params, gs_shape in, s
     return t;
 }
 
-static double get(const gs_tensor *t, size_t i)
-{
-    return t->dtype == GS_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
-}
-
-static void put(gs_tensor *t, size_t i, double v)
-{
-    if (t->dtype == GS_F64)
-        ((double *)t->data)[i] = v;
-    else
-        ((float *)t->data)[i] = (float)v;
-}
-
-static void fill(gs_tensor *t, uint64_t seed, double mean, double std)
-{
-    const gs_host *h = gs_host_table();
-    gs_rng *r = gs_rng_new(seed, 99);
-    for (size_t i = 0; i < gs_tensor_numel(t); i++)
-        put(t, i, mean + std * h->rng_normal(r));
-    gs_rng_free(r);
-}
-
-static gs_param *param_named(gs_test_model *t, const char *name)
-{
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        const char *n = gs_test_param(t, i)->name, *dot = strchr(n, '.');
-        if (strcmp(dot ? dot + 1 : n, name) == 0)
-            return gs_test_param(t, i);
-    }
-    ck_abort_msg("no parameter %s", name);
-    return NULL;
-}
-
-/* Every learnable value moved off its initial one. */
-static void nudge(gs_test_model *t, uint64_t seed)
-{
-    const gs_host *h = gs_host_table();
-    gs_rng *r = gs_rng_new(seed, 7);
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        gs_param *p = gs_test_param(t, i);
-        if (p->role == GS_ROLE_BUFFER)
-            continue;
-        for (size_t k = 0; k < gs_tensor_numel(&p->value); k++)
-            put(&p->value, k, get(&p->value, k) + 0.3 * h->rng_normal(r));
-    }
-    gs_rng_free(r);
-}
-
 /* ---- the PyTorch reference ---- */
 
-typedef struct ref_tensor {
-    char name[64];
-    size_t n;
-    double *v;
-} ref_tensor;
-
-typedef struct ref_case {
-    char name[48], cell[8], act[8], ret[16];
+/* One case of the fixture: "case NAME CELL ACT LAYERS RETURN BPTT N T C H". */
+typedef struct rnn_case {
+    const ref_case *ref;
+    const char *name;
+    char cell[8], act[8], ret[16];
     int layers, bptt;
     size_t N, T, C, H;
-    ref_tensor t[40];
-    size_t nt;
-} ref_case;
+} rnn_case;
 
-static ref_case cases[16];
+static ref_set refs;
+static rnn_case *cases;
 static size_t n_cases;
 
-/* Parses the fixture once: "case ..." lines, "NAME COUNT v..." lines, "end". */
 static void load_reference(void)
 {
     if (n_cases)
         return;
-    char *path = tu_path(tu_srcdir(), "tests/fixtures/rnn_reference.txt");
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char word[64];
-    ref_case *c = NULL;
-    while (fscanf(f, "%63s", word) == 1) {
-        if (word[0] == '#') {
-            int ch;
-            while ((ch = fgetc(f)) != '\n' && ch != EOF)
-                ;
-        } else if (strcmp(word, "case") == 0) {
-            ck_assert_uint_lt(n_cases, 16);
-            c = &cases[n_cases++];
-            memset(c, 0, sizeof *c);
-            ck_assert_int_eq(fscanf(f, "%47s %7s %7s %d %15s %d %zu %zu %zu %zu", c->name, c->cell,
-                                    c->act, &c->layers, c->ret, &c->bptt, &c->N, &c->T, &c->C,
-                                    &c->H),
-                             10);
-        } else if (strcmp(word, "end") == 0) {
-            c = NULL;
-        } else {
-            ck_assert_ptr_nonnull(c);
-            ck_assert_uint_lt(c->nt, 40);
-            ref_tensor *t = &c->t[c->nt++];
-            snprintf(t->name, sizeof t->name, "%s", word);
-            ck_assert_int_eq(fscanf(f, "%zu", &t->n), 1);
-            t->v = malloc(t->n * sizeof *t->v);
-            for (size_t i = 0; i < t->n; i++)
-                ck_assert_int_eq(fscanf(f, "%lf", &t->v[i]), 1);
-        }
+    ref_load(&refs, "rnn_reference.txt", NULL);
+    cases = calloc(refs.n, sizeof *cases);
+    for (size_t i = 0; i < refs.n; i++) {
+        rnn_case *c = &cases[i];
+        c->ref = &refs.c[i];
+        c->name = c->ref->name;
+        ck_assert_int_eq(sscanf(c->ref->head, "%7s %7s %d %15s %d %zu %zu %zu %zu", c->cell,
+                                c->act, &c->layers, c->ret, &c->bptt, &c->N, &c->T, &c->C, &c->H),
+                         9);
     }
-    fclose(f);
-    free(path);
+    n_cases = refs.n;
     ck_assert_uint_ge(n_cases, 12);
 }
 
-static const ref_tensor *ref_get(const ref_case *c, const char *name)
-{
-    for (size_t i = 0; i < c->nt; i++)
-        if (strcmp(c->t[i].name, name) == 0)
-            return &c->t[i];
-    ck_abort_msg("%s: no %s in the reference", c->name, name);
-    return NULL;
-}
-
-static void load(gs_tensor *dst, const ref_tensor *src)
-{
-    ck_assert_msg(gs_tensor_numel(dst) == src->n, "%s: %zu values, want %zu", src->name,
-                  src->n, gs_tensor_numel(dst));
-    for (size_t i = 0; i < src->n; i++)
-        put(dst, i, src->v[i]);
-}
-
-/* max_i |got_i - want_i| / max_i |want_i|: the error relative to the tensor's scale. */
-static double rel_error(const gs_tensor *got, const ref_tensor *want)
-{
-    ck_assert_uint_eq(gs_tensor_numel(got), want->n);
-    double d = 0, s = 0;
-    for (size_t i = 0; i < want->n; i++) {
-        d = fmax(d, fabs(get(got, i) - want->v[i]));
-        s = fmax(s, fabs(want->v[i]));
-    }
-    return d / fmax(s, 1e-300);
-}
-
-static gs_test_model *build_case(const ref_case *c, gs_dtype dt)
+static gs_test_model *build_case(const rnn_case *c, gs_dtype dt)
 {
     char params[256];
     snprintf(params, sizeof params, "units = %zu; layers = %d; return = \"%s\"; bptt = %d;%s%s%s",
@@ -184,23 +81,23 @@ static const char *const pnames[] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_
                                      "bias_hh_l%d"};
 
 /* Runs case c in dtype dt; returns the largest relative error. */
-static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
+static double run_case(const rnn_case *c, gs_dtype dt, char *worst, size_t len)
 {
     gs_test_model *t = build_case(c, dt);
     ck_assert_uint_eq(gs_test_n_params(t), 4 * (size_t)c->layers);
-    load(gs_test_input(t), ref_get(c, "x"));
+    ref_copy(gs_test_input(t), ref_get(c->ref, "x"));
     char name[48], gname[64];
     for (int l = 0; l < c->layers; l++)
         for (int k = 0; k < 4; k++) {
             snprintf(name, sizeof name, pnames[k], l);
-            load(&param_named(t, name)->value, ref_get(c, name));
+            ref_copy(&tu_param_named(t, name)->value, ref_get(c->ref, name));
         }
     gs_test_forward(t, 1);
-    load(gs_test_output_grad(t), ref_get(c, "dy"));
+    ref_copy(gs_test_output_grad(t), ref_get(c->ref, "dy"));
     gs_test_backward(t);
-    double e, worst_e = rel_error(gs_test_output(t), ref_get(c, "y"));
+    double e, worst_e = ref_rel_error(gs_test_output(t), ref_get(c->ref, "y"));
     snprintf(worst, len, "y");
-    if ((e = rel_error(gs_test_input_grad(t), ref_get(c, "grad_x"))) > worst_e) {
+    if ((e = ref_rel_error(gs_test_input_grad(t), ref_get(c->ref, "grad_x"))) > worst_e) {
         worst_e = e;
         snprintf(worst, len, "grad_x");
     }
@@ -208,7 +105,8 @@ static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
         for (int k = 0; k < 4; k++) {
             snprintf(name, sizeof name, pnames[k], l);
             snprintf(gname, sizeof gname, "grad_%s", name);
-            if ((e = rel_error(&param_named(t, name)->grad, ref_get(c, gname))) > worst_e) {
+            e = ref_rel_error(&tu_param_named(t, name)->grad, ref_get(c->ref, gname));
+            if (e > worst_e) {
                 worst_e = e;
                 snprintf(worst, len, "%s", gname);
             }
@@ -253,6 +151,10 @@ static const fd_case fd_cases[] = {
     {"rnn", "units = 4; activation = \"relu\"; recurrent_init = { type = \"identity\"; };", 6, 2},
     {"rnn", "units = 4; init = \"orthogonal\"; recurrent_init = \"orthogonal\";", 5, 4},
     {"rnn", "units = 4; bptt = 5;", 5, 3}, /* bptt >= T is full BPTT */
+    /* the linear RNN (not a torch option), stacked so the gradient passes an
+       identity cell's input as well as its recurrence */
+    {"rnn", "units = 4; layers = 2; activation = \"identity\"; "
+            "recurrent_init = { type = \"orthogonal\"; gain = 1.1; }; return = \"sequence\";", 5, 3},
     {"lstm", "units = 4;", 5, 3},
     {"lstm", "units = 3; layers = 2; return = \"sequence\"; forget_bias = 1.0;", 5, 3},
     {"lstm", "units = 5; recurrent_init = \"orthogonal\"; bias_init = \"zeros\";", 4, 2},
@@ -266,8 +168,8 @@ START_TEST(backward_matches_finite_differences)
 {
     const fd_case *c = &fd_cases[_i];
     gs_test_model *t = build(c->type, c->params, seq(c->T, c->C), 3, GS_F64, 100 + (uint64_t)_i);
-    fill(gs_test_input(t), 200 + (uint64_t)_i, 0.2, 1.0);
-    nudge(t, 300 + (uint64_t)_i);
+    tu_fill(gs_test_input(t), 200 + (uint64_t)_i, 0.2, 1.0);
+    tu_nudge(t, 300 + (uint64_t)_i, 0.3);
     double err;
     char what[256];
     ck_assert_msg(gs_test_gradcheck(t, 1, &err, what, sizeof what) == 1,
@@ -293,13 +195,15 @@ END_TEST
 
 /* ---- determinism ---- */
 
-/* Output, input gradient and every parameter gradient of one batch. */
-static double *run_once(const char *type, const char *params, size_t *n)
+/* Output, input gradient and every parameter gradient of one batch of
+   `batch` sequences of T steps of C features. */
+static double *run_shape(const char *type, const char *params, size_t T, size_t C, size_t batch,
+                         size_t *n)
 {
-    gs_test_model *t = build(type, params, seq(9, 7), 13, GS_F32, 5);
-    fill(gs_test_input(t), 6, 0.0, 1.0);
+    gs_test_model *t = build(type, params, seq(T, C), batch, GS_F32, 5);
+    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
     gs_test_forward(t, 1);
-    fill(gs_test_output_grad(t), 7, 0.0, 1.0);
+    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
     gs_test_backward(t);
     size_t total = gs_tensor_numel(gs_test_output(t)) + gs_tensor_numel(gs_test_input_grad(t));
     for (size_t i = 0; i < gs_test_n_params(t); i++)
@@ -307,15 +211,20 @@ static double *run_once(const char *type, const char *params, size_t *n)
     double *v = malloc(total * sizeof *v);
     size_t k = 0;
     for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
-        v[k++] = get(gs_test_output(t), i);
+        v[k++] = tu_get(gs_test_output(t), i);
     for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
-        v[k++] = get(gs_test_input_grad(t), i);
+        v[k++] = tu_get(gs_test_input_grad(t), i);
     for (size_t i = 0; i < gs_test_n_params(t); i++)
         for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
-            v[k++] = get(&gs_test_param(t, i)->grad, j);
+            v[k++] = tu_get(&gs_test_param(t, i)->grad, j);
     *n = total;
     gs_test_model_free(t);
     return v;
+}
+
+static double *run_once(const char *type, const char *params, size_t *n)
+{
+    return run_shape(type, params, 9, 7, 13, n);
 }
 
 static const char *const det_params[] = {
@@ -332,6 +241,33 @@ START_TEST(same_bits_at_any_thread_count)
     for (int th = 2; th <= 3; th++) {
         gs_test_set_threads(th);
         double *v = run_once(names[_i], det_params[_i], &n);
+        ck_assert_uint_eq(n, n1);
+        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%s: %d threads differ from 1",
+                      names[_i], th);
+        free(v);
+    }
+    gs_test_set_threads(1);
+    free(ref);
+}
+END_TEST
+
+/* Steps whose products the GEMM shares among threads (over 192K
+   multiply-adds: batch x G H x H) and whose gate loops run in several
+   chunks, at 1 to 4 threads. */
+static const char *const wide_params[] = {
+    "units = 96; return = \"sequence\";",
+    "units = 48; forget_bias = 1.0;",
+    "units = 56; layers = 2;",
+};
+
+START_TEST(same_bits_at_any_thread_count_in_wide_steps)
+{
+    size_t n1, n;
+    gs_test_set_threads(1);
+    double *ref = run_shape(names[_i], wide_params[_i], 5, 6, 24, &n1);
+    for (int th = 2; th <= 4; th++) {
+        gs_test_set_threads(th);
+        double *v = run_shape(names[_i], wide_params[_i], 5, 6, 24, &n);
         ck_assert_uint_eq(n, n1);
         ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%s: %d threads differ from 1",
                       names[_i], th);
@@ -374,15 +310,15 @@ START_TEST(truncation_to_one_step_by_hand)
     enum { N = 2, T = 4, C = 3, H = 3 };
     gs_test_model *t = build("rnn", "units = 3; return = \"sequence\"; bptt = 1;", seq(T, C), N,
                              GS_F64, 8);
-    fill(gs_test_input(t), 9, 0.0, 1.0);
+    tu_fill(gs_test_input(t), 9, 0.0, 1.0);
     gs_test_forward(t, 1);
-    fill(gs_test_output_grad(t), 10, 0.0, 1.0);
+    tu_fill(gs_test_output_grad(t), 10, 0.0, 1.0);
     gs_test_backward(t);
     const double *x = gs_test_input(t)->data, *y = gs_test_output(t)->data,
                  *dy = gs_test_output_grad(t)->data;
-    const double *gih = param_named(t, "weight_ih_l0")->grad.data,
-                 *ghh = param_named(t, "weight_hh_l0")->grad.data,
-                 *gb = param_named(t, "bias_hh_l0")->grad.data;
+    const double *gih = tu_param_named(t, "weight_ih_l0")->grad.data,
+                 *ghh = tu_param_named(t, "weight_hh_l0")->grad.data,
+                 *gb = tu_param_named(t, "bias_hh_l0")->grad.data;
     for (size_t a = 0; a < H; a++) {
         double b = 0;
         for (size_t i = 0; i < N; i++)
@@ -430,18 +366,19 @@ START_TEST(series_holds_the_norm_of_dl_dh_per_step)
               "units = 4; activation = \"relu\"; init = \"identity\"; bias_init = \"zeros\";"
               "recurrent_init = { type = \"uniform\"; a = 0.0; b = 0.3; };",
               seq(T, H), N, GS_F64, 3);
-    fill(gs_test_input(t), 4, 0.0, 1.0);
+    tu_fill(gs_test_input(t), 4, 0.0, 1.0);
     double *x = gs_test_input(t)->data;
     for (size_t i = 0; i < N * T * H; i++)
         x[i] = 1.0 + fabs(x[i]);
     gs_test_forward(t, 1);
-    fill(gs_test_output_grad(t), 5, 0.0, 1.0);
+    tu_fill(gs_test_output_grad(t), 5, 0.0, 1.0);
     gs_test_backward(t);
     ck_assert_uint_eq(gs_test_n_series(t), 0);
     gs_test_set_monitoring(t, 1);
     gs_test_forward(t, 1);
     gs_test_backward(t);
-    ck_assert_uint_eq(gs_test_n_series(t), 1);
+    /* dL/dh, then (a detailed step) weight_hh's and weight_ih's bands */
+    ck_assert_uint_eq(gs_test_n_series(t), 3);
     int layer;
     const char *name;
     gs_axis axis;
@@ -470,14 +407,14 @@ START_TEST(series_holds_the_norm_of_dl_dh_per_step)
        for bptt.csv, the ones below for series.csv */
     t = build("lstm", "units = 3; layers = 2; return = \"sequence\";", seq(T, 2), N, GS_F32, 3);
     gs_test_set_monitoring(t, 1);
-    fill(gs_test_input(t), 4, 0.0, 1.0);
+    tu_fill(gs_test_input(t), 4, 0.0, 1.0);
     gs_test_forward(t, 1);
-    fill(gs_test_output_grad(t), 5, 0.0, 1.0);
+    tu_fill(gs_test_output_grad(t), 5, 0.0, 1.0);
     gs_test_backward(t);
-    ck_assert_uint_eq(gs_test_n_series(t), 2);
+    ck_assert_uint_eq(gs_test_n_series(t), 6); /* 3 per stacked layer, the top one's first */
     ck_assert_int_eq(gs_test_series(t, 0, &layer, &name, &axis, &v, &n), 0);
     ck_assert_str_eq(name, "dL/dh");
-    ck_assert_int_eq(gs_test_series(t, 1, &layer, &name, &axis, &v, &n), 0);
+    ck_assert_int_eq(gs_test_series(t, 3, &layer, &name, &axis, &v, &n), 0);
     ck_assert_str_eq(name, "dL/dh_l0");
     ck_assert_uint_eq(n, T);
     gs_test_model_free(t);
@@ -498,14 +435,14 @@ START_TEST(parameters_follow_pytorch)
         for (int k = 0; k < 4; k++) {
             char name[32];
             snprintf(name, sizeof name, pnames[k], l);
-            gs_param *p = param_named(t, name);
+            gs_param *p = tu_param_named(t, name);
             ck_assert_uint_eq(p->value.dims[0], gates[_i] * H);
             if (k < 2)
                 ck_assert_uint_eq(p->value.dims[1], k == 0 && l == 0 ? C : H);
             ck_assert_int_eq(p->role, k < 2 ? GS_ROLE_WEIGHT : GS_ROLE_BIAS);
             double mx = 0;
             for (size_t i = 0; i < gs_tensor_numel(&p->value); i++)
-                mx = fmax(mx, fabs(get(&p->value, i)));
+                mx = fmax(mx, fabs(tu_get(&p->value, i)));
             ck_assert_msg(mx <= bound && mx > 0.9 * bound, "%s: max |w| %g, bound %g", name, mx,
                           bound);
         }
@@ -524,12 +461,12 @@ START_TEST(forget_bias_shifts_the_forget_slice_once)
     for (int k = 0; k < 3; k++)
         gs_test_forward(b, 1);
     gs_test_forward(a, 1);
-    const double *ba = param_named(a, "bias_ih_l0")->value.data,
-                 *bb = param_named(b, "bias_ih_l0")->value.data;
+    const double *ba = tu_param_named(a, "bias_ih_l0")->value.data,
+                 *bb = tu_param_named(b, "bias_ih_l0")->value.data;
     for (size_t j = 0; j < 4 * H; j++)
         ck_assert_msg(bb[j] == ba[j] + (j >= H && j < 2 * H ? 1.0 : 0.0), "bias_ih[%zu]", j);
-    const double *ha = param_named(a, "bias_hh_l0")->value.data,
-                 *hb = param_named(b, "bias_hh_l0")->value.data;
+    const double *ha = tu_param_named(a, "bias_hh_l0")->value.data,
+                 *hb = tu_param_named(b, "bias_hh_l0")->value.data;
     ck_assert(memcmp(ha, hb, 4 * H * sizeof *ha) == 0);
     gs_test_model_free(a);
     gs_test_model_free(b);
@@ -543,10 +480,38 @@ START_TEST(identity_recurrent_init)
                              "units = 4; activation = \"relu\";"
                              "recurrent_init = { type = \"identity\"; gain = 0.5; };",
                              seq(3, 2), 2, GS_F64, 4);
-    const double *w = param_named(t, "weight_hh_l0")->value.data;
+    const double *w = tu_param_named(t, "weight_hh_l0")->value.data;
     for (size_t i = 0; i < 4; i++)
         for (size_t j = 0; j < 4; j++)
             ck_assert(w[i * 4 + j] == (i == j ? 0.5 : 0.0));
+    gs_test_model_free(t);
+}
+END_TEST
+
+/* activation "identity" is a linear RNN: with zero biases, twice the input
+   gives exactly twice every output (doubling is exact in floating point),
+   which no tanh or relu cell does for these signed inputs. */
+START_TEST(identity_activation_is_linear)
+{
+    gs_test_model *t = build("rnn",
+                             "units = 3; layers = 2; activation = \"identity\";"
+                             "bias_init = \"zeros\"; return = \"sequence\";",
+                             seq(4, 2), 2, GS_F64, 6);
+    gs_tensor *x = gs_test_input(t);
+    tu_fill(x, 7, 0.0, 1.0);
+    gs_test_forward(t, 0);
+    const gs_tensor *y = gs_test_output(t);
+    const size_t n = gs_tensor_numel(y);
+    double first[2 * 4 * 3];
+    ck_assert_uint_eq(n, 2 * 4 * 3);
+    for (size_t i = 0; i < n; i++)
+        first[i] = tu_get(y, i);
+    for (size_t i = 0; i < gs_tensor_numel(x); i++)
+        ((double *)x->data)[i] *= 2;
+    gs_test_forward(t, 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(tu_get(y, i) == 2 * first[i], "output %zu: %.17g, twice %.17g", i,
+                      tu_get(y, i), first[i]);
     gs_test_model_free(t);
 }
 END_TEST
@@ -746,6 +711,7 @@ int main(void)
     tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
     tcase_add_loop_test(tc, check_plugin_passes, 0, COUNT(names));
     tcase_add_loop_test(tc, same_bits_at_any_thread_count, 0, COUNT(names));
+    tcase_add_loop_test(tc, same_bits_at_any_thread_count_in_wide_steps, 0, COUNT(names));
     tcase_add_loop_test(tc, truncation_at_or_beyond_t_is_full_bptt, 0, COUNT(names));
     tcase_add_test(tc, truncation_to_one_step_by_hand);
     suite_add_tcase(s, tc);
@@ -755,6 +721,7 @@ int main(void)
     tcase_add_loop_test(tc, parameters_follow_pytorch, 0, COUNT(names));
     tcase_add_test(tc, forget_bias_shifts_the_forget_slice_once);
     tcase_add_test(tc, identity_recurrent_init);
+    tcase_add_test(tc, identity_activation_is_linear);
     tcase_add_loop_test(tc, bad_inputs_are_refused_with_both_shapes, 0, COUNT(names));
     tcase_add_test(tc, vector_data_into_a_recurrent_model_writes_nothing);
     tcase_add_test(tc, dl_dh_goes_to_bptt_csv_and_survives_resume);

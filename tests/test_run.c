@@ -78,7 +78,7 @@ START_TEST(run_directory_has_documented_files)
          "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n"},
         {"histograms.csv", "step,layer,tensor,log10_lo,log10_hi,count\n"},
         {"theory.csv", "first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,chi_predicted,"
-                       "chi_measured,q_in,chi_path\n"},
+                       "chi_measured,q_in,chi_path,stack,note\n"},
         {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
                        "test_accuracy,seconds\n"},
         {"paths.csv", "step,layer,key,value\n"},

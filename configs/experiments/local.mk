@@ -7,7 +7,10 @@ dist_configs_experiments_DATA = \
 	configs/experiments/criticality.cfg configs/experiments/depth.cfg \
 	configs/experiments/optimizers.cfg configs/experiments/exploding.cfg \
 	configs/experiments/dead-units.cfg configs/experiments/batchnorm.cfg \
-	configs/experiments/fashion-deep.cfg
+	configs/experiments/fashion-deep.cfg \
+	configs/experiments/resnet-conv.cfg configs/experiments/densenet-conv.cfg \
+	configs/experiments/rnn-adding.cfg configs/experiments/rnn-spectral.cfg \
+	configs/experiments/irnn.cfg
 
 dist_doc_DATA += docs/EXPERIMENTS.md
 experimentfiguresdir = $(docdir)/figures
@@ -17,7 +20,9 @@ dist_experimentfigures_DATA = \
 	docs/figures/criticality-signal.svg docs/figures/depth-gradflow.svg \
 	docs/figures/optimizers-training.svg docs/figures/exploding-training.svg \
 	docs/figures/dead-units-activations.svg docs/figures/batchnorm-gradflow.svg \
-	docs/figures/fashion-deep-gradflow.svg
+	docs/figures/fashion-deep-gradflow.svg \
+	docs/figures/resnet-conv-training.svg docs/figures/resnet-conv-gradflow.svg \
+	docs/figures/densenet-conv-gradflow.svg
 
 EXTRA_DIST += scripts/check-experiments
 

@@ -110,7 +110,10 @@ static void host_set_state(gs_module *m, void *state) { m->state = state; }
 static void *host_get_state(const gs_module *m) { return m->state; }
 static gs_dtype host_dtype(const gs_module *m) { return m->model->dtype; }
 
-static int host_monitoring(const gs_module *m) { return m->model->monitoring; }
+static int host_monitoring(const gs_module *m)
+{
+    return m->model->monitoring ? (m->model->detailed ? 2 : 1) : 0;
+}
 
 static gs_rng *host_module_rng(gs_module *m) { return &m->rng; }
 

@@ -395,8 +395,9 @@ static gs_act_call act_call(const gs_module *mod, const gs_tensor *x, const void
 
 /*
  * On monitored training steps each activation reports its dead units (f' = 0
- * for every example of the batch) and saturated values (|f'| below its
- * threshold), from its own backward with dL/dy = 1.
+ * for every example of the batch, and for an image or a sequence at every
+ * position of the channel) and saturated values (|f'| below its threshold),
+ * from its own backward with dL/dy = 1.
  */
 static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tensor *x,
                              const gs_tensor *y)
@@ -437,12 +438,20 @@ static void activation_stats(gs_module *mod, const gs_act_call *c, const gs_tens
             ops->backward_f64(&part, (const double *)xp, (const double *)yp, ones, d, dtheta);
         saturated += gs_act_mark(x->dtype, d, part.n, units, thr, alive);
     }
+    /* A unit is a channel, over every position and example: an image's
+       channel is dead when f' = 0 at each of its pixels for the whole batch
+       (a vector's unit is its one position). */
+    gs_axes ax = gs_layout_axes(c->layout, c->channels, c->positions);
     size_t dead = 0;
-    for (size_t u = 0; u < units; u++)
-        dead += !alive[u];
+    for (size_t ch = 0; ch < c->channels; ch++) {
+        int32_t any = 0;
+        for (size_t p = 0; p < c->positions; p++)
+            any |= alive[ch * ax.cstride + p * ax.pstride];
+        dead += !any;
+    }
     gs_act_stats *st = &m->act_stats[mod->layer];
     st->dead += (double)dead;
-    st->units += (double)units;
+    st->units += (double)c->channels;
     if (thr > 0) {
         st->saturated += (double)saturated;
         st->elements += (double)(c->n * units);
@@ -552,7 +561,7 @@ void gs_model_record_series(gs_module *mod, const char *name, gs_axis axis,
     gs_model *m = mod->model;
     if (!m->monitoring)
         return;
-    if (axis != GS_AXIS_TIME && axis != GS_AXIS_CHANNEL) {
+    if (axis != GS_AXIS_TIME && axis != GS_AXIS_CHANNEL && axis != GS_AXIS_BAND) {
         /* a plugin bug; a row with an axis no reader knows would spoil series.csv */
         fprintf(stderr, "gradscope: warning: layer %d (%s): series '%s' has unknown axis %d; "
                 "not recorded\n", mod->layer, mod->info->component->name, name, (int)axis);

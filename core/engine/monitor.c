@@ -13,6 +13,7 @@
 #include "engine/monitor.h"
 #include "base/util.h"
 #include "engine/model.h"
+#include "engine/theory.h"
 #include "kernels/kernels.h"
 #include "rundir/csv.h"
 #include "rundir/format.h"
@@ -120,7 +121,7 @@ int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dum
     return 0;
 }
 
-void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n)
+void gs_monitor_batch(gs_monitor *mon, double loss, double correct, size_t n)
 {
     mon->loss_sum += loss * (double)n;
     mon->correct += (double)correct;
@@ -149,6 +150,64 @@ void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
 }
 
 static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err);
+
+static double value_at(const gs_tensor *t, size_t i)
+{
+    return t->dtype == GS_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
+}
+
+/* The per-channel series of a detailed step (rundir/format.h,
+   GS_SERIES_ACT_STD and GS_SERIES_CHANNEL_GRAD_SUFFIX): one pass over the
+   image activations and the convolution weights' gradients, in a fixed
+   order, so the values do not depend on the thread count. */
+static void channel_series(gs_model *m)
+{
+    double *v = NULL;
+    size_t cap = 0;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const gs_tensor *y = &m->acts[l + 1];
+        if (y->layout != GS_LAYOUT_IMAGE || y->ndim != 4 || !y->dims[0])
+            continue;
+        size_t N = y->dims[0], C = y->dims[1], P = y->dims[2] * y->dims[3];
+        if (C > cap)
+            v = gs_xrealloc(v, (cap = C) * sizeof *v);
+        for (size_t c = 0; c < C; c++) {
+            double sum = 0, dev = 0;
+            for (size_t n = 0; n < N; n++)
+                for (size_t p = 0; p < P; p++)
+                    sum += value_at(y, (n * C + c) * P + p);
+            double mean = sum / (double)(N * P);
+            for (size_t n = 0; n < N; n++)
+                for (size_t p = 0; p < P; p++) {
+                    double d = value_at(y, (n * C + c) * P + p) - mean;
+                    dev += d * d;
+                }
+            v[c] = sqrt(dev / (double)(N * P));
+        }
+        gs_model_record_series(m->layers[l], GS_SERIES_ACT_STD, GS_AXIS_CHANNEL, v, C);
+    }
+    for (size_t i = 0; i < m->n_params; i++) {
+        const gs_param_rec *p = m->params[i];
+        const gs_tensor *g = &p->pub.grad;
+        if (p->pub.role != GS_ROLE_WEIGHT || g->ndim != 4 || !g->dims[0])
+            continue;
+        size_t O = g->dims[0], per = p->numel / O;
+        if (O > cap)
+            v = gs_xrealloc(v, (cap = O) * sizeof *v);
+        for (size_t o = 0; o < O; o++) {
+            double ss = 0;
+            for (size_t k = 0; k < per; k++) {
+                double x = value_at(g, o * per + k);
+                ss += x * x;
+            }
+            v[o] = sqrt(ss);
+        }
+        char name[192];
+        snprintf(name, sizeof name, "%s%s", p->local_name, GS_SERIES_CHANNEL_GRAD_SUFFIX);
+        gs_model_record_series(m->layers[p->layer], name, GS_AXIS_CHANNEL, v, O);
+    }
+    free(v);
+}
 
 int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch, double lr,
                        int detailed, double *grad_sumsq, gs_error *err)
@@ -179,6 +238,10 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
     }
     *grad_sumsq = total;
     mon->cur_gnorm = sqrt(total);
+    /* the weights the gradients were measured at, before the update */
+    gs_theory_spectral_record(m);
+    if (detailed)
+        channel_series(m);
     return mon->dump ? dump_tensors(mon, m, err) : 0;
 }
 
@@ -240,6 +303,7 @@ static int dump_tensors(gs_monitor *mon, gs_model *m, gs_error *err)
 
 static void classify(const gs_monitor *mon, const double *g, const double *s,
                      const double *s_all, gs_step_class *c);
+static void time_test(const gs_model *m, gs_step_class *c);
 
 /* A lazy log, created with its header by its first row. */
 static int lazy_open(gs_monitor *mon, int k, gs_error *err)
@@ -269,7 +333,9 @@ static int write_series(gs_monitor *mon, gs_model *m, const char *st, gs_error *
         if (lazy_open(mon, k, err) < 0)
             return -1;
         fmt_int(layer, s->layer);
-        const char *axis = s->axis == GS_AXIS_TIME ? "time" : "channel";
+        const char *axis = s->axis == GS_AXIS_TIME      ? GS_AXIS_NAME_TIME
+                           : s->axis == GS_AXIS_CHANNEL ? GS_AXIS_NAME_CHANNEL
+                                                        : GS_AXIS_NAME_BAND;
         for (size_t j = 0; j < s->n; j++) {
             gs_format_u64(index, j);
             fmt(value, s->values[j]);
@@ -369,6 +435,8 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
     gs_step_class *c = &mon->hist[mon->n_monitored];
     c->step = step;
     classify(mon, norms, igs, igs_all, c);
+    if (!c->kind)
+        time_test(m, c);
     free(igs);
     for (size_t i = 0; i < m->n_stats; i++) {
         fmt(num[0], m->stats[i].value);
@@ -425,6 +493,12 @@ void gs_monitor_epoch(gs_monitor *mon, size_t epoch, uint64_t step, double train
  *     (GELU with He at depth 60: g_l 1e-7..1e-5 at every layer, s_L 0.09),
  *     which tests 1 and 2 can miss because all layers are alike.  Both
  *     sides scale with the loss gradient, so a converged run is not flagged.
+ *  4. through time, when the three above pass: a recurrent layer's
+ *     n_t = ||dL/dh_t|| (bptt.csv, t = 0 .. T-1) with n_0 below VANISH
+ *     times n_{T-1} is "vanishing through time", above EXPLODE times it
+ *     "exploding through time"; it starts at the largest t whose n_t is
+ *     beyond that bound, the first met going back from T-1.  With several
+ *     recurrent layers, the one where it starts latest is named.
  * The layer named is the most extreme one of the test that failed.
  * The run's verdict is the condition that holds at more than half of the
  * last quarter of its monitored steps; it started at the first step of the
@@ -517,6 +591,33 @@ static void tiny_test(const double *g, long last, double s_last, gs_step_class *
     c->ratio = g[largest] / s_last;
 }
 
+/* Test 4: the gradient through time, from the series GS_SERIES_BPTT. */
+static void time_test(const gs_model *m, gs_step_class *c)
+{
+    for (size_t i = 0; i < m->n_series; i++) {
+        const gs_series_rec *s = &m->series[i];
+        if (s->axis != GS_AXIS_TIME || strcmp(s->name, GS_SERIES_BPTT) != 0 || s->n < 2)
+            continue;
+        const double *v = s->values;
+        double ref = v[s->n - 1];
+        if (!(isfinite(ref) && ref > 0))
+            continue;
+        int kind = v[0] < VANISH * ref ? 1 : !(v[0] <= EXPLODE * ref) && !isnan(v[0]) ? 2 : 0;
+        if (!kind)
+            continue;
+        size_t t = s->n - 1;
+        while (t-- > 0)
+            if (kind == 1 ? v[t] < VANISH * ref : !(v[t] <= EXPLODE * ref) && !isnan(v[t]))
+                break;
+        if (c->kind && (double)t <= c->ratio)
+            continue;
+        c->kind = kind;
+        c->layer = s->layer;
+        c->basis = GS_BASIS_TIME;
+        c->ratio = (double)t;
+    }
+}
+
 static void classify(const gs_monitor *mon, const double *g, const double *s,
                      const double *s_all, gs_step_class *c)
 {
@@ -583,6 +684,15 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
                  "%ld's) %.3g times the gradient reaching the last layer's input: the forward "
                  "signal has collapsed",
                  st, v->layer, h->ratio);
+        break;
+    case GS_BASIS_TIME:
+        snprintf(v->detail, sizeof v->detail,
+                 "%s through time from t = %.0f (from step %llu): layer %ld's ||dL/dh_t||, "
+                 "going back from the last time step, first %s %g times its value there at "
+                 "t = %.0f, and is so at t = 0",
+                 kind == 1 ? "vanishing" : "exploding", h->ratio, st, v->layer,
+                 kind == 1 ? "falls below" : "rises above", kind == 1 ? VANISH : EXPLODE,
+                 h->ratio);
         break;
     case GS_BASIS_GLOBAL:
         snprintf(v->detail, sizeof v->detail,

@@ -25,6 +25,8 @@ enum gs_verdict_basis {
     GS_BASIS_GLOBAL,      /* ratio: the global gradient norm over the first step's */
     GS_BASIS_TINY,        /* ratio: the largest weight-gradient norm over the last layer's
                              input-gradient norm */
+    GS_BASIS_TIME,        /* through time (a recurrent layer's dL/dh_t, bptt.csv):
+                             ratio holds the time step t where it starts */
     GS_BASIS_COUNT
 };
 
@@ -90,7 +92,7 @@ int gs_monitor_open(gs_monitor *mon, const char *dir, const gs_model *m, int dum
    fills), and the logs, cut back to the byte lengths of resume_at. */
 void gs_monitor_init(gs_monitor *mon, const char *dir, const gs_model *m, int dump);
 int gs_monitor_open_logs(gs_monitor *mon, const uint64_t *resume_at, gs_error *err);
-void gs_monitor_batch(gs_monitor *mon, double loss, size_t correct, size_t n);
+void gs_monitor_batch(gs_monitor *mon, double loss, double correct, size_t n);
 /* One metrics.csv row: the running means since the previous row. */
 void gs_monitor_metrics(gs_monitor *mon, uint64_t step, size_t epoch, double lr,
                         double grad_norm);

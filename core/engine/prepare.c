@@ -24,6 +24,8 @@ static void free_dataset(gs_dataset *d)
     free(d->test.x);
     free(d->test.labels);
     free(d->test.targets);
+    free(d->train_mask);
+    free(d->test_mask);
     memset(d, 0, sizeof *d);
 }
 
@@ -81,11 +83,94 @@ static int load_data(gs_trainer *t, gs_error *err)
     return 0;
 }
 
+/* "a sequence (T, C) = (28, 28)", "a vector (C) = (10)", ... */
+static void shape_text(const gs_shape *s, char *buf, size_t len)
+{
+    switch (s->layout) {
+    case GS_LAYOUT_SEQUENCE:
+        snprintf(buf, len, "a sequence (T, C) = (%zu, %zu)", s->dims[0], s->dims[1]);
+        break;
+    case GS_LAYOUT_IMAGE:
+        snprintf(buf, len, "an image (C, H, W) = (%zu, %zu, %zu)", s->dims[0], s->dims[1],
+                 s->dims[2]);
+        break;
+    default: snprintf(buf, len, "a vector (C) = (%zu)", gs_shape_numel(s)); break;
+    }
+}
+
+/*
+ * Per-step targets need a model whose output is a sequence of as many
+ * steps (a recurrent layer with return = "sequence", then dense layers
+ * with per_step = true), and a loss that honours steps; one target per
+ * example needs an output that is not a sequence, and sequences need a
+ * first layer that reads them as such.  Errors name the layer's line and
+ * both shapes.
+ */
+static int check_steps(gs_trainer *t, size_t *width, gs_error *err)
+{
+    const gs_variant *v = t->v;
+    const gs_dataset *d = &t->data;
+    const gs_shape *out = &t->model->out;
+    const char *data = v->data->info->component->name;
+    const char *where = v->n_layers ? v->layers[v->n_layers - 1].where : "model";
+    char have[96];
+    shape_text(out, have, sizeof have);
+    size_t steps = d->steps > 1 ? d->steps : 1;
+    size_t tw = d->classes ? d->classes : d->target_width;
+    const gs_model *m = t->model;
+    if (d->shape.layout == GS_LAYOUT_SEQUENCE && m->n_layers &&
+        strcmp(gs_module_type(m->layers[0]), "dense") == 0 &&
+        m->layers[0]->out.layout != GS_LAYOUT_SEQUENCE) {
+        /* a dense layer takes anything as flat features, which for a
+           sequence is seldom meant; a flatten layer first says it is */
+        char in[96], first[96];
+        shape_text(&d->shape, in, sizeof in);
+        shape_text(&m->layers[0]->out, first, sizeof first);
+        gs_err_set(err,
+                   "%s: model: data '%s' gives %s, but layer 0 (dense) reads it as %zu flat "
+                   "features to give %s: read sequences with a recurrent layer (rnn, lstm, "
+                   "gru), give dense per_step = true, or put a flatten layer first",
+                   v->layers[0].where, data, in, gs_shape_numel(&d->shape), first);
+        return -1;
+    }
+    if (steps == 1) {
+        if (out->layout == GS_LAYOUT_SEQUENCE) {
+            gs_err_set(err,
+                       "%s: model: the output is %s, but data '%s' has one target per "
+                       "example (%zu wide): read the sequence with a recurrent layer (rnn, lstm, "
+                       "gru) whose return = \"last\"",
+                       where, have, data, tw);
+            return -1;
+        }
+        return 0;
+    }
+    if (out->layout != GS_LAYOUT_SEQUENCE || out->ndim != 2 || out->dims[0] != steps) {
+        gs_err_set(err,
+                   "%s: model: data '%s' has a target at every step, (T, %zu) = (%zu, %zu), "
+                   "but the output is %s: give the recurrent layer return = \"sequence\" and "
+                   "the dense layers after it per_step = true",
+                   where, data, tw, steps, tw, have);
+        return -1;
+    }
+    if (!t->loss->per_step) {
+        gs_err_set(err, "loss '%s' has no per-step form, which data '%s' (a target at every step) "
+                        "needs",
+                   v->loss->info->component->name, data);
+        return -1;
+    }
+    *width = out->dims[1];
+    return 0;
+}
+
 static int check_compat(gs_trainer *t, gs_error *err)
 {
     const gs_variant *v = t->v;
     const gs_dataset *d = &t->data;
     size_t width = gs_shape_numel(&t->model->out);
+    if (check_steps(t, &width, err) < 0)
+        return -1;
+    const char *where = v->n_layers ? v->layers[v->n_layers - 1].where : "model";
+    size_t rows = d->steps > 1 ? d->steps : 1;
     if (t->loss->needs_labels) {
         if (!d->classes) {
             gs_err_set(err, "loss '%s' needs class labels but data '%s' has regression targets",
@@ -94,24 +179,25 @@ static int check_compat(gs_trainer *t, gs_error *err)
         }
         if (width != d->classes) {
             gs_err_set(err,
-                       "the model's output width is %zu but the data has %zu classes (set the "
-                       "last layer's units to %zu)",
-                       width, d->classes, d->classes);
+                       "%s: model: the output width is %zu but the data has %zu classes (set "
+                       "the last layer's units to %zu)",
+                       where, width, d->classes, d->classes);
             return -1;
         }
         const gs_split *splits[2] = {&d->train, &d->test};
         for (int s = 0; s < 2; s++)
-            for (size_t i = 0; i < splits[s]->count; i++)
+            for (size_t i = 0; i < splits[s]->count * rows; i++)
                 if (splits[s]->labels[i] < 0 || (size_t)splits[s]->labels[i] >= d->classes) {
                     gs_err_set(err, "data: label %d of %s example %zu is out of range [0, %zu)",
-                               splits[s]->labels[i], s ? "test" : "training", i, d->classes);
+                               splits[s]->labels[i], s ? "test" : "training", i / rows,
+                               d->classes);
                     return -1;
                 }
     } else {
         size_t tw = d->classes ? d->classes : d->target_width;
         if (width != tw) {
-            gs_err_set(err, "the model's output width is %zu but the data has %zu targets",
-                       width, tw);
+            gs_err_set(err, "%s: model: the output width is %zu but the data has %zu targets",
+                       where, width, tw);
             return -1;
         }
     }
@@ -195,8 +281,11 @@ int gs_trainer_prepare(gs_trainer *t, const gs_variant *v, gs_error *err)
                 s[e] = v0;
         }
     }
-    t->batch_labels = gs_xcalloc(batch, sizeof(int32_t));
+    t->steps = t->data.steps > 1 ? t->data.steps : 1;
+    t->batch_labels = gs_xcalloc(batch * t->steps, sizeof(int32_t));
     t->batch_targets = gs_xcalloc(batch * gs_shape_numel(&t->model->out), sizeof(float));
+    if (t->data.train_mask || t->data.test_mask)
+        t->batch_mask = gs_xcalloc(batch * t->steps, 1);
     return 0;
 }
 
@@ -210,4 +299,5 @@ void gs_trainer_free(gs_trainer *t)
     free(t->opt_state);
     free(t->batch_labels);
     free(t->batch_targets);
+    free(t->batch_mask);
 }

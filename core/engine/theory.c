@@ -7,7 +7,8 @@
  * norm by chi = sigma_w^2 E[phi'(sqrt(q*) z)^2], z ~ N(0, 1).  The
  * expectations are computed with the activation plugin's own double
  * kernels; sigma_w^2 and sigma_b^2 are measured on the initialized weights,
- * so any initializer works.
+ * so any initializer works.  A stack of conv2d layers that keep their
+ * image's shape is covered too (stack_weight).
  */
 #include "config.h"
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "engine/theory.h"
+#include "engine/spectral.h"
 #include "base/util.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
@@ -157,13 +159,45 @@ static gs_module *activation_of(const gs_model *m, size_t layer)
     return NULL;
 }
 
-/* The square weight of a plain dense layer, or NULL. */
-static const gs_param_rec *square_weight(const gs_model *m, size_t layer, const gs_param_rec **bias)
+/* The layers a stack can be made of.  A convolution whose output has its
+   input's shape (C, H, W) is, channel-wise, a dense layer of fan-in C k k
+   (Xiao et al. 2018): with weights i.i.d. of variance sigma_w^2 / (C k k)
+   each output position's pre-activation is a sum over C k k inputs, and the
+   mean over positions of the variance and of the back-propagated squared
+   gradient follow the dense recursions (exactly with circular padding; the
+   zero padding at the borders takes a little variance off). */
+enum { STACK_NONE, STACK_DENSE, STACK_CONV };
+static const char *const stack_names[] = {"", "dense", "conv2d"};
+
+static int stack_kind(const gs_model *m, size_t layer)
 {
-    if (strcmp(gs_module_type(m->layers[layer]), "dense") != 0)
+    const char *type = gs_module_type(m->layers[layer]);
+    return !strcmp(type, "dense") ? STACK_DENSE : !strcmp(type, "conv2d") ? STACK_CONV : STACK_NONE;
+}
+
+/* Whether a conv2d layer maps its input image, at least k x k, to one of
+   the same shape, with a weight (C, C, k, k): stride 1, padding (k - 1) / 2.
+   (On an image smaller than the kernel most taps read padding, and a
+   stride can keep a 1 x 1 image's shape: the fan-in is not C k k.) */
+static int keeps_shape(const gs_module *mod, const gs_tensor *w)
+{
+    const gs_shape *in = &mod->in, *out = &mod->out;
+    return in->layout == GS_LAYOUT_IMAGE && out->layout == GS_LAYOUT_IMAGE && in->ndim == 3 &&
+           out->ndim == 3 && in->dims[0] == out->dims[0] && in->dims[1] == out->dims[1] &&
+           in->dims[2] == out->dims[2] && w->ndim == 4 && w->dims[0] == w->dims[1] &&
+           w->dims[1] == in->dims[0] && in->dims[1] >= w->dims[2] && in->dims[2] >= w->dims[3];
+}
+
+/* Layer `layer`'s weight when it can be part of a stack: a dense layer with
+   a square weight, or a conv2d layer that keeps its input's shape; else
+   NULL.  *bias: its bias or NULL. */
+static const gs_param_rec *stack_weight(const gs_model *m, size_t layer, const gs_param_rec **bias)
+{
+    int kind = stack_kind(m, layer);
+    *bias = NULL;
+    if (kind == STACK_NONE)
         return NULL;
     const gs_param_rec *w = NULL;
-    *bias = NULL;
     for (size_t i = 0; i < m->n_params; i++) {
         const gs_param_rec *p = m->params[i];
         if (p->layer != (int)layer)
@@ -173,48 +207,131 @@ static const gs_param_rec *square_weight(const gs_model *m, size_t layer, const 
         else if (!strcmp(p->local_name, "bias"))
             *bias = p;
     }
-    if (!w || w->pub.value.ndim != 2 || w->pub.value.dims[0] != w->pub.value.dims[1])
+    if (!w)
         return NULL;
-    return w;
+    const gs_tensor *v = &w->pub.value;
+    if (kind == STACK_DENSE)
+        return v->ndim == 2 && v->dims[0] == v->dims[1] ? w : NULL;
+    return keeps_shape(m->layers[layer], v) ? w : NULL;
 }
 
 static const char *act_name(const gs_module *a) { return a ? a->info->component->name : "identity"; }
 
-void gs_theory_compute(const gs_model *m, const double *ig, const gs_comm *comm, gs_theory *t)
+/* Why layer e cannot follow layer l in a stack (l a stack layer): NULL when
+   it can - the same kind, weight shape, activation, and bias or none (one
+   sigma_b^2 serves the stack). */
+static const char *unlike(const gs_model *m, size_t l, size_t e)
 {
-    memset(t, 0, sizeof *t);
-    /* the longest run of square dense layers of one width and activation */
+    const gs_param_rec *b, *w = stack_weight(m, l, &b), *b2, *w2 = stack_weight(m, e, &b2);
+    if (!w2 || stack_kind(m, e) != stack_kind(m, l))
+        return "layer";
+    const gs_tensor *v = &w->pub.value, *v2 = &w2->pub.value;
+    for (int d = 0; d < v->ndim; d++)
+        if (v->dims[d] != v2->dims[d])
+            return v->ndim == 4 ? (v->dims[0] != v2->dims[0] ? "channels" : "kernel") : "width";
+    if (!b2 != !b)
+        return "bias";
+    if (strcmp(act_name(activation_of(m, l)), act_name(activation_of(m, e))))
+        return "activation";
+    return NULL;
+}
+
+/* The longest run of alike stack layers, its last layer one before the end
+   of the model (the measured factors need the layer after each one); 0 if
+   there is no such run of two or more. */
+static size_t find_stack(const gs_model *m, size_t *first)
+{
     size_t best_first = 0, best_len = 0;
     for (size_t l = 0; l < m->n_layers;) {
-        const gs_param_rec *b, *w = square_weight(m, l, &b);
-        if (!w) {
+        const gs_param_rec *b;
+        if (!stack_weight(m, l, &b)) {
             l++;
             continue;
         }
-        size_t width = w->pub.value.dims[0];
-        const char *name = act_name(activation_of(m, l));
         size_t e = l + 1;
-        while (e < m->n_layers) {
-            const gs_param_rec *b2, *w2 = square_weight(m, e, &b2);
-            /* one sigma_b^2 serves the stack: its layers all have a bias or none has */
-            if (!w2 || w2->pub.value.dims[0] != width || !b2 != !b ||
-                strcmp(act_name(activation_of(m, e)), name))
-                break;
+        while (e < m->n_layers && !unlike(m, l, e))
             e++;
-        }
         if (e - l > best_len)
             best_first = l, best_len = e - l;
         l = e;
     }
-    /* measured factors need the layer after each one */
     size_t last = best_first + best_len - 1;
     if (last + 1 >= m->n_layers && best_len)
         last--;
     if (best_len < 2 || last <= best_first)
+        return 0;
+    *first = best_first;
+    return last - best_first + 1;
+}
+
+/* "(C x H x W)" of an image shape, "(n)" otherwise, into buf. */
+static const char *shape_str(const gs_shape *s, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "(");
+    for (int d = 0; d < s->ndim && used < len; d++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%zu", d ? "x" : "", s->dims[d]);
+    if (used < len)
+        snprintf(buf + used, len - used, ")");
+    return buf;
+}
+
+/* Why mean-field theory does not apply to a model of convolutions (no
+   stack find_stack accepts): the obstacle met first among the conv2d layers
+   that keep their input's shape, or, when none does, the first conv2d
+   layer's shapes.  No commas: it is a CSV cell. */
+static void why_not(const gs_model *m, char *note, size_t len)
+{
+    char a[64], b[64];
+    long first_conv = -1;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        if (stack_kind(m, l) != STACK_CONV)
+            continue;
+        if (first_conv < 0)
+            first_conv = (long)l;
+        const gs_param_rec *bias;
+        if (!stack_weight(m, l, &bias))
+            continue;
+        if (l + 1 >= m->n_layers) {
+            snprintf(note, len, "layer %zu (conv2d) ends the model: no layer after it to measure "
+                     "chi by", l);
+            return;
+        }
+        const char *why = unlike(m, l, l + 1);
+        if (!why) /* a run of two that ends the model */
+            continue;
+        if (!strcmp(why, "layer"))
+            snprintf(note, len, "layer %zu (conv2d) is followed by layer %zu (%s): the theory "
+                     "needs two or more conv2d layers in a row that keep the image's shape",
+                     l, l + 1, gs_module_type(m->layers[l + 1]));
+        else
+            snprintf(note, len, "layers %zu and %zu (conv2d) differ in %s: the theory needs "
+                     "a stack of alike layers", l, l + 1, why);
         return;
+    }
+    if (first_conv < 0) {
+        snprintf(note, len, "no conv2d layer at the top level of the model: the theory "
+                 "covers stacks of plain conv2d or dense layers; not blocks such as resnet "
+                 "or densenet");
+        return;
+    }
+    const gs_module *c = m->layers[first_conv];
+    snprintf(note, len, "no conv2d layer keeps its input's shape (layer %ld maps %s to %s): "
+             "the theory needs stride 1; padding (kernel - 1) / 2; as many output channels "
+             "as input channels and images no smaller than the kernel",
+             first_conv, shape_str(&c->in, a, sizeof a),
+             shape_str(&c->out, b, sizeof b));
+}
+
+void gs_theory_compute(const gs_model *m, const double *ig, const gs_comm *comm, gs_theory *t)
+{
+    memset(t, 0, sizeof *t);
+    size_t best_first = 0, len = find_stack(m, &best_first);
+    if (!len)
+        return;
+    size_t last = best_first + len - 1;
     double sw = 0, nw = 0, sb = 0, nb = 0;
     for (size_t l = best_first; l <= last; l++) {
-        const gs_param_rec *b, *w = square_weight(m, l, &b);
+        const gs_param_rec *b, *w = stack_weight(m, l, &b);
         const float *v = w->pub.value.data;
         for (size_t i = 0; i < w->numel; i++)
             sw += (double)v[i] * v[i];
@@ -291,15 +408,80 @@ void gs_theory_compute(const gs_model *m, const double *ig, const gs_comm *comm,
     free(a);
 }
 
-int gs_theory_write(const char *dir, const gs_theory *t, gs_error *err)
+/* Whether any layer's input or output is an image. */
+static int has_images(const gs_model *m)
+{
+    for (size_t l = 0; l < m->n_layers; l++)
+        if (m->layers[l]->in.layout == GS_LAYOUT_IMAGE ||
+            m->layers[l]->out.layout == GS_LAYOUT_IMAGE)
+            return 1;
+    return 0;
+}
+
+int gs_theory_write(const char *dir, const gs_model *m, const gs_theory *t, gs_error *err)
 {
     gs_memfile mf;
     gs_memfile_open(&mf);
     FILE *f = mf.f;
     gs_format_write_header(f, &gs_theory_format, 0);
-    if (t->valid)
-        fprintf(f, "%zu,%zu,%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", t->first, t->last,
-                t->activation, t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted,
-                t->chi_measured, t->q_in, t->chi_path);
+    /* stack and note follow from the architecture alone, so a resumed run
+       (whose numbers come from its checkpoint) writes the same ones */
+    if (t->valid) {
+        fprintf(f, "%zu,%zu,%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%s,\n", t->first,
+                t->last, t->activation, t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted,
+                t->chi_measured, t->q_in, t->chi_path, stack_names[stack_kind(m, t->first)]);
+    } else if (has_images(m)) {
+        char note[512];
+        why_not(m, note, sizeof note);
+        for (char *c = note; *c; c++)
+            if (*c == ',' || *c == '"' || *c == '\n')
+                *c = ';';
+        fprintf(f, ",,,,,,,,,,,%s\n", note);
+    }
     return gs_memfile_commit(&mf, dir, gs_theory_format.file, err);
+}
+
+/* The gate blocks of weight_hh, in PyTorch's order; NULL for a layer that
+   is not recurrent. */
+static const char *const *gate_names(const char *type, size_t *g)
+{
+    static const char *const rnn[] = {""}, *const lstm[] = {"i", "f", "g", "o"},
+                             *const gru[] = {"r", "z", "n"};
+    if (!strcmp(type, "rnn"))
+        return *g = 1, rnn;
+    if (!strcmp(type, "lstm"))
+        return *g = 4, lstm;
+    if (!strcmp(type, "gru"))
+        return *g = 3, gru;
+    return NULL;
+}
+
+void gs_theory_spectral_record(gs_model *m)
+{
+    for (size_t i = 0; i < m->n_params; i++) {
+        const gs_param_rec *p = m->params[i];
+        size_t G;
+        const char *const *gates = gate_names(gs_module_type(m->layers[p->layer]), &G);
+        const char *name = p->local_name;
+        const gs_tensor *w = &p->pub.value;
+        if (!gates || strncmp(name, "weight_hh_l", 11) != 0 || strchr(name, '.') ||
+            w->ndim != 2 || w->dims[0] != G * w->dims[1])
+            continue;
+        size_t H = w->dims[1];
+        double *blk = gs_xmalloc(H * H * sizeof *blk);
+        for (size_t g = 0; g < G; g++) {
+            for (size_t k = 0; k < H * H; k++)
+                blk[k] = w->dtype == GS_F64 ? ((const double *)w->data)[g * H * H + k]
+                                            : ((const float *)w->data)[g * H * H + k];
+            double val[2] = {gs_spectral_radius(blk, H), gs_sigma_max(blk, H, H)};
+            const char *what[2] = {GS_PATHS_RHO, GS_PATHS_SIGMA_MAX};
+            for (int k = 0; k < 2; k++) {
+                char key[128];
+                snprintf(key, sizeof key, "%s%s%s.%s", name, G > 1 ? "." : "", gates[g],
+                         what[k]);
+                gs_model_record(m->layers[p->layer], key, val[k]);
+            }
+        }
+        free(blk);
+    }
 }

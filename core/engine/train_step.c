@@ -68,13 +68,26 @@ static void theory_at_init(const gs_model *m, const gs_comm *comm, gs_theory *t)
     free(ig);
 }
 
+size_t gs_trainer_weight(const gs_trainer *t, const size_t *idx, size_t n)
+{
+    const uint8_t *mask = t->data.train_mask;
+    if (!mask || t->steps < 2)
+        return n;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t r = 0; r < t->steps; r++)
+            k += mask[idx[i] * t->steps + r] != 0;
+    return k;
+}
+
 /*
  * Forward and loss over examples [b, b + n) of the epoch's order.  With
  * several ranks, each takes its shard, runs backward too, and the ranks
  * sum gradients, loss, accuracy and whether any was asked to stop: the
  * gradient of the global batch's mean loss, the same on every rank.
+ * right: the rows classified right (examples, or counted steps).
  */
-static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, size_t *correct,
+static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, double *right,
                    gs_error *err)
 {
     gs_trainer *t = run->t;
@@ -85,19 +98,23 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
         gs_dp_shard(n, comm->rank, comm->size, &off, &cnt);
     float *dout = m->dacts[m->n_layers].data;
     *loss = 0;
-    *correct = 0;
+    *right = 0;
     if (cnt) {
         gs_trainer_gather(t, &t->data.train, t->train_idx + b + off, cnt);
         gs_trainer_augment(t, t->train_idx + b + off, cnt, run->pos.epoch);
         gs_model_forward(m, 1);
-        *loss = gs_trainer_loss(t, cnt, dout, correct);
+        *loss = gs_trainer_loss(t, cnt, dout, right);
     }
     if (!comm)
         return 0;
-    /* Each rank's gradient of its shard's mean loss, weighted by its share,
-       summed in rank order. */
+    /* Each rank's gradient of its shard's mean loss, weighted by its share
+       of the global batch's counted rows (its examples without a mask),
+       summed in rank order.  Every rank holds the data, the mask and the
+       epoch's order, so the counts need no exchange. */
+    size_t mine = gs_trainer_weight(t, t->train_idx + b + off, cnt);
+    size_t all = gs_trainer_weight(t, t->train_idx + b, n);
     if (cnt) {
-        float share = (float)((double)cnt / (double)n);
+        float share = all ? (float)((double)mine / (double)all) : 0.0f;
         for (size_t i = 0; i < cnt * gs_shape_numel(&m->out); i++)
             dout[i] *= share;
         gs_model_backward(m, detailed);
@@ -108,7 +125,7 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
         if (!m->grads_zero)
             memset(m->grads, 0, m->total * sizeof(float));
     }
-    double sums[3] = {*loss * (double)cnt, (double)*correct, gs_stop_signal() ? 1.0 : 0.0};
+    double sums[3] = {mine ? *loss * (double)mine : 0.0, *right, gs_stop_signal() ? 1.0 : 0.0};
     m->grads_zero = 0; /* the sum below writes them */
     /* The monitor's input-gradient norms, over the global batch too: the
        shards' rows of dL/dx are disjoint, so their squares add up. */
@@ -119,8 +136,9 @@ static int forward(gs_run *run, size_t b, size_t n, int detailed, double *loss, 
         gs_err_set(err, "data-parallel: exchanging gradients between ranks failed");
         return -1;
     }
-    *loss = sums[0] / (double)n;
-    *correct = (size_t)sums[1];
+    /* a global batch of padding alone has loss 0, as one process gives */
+    *loss = all ? sums[0] / (double)all : 0.0;
+    *right = sums[1];
     run->stop = sums[2] > 0;
     return 0;
 }
@@ -202,12 +220,25 @@ gs_step_outcome gs_train_step(gs_run *run, gs_error *err)
                                               run->steps_per_epoch);
     m->monitoring = monitored;
     m->detailed = detailed;
-    double loss;
-    size_t correct;
-    if (forward(run, b, n, detailed, &loss, &correct, err) < 0)
+    double loss, right;
+    if (forward(run, b, n, detailed, &loss, &right, err) < 0)
         return GS_STEP_FAILED;
-    pos->epoch_loss += loss * (double)n;
-    pos->epoch_correct += (double)correct;
+    /* accuracy in examples: with per-step targets, n times the fraction of
+       the batch's counted steps classified right */
+    size_t steps = t->steps;
+    int masked = t->data.train_mask && steps > 1;
+    size_t counted = masked ? gs_trainer_weight(t, t->train_idx + b, n) : n * steps;
+    double correct = steps == 1 ? right : counted ? (double)n * right / (double)counted : 0.0;
+    if (masked) {
+        /* the epoch's means over counted rows: each batch weighted by its
+           counted rows; the right ones kept in examples (rows / steps) so
+           that they stay within the examples seen, as the checkpoint checks */
+        pos->epoch_loss += loss * (double)counted;
+        pos->epoch_correct += right / (double)steps;
+    } else {
+        pos->epoch_loss += loss * (double)n;
+        pos->epoch_correct += correct;
+    }
     gs_monitor_batch(mon, loss, correct, n);
     if (!isfinite(loss)) {
         gs_step_outcome o = diverged(run, 1, step);

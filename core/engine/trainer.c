@@ -265,8 +265,15 @@ static int epoch_end(gs_run *run, gs_error *err)
         gs_trainer_evaluate(t, &t->data.train, t->val_idx, t->n_val, &vloss, &vacc);
     if (t->data.test.count && t->writer)
         gs_trainer_evaluate(t, &t->data.test, t->test_idx, t->data.test.count, &tloss, &tacc);
-    double train_loss = pos->epoch_loss / (double)t->n_train;
-    double train_acc = t->data.classes ? pos->epoch_correct / (double)t->n_train : NAN;
+    /* means over the epoch's counted rows (train_step.c's weights): its
+       examples, or with a per-step mask the unmasked steps */
+    double rows = (double)t->n_train, per = 1.0;
+    if (t->data.train_mask && t->steps > 1) {
+        rows = (double)gs_trainer_weight(t, t->train_idx, t->n_train);
+        per = (double)t->steps;
+    }
+    double train_loss = pos->epoch_loss / rows;
+    double train_acc = t->data.classes ? pos->epoch_correct * per / rows : NAN;
     double secs = gs_now() - run->epoch_t0;
     if (run->tty)
         fputs("\r\033[K", run->out);
@@ -428,7 +435,7 @@ static int run_finish(gs_run *run, gs_error *err)
     r->last_monitored = run->mon.n_monitored ? run->mon.hist[run->mon.n_monitored - 1].step : 0;
     layer_norms(run, r);
     if (gs_monitor_close(&run->mon, err) < 0 ||
-        (writer && (gs_theory_write(run->dir, &r->theory, err) < 0 ||
+        (writer && (gs_theory_write(run->dir, run->t->model, &r->theory, err) < 0 ||
                     gs_write_summary(run->dir, r, run->detail, err) < 0)))
         return GS_EXIT_RUNTIME;
     return status == GS_STATUS_INTERRUPTED ? 128 + signo : GS_EXIT_OK;

@@ -40,8 +40,10 @@ typedef struct gs_trainer {
     float *opt_state;
     size_t slots;
     double base_lr, weight_decay;
-    int32_t *batch_labels;
+    int32_t *batch_labels; /* batch * steps */
     float *batch_targets;
+    uint8_t *batch_mask;   /* batch * steps, or NULL: the data have no mask */
+    size_t steps;          /* target rows per example (1, or T per step) */
     size_t variant, n_variants; /* which of the experiment's runs this is, for
                                    the progress lines (n_variants 0: alone) */
 } gs_trainer;
@@ -104,10 +106,14 @@ void gs_trainer_augment(gs_trainer *t, const size_t *idx, size_t n, uint64_t epo
 int gs_trainer_check_augment(const gs_trainer *t, gs_error *err);
 /* The mean loss of the model's output for the n gathered examples; dL/dout
    into dout unless NULL, the number classified right into correct unless
-   NULL. */
-double gs_trainer_loss(gs_trainer *t, size_t n, float *dout, size_t *correct);
+   NULL (with per-step targets: the counted steps classified right). */
+double gs_trainer_loss(gs_trainer *t, size_t n, float *dout, double *correct);
+/* The weight of training examples idx[0..n) in a mean over batches: their
+   counted rows where the training split has a per-step mask, else n. */
+size_t gs_trainer_weight(const gs_trainer *t, const size_t *idx, size_t n);
 /* Mean loss and accuracy over examples idx[0..n) of a split, in evaluation
-   mode (NaN for none; accuracy NaN without classes). */
+   mode (NaN for none; accuracy NaN without classes); with per-step
+   targets, over their counted steps. */
 void gs_trainer_evaluate(gs_trainer *t, const gs_split *s, const size_t *idx, size_t n,
                          double *loss, double *acc);
 

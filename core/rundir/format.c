@@ -39,7 +39,8 @@ const gs_log_format gs_model_format = LOG("model.csv", "layer", "name", "type", 
 
 const gs_log_format gs_theory_format = LOG(GS_FILE_THEORY, "first_layer", "last_layer",
                                            "activation", "sigma_w2", "sigma_b2", "q_star",
-                                           "chi_predicted", "chi_measured", "q_in", "chi_path");
+                                           "chi_predicted", "chi_measured", "q_in", "chi_path",
+                                           "stack", "note");
 
 const gs_log_format gs_index_format = LOG("index.csv", "path", "variant", "seed", "status");
 

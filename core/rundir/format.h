@@ -76,6 +76,30 @@ enum { GS_BPTT_STEP, GS_BPTT_LAYER, GS_BPTT_T, GS_BPTT_GRAD_NORM, GS_BPTT_NCOLS 
    (layer, t, grad_norm) instead of series.csv: the recurrent layers record
    their output sequence's ||dL/dh_t|| under it (plugins/layer/rnn_util.h). */
 #define GS_SERIES_BPTT "dL/dh"
+/* On detailed steps the recurrent layers also record, per weight tensor
+   ("weight_hh_l0", "weight_ih_l0"), the norm of its gradient's contribution
+   from each band of time steps as "<tensor>" GS_SERIES_BAND_SUFFIX on axis
+   band (series.csv): band b holds t in [b w, (b + 1) w), w = ceil(T /
+   GS_BPTT_BANDS), the last band possibly shorter. */
+#define GS_SERIES_BAND_SUFFIX ".band_grad_norm"
+#define GS_BPTT_BANDS 10
+/* On detailed steps the monitor records, on axis channel (series.csv), the
+   std over the batch and positions of each channel of every layer's output
+   that is an image, as GS_SERIES_ACT_STD, and per output channel o of every
+   convolution weight (C_out, C_in, k, k) the norm of its gradient's slice o,
+   as "<tensor>" GS_SERIES_CHANNEL_GRAD_SUFFIX (engine/monitor.c). */
+#define GS_SERIES_ACT_STD "act_std"
+#define GS_SERIES_CHANNEL_GRAD_SUFFIX ".grad_norm"
+/* series.csv's axis column, by gs_axis */
+#define GS_AXIS_NAME_TIME "time"
+#define GS_AXIS_NAME_CHANNEL "channel"
+#define GS_AXIS_NAME_BAND "band"
+/* paths.csv keys the core records itself on monitored steps: rho and
+   sigma_max of each recurrent weight matrix's gate block (engine/spectral.c),
+   as "<tensor>.<key>" for an rnn, "<tensor>.<gate>.<key>" for an lstm (gates
+   i, f, g, o) or a gru (r, z, n), e.g. "weight_hh_l0.f.rho" */
+#define GS_PATHS_RHO "rho"
+#define GS_PATHS_SIGMA_MAX "sigma_max"
 
 typedef struct gs_log_format {
     const char *file;             /* relative to the run directory */
@@ -99,11 +123,12 @@ enum { GS_MODEL_LAYER, GS_MODEL_NAME, GS_MODEL_TYPE, GS_MODEL_KIND, GS_MODEL_LAY
        GS_MODEL_IN_SHAPE, GS_MODEL_OUT_SHAPE, GS_MODEL_PARAMS, GS_MODEL_NCOLS };
 extern const gs_log_format gs_model_format;
 
-/* ---- theory.csv: mean-field theory of the longest dense stack, written when
-   the run ends; the header alone when the model has no such stack ---- */
+/* ---- theory.csv: mean-field theory of the longest stack of alike dense or
+   conv2d layers, written when the run ends; without such a stack, a row whose
+   note says why when the model works on images, else the header alone ---- */
 enum { GS_THEORY_FIRST_LAYER, GS_THEORY_LAST_LAYER, GS_THEORY_ACTIVATION, GS_THEORY_SIGMA_W2,
        GS_THEORY_SIGMA_B2, GS_THEORY_Q_STAR, GS_THEORY_CHI_PREDICTED, GS_THEORY_CHI_MEASURED,
-       GS_THEORY_Q_IN, GS_THEORY_CHI_PATH, GS_THEORY_NCOLS };
+       GS_THEORY_Q_IN, GS_THEORY_CHI_PATH, GS_THEORY_STACK, GS_THEORY_NOTE, GS_THEORY_NCOLS };
 extern const gs_log_format gs_theory_format;
 
 /* ---- index.csv: the runs under an experiment or sweep directory ---- */

@@ -3,6 +3,15 @@
  * numbers.  One label column (classification) or a list of target columns
  * (regression); every other column is a feature.  Errors carry FILE:LINE so
  * a broken row can be found in a file of a million lines.
+ *
+ * Sequences (data.sequence names an id column): one row per time step, the
+ * consecutive rows with the same id one sequence, in row order.  Every
+ * sequence gets T = the longest one's length (training and test files
+ * alike), the features at each step.  One target per sequence (the last
+ * row's label or targets): shorter sequences are padded with zero rows at
+ * the front, so that the last step is the real last one.  per_step = true:
+ * every row's label or targets are that step's, and shorter sequences are
+ * padded at the end with zero rows that a mask leaves out of the loss.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -17,7 +26,7 @@
 #include "gradscope/plugin.h"
 #include "datamem.h"
 
-enum { P_TRAIN, P_TEST, P_LABEL, P_TARGETS, P_CLASSES, P_STANDARDIZE };
+enum { P_TRAIN, P_TEST, P_LABEL, P_TARGETS, P_CLASSES, P_STANDARDIZE, P_SEQUENCE, P_PER_STEP };
 
 /* Largest number of cells one file may hold. */
 #define MAX_CELLS ((size_t)1 << 31)
@@ -280,14 +289,17 @@ static void missing_column(const table *t, const char *name, const char *key)
                    t->header_line, name, key, list);
 }
 
-/* Column roles: role[j] = 0 feature, -1 label, -2 - k target k. */
+/* Column roles: role[j] = 0 feature, -1 label, -2 - k target k, ROLE_ID
+   the sequence id. */
+#define ROLE_ID 1
 typedef struct layout {
     long label;
     size_t n_targets, n_features;
     long *role;
 } layout;
 
-static int make_layout(const table *t, const char *label, const char *targets, layout *lay)
+static int make_layout(const table *t, const char *label, const char *targets, const char *id,
+                       layout *lay)
 {
     const gs_host *h = t->host;
     lay->role = h->alloc(t->ncols * sizeof(long));
@@ -332,6 +344,19 @@ static int make_layout(const table *t, const char *label, const char *targets, l
         h->free(list);
         if (rc)
             return -1;
+    }
+    if (*id) {
+        long j = find_column(t, id);
+        if (j < 0) {
+            missing_column(t, id, "sequence");
+            return -1;
+        }
+        if (lay->role[j] != 0) {
+            h->error("%s: column '%s' is both the sequence id and a label or target", t->path,
+                     id);
+            return -1;
+        }
+        lay->role[j] = ROLE_ID;
     }
     lay->n_features = 0;
     for (size_t j = 0; j < t->ncols; j++)
@@ -410,7 +435,7 @@ static void fill_split(const table *t, const layout *lay, gs_split *s)
                 s->x[i * nf + f++] = row[j];
             else if (r == -1)
                 s->labels[i] = (int32_t)row[j];
-            else
+            else if (r <= -2)
                 s->targets[i * lay->n_targets + (size_t)(-2 - r)] = row[j];
         }
     }
@@ -452,13 +477,109 @@ static void free_split(const gs_host *h, gs_split *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The sequences of a table: runs of consecutive rows with the same id. */
+typedef struct runs {
+    size_t n, longest;
+    size_t *start; /* n + 1 entries: run k is rows start[k] .. start[k+1]-1 */
+} runs;
+
+typedef struct id_row {
+    float id;
+    size_t row;
+} id_row;
+
+static int by_id(const void *a, const void *b)
+{
+    const id_row *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* Splits t into runs; an id that comes back after another one is an
+   error naming both lines, since the sequence would be cut in two. */
+static int find_runs(const table *t, long col, runs *r)
+{
+    const gs_host *h = t->host;
+    r->start = h->alloc((t->rows + 1) * sizeof *r->start);
+    r->n = 0;
+    r->longest = 0;
+    for (size_t i = 0; i < t->rows; i++)
+        if (i == 0 || t->cells[i * t->ncols + (size_t)col] !=
+                          t->cells[(i - 1) * t->ncols + (size_t)col])
+            r->start[r->n++] = i;
+    r->start[r->n] = t->rows;
+    id_row *ids = h->alloc(r->n * sizeof *ids);
+    for (size_t k = 0; k < r->n; k++) {
+        size_t len = r->start[k + 1] - r->start[k];
+        r->longest = len > r->longest ? len : r->longest;
+        ids[k] = (id_row){t->cells[r->start[k] * t->ncols + (size_t)col], r->start[k]};
+    }
+    qsort(ids, r->n, sizeof *ids, by_id);
+    int rc = 0;
+    for (size_t k = 1; k < r->n && rc == 0; k++)
+        if (ids[k].id == ids[k - 1].id) {
+            h->error("%s:%zu: sequence %s = %g starts again after other rows (line %zu); the "
+                     "rows of a sequence must be consecutive",
+                     t->path, t->lines[ids[k].row], t->names[col], (double)ids[k].id,
+                     t->lines[ids[k - 1].row]);
+            rc = -1;
+        }
+    h->free(ids);
+    return rc;
+}
+
+/*
+ * The split of per-row examples s, whose rows are grouped by r, as
+ * r->n sequences of T steps of nf features (zero rows of padding).  One
+ * target per sequence (its last row's), the sequence padded at the front;
+ * or per_step: a target per step, padded at the end, *mask 1 on real steps.
+ */
+static void to_sequences(const gs_host *h, gs_split *s, const runs *r, size_t T, size_t nf,
+                         size_t tw, int per_step, uint8_t **mask)
+{
+    size_t n = r->n, rows = per_step ? T : 1;
+    float *x = h->zalloc(n * T * nf * sizeof(float));
+    int32_t *labels = s->labels ? h->zalloc(n * rows * sizeof(int32_t)) : NULL;
+    float *targets = s->targets ? h->zalloc(n * rows * tw * sizeof(float)) : NULL;
+    if (per_step)
+        *mask = h->zalloc(n * T);
+    for (size_t k = 0; k < n; k++) {
+        size_t first = r->start[k], len = r->start[k + 1] - first;
+        size_t at = per_step ? 0 : T - len;
+        memcpy(x + (k * T + at) * nf, s->x + first * nf, len * nf * sizeof(float));
+        if (per_step) {
+            memset(*mask + k * T, 1, len);
+            if (labels)
+                memcpy(labels + k * T, s->labels + first, len * sizeof(int32_t));
+            if (targets)
+                memcpy(targets + k * T * tw, s->targets + first * tw, len * tw * sizeof(float));
+        } else {
+            size_t last = first + len - 1;
+            if (labels)
+                labels[k] = s->labels[last];
+            if (targets)
+                memcpy(targets + k * tw, s->targets + last * tw, tw * sizeof(float));
+        }
+    }
+    h->free(s->x);
+    h->free(s->labels);
+    h->free(s->targets);
+    s->x = x;
+    s->labels = labels;
+    s->targets = targets;
+    s->count = n;
+}
+
 static int csv_load(const gs_data_call *c, gs_dataset *out)
 {
     const gs_host *h = c->host;
     const gs_value *p = c->p;
     const char *label = p[P_LABEL].s, *targets = p[P_TARGETS].s;
+    const char *id = p[P_SEQUENCE].s;
     table train = { 0 }, test = { 0 };
     layout lay = { 0 };
+    runs rtrain = { 0 }, rtest = { 0 };
     int rc = -1;
 
     memset(out, 0, sizeof *out);
@@ -476,8 +597,18 @@ static int csv_load(const gs_data_call *c, gs_dataset *out)
         goto done;
     if (*p[P_TEST].s && (read_table(&test, h, p[P_TEST].s, "test") || same_header(&train, &test)))
         goto done;
-    if (make_layout(&train, label, targets, &lay))
+    if (p[P_PER_STEP].b && !*id) {
+        h->error("%s: per_step = true needs sequences: set data.sequence to the id column",
+                 p[P_TRAIN].s);
         goto done;
+    }
+    if (make_layout(&train, label, targets, id, &lay))
+        goto done;
+    if (*id) {
+        long col = find_column(&train, id);
+        if (find_runs(&train, col, &rtrain) || (test.rows && find_runs(&test, col, &rtest)))
+            goto done;
+    }
 
     size_t classes = 0;
     if (lay.label >= 0) {
@@ -509,14 +640,40 @@ static int csv_load(const gs_data_call *c, gs_dataset *out)
         fill_split(&test, &lay, &out->test);
     if (p[P_STANDARDIZE].b)
         standardize(h, &out->train, &out->test, lay.n_features);
+    if (*id) {
+        size_t T = rtrain.longest > rtest.longest ? rtrain.longest : rtest.longest;
+        size_t nf = lay.n_features, tw = out->target_width;
+        int per_step = p[P_PER_STEP].b;
+        double cells = ((double)rtrain.n + (double)rtest.n) * (double)T * (double)(nf + 2 + tw);
+        if (cells > (double)MAX_CELLS) {
+            h->error("%s: %zu sequences padded to %zu steps is more than 2^31 values",
+                     train.path, rtrain.n + rtest.n, T);
+            goto done;
+        }
+        if (!data_fits(h, train.path, 4.0 * cells))
+            goto done;
+        to_sequences(h, &out->train, &rtrain, T, nf, tw, per_step, &out->train_mask);
+        if (test.rows)
+            to_sequences(h, &out->test, &rtest, T, nf, tw, per_step, &out->test_mask);
+        out->shape.layout = GS_LAYOUT_SEQUENCE;
+        out->shape.ndim = 2;
+        out->shape.dims[0] = T;
+        out->shape.dims[1] = nf;
+        out->steps = per_step ? T : 1;
+    }
     rc = 0;
 done:
+    h->free(rtrain.start);
+    h->free(rtest.start);
     h->free(lay.role);
     table_free(&train);
     table_free(&test);
     if (rc) {
         free_split(h, &out->train);
         free_split(h, &out->test);
+        h->free(out->train_mask);
+        h->free(out->test_mask);
+        out->train_mask = out->test_mask = NULL;
     }
     return rc;
 }
@@ -534,6 +691,12 @@ static const gs_param_spec csv_params[] = {
       .doc = "number of classes (0: largest label + 1)" },
     { .name = "standardize", .type = GS_P_BOOL, .def.b = 0,
       .doc = "scale each feature to mean 0, std 1 with training statistics" },
+    { .name = "sequence", .type = GS_P_STRING, .def.s = "",
+      .doc = "sequence id column: consecutive rows with one id are one sequence (T, C), "
+             "padded to the longest (\"\": a row is an example)" },
+    { .name = "per_step", .type = GS_P_BOOL, .def.b = 0,
+      .doc = "sequences: a label or targets at every step, padding masked (false: the last "
+             "row's, padding in front)" },
     { 0 }
 };
 

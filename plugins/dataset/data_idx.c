@@ -1,5 +1,8 @@
 /*
- * IDX files (MNIST, Fashion-MNIST), plain or gzip-compressed.
+ * IDX files (MNIST, Fashion-MNIST), plain or gzip-compressed; as vectors,
+ * images, or sequences read row by row (T = rows, C = cols) or pixel by
+ * pixel (T = rows * cols, C = 1), the pixels optionally in one seeded
+ * permuted order (pMNIST, Le et al. 2015).
  *
  * Header sizes are untrusted: pixel bytes are read into a buffer that grows
  * with what the file actually holds, so a forged count cannot make us
@@ -16,7 +19,7 @@
 #include "datamem.h"
 
 enum { P_TRAIN_IMAGES, P_TRAIN_LABELS, P_TEST_IMAGES, P_TEST_LABELS, P_PREPROCESS,
-       P_STANDARDIZE, P_FLATTEN, P_CLASSES, P_LIMIT };
+       P_STANDARDIZE, P_FLATTEN, P_CLASSES, P_LIMIT, P_SEQUENCE, P_PERMUTE };
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist/"
 #define MAGIC_IMAGES 0x00000803u
@@ -326,6 +329,36 @@ static void free_split(const gs_host *h, gs_split *s)
     memset(s, 0, sizeof *s);
 }
 
+/*
+ * The pixel order of permuted sequences: a Fisher-Yates shuffle drawn from
+ * the data set's seeded stream, one order for every example of both splits.
+ */
+static void permute_pixels(const gs_data_call *c, gs_dataset *out, size_t per)
+{
+    const gs_host *h = c->host;
+    size_t *perm = h->alloc(per * sizeof *perm);
+    float *tmp = h->alloc(per * sizeof *tmp);
+    for (size_t i = 0; i < per; i++)
+        perm[i] = i;
+    for (size_t i = per; i > 1; i--) {
+        size_t j = (size_t)(h->rng_uniform(c->rng) * (double)i);
+        j = j < i ? j : i - 1;
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    gs_split *splits[2] = {&out->train, &out->test};
+    for (int s = 0; s < 2; s++)
+        for (size_t e = 0; e < splits[s]->count; e++) {
+            float *x = splits[s]->x + e * per;
+            for (size_t t = 0; t < per; t++)
+                tmp[t] = x[perm[t]];
+            memcpy(x, tmp, per * sizeof *tmp);
+        }
+    h->free(tmp);
+    h->free(perm);
+}
+
 static int idx_load(const gs_data_call *c, gs_dataset *out)
 {
     const gs_host *h = c->host;
@@ -337,7 +370,13 @@ static int idx_load(const gs_data_call *c, gs_dataset *out)
     size_t classes = (size_t)p[P_CLASSES].i;
     uint32_t rows = 0, cols = 0;
 
+    const char *seq = p[P_SEQUENCE].s;
     memset(out, 0, sizeof *out);
+    if (p[P_PERMUTE].b && strcmp(seq, "pixels") != 0) {
+        h->error("idx: permute = true permutes the pixels of sequence = \"pixels\", but "
+                 "sequence = \"%s\"", seq);
+        return -1;
+    }
     if (!*test.images != !*test.labels) {
         h->error("idx: test_images and test_labels must both be set or both be empty");
         return -1;
@@ -368,7 +407,19 @@ static int idx_load(const gs_data_call *c, gs_dataset *out)
     }
 
     out->classes = classes;
-    if (p[P_FLATTEN].b) {
+    if (strcmp(seq, "rows") == 0) {
+        out->shape.layout = GS_LAYOUT_SEQUENCE;
+        out->shape.ndim = 2;
+        out->shape.dims[0] = rows;
+        out->shape.dims[1] = cols;
+    } else if (strcmp(seq, "pixels") == 0) {
+        out->shape.layout = GS_LAYOUT_SEQUENCE;
+        out->shape.ndim = 2;
+        out->shape.dims[0] = per;
+        out->shape.dims[1] = 1;
+        if (p[P_PERMUTE].b)
+            permute_pixels(c, out, per);
+    } else if (p[P_FLATTEN].b) {
         out->shape.layout = GS_LAYOUT_VECTOR;
         out->shape.ndim = 1;
         out->shape.dims[0] = per;
@@ -401,11 +452,16 @@ static const gs_param_spec idx_params[] = {
     { .name = "standardize", .type = GS_P_STRING, .def.s = "global", .choices = "global|feature",
       .doc = "standardize with one mean/std over all pixels or one per pixel" },
     { .name = "flatten", .type = GS_P_BOOL, .def.b = 1,
-      .doc = "true: shape (rows*cols); false: (1, rows, cols)" },
+      .doc = "true: shape (rows*cols); false: (1, rows, cols) (ignored for sequences)" },
     { .name = "classes", .type = GS_P_INT, .def.i = 10, .min = 1, .max = 256,
       .doc = "number of classes; every label must be below it" },
     { .name = "limit", .type = GS_P_INT, .def.i = 0, .min = 0, .max = INT32_MAX,
       .doc = "use only the first N training records (0: all)" },
+    { .name = "sequence", .type = GS_P_STRING, .def.s = "none", .choices = "none|rows|pixels",
+      .doc = "none: vectors or images (flatten); rows: sequences (T, C) = (rows, cols); "
+             "pixels: (rows*cols, 1)" },
+    { .name = "permute", .type = GS_P_BOOL, .def.b = 0,
+      .doc = "sequence = \"pixels\": all images' pixels in one seeded random order (pMNIST)" },
     { 0 }
 };
 

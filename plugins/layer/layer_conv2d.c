@@ -9,13 +9,23 @@
  *
  * Each example is unfolded (im2col) into a (C k k) x (Ho Wo) matrix so
  * that forward, dL/dx and dL/dW are products of whole matrices through
- * host->gemm.  Examples run in parallel in groups of GROUP; the weight and
- * bias gradients are summed per group in example order and the groups'
- * partial sums added in group order, so the result has the same bits at
- * any thread count.
+ * host->gemm (a 1x1 convolution with stride 1 and no padding skips the
+ * unfolding: its input is the matrix).  Examples run in parallel in groups
+ * of GROUP; the weight and bias gradients are summed per group in example
+ * order and the groups' partial sums added in group order, so the result
+ * has the same bits at any thread count.
  */
 #include <string.h>
 #include "layer_util.h"
+
+/* Vectorizes the copy and add loops of the unfolding, which -O2 leaves
+   scalar (their lengths are not known multiples of the vector); element by
+   element, so the results are the same bits. */
+#ifdef _OPENMP
+#define SIMD _Pragma("omp simd")
+#else
+#define SIMD
+#endif
 
 enum { P_CHANNELS, P_KERNEL, P_STRIDE, P_PADDING, P_BIAS, P_ACTIVATION, P_INIT, P_BIAS_INIT,
        P_IN_CHANNELS };
@@ -56,6 +66,7 @@ typedef struct conv {
     size_t o, ho, wo;     /* output */
     size_t k, s, pad;
     size_t kk;            /* rows of the unfolded input: c k k */
+    int direct;           /* 1x1, stride 1, no padding: the input is its own unfolding */
     gs_param *wt, *b;
     gs_module *act;       /* NULL for identity */
     gs_tensor *pre;       /* pre-activation */
@@ -93,6 +104,7 @@ static int conv_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_sh
     d->ho = (ph - d->k) / d->s + 1;
     d->wo = (pw - d->k) / d->s + 1;
     d->kk = d->c * d->k * d->k;
+    d->direct = d->k == 1 && d->s == 1 && d->pad == 0;
     size_t wdims[4] = {d->o, d->c, d->k, d->k};
     size_t fan_in = d->kk, fan_out = d->o * d->k * d->k;
     d->wt = host->add_param(m, "weight", 4, wdims, GS_ROLE_WEIGHT, fan_in, fan_out,
@@ -151,12 +163,14 @@ static inline void inside(const conv *d, size_t j, size_t *q0, size_t *q1)
                         const T *in_ = (x) + (c_ * (d)->h + (size_t)y_) * (d)->w;            \
                         for (size_t q_ = 0; q_ < q0_; q_++)                                  \
                             out_[q_] = (T)0;                                                 \
-                        if ((d)->s == 1 && q1_ > q0_)                                        \
-                            memcpy(out_ + q0_, in_ + q0_ + j_ - (d)->pad,                    \
-                                   (q1_ - q0_) * sizeof(T));                                 \
-                        else                                                                 \
+                        if ((d)->s == 1 && q1_ > q0_) {                                      \
+                            const T *src_ = in_ + q0_ + j_ - (d)->pad;                       \
+                            SIMD for (size_t q_ = 0; q_ < q1_ - q0_; q_++)                   \
+                                out_[q0_ + q_] = src_[q_];                                   \
+                        } else {                                                             \
                             for (size_t q_ = q0_; q_ < q1_; q_++)                            \
                                 out_[q_] = in_[q_ * (d)->s + j_ - (d)->pad];                 \
+                        }                                                                    \
                         for (size_t q_ = q1_; q_ < (d)->wo; q_++)                            \
                             out_[q_] = (T)0;                                                 \
                     }                                                                        \
@@ -179,8 +193,14 @@ static inline void inside(const conv *d, size_t j, size_t *q0, size_t *q1)
                             continue;                                                        \
                         const T *g_ = row_ + r_ * (d)->wo;                                   \
                         T *out_ = (dx) + (c_ * (d)->h + (size_t)y_) * (d)->w;                \
-                        for (size_t q_ = q0_; q_ < q1_; q_++)                                \
-                            out_[q_ * (d)->s + j_ - (d)->pad] += g_[q_];                     \
+                        if ((d)->s == 1 && q1_ > q0_) {                                      \
+                            T *dst_ = out_ + q0_ + j_ - (d)->pad;                            \
+                            SIMD for (size_t q_ = 0; q_ < q1_ - q0_; q_++)                   \
+                                dst_[q_] += g_[q0_ + q_];                                    \
+                        } else {                                                             \
+                            for (size_t q_ = q0_; q_ < q1_; q_++)                            \
+                                out_[q_ * (d)->s + j_ - (d)->pad] += g_[q_];                 \
+                        }                                                                    \
                     }                                                                        \
                 }                                                                            \
     } while (0)
@@ -203,14 +223,15 @@ static void forward_groups(void *arg, size_t g0, size_t g1)
     const gs_host *h = d->host;
     size_t P = d->ho * d->wo, es = gs_dtype_size(j->dt);
     size_t e1 = g1 * GROUP < j->n ? g1 * GROUP : j->n;
-    void *col = h->alloc(d->kk * P * es);
+    void *col = d->direct ? NULL : h->alloc(d->kk * P * es);
     GS_WITH_TYPE(j->dt, T, {
         for (size_t e = g0 * GROUP; e < e1; e++) {
             const T *x = (const T *)j->x + e * d->c * d->h * d->w;
             T *y = (T *)j->y + e * d->o * P;
-            IM2COL(T, d, x, (T *)col);
-            h->gemm(j->dt, 0, 0, d->o, P, d->kk, 1.0, d->wt->value.data, d->kk, col, P, 0.0, y,
-                    P);
+            if (!d->direct)
+                IM2COL(T, d, x, (T *)col);
+            h->gemm(j->dt, 0, 0, d->o, P, d->kk, 1.0, d->wt->value.data, d->kk,
+                    d->direct ? x : (const T *)col, P, 0.0, y, P);
             if (d->b) {
                 const T *b = d->b->value.data;
                 for (size_t o = 0; o < d->o; o++)
@@ -219,7 +240,8 @@ static void forward_groups(void *arg, size_t g0, size_t g1)
             }
         }
     });
-    h->free(col);
+    if (col)
+        h->free(col);
 }
 
 static size_t groups_of(size_t n) { return (n + GROUP - 1) / GROUP; }
@@ -235,14 +257,20 @@ static void conv_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int tra
 }
 
 /* Examples of groups [g0, g1): dx_e = fold(W^T dy_e); group g's partial
-   sums dW_g = sum_e dy_e col_e^T and db_g = sum_e sum_q dy_e, in example order. */
+   sums dW_g = sum_e dy_e col_e^T and db_g = sum_e sum_q dy_e, in example order.
+   dW_g is computed and kept transposed, dW_g^T = sum_e col_e dy_e^T: every
+   element is the same sum of the same products in the same order (a
+   product's factors commute), but the GEMM then streams the unfolded input
+   in place, P long rows of it, instead of transposing it to pack it, and
+   its C x k x k rows fill whole register tiles where the few output
+   channels would not. */
 static void backward_groups(void *arg, size_t g0, size_t g1)
 {
     const job *j = arg;
     conv *d = j->d;
     const gs_host *h = d->host;
     size_t P = d->ho * d->wo, es = gs_dtype_size(j->dt), in = d->c * d->h * d->w;
-    void *col = h->alloc(d->kk * P * es);
+    void *col = d->direct ? NULL : h->alloc(d->kk * P * es);
     GS_WITH_TYPE(j->dt, T, {
         for (size_t g = g0; g < g1; g++) {
             size_t e1 = (g + 1) * GROUP < j->n ? (g + 1) * GROUP : j->n;
@@ -251,9 +279,11 @@ static void backward_groups(void *arg, size_t g0, size_t g1)
             for (size_t e = g * GROUP; e < e1; e++) {
                 const T *dy = (const T *)j->dy + e * d->o * P;
                 if (gw) {
-                    IM2COL(T, d, (const T *)j->x + e * in, (T *)col);
-                    h->gemm(j->dt, 0, 1, d->o, d->kk, P, 1.0, dy, P, col, P,
-                            e == g * GROUP ? 0.0 : 1.0, gw, d->kk);
+                    const T *xe = (const T *)j->x + e * in;
+                    if (!d->direct)
+                        IM2COL(T, d, xe, (T *)col);
+                    h->gemm(j->dt, 0, 1, d->kk, d->o, P, 1.0, d->direct ? xe : (const T *)col,
+                            P, dy, P, e == g * GROUP ? 0.0 : 1.0, gw, d->o);
                 }
                 if (gb)
                     for (size_t o = 0; o < d->o; o++) {
@@ -265,14 +295,17 @@ static void backward_groups(void *arg, size_t g0, size_t g1)
                 if (j->dx) {
                     T *dx = (T *)j->dx + e * in;
                     h->gemm(j->dt, 1, 0, d->kk, P, d->o, 1.0, d->wt->value.data, d->kk, dy, P,
-                            0.0, col, P);
-                    memset(dx, 0, in * sizeof(T));
-                    COL2IM(T, d, (const T *)col, dx);
+                            0.0, d->direct ? dx : (T *)col, P);
+                    if (!d->direct) {
+                        memset(dx, 0, in * sizeof(T));
+                        COL2IM(T, d, (const T *)col, dx);
+                    }
                 }
             }
         }
     });
-    h->free(col);
+    if (col)
+        h->free(col);
 }
 
 static void conv_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
@@ -297,9 +330,18 @@ static void conv_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
     job j = {.d = d, .dt = x->dtype, .n = n, .x = x->data, .dy = dh->data,
              .dx = dx ? dx->data : NULL, .gw = gw, .gb = gb};
     h->parallel_for(groups, 1, backward_groups, &j);
-    /* the groups' partial sums, in group order */
-    for (size_t g = 0; g < groups; g++)
-        h->axpy(x->dtype, wn, 1.0, (const char *)gw + g * wn * es, d->wt->grad.data);
+    /* the groups' (transposed) partial sums, in group order: dW += dW_g as
+       an axpy with alpha 1 would, element by element */
+    GS_WITH_TYPE(x->dtype, T, {
+        T *gr = d->wt->grad.data;
+        size_t O = d->o, KK = d->kk;
+        for (size_t g = 0; g < groups; g++) {
+            const T *part = (const T *)gw + g * wn;
+            for (size_t r = 0; r < KK; r++)
+                for (size_t o = 0; o < O; o++)
+                    gr[o * KK + r] += part[r * O + o];
+        }
+    });
     if (gb)
         GS_WITH_TYPE(x->dtype, T, {
             T *db = d->b->grad.data;

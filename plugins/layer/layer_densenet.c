@@ -1,5 +1,5 @@
 /*
- * densenet: a dense block (Huang et al. 2017) for flattened inputs.
+ * densenet: a dense block (Huang et al. 2017), on vectors or on images.
  *
  * Layer i (1..L) sees the concatenation of the block input and every
  * earlier layer's output, [x, h_1, ..., h_{i-1}] of width C + (i-1)k, and
@@ -7,6 +7,13 @@
  * of b units (DenseNet-B) [norm -> act -> dense(b) -> norm -> act -> dense(k)].
  * The block outputs [x, h_1, ..., h_L], width C + Lk, so every layer has a
  * direct path to the block output and to the loss.
+ *
+ * On an image (C, H, W) the widths count channels and each dense becomes a
+ * convolution without bias, as in the paper and torchvision: 3x3 with
+ * padding 1 to k channels, the bottleneck 1x1 to b channels; H and W stay.
+ * In (N, C, H, W) memory an example's channel blocks are contiguous, so
+ * the concatenations are the vector form's column copies with every
+ * column widened to an H W plane.
  */
 #include "layer_util.h"
 
@@ -16,10 +23,11 @@ static const gs_param_spec params[] = {
     [P_LAYERS] = {.name = "layers", .type = GS_P_INT, .def.i = 4, .min = 1, .max = 256,
                   .doc = "layers L in the block"},
     [P_GROWTH] = {.name = "growth", .type = GS_P_INT, .def.i = 12, .min = 1, .max = 1 << 16,
-                  .doc = "growth rate k: features each layer adds"},
+                  .doc = "growth rate k: features (channels on images) each layer adds"},
     [P_BOTTLENECK] = {.name = "bottleneck", .type = GS_P_INT, .def.i = 0, .min = 0,
                       .max = 1 << 16,
-                      .doc = "units of a bottleneck dense before each layer; 0: none"},
+                      .doc = "units (1x1 conv channels on images) of a bottleneck before "
+                             "each layer; 0: none"},
     [P_ACTIVATION] = {.name = "activation", .type = GS_P_COMPONENT, .def.s = "relu",
                       .component_kind = GS_KIND_ACTIVATION, .min = GS_ANY,
                       .doc = "activation before each dense"},
@@ -40,8 +48,43 @@ typedef struct dlayer {
 typedef struct densenet {
     const gs_host *host;
     size_t c0, k, n_layers, width;
+    size_t plane;      /* H W on images, 1 on vectors */
+    gs_shape img;      /* the input image; layout VECTOR (zeroed) on vectors */
     dlayer *ly;
 } densenet;
+
+/* A bias-free square convolution child with `padding` and (fused)
+   activation `act` (NULL: identity): a dense block's dense on images. */
+static int add_conv(const gs_host *h, gs_module *m, gs_chain *c, const char *name,
+                    size_t channels, int kernel, const gs_ref *init, const gs_ref *act)
+{
+    gs_ref *r = h->ref_new(m, GS_KIND_LAYER, "conv2d");
+    if (!r || h->ref_set_int(r, "channels", (int64_t)channels) < 0 ||
+        h->ref_set_int(r, "kernel", kernel) < 0 || h->ref_set_int(r, "padding", kernel / 2) < 0 ||
+        h->ref_set_bool(r, "bias", 0) < 0 || h->ref_set_ref(r, "init", init) < 0 ||
+        (act && h->ref_set_ref(r, "activation", act) < 0))
+        return -1;
+    return gs_chain_add(h, m, c, name, r);
+}
+
+/* The dense of a layer: a dense on vectors, a convolution on images. */
+static int add_linear(densenet *d, gs_module *m, gs_chain *c, const char *name, size_t units,
+                      int kernel, const gs_ref *init, const gs_ref *act)
+{
+    if (d->img.layout == GS_LAYOUT_IMAGE)
+        return add_conv(d->host, m, c, name, units, kernel, init, act);
+    return gs_chain_add_dense(d->host, m, c, name, units, init, act);
+}
+
+/* A per-example shape of `width` features: (width) or (width, H, W). */
+static gs_shape widths(const densenet *d, size_t width)
+{
+    if (d->img.layout != GS_LAYOUT_IMAGE)
+        return (gs_shape){.ndim = 1, .dims = {width}};
+    gs_shape s = d->img;
+    s.dims[0] = width;
+    return s;
+}
 
 static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, dlayer *l)
 {
@@ -49,7 +92,7 @@ static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, d
     const gs_ref *act = p[P_ACTIVATION].ref, *init = p[P_INIT].ref;
     int norm = strcmp(p[P_NORM].s, "none") != 0;
     size_t b = (size_t)p[P_BOTTLENECK].i;
-    gs_shape in = {.ndim = 1, .dims = {l->width}}, out = {.ndim = 1, .dims = {d->k}};
+    gs_shape in = widths(d, l->width), out = widths(d, d->k);
     char name[48];
     gs_chain_init(h, &l->c, 6, &in);
     if (norm) {
@@ -63,7 +106,7 @@ static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, d
     if (b) {
         /* Without a norm in between, the second activation is fused. */
         snprintf(name, sizeof name, "l%zu.bottleneck", i);
-        if (gs_chain_add_dense(h, m, &l->c, name, b, init, norm ? NULL : act) < 0)
+        if (add_linear(d, m, &l->c, name, b, 1, init, norm ? NULL : act) < 0)
             return -1;
         if (norm) {
             snprintf(name, sizeof name, "l%zu.norm2", i);
@@ -74,8 +117,8 @@ static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, d
                 return -1;
         }
     }
-    snprintf(name, sizeof name, "l%zu.fc", i);
-    if (gs_chain_add_dense(h, m, &l->c, name, d->k, init, NULL) < 0)
+    snprintf(name, sizeof name, d->img.layout == GS_LAYOUT_IMAGE ? "l%zu.conv" : "l%zu.fc", i);
+    if (add_linear(d, m, &l->c, name, d->k, 3, init, NULL) < 0)
         return -1;
     snprintf(name, sizeof name, "l%zu.in", i);
     l->in = i > 1 ? h->add_buffer(m, name, &in) : NULL;
@@ -90,7 +133,16 @@ static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, g
     densenet *d = h->zalloc(sizeof *d);
     h->set_state(m, d);
     d->host = h;
-    d->c0 = gs_shape_numel(in);
+    d->plane = 1;
+    if (in->layout == GS_LAYOUT_IMAGE) {
+        if (blk_need_image(h, "densenet", in) < 0)
+            return -1;
+        d->img = *in;
+        d->c0 = in->dims[0];
+        d->plane = in->dims[1] * in->dims[2];
+    } else {
+        d->c0 = gs_shape_numel(in);
+    }
     d->k = (size_t)p[P_GROWTH].i;
     d->n_layers = (size_t)p[P_LAYERS].i;
     d->width = d->c0 + d->n_layers * d->k;
@@ -100,7 +152,7 @@ static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, g
         if (build_layer(d, m, p, i + 1, &d->ly[i]) < 0)
             return -1;
     }
-    *out = (gs_shape){.ndim = 1, .dims = {d->width}};
+    *out = widths(d, d->width);
     return 0;
 }
 
@@ -108,18 +160,20 @@ static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int
 {
     densenet *d = gs_host_of(m)->get_state(m);
     gs_dtype dt = x->dtype;
-    size_t n = x->dims[0], w = d->width;
-    gs_copy_cols(dt, n, d->c0, x->data, d->c0, y->data, w, 0);
+    /* columns of an example's row: features, or channel planes of S values */
+    size_t n = x->dims[0], S = d->plane, w = d->width * S, c0 = d->c0 * S, k = d->k * S;
+    gs_copy_cols(dt, n, c0, x->data, c0, y->data, w, 0);
     for (size_t i = 0; i < d->n_layers; i++) {
         dlayer *l = &d->ly[i];
+        size_t lw = l->width * S;
         const gs_tensor *in = x;
         if (l->in) {
-            gs_copy_cols(dt, n, l->width, y->data, w, l->in->data, l->width, 0);
+            gs_copy_cols(dt, n, lw, y->data, w, l->in->data, lw, 0);
             in = l->in;
         }
         gs_chain_forward(d->host, &l->c, in, l->h, training);
-        char *slot = (char *)y->data + l->width * gs_dtype_size(dt);
-        gs_copy_cols(dt, n, d->k, l->h->data, d->k, slot, w, 0);
+        char *slot = (char *)y->data + lw * gs_dtype_size(dt);
+        gs_copy_cols(dt, n, k, l->h->data, k, slot, w, 0);
     }
 }
 
@@ -129,7 +183,7 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
     densenet *d = gs_host_of(m)->get_state(m);
     const gs_host *h = d->host;
     gs_dtype dt = x->dtype;
-    size_t n = x->dims[0], w = d->width, es = gs_dtype_size(dt);
+    size_t n = x->dims[0], S = d->plane, w = d->width * S, k = d->k * S, es = gs_dtype_size(dt);
     int monitoring = h->monitoring(m);
     (void)y;
     /* Backward-only arrays, from the host's scratch memory: g = dL/d(output),
@@ -137,17 +191,18 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
        and dL/d(its input), reused by every layer in turn. */
     char *g = h->scratch_get(m, n * w * es);
     gs_tensor dh = *d->ly[0].h;
-    dh.data = h->scratch_get(m, n * d->k * es);
-    void *din_data = h->scratch_get(m, n * (w - d->k) * es);
+    dh.data = h->scratch_get(m, n * k * es);
+    void *din_data = h->scratch_get(m, n * (w - k) * es);
     memcpy(g, dy->data, n * w * es);
     /* In reverse, so h_i's slot of g already holds what later layers sent it. */
     for (size_t i = d->n_layers; i-- > 0;) {
         dlayer *l = &d->ly[i];
-        gs_copy_cols(dt, n, d->k, g + l->width * es, w, dh.data, d->k, 0);
+        size_t lw = l->width * S;
+        gs_copy_cols(dt, n, k, g + lw * es, w, dh.data, k, 0);
         if (monitoring) {
             char key[48];
             snprintf(key, sizeof key, "layer%zu_grad_norm", i + 1);
-            h->record(m, key, gs_norm2(dt, n * d->k, dh.data));
+            h->record(m, key, gs_norm2(dt, n * k, dh.data));
         }
         int need_din = i > 0 || dx;
         const gs_tensor *in = l->in ? l->in : x;
@@ -155,10 +210,10 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
         din.data = din_data;
         gs_chain_backward(h, m, &l->c, in, l->h, &dh, need_din ? &din : NULL);
         if (need_din)
-            gs_copy_cols(dt, n, l->width, din_data, l->width, g, w, 1);
+            gs_copy_cols(dt, n, lw, din_data, lw, g, w, 1);
     }
     if (dx)
-        gs_copy_cols(dt, n, d->c0, g, w, dx->data, d->c0, 0);
+        gs_copy_cols(dt, n, d->c0 * S, g, w, dx->data, d->c0 * S, 0);
     h->scratch_put(m, din_data);
     h->scratch_put(m, dh.data);
     h->scratch_put(m, g);
@@ -190,7 +245,8 @@ static const gs_component components[] = {{
     .size = sizeof(gs_component),
     .kind = GS_KIND_LAYER,
     .name = "densenet",
-    .doc = "dense block: layer i sees [x, h_1..h_{i-1}]; output [x, h_1..h_L], width C + Lk",
+    .doc = "dense block: layer i sees [x, h_1..h_{i-1}]; output [x, h_1..h_L], width (or "
+           "channels, on images) C + Lk",
     .params = params,
     .ops = &ops,
 }};

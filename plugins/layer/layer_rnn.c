@@ -1,6 +1,7 @@
 /*
  * rnn: Elman recurrent layer, h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh)
- * with act tanh or relu, as torch.nn.RNN (nonlinearity).  Input (T, C),
+ * with act tanh or relu, as torch.nn.RNN (nonlinearity), or identity (a linear
+ * RNN, not a torch option).  Input (T, C),
  * output (H) or (T, H); h_0 = 0.  The implementation, shared with lstm and
  * gru, is in rnn_util.h; docs/reference/recurrent.md has the equations.
  */
@@ -9,9 +10,11 @@
 static const gs_param_spec params[] = {
     RNN_COMMON_PARAMS,
     [P_EXTRA] = {.name = "activation", .type = GS_P_STRING, .def.s = "tanh",
-                 .choices = "tanh|relu", .min = GS_ANY,
+                 .choices = "tanh|relu|identity", .min = GS_ANY,
                  .doc = "tanh or relu (PyTorch's nonlinearity); relu with identity "
-                        "recurrent_init is Le et al.'s IRNN"},
+                        "recurrent_init is Le et al.'s IRNN; identity (not a PyTorch "
+                        "option) makes a linear RNN, for studying the recurrent "
+                        "Jacobian alone"},
     {0},
 };
 
@@ -43,7 +46,7 @@ static const gs_plugin_desc desc = {
     .name = "rnn",
     .version = "1.0",
     .license = "MIT",
-    .description = "Elman recurrent layer, tanh or relu",
+    .description = "Elman recurrent layer, tanh, relu or identity (linear)",
     .n_components = 1,
     .components = components,
 };

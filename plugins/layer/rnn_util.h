@@ -35,6 +35,7 @@
 #include <string.h>
 #include <tgmath.h> /* exp, tanh in the argument's type: float kernels stay in float */
 #include <gradscope/layer.h>
+#include <gradscope/activation.h> /* gs_expf, gs_sigmoid, GS_SIMD */
 
 typedef enum { CELL_RNN = 0, CELL_LSTM = 1, CELL_GRU = 2 } rnn_cell;
 
@@ -79,6 +80,7 @@ typedef struct rnn {
     const gs_host *host;
     rnn_cell cell;
     int relu;        /* rnn: relu instead of tanh */
+    int identity;    /* rnn: no nonlinearity (a linear RNN; not a torch option) */
     int seq;         /* return = "sequence" */
     size_t T, H, G, L, bptt;
     double forget_bias;
@@ -133,13 +135,14 @@ static inline int rnn_build(gs_module *m, const gs_value *p, const gs_shape *in,
     r->bptt = (size_t)p[P_BPTT].i;
     r->seq = strcmp(p[P_RETURN].s, "sequence") == 0;
     r->relu = cell == CELL_RNN && strcmp(p[P_EXTRA].s, "relu") == 0;
+    r->identity = cell == CELL_RNN && strcmp(p[P_EXTRA].s, "identity") == 0;
     r->forget_bias = cell == CELL_LSTM ? p[P_EXTRA].f : 0.0;
     r->lay = h->zalloc(r->L * sizeof *r->lay);
     r->norms = h->zalloc(r->T * sizeof *r->norms);
     const size_t H = r->H, GH = r->G * r->H;
     const gs_ref *gain_from = NULL;
     if (cell == CELL_RNN) {
-        gs_ref *a = h->ref_new(m, GS_KIND_ACTIVATION, r->relu ? "relu" : "tanh");
+        gs_ref *a = h->ref_new(m, GS_KIND_ACTIVATION, p[P_EXTRA].s);
         if (!a)
             return -1;
         gain_from = a;
@@ -231,7 +234,34 @@ static inline void rnn_add_forget_bias(rnn *r)
     });
 }
 
-#define RNN_SIGMOID(x) (1 / (1 + exp(-(x))))
+/*
+ * The gate non-linearities.  In float, forms the compiler vectorizes
+ * (glibc's tanhf and expf are a call per element, which cost more than the
+ * products around them): the logistic function from gs_expf(-|x|)
+ * (gradscope/activation.h), tanh as the tanh activation computes it,
+ * Cephes's odd polynomial below |x| = 0.625 and 1 - 2/(exp(2|x|) + 1)
+ * above, both within a few ulp (the tanh activation's code, act_tanh.c).
+ * Built from +, -, *, / without contraction (-ffp-contract=off), they give
+ * the same bits in every clone below, and do not depend on the C library.
+ * In double (the gradient checks), libm's exp and tanh.
+ */
+static inline float rnn_tanh_f32(float x)
+{
+    const float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const float small = p * z * x + x;
+    const float big = copysignf(1.0f - 2.0f / (gs_expf(2.0f * fabsf(x)) + 1.0f), x);
+    return fabsf(x) > 0.625f ? big : small;
+}
+
+static inline double rnn_tanh_f64(double x) { return tanh(x); }
+
+#define RNN_TANH(x) _Generic((x), float: rnn_tanh_f32, default: rnn_tanh_f64)(x)
+#define RNN_SIGMOID(x) gs_sigmoid(x)
 
 /* The work of one time step on examples [i0, i1): what host->parallel_for
    hands out (each example's values are its own, so any split gives the
@@ -254,49 +284,84 @@ static inline size_t rnn_grain(size_t H, size_t G)
     return per >= 2048 ? 1 : 2048 / per;
 }
 
+/*
+ * The loops over units below are written to vectorize (GS_SIMD): no call
+ * per element, and no branch inside; where t = 0 has no previous state,
+ * `hprev` and `cp` point at a row that exists and a select on t, outside
+ * any arithmetic, drops what they read.  Each is compiled for AVX-512,
+ * AVX2 and the x86-64 baseline, and the loader picks the widest the
+ * processor runs: the same operations in every lane, so the same bits.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define RNN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RNN_CLONES
+#endif
+
+RNN_CLONES
 static void rnn_forward_rows(void *arg, size_t i0, size_t i1)
 {
     const rnn_step *st = arg;
     const rnn *r = st->r;
     const rnn_layer *ly = st->ly;
     const size_t T = r->T, H = r->H, GH = r->G * H, t = st->t;
+    const int first = t == 0;
     GS_WITH_TYPE(ly->w_ih->value.dtype, T_, {
         T_ *At = (T_ *)st->a + t * GH, *Hs = (T_ *)st->hs;
         const T_ *R = st->R;
         for (size_t i = i0; i < i1; i++) {
             T_ *g = At + i * T * GH, *ht = Hs + (i * T + t) * H;
-            const T_ *hprev = t ? ht - H : NULL;
+            const T_ *hprev = first ? ht : ht - H;
             switch (r->cell) {
             case CELL_RNN:
-                for (size_t j = 0; j < H; j++) /* relu keeps a NaN, as torch's does */
-                    ht[j] = r->relu ? (g[j] < 0 ? 0 : g[j]) : tanh(g[j]);
+                if (r->relu) {
+                    GS_SIMD
+                    for (size_t j = 0; j < H; j++) /* keeps a NaN, as torch's relu does */
+                        ht[j] = g[j] < 0 ? 0 : g[j];
+                } else if (r->identity) {
+                    for (size_t j = 0; j < H; j++)
+                        ht[j] = g[j];
+                } else {
+                    GS_SIMD
+                    for (size_t j = 0; j < H; j++)
+                        ht[j] = RNN_TANH(g[j]);
+                }
                 break;
             case CELL_LSTM: {
                 T_ *ct = (T_ *)ly->c->data + (i * T + t) * H;
-                const T_ *cp = t ? ct - H : NULL;
+                const T_ *cp = first ? ct : ct - H;
+                GS_SIMD
+                for (size_t j = 0; j < 2 * H; j++) /* i, f */
+                    g[j] = RNN_SIGMOID(g[j]);
+                GS_SIMD
+                for (size_t j = 2 * H; j < 3 * H; j++) /* g */
+                    g[j] = RNN_TANH(g[j]);
+                GS_SIMD
+                for (size_t j = 3 * H; j < 4 * H; j++) /* o */
+                    g[j] = RNN_SIGMOID(g[j]);
+                GS_SIMD
                 for (size_t j = 0; j < H; j++) {
-                    T_ ig = RNN_SIGMOID(g[j]), fg = RNN_SIGMOID(g[H + j]);
-                    T_ gg = tanh(g[2 * H + j]), og = RNN_SIGMOID(g[3 * H + j]);
-                    g[j] = ig;
-                    g[H + j] = fg;
-                    g[2 * H + j] = gg;
-                    g[3 * H + j] = og;
-                    ct[j] = (cp ? fg * cp[j] : 0) + ig * gg;
-                    ht[j] = og * tanh(ct[j]);
+                    const T_ fc = g[H + j] * cp[j];
+                    ct[j] = (first ? 0 : fc) + g[j] * g[2 * H + j];
+                    ht[j] = g[3 * H + j] * RNN_TANH(ct[j]);
                 }
                 break;
             }
             case CELL_GRU: {
                 const T_ *Ri = R + i * GH;
                 T_ *rn = (T_ *)ly->rn->data + (i * T + t) * H;
+                GS_SIMD
+                for (size_t j = 0; j < 2 * H; j++) /* r, z */
+                    g[j] = RNN_SIGMOID(g[j] + Ri[j]);
+                GS_SIMD
                 for (size_t j = 0; j < H; j++) {
-                    T_ rg = RNN_SIGMOID(g[j] + Ri[j]), zg = RNN_SIGMOID(g[H + j] + Ri[H + j]);
+                    const T_ rg = g[j], zg = g[H + j];
                     rn[j] = Ri[2 * H + j];
-                    T_ ng = tanh(g[2 * H + j] + rg * rn[j]);
-                    g[j] = rg;
-                    g[H + j] = zg;
+                    const T_ ng = RNN_TANH(g[2 * H + j] + rg * rn[j]);
+                    const T_ zh = zg * hprev[j];
                     g[2 * H + j] = ng;
-                    ht[j] = (1 - zg) * ng + (hprev ? zg * hprev[j] : 0);
+                    ht[j] = (1 - zg) * ng + (first ? 0 : zh);
                 }
                 break;
             }
@@ -320,12 +385,15 @@ static inline void rnn_layer_forward(rnn *r, const rnn_layer *ly, gs_dtype dt, s
         const int fold = r->cell != CELL_GRU;
         for (size_t k = 0; k < N * T; k++) {
             T_ *row = A + k * GH;
-            if (fold)
+            if (fold) {
+                GS_SIMD
                 for (size_t j = 0; j < GH; j++)
                     row[j] += bi[j] + bh[j];
-            else
+            } else {
+                GS_SIMD
                 for (size_t j = 0; j < GH; j++)
                     row[j] += bi[j];
+            }
         }
         T_ *Hs = hs, *R = work;
         const size_t es = sizeof(T_);
@@ -372,49 +440,63 @@ static inline void rnn_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, i
     }
 }
 
+RNN_CLONES
 static void rnn_backward_rows(void *arg, size_t i0, size_t i1)
 {
     const rnn_step *st = arg;
     const rnn *r = st->r;
     const rnn_layer *ly = st->ly;
     const size_t T = r->T, H = r->H, GH = r->G * H, t = st->t;
-    const int cut = st->cut;
+    const int cut = st->cut, first = t == 0;
     GS_WITH_TYPE(ly->w_ih->value.dtype, T_, {
         const T_ *Hs = st->hs;
         T_ *dA = st->da, *dR = st->dr, *dH = st->dh, *dC = st->dc;
         for (size_t i = i0; i < i1; i++) {
             T_ *dai = dA + (i * T + t) * GH, *dri = dR + (i * T + t) * GH;
             T_ *dhi = dH + i * H;
-            const T_ *ht = Hs + (i * T + t) * H, *hp = t ? ht - H : NULL;
+            const T_ *ht = Hs + (i * T + t) * H, *hp = first ? ht : ht - H;
             switch (r->cell) {
             case CELL_RNN:
-                for (size_t j = 0; j < H; j++)
-                    dai[j] = dhi[j] * (r->relu ? (T_)(ht[j] > 0) : 1 - ht[j] * ht[j]);
+                if (r->relu) {
+                    GS_SIMD
+                    for (size_t j = 0; j < H; j++)
+                        dai[j] = dhi[j] * (T_)(ht[j] > 0);
+                } else if (r->identity) {
+                    for (size_t j = 0; j < H; j++)
+                        dai[j] = dhi[j];
+                } else {
+                    GS_SIMD
+                    for (size_t j = 0; j < H; j++)
+                        dai[j] = dhi[j] * (1 - ht[j] * ht[j]);
+                }
                 break;
             case CELL_LSTM: {
                 const T_ *g = (const T_ *)ly->gates->data + (i * T + t) * GH;
                 const T_ *ct = (const T_ *)ly->c->data + (i * T + t) * H;
-                const T_ *cp = t ? ct - H : NULL;
+                const T_ *cp = first ? ct : ct - H;
                 T_ *dci = dC + i * H;
+                GS_SIMD
                 for (size_t j = 0; j < H; j++) {
-                    T_ ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-                    T_ tc = tanh(ct[j]);
-                    T_ dcv = dci[j] + dhi[j] * og * (1 - tc * tc);
+                    const T_ ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
+                    const T_ tc = RNN_TANH(ct[j]);
+                    const T_ dcv = dci[j] + dhi[j] * og * (1 - tc * tc);
+                    const T_ dcp = dcv * cp[j], dcf = dcv * fg;
                     dai[j] = dcv * gg * ig * (1 - ig);
-                    dai[H + j] = (cp ? dcv * cp[j] : 0) * fg * (1 - fg);
+                    dai[H + j] = (first ? 0 : dcp) * fg * (1 - fg);
                     dai[2 * H + j] = dcv * ig * (1 - gg * gg);
                     dai[3 * H + j] = dhi[j] * tc * og * (1 - og);
-                    dci[j] = cut ? 0 : dcv * fg;
+                    dci[j] = cut ? 0 : dcf;
                 }
                 break;
             }
             case CELL_GRU: {
                 const T_ *g = (const T_ *)ly->gates->data + (i * T + t) * GH;
                 const T_ *rn = (const T_ *)ly->rn->data + (i * T + t) * H;
+                GS_SIMD
                 for (size_t j = 0; j < H; j++) {
-                    T_ rg = g[j], zg = g[H + j], ng = g[2 * H + j];
-                    T_ dpn = dhi[j] * (1 - zg) * (1 - ng * ng);
-                    T_ dz = dhi[j] * ((hp ? hp[j] : 0) - ng);
+                    const T_ rg = g[j], zg = g[H + j], ng = g[2 * H + j];
+                    const T_ dpn = dhi[j] * (1 - zg) * (1 - ng * ng);
+                    const T_ dz = dhi[j] * ((first ? 0 : hp[j]) - ng);
                     dai[j] = dri[j] = dpn * rn[j] * rg * (1 - rg);
                     dai[H + j] = dri[H + j] = dz * zg * (1 - zg);
                     dai[2 * H + j] = dpn;
@@ -426,6 +508,106 @@ static void rnn_backward_rows(void *arg, size_t i0, size_t i1)
             }
         }
     });
+}
+
+/*
+ * On detailed steps (host->monitoring(m) == 2), how far back the gradient
+ * reaches: the norm of each weight's gradient contribution from each band of
+ * time steps, band b holding t in [b w, (b + 1) w), w = ceil(T / RNN_BANDS),
+ * recorded as "<tensor>.band_grad_norm" on axis band (docs/FORMAT.md).
+ * weight_hh's contribution from step t is dR_t h_{t-1}ᵀ, which the gradient
+ * accumulates in t order anyway: a band's is the change of the gradient
+ * over it, read from a copy taken at each band's start, so the training
+ * bits stay the same and the cost is a copy of the tensor per band.  The
+ * difference is taken in double from the two float values; its error is
+ * the accumulation's own rounding (relative 1e-7 of the running sum, which
+ * holds only the earlier, further-back bands).  weight_ih's gradient is one
+ * product over all N T rows, so its bands take products of their own (as
+ * many flops as that product), on detailed steps only.
+ */
+#define RNN_BANDS 10 /* rundir/format.h's GS_BPTT_BANDS */
+
+typedef struct rnn_bands {
+    size_t w, nb;
+    void *buf;            /* weight_hh's gradient at the band's start, then work */
+    double hh[RNN_BANDS], ih[RNN_BANDS]; /* each weight's norm per band */
+} rnn_bands;
+
+/* ||now - *before||, in double; then *before = now. */
+static inline double rnn_band_diff(gs_dtype dt, size_t n, const void *now, void *before)
+{
+    /* four sums, added in a fixed order: independent chains for the CPU,
+       the same bits every time */
+    double s[4] = {0, 0, 0, 0};
+    GS_WITH_TYPE(dt, T_, {
+        const T_ *a = now;
+        T_ *b = before;
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (size_t k = 0; k < 4; k++) {
+                double d = (double)a[i + k] - (double)b[i + k];
+                s[k] += d * d;
+                b[i + k] = a[i + k];
+            }
+        for (; i < n; i++) {
+            double d = (double)a[i] - (double)b[i];
+            s[0] += d * d;
+            b[i] = a[i];
+        }
+    });
+    return sqrt((s[0] + s[1]) + (s[2] + s[3]));
+}
+
+static inline void rnn_bands_begin(gs_module *m, const rnn *r, const rnn_layer *ly, gs_dtype dt,
+                                   rnn_bands *b)
+{
+    const size_t T = r->T, GH = r->G * r->H, es = gs_dtype_size(dt);
+    const size_t wide = ly->in > r->H ? ly->in : r->H;
+    b->w = (T + RNN_BANDS - 1) / RNN_BANDS;
+    b->nb = (T + b->w - 1) / b->w;
+    memset(b->hh, 0, sizeof b->hh); /* band 0 keeps 0 when it is t = 0 alone */
+    b->buf = r->host->scratch_get(m, GH * wide * es);
+    memcpy(b->buf, ly->w_hh->grad.data, GH * r->H * es);
+}
+
+/* After step t's term of weight_hh's gradient: closes the band t ends. */
+static inline void rnn_bands_step(const rnn *r, const rnn_layer *ly, gs_dtype dt, rnn_bands *b,
+                                  size_t t)
+{
+    if ((t + 1) % b->w == 0 || t + 1 == r->T)
+        b->hh[t / b->w] = rnn_band_diff(dt, r->G * r->H * r->H, ly->w_hh->grad.data, b->buf);
+}
+
+/* weight_ih's bands (dA: the pre-activation gradients, x: the N*T input
+   rows). */
+static inline void rnn_bands_end(gs_module *m, const rnn *r, const rnn_layer *ly, gs_dtype dt,
+                                 size_t N, const void *x, const void *dA, rnn_bands *b)
+{
+    const gs_host *h = r->host;
+    const size_t T = r->T, GH = r->G * r->H, C = ly->in, es = gs_dtype_size(dt);
+    /* a product per time step over the batch, as weight_hh's (step t's rows
+       are T rows apart), of the transpose, C x GH, whose norm is the same:
+       the kernel's tiles run along the wide side */
+    for (size_t k = 0; k < b->nb; k++) {
+        size_t t0 = k * b->w, t1 = t0 + b->w < T ? t0 + b->w : T;
+        for (size_t t = t0; t < t1; t++)
+            h->gemm(dt, 1, 0, C, GH, N, 1.0, (const char *)x + t * C * es, T * C,
+                    (const char *)dA + t * GH * es, T * GH, t == t0 ? 0.0 : 1.0, b->buf, GH);
+        b->ih[k] = gs_norm2(dt, GH * C, b->buf);
+    }
+    h->scratch_put(m, b->buf);
+}
+
+static inline void rnn_bands_record(gs_module *m, const rnn *r, const rnn_layer *ly,
+                                    const rnn_bands *b)
+{
+    const gs_host *h = r->host;
+    char name[48];
+    size_t l = (size_t)(ly - r->lay);
+    snprintf(name, sizeof name, "weight_hh_l%zu.band_grad_norm", l);
+    h->record_series(m, name, GS_AXIS_BAND, b->hh, b->nb);
+    snprintf(name, sizeof name, "weight_ih_l%zu.band_grad_norm", l);
+    h->record_series(m, name, GS_AXIS_BAND, b->ih, b->nb);
 }
 
 /*
@@ -445,6 +627,7 @@ static inline void rnn_layer_backward(gs_module *m, rnn *r, const rnn_layer *ly,
     memset(dh, 0, N * H * es);
     if (dc)
         memset(dc, 0, N * H * es);
+    rnn_bands bands = {0};
     GS_WITH_TYPE(dt, T_, {
         const T_ *Hs = hs, *Dy = dy;
         T_ *dA = da, *dR = r->cell == CELL_GRU ? (T_ *)dr : (T_ *)da, *dH = dh;
@@ -453,9 +636,12 @@ static inline void rnn_layer_backward(gs_module *m, rnn *r, const rnn_layer *ly,
             for (size_t i = 0; i < N; i++) {
                 const T_ *src = last_only ? (t + 1 == T ? Dy + i * H : NULL)
                                           : Dy + (i * T + t) * H;
-                if (src)
+                if (src) {
+                    T_ *dhi = dH + i * H;
+                    GS_SIMD
                     for (size_t j = 0; j < H; j++)
-                        dH[i * H + j] += src[j];
+                        dhi[j] += src[j];
+                }
             }
             if (mon)
                 r->norms[t] = gs_norm2(dt, N * H, dH);
@@ -473,14 +659,23 @@ static inline void rnn_layer_backward(gs_module *m, rnn *r, const rnn_layer *ly,
         h->gemm(dt, 1, 0, GH, C, N * T, 1.0, dA, GH, x, C, 1.0, ly->w_ih->grad.data, C);
         h->sum_rows(dt, N * T, GH, dA, ly->b_ih->grad.data);
         h->sum_rows(dt, N * T, GH, dR, ly->b_hh->grad.data);
-        for (size_t t = 1; t < T; t++)
+        if (mon == 2)
+            rnn_bands_begin(m, r, ly, dt, &bands);
+        for (size_t t = 1; t < T; t++) {
             h->gemm(dt, 1, 0, GH, H, N, 1.0, dR + t * GH, T * GH, Hs + (t - 1) * H, T * H, 1.0,
                     ly->w_hh->grad.data, H);
+            if (mon == 2)
+                rnn_bands_step(r, ly, dt, &bands, t);
+        }
+        if (mon == 2)
+            rnn_bands_end(m, r, ly, dt, N, x, dA, &bands);
         if (dxout)
             h->gemm(dt, 0, 0, N * T, C, GH, 1.0, dA, GH, ly->w_ih->value.data, C, 0.0, dxout, C);
     });
     if (mon)
         h->record_series(m, ly->series, GS_AXIS_TIME, r->norms, T);
+    if (mon == 2)
+        rnn_bands_record(m, r, ly, &bands);
 }
 
 static inline void rnn_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,

@@ -32,7 +32,7 @@ TABLES = {
                             "out_shape", "params")),
     "theory": ("theory.csv", ("first_layer", "last_layer", "activation", "sigma_w2",
                               "sigma_b2", "q_star", "chi_predicted", "chi_measured", "q_in",
-                              "chi_path")),
+                              "chi_path", "stack", "note")),
 }
 
 #: index.csv's fixed columns; the swept keys follow them.
@@ -55,7 +55,7 @@ VERDICTS = ("healthy", "vanishing", "exploding")
 #: value not recorded at that row, reads as NaN).
 TEXT_COLUMNS = frozenset(("tensor", "type", "key", "name", "axis", "kind", "file", "shape",
                           "layout", "in_shape", "out_shape", "activation", "path", "variant",
-                          "status"))
+                          "status", "stack", "note"))
 
 #: Files of a run directory and of the root of an experiment or sweep.
 FILE_CONFIG = "config.cfg"

@@ -565,8 +565,17 @@ typedef struct gs_layer_ops {
 /*
  * A data set in memory: x is (count, shape) float32, one copy shared by all
  * threads; shape.layout says what its dimensions are (a vector of features,
- * an image).  Classification sets fill labels (0..classes-1); regression sets
- * fill targets (count, target_width).
+ * an image, a sequence (T, C)).  Classification sets fill labels
+ * (0..classes-1); regression sets fill targets (count, target_width).
+ *
+ * Per-step targets (a sequence loss): steps = S > 1 gives every example S
+ * target rows, one per step of the model's (S, width) output: labels hold
+ * count*S entries, targets count*S*target_width, row i*S + t.  train_mask and
+ * test_mask, when not NULL, hold count*S bytes, 0 for a padded step that is
+ * neither counted in the loss nor given a gradient.  steps 0 or 1: one
+ * target row per example, the masks unused.  These fields come last so that
+ * a data set built against the first ABI 2 header, which leaves them zero,
+ * keeps its meaning.
  */
 typedef struct gs_split {
     size_t count;
@@ -580,6 +589,8 @@ typedef struct gs_dataset {
     size_t classes;      /* 0 for regression */
     size_t target_width; /* regression only */
     gs_split train, test;
+    size_t steps;        /* target rows per example: 0 or 1 one, S > 1 per step */
+    uint8_t *train_mask, *test_mask; /* per-step rows counted (nonzero), or NULL */
 } gs_dataset;
 
 typedef struct gs_data_call {
@@ -666,8 +677,10 @@ static inline const gs_component *gs_desc_component(const gs_plugin_desc *d, siz
 
 typedef enum { GS_LOG_ERROR = 0, GS_LOG_WARN = 1, GS_LOG_INFO = 2, GS_LOG_DEBUG = 3 } gs_log_level;
 
-/* The axis a series runs along (host->record_series). */
-typedef enum { GS_AXIS_TIME = 1, GS_AXIS_CHANNEL = 2 } gs_axis;
+/* The axis a series runs along (host->record_series): a time step, a
+   channel, or a band of time steps (the recurrent layers' gradient
+   contributions, docs/FORMAT.md). */
+typedef enum { GS_AXIS_TIME = 1, GS_AXIS_CHANNEL = 2, GS_AXIS_BAND = 3 } gs_axis;
 
 struct gs_host {
     size_t size; /* sizeof(gs_host) of the host; GS_HOST_HAS tests appended fields */
@@ -758,7 +771,9 @@ struct gs_host {
     gs_rng *(*rng)(gs_module *m);
 
     /* ---- monitoring ---- */
-    /* Wants extra statistics this step?  Blocks record them only then. */
+    /* Wants extra statistics this step?  Blocks record them only then.
+       Nonzero on a monitored step: 2 on a detailed one (monitor.detail_every),
+       where the costlier statistics belong, 1 on the others. */
     int (*monitoring)(const gs_module *m);
     /* A named scalar for this step, into paths.csv as "<path>.<key>". */
     void (*record)(gs_module *m, const char *key, double value);

@@ -15,6 +15,16 @@
 void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi);
 /* Distribution of |dL/dw| over each layer's weight tensor, by decade. */
 void fig_histogram(sbuf *b, const run *r, int color);
+/* A time step x monitored step heatmap of log10 ||dL/dh_t|| (bptt.csv) for
+   one run, on the color scale [lo, hi] decades. */
+void fig_bptt(sbuf *b, const run *r, int color, double lo, double hi);
+
+/* ---- bptt.c ---- */
+
+/* Per run with bptt.csv, at its first, middle and last monitored step: the
+   decay of ||dL/dh_t|| per time step measured, beside rho and sigma_max of
+   the recurrent weights (an HTML table). */
+void bptt_table(sbuf *b, const runs *rs);
 
 /* ---- lines.c: runs overlaid ---- */
 

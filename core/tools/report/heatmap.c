@@ -275,6 +275,70 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     free(lev);
 }
 
+void fig_bptt(sbuf *b, const run *r, int color, double lo, double hi)
+{
+    size_t S = r->n_bsteps, T = r->b_T;
+    double *v = gs_xmalloc(S * T * sizeof(double) + 1);
+    for (size_t i = 0; i < S * T; i++)
+        v[i] = log_code(r->b_norm[i]);
+    size_t R, C, rb, cb;
+    double *m = block_means(v, S, T, 160, 220, &R, &C, &rb, &cb);
+    free(v);
+    int *lev = gs_xmalloc(R * C * sizeof(int) + 1);
+    int bad = 0, missing = 0, zero = 0;
+    for (size_t i = 0; i < R * C; i++) {
+        lev[i] = level(m[i], lo, hi);
+        bad |= lev[i] == LEV_BAD;
+        missing |= lev[i] == LEV_MISSING;
+        zero |= m[i] == -INFINITY;
+    }
+    double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
+    double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
+    double H = top + ph + (bad + missing + zero ? 50 + 17 * (bad + missing + zero) : 50);
+    char title[512];
+    snprintf(title, sizeof title,
+             "%s: log\u2081\u2080 \u2016\u2202L/\u2202h\u209c\u2016 of layer %.0f per time "
+             "step and monitored step",
+             r->label, r->b_layer);
+    sb_printf(b, "<div class=\"fig\" data-bptt-run=\"");
+    sb_esc(b, r->label);
+    sb_printf(b, "\">\n");
+    char cls[96];
+    snprintf(cls, sizeof cls, "bptt-heatmap\" data-steps=\"%zu\" data-t=\"%zu", S, T);
+    char pal[LEV_COUNT][8];
+    cell_panel(b, cls, H, title, color, viridis, GS_ARRAY_LEN(viridis), pal, lev, R, C,
+               (const double[]){left, top, cw, ch, pw, ph});
+    /* ticks: monitored steps on y, time steps on x */
+    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
+    size_t ystride = label_stride(R, 16);
+    for (size_t i = 0; i < R; i += ystride) {
+        double y = top + ch * ((double)(R - 1 - i) + 0.5);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
+                  y + 4, r->b_steps[i * rb]);
+    }
+    size_t xstride = label_stride(C, 10);
+    for (size_t i = 0; i < C; i += xstride) {
+        double x = left + cw * ((double)i + 0.5);
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%zu</text>\n",
+                  x, top + ph, x, top + ph + 4, x, top + ph + 17, i * cb);
+    }
+    sb_puts(b, "</g>\n");
+    text_el(b, left + pw / 2, top + ph + 38, "middle", " class=\"xlabel\"",
+            cb > 1 ? "time step t (cells average neighbouring steps)" : "time step t");
+    char rot[96];
+    snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
+    text_el(b, 20, top + ph / 2, "middle", rot,
+            rb > 1 ? "monitored step (first at bottom, averaged)" : "monitored step (first at bottom)");
+    draw_colorbar(b, left + pw + 30, top, ph, lo, hi, pal, "\u2016\u2202L/\u2202h\u209c\u2016", bad,
+                  missing, zero);
+    fig_end(b);
+    sb_puts(b, "</div>\n");
+    free(m);
+    free(lev);
+}
+
 typedef struct hist_layer {
     double layer;
     const char *tensor; /* the layer's first weight tensor */

@@ -400,6 +400,103 @@ static void read_histograms(run *r)
     close_table(r, &t, fmt);
 }
 
+/* rho and sigma_max of layer `layer`'s top weight_hh_l<k> (the largest k:
+   the stacked layer whose dL/dh bptt.csv holds), an rnn's keys, which name
+   no gate, at the steps of r->b_steps. */
+static void read_spectral(run *r, double layer)
+{
+    const gs_log_format *fmt = &gs_logs[GS_LOG_PATHS];
+    static const size_t cols[] = {GS_PATHS_STEP, GS_PATHS_LAYER, GS_PATHS_VALUE};
+    size_t n = r->n_bsteps;
+    r->b_rho = gs_xmalloc((n + 1) * sizeof(double));
+    r->b_sigma = gs_xmalloc((n + 1) * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        r->b_rho[i] = r->b_sigma[i] = NAN;
+    gs_table t;
+    /* read_paths has said what is wrong with the file */
+    if (gs_table_read(&t, r->dir, fmt, &(gs_error){0}) != 0)
+        return;
+    long top = -1;
+    for (size_t row = 0; row < t.rows; row++) {
+        double v[3];
+        if (nums(&t, row, cols, 3, v) < 0 || v[1] != layer)
+            continue;
+        const char *key = gs_table_cell(&t, row, GS_PATHS_KEY);
+        unsigned k;
+        int used = 0;
+        if (sscanf(key, "weight_hh_l%u.%n", &k, &used) != 1 || !used)
+            continue;
+        const char *what = key + used;
+        int rho = !strcmp(what, GS_PATHS_RHO), sig = !strcmp(what, GS_PATHS_SIGMA_MAX);
+        size_t s = rp_find_index(r->b_steps, n, v[0]);
+        if ((!rho && !sig) || (long)k < top || s == n || r->b_steps[s] != v[0])
+            continue;
+        if ((long)k > top) {
+            top = (long)k;
+            for (size_t i = 0; i < n; i++)
+                r->b_rho[i] = r->b_sigma[i] = NAN;
+        }
+        (rho ? r->b_rho : r->b_sigma)[s] = v[2];
+    }
+    gs_table_free(&t);
+}
+
+static void read_bptt(run *r)
+{
+    const gs_log_format *fmt = &gs_logs[GS_LOG_BPTT];
+    static const size_t cols[] = {GS_BPTT_STEP, GS_BPTT_LAYER, GS_BPTT_T, GS_BPTT_GRAD_NORM};
+    gs_table t;
+    r->b_layer = NAN;
+    if (open_table(r, &t, fmt, UINT64_MAX, 0) < 0)
+        return;
+    dvec steps = {0}, ts = {0}, vals = {0};
+    double max_t = -1;
+    for (size_t row = 0; row < t.rows; row++) {
+        double v[4];
+        /* t bounded: one bad row must not ask for a huge matrix */
+        if (nums(&t, row, cols, 4, v) < 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
+            !(v[2] >= 0 && v[2] < 1e6 && v[2] == floor(v[2]))) {
+            reject(&t, row);
+            continue;
+        }
+        if (isnan(r->b_layer))
+            r->b_layer = v[1];
+        if (v[1] != r->b_layer)
+            continue;
+        dv_push(&steps, v[0]);
+        dv_push(&ts, v[2]);
+        dv_push(&vals, isnan(v[3]) ? INFINITY : v[3]); /* a NaN norm is a failure */
+        max_t = v[2] > max_t ? v[2] : max_t;
+    }
+    close_table(r, &t, fmt);
+    if (!steps.n) {
+        r->b_layer = NAN;
+        free(steps.v);
+        free(ts.v);
+        free(vals.v);
+        return;
+    }
+    double *d = gs_xmalloc(steps.n * sizeof(double));
+    memcpy(d, steps.v, steps.n * sizeof(double));
+    qsort(d, steps.n, sizeof(double), cmp_double);
+    size_t ns = 0;
+    for (size_t i = 0; i < steps.n; i++)
+        if (!ns || d[i] != d[ns - 1])
+            d[ns++] = d[i];
+    r->b_steps = d;
+    r->n_bsteps = ns;
+    r->b_T = (size_t)max_t + 1;
+    r->b_norm = gs_xmalloc(ns * r->b_T * sizeof(double));
+    for (size_t i = 0; i < ns * r->b_T; i++)
+        r->b_norm[i] = NAN;
+    for (size_t i = 0; i < steps.n; i++)
+        r->b_norm[rp_find_index(d, ns, steps.v[i]) * r->b_T + (size_t)ts.v[i]] = vals.v[i];
+    free(steps.v);
+    free(ts.v);
+    free(vals.v);
+    read_spectral(r, r->b_layer);
+}
+
 void rp_run_load(run *r)
 {
     read_summary(r);
@@ -410,6 +507,7 @@ void rp_run_load(run *r)
     read_paths(r);
     read_theory(r);
     read_histograms(r);
+    read_bptt(r);
 }
 
 void rp_run_free(run *r)
@@ -429,4 +527,8 @@ void rp_run_free(run *r)
     free(r->ll);
     gs_table_free(&r->theory);
     free(r->hb);
+    free(r->b_steps);
+    free(r->b_norm);
+    free(r->b_rho);
+    free(r->b_sigma);
 }

@@ -109,6 +109,8 @@ static const char *theory_heading(const char *col)
         [GS_THEORY_CHI_MEASURED] = "\u03c7 measured",
         [GS_THEORY_Q_IN] = "q<sub>in</sub>",
         [GS_THEORY_CHI_PATH] = "\u03c7 along the path",
+        [GS_THEORY_STACK] = "stack",
+        [GS_THEORY_NOTE] = "note",
     };
     for (size_t k = 0; k < GS_THEORY_NCOLS; k++)
         if (!strcmp(col, gs_theory_format.columns[k]))
@@ -126,7 +128,10 @@ static void theory_table(sbuf *b, const runs *rs)
     if (!h)
         return;
     section(b, "theory", "Theory versus measurement",
-            "For the longest stack of equal-width dense layers, mean-field theory predicts the "
+            "For the longest stack of alike layers in a row - dense layers of one width, or "
+            "conv2d layers that keep the image's shape (C channels in and out, stride 1, "
+            "padding (k\u22121)/2), whose channel-wise \u03c7 is the dense one with fan-in "
+            "C\u00b7k\u00b7k (Xiao et al. 2018) - mean-field theory predicts the "
             "factor \u03c7 by which each layer multiplies the squared norm of the "
             "back-propagated gradient: below 1 it vanishes geometrically with depth, above 1 "
             "it explodes, 1 is the edge of chaos. \u03c3<sub>w</sub>\u00b2 and "
@@ -135,7 +140,10 @@ static void theory_table(sbuf *b, const runs *rs)
             "q*, \u03c7 along the path follows the variance from the stack's real input "
             "(q<sub>in</sub>), and \u03c7 measured is the geometric mean over the stack of "
             "(\u2016\u2202L/\u2202x<sub>l</sub>\u2016 / "
-            "\u2016\u2202L/\u2202x<sub>l+1</sub>\u2016)\u00b2 at the first monitored step.");
+            "\u2016\u2202L/\u2202x<sub>l+1</sub>\u2016)\u00b2 at the first monitored step. "
+            "Where a convolutional network has no such stack (pooling, a stride or a change "
+            "of channels between its convolutions, or blocks), the note says why the theory "
+            "does not apply.");
     sb_puts(b, "<table class=\"theory\">\n<tr><th>run</th>");
     for (size_t c = 0; c < h->ncol; c++) {
         const char *t = theory_heading(h->names[c]);
@@ -161,7 +169,9 @@ static void theory_table(sbuf *b, const runs *rs)
                     const char *cell = t->cells[row * t->ncol + (size_t)k];
                     double v;
                     char nb[32];
-                    if (rp_cell_num(cell, &v) == 0)
+                    /* an empty cell (a note row's numbers, a stack's note)
+                       stays empty */
+                    if (*cell && rp_cell_num(cell, &v) == 0)
                         sb_puts(b, fmt_num(nb, sizeof nb, v));
                     else
                         sb_esc(b, cell);
@@ -231,6 +241,55 @@ static int per_run_scale(const runs *rs, gs_color_scale cs, axis shared)
             return 1;
     }
     return 0;
+}
+
+/* Gradients through time: per run with bptt.csv its heatmap, then the
+   decay table (bptt.c).  Colors as the weight-gradient heatmaps': shared,
+   unless asked or unless one run's own range is a fifth of the shared one. */
+static void bptt_section(sbuf *b, const runs *rs, gs_color_scale cs)
+{
+    range shared_r = {0};
+    for (size_t i = 0; i < rs->n; i++)
+        range_addv(&shared_r, rs->v[i].b_norm, rs->v[i].n_bsteps * rs->v[i].b_T, 1);
+    if (!shared_r.any)
+        return;
+    axis shared = heat_scale(shared_r);
+    int own = cs == GS_COLOR_SCALE_RUN;
+    for (size_t i = 0; i < rs->n && cs == GS_COLOR_SCALE_AUTO; i++) {
+        range rv = {0};
+        range_addv(&rv, rs->v[i].b_norm, rs->v[i].n_bsteps * rs->v[i].b_T, 1);
+        axis a = heat_scale(rv);
+        own |= rv.any && a.hi - a.lo < (shared.hi - shared.lo) / 5;
+    }
+    char how[1400];
+    snprintf(how, sizeof how,
+             "For each run with recurrent layers (<code>bptt.csv</code>), %s: the norm over the "
+             "batch of the gradient reaching the hidden state h<sub>t</sub> of its first "
+             "recurrent layer, time step t on the horizontal axis (the loss enters at the "
+             "right), monitored step on the vertical one, color = log<sub>10</sub> "
+             "\u2016\u2202L/\u2202h<sub>t</sub>\u2016. Dark on the left is a gradient that "
+             "vanishes going back in time: the early inputs get no credit. The table sets the "
+             "decay per time step, measured as 10 to the minus slope of log<sub>10</sub> "
+             "\u2016\u2202L/\u2202h<sub>t</sub>\u2016 against t (a least-squares fit over the "
+             "sequence), beside the recurrent weights' spectral radius \u03c1 (its rate in a "
+             "linear RNN) and \u03b3 \u03c3<sub>max</sub> (\u03b3 = 1 for tanh and ReLU), "
+             "which bounds it (Pascanu et al. 2013); for LSTM and GRU, whose gates set the rate, "
+             "<code>paths.csv</code> holds \u03c1 and \u03c3<sub>max</sub> per gate.",
+             own ? "<b>each on its own color scale</b>" : "all on the same color scale");
+    section(b, "bptt", "Gradients through time", how);
+    for (size_t i = 0; i < rs->n; i++) {
+        const run *r = &rs->v[i];
+        if (!r->n_bsteps)
+            continue;
+        axis a = shared;
+        if (own) {
+            range rv = {0};
+            range_addv(&rv, r->b_norm, r->n_bsteps * r->b_T, 1);
+            a = heat_scale(rv);
+        }
+        fig_bptt(b, r, (int)i, a.lo, a.hi);
+    }
+    bptt_table(b, rs);
 }
 
 static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
@@ -307,7 +366,10 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
             "The verdict classifies the last quarter of the monitored steps: <b>vanishing</b> "
             "when an early layer's weight gradient is below 10<sup>\u22123</sup> times the "
             "last layer's, <b>exploding</b> when above 10<sup>3</sup> times or when the "
-            "global norm grew 10<sup>3</sup>-fold, else <b>healthy</b>. The grad ratio is "
+            "global norm grew 10<sup>3</sup>-fold; for a recurrent layer whose "
+            "\u2016\u2202L/\u2202h<sub>0</sub>\u2016 is below 10<sup>\u22123</sup> (above "
+            "10<sup>3</sup>) times \u2016\u2202L/\u2202h<sub>T\u22121</sub>\u2016, vanishing "
+            "(exploding) through time; else <b>healthy</b>. The grad ratio is "
             "the first layer's \u2016\u2202L/\u2202W\u2016 over the last layer's.");
     summary_table(b, rs);
     theory_table(b, rs);
@@ -359,6 +421,8 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
             fig_heatmap(b, &rs->v[i], (int)i, a.lo, a.hi);
         }
     }
+
+    bptt_section(b, rs, cs);
 
     int any_hist = 0;
     for (size_t i = 0; i < rs->n; i++)

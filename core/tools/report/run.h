@@ -56,6 +56,14 @@ typedef struct run {
     double h_step;
     hist_bin *hb;
     size_t n_hb, cap_hb;
+    /* bptt.csv: ||dL/dh_t|| of its first recurrent layer (b_layer, -1 when
+       there is none), n_bsteps monitored steps x b_T time steps, NaN where
+       not recorded, +inf for a non-finite norm; beside it, paths.csv's rho
+       and sigma_max of that layer's top weight_hh_l<k> (an rnn's: the
+       lstm's and gru's are per gate), per step, NaN where absent */
+    double b_layer;
+    double *b_steps, *b_norm, *b_rho, *b_sigma;
+    size_t n_bsteps, b_T;
 } run;
 
 /* A row of an index.csv: its run, or why it has none. */
@@ -95,6 +103,14 @@ void rp_run_free(run *r);
 int rp_cell_num(const char *s, double *v);
 /* The first index of the sorted v whose value is not below x. */
 size_t rp_find_index(const double *v, size_t n, double x);
+
+/* ---- bptt.c ---- */
+
+/* The least-squares slope of log10 ||dL/dh_t|| against t over the finite,
+   positive norms of monitored step s (its row of b_norm); NaN with fewer
+   than two.  10^-slope is the factor by which the norm changes per time
+   step going back. */
+double rp_bptt_slope(const run *r, size_t s);
 
 /* ---- discover.c ---- */
 

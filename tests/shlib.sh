@@ -1,0 +1,68 @@
+# Helpers shared by the shell tests, sourced (not run) by them:
+#   . "$(dirname "$0")/shlib.sh"
+# It makes $tmp, a fresh directory removed on exit (a script that needs more
+# on exit sets its own trap afterwards), and counts into $passed and $failed;
+# each script ends with
+#   echo "$passed passed, $failed failed"
+#   [ "$failed" -eq 0 ]
+# CHECK_SHOW is how `check` shows a failed command's output ("head -20";
+# a script whose failures explain themselves at the end, like a compiler's,
+# sets "tail -30").
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+CHECK_SHOW="head -20"
+
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+fail() { bad "$@"; }
+
+check() { # NAME EXPECTED-STATUS COMMAND...: runs COMMAND into $tmp/out, $tmp/err
+    name=$1 want=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then
+        ok
+    else
+        bad "$name: exit $got, expected $want"
+        sed 's/^/  | /' "$tmp/out" "$tmp/err" | $CHECK_SHOW
+    fi
+}
+
+expect() { # NAME FILE REGEX: $tmp/FILE has a line matching REGEX (grep's basic syntax)
+    if grep -q -- "$3" "$tmp/$2"; then
+        ok
+    else
+        bad "$1: '$3' not in $2"
+        sed 's/^/  | /' "$tmp/$2" | head -20
+    fi
+}
+
+expect_text() { # NAME FILE TEXT: $tmp/FILE contains TEXT, taken literally
+    if grep -q -F -- "$3" "$tmp/$2"; then
+        ok
+    else
+        bad "$1: '$3' not in $2"
+        sed 's/^/  | /' "$tmp/$2" | head -20
+    fi
+}
+
+absent() { # NAME FILE REGEX: no line of $tmp/FILE matches REGEX
+    if grep -q -- "$3" "$tmp/$2"; then
+        bad "$1: '$3' in $2"
+        sed 's/^/  | /' "$tmp/$2" | head -20
+    else
+        ok
+    fi
+}
+
+not_written() { # NAME PATH: PATH does not exist (a refused command wrote nothing)
+    if [ -e "$2" ]; then
+        bad "$1: $2 was written"
+    else
+        ok
+    fi
+}
