@@ -273,7 +273,9 @@ START_TEST(elementwise_every_isa)
                 float p = -0.3f * x[i]; /* multiplied, rounded, then added */
                 ck_assert_msg(z[i] == y[i] + p, "%s: axpy n %zu element %zu", sets[_i], n, i);
             }
-            size_t cols = n % 5 ? 7 : 128, rows = n / cols;
+            size_t cols = n % 5 ? 7 : 128;
+            cols = cols < n ? cols : n; /* y holds n values: a short array is one row */
+            size_t rows = n / cols;
             memcpy(z, y, n * sizeof *z);
             gs_add_row_vector(GS_F32, rows, cols, x, z);
             float sums[128];
