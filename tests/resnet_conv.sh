@@ -9,15 +9,7 @@ set -u
 GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 . "$(dirname "$0")/shlib.sh"
 
-# 16 images of 6 x 6 pixels and their labels (0 or 1), in idx format.
-be32() { printf "\\$(printf %03o $(($1 >> 24 & 255)))\\$(printf %03o $(($1 >> 16 & 255)))"
-         printf "\\$(printf %03o $(($1 >> 8 & 255)))\\$(printf %03o $(($1 & 255)))"; }
-{ printf '\000\000\010\003'; be32 16; be32 6; be32 6
-  LC_ALL=C awk 'BEGIN { for (i = 0; i < 16 * 36; i++) printf "%c", 1 + (i * 37 + int(i / 36) * 11) % 255 }'
-} >"$tmp/images.idx"
-{ printf '\000\000\010\001'; be32 16
-  LC_ALL=C awk 'BEGIN { for (i = 0; i < 16; i++) printf "%c", i % 2 }'
-} >"$tmp/labels.idx"
+write_idx_images
 
 # model.layers on line 5, so that messages name lines 5 to 9
 model() { # FLATTEN LAYERS...

@@ -33,19 +33,6 @@ static gs_test_model *build(const char *params, gs_shape in, size_t batch, gs_dt
     return build_layers(&type, &params, 1, in, batch, dt, seed);
 }
 
-/* The parameter whose name ends in ".NAME", or NULL. */
-static gs_param *param_find(gs_test_model *t, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        const char *n = gs_test_param(t, i)->name;
-        size_t nl = strlen(n);
-        if (nl > len && strcmp(n + nl - len, name) == 0 && n[nl - len - 1] == '.')
-            return gs_test_param(t, i);
-    }
-    return NULL;
-}
-
 static double record(gs_test_model *t, const char *key)
 {
     for (size_t i = 0; i < gs_test_n_records(t); i++) {
@@ -358,8 +345,7 @@ START_TEST(records_shortcut_and_residual_norms)
         gs_test_model *u = build(none, tu_image(2, 5, 5), N, GS_F64, 21);
         /* the branch's weights are the same tensors by name */
         for (size_t i = 0; i < gs_test_n_params(u); i++) {
-            gs_param *q = gs_test_param(u, i), *p = param_find(t, local_name(q));
-            ck_assert_ptr_nonnull(p);
+            gs_param *q = gs_test_param(u, i), *p = tu_param_named(t, local_name(q));
             memcpy(q->value.data, p->value.data, gs_tensor_bytes(&p->value));
         }
         step(t, 30);
