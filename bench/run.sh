@@ -1,12 +1,13 @@
 #!/bin/sh
 # Benchmark: the four workloads of the shared BRIEF.md (Performance), each
 # trained by gradscope for a fixed time, and by PyTorch in the same
-# invocation where python3-torch is installed.  Prints samples/s, the ratio
-# gradscope/PyTorch, the cost of monitoring every step (with the default
-# detail_every, and with every statistic at every step), peak memory against
-# the model's own budget, the machine's sgemm GFLOP/s (numpy, OpenBLAS) and
-# the GFLOP/s gradscope reaches on `wide`.  Not a test: nothing here fails on
-# a slow machine.  See docs/PERFORMANCE.md.
+# invocation where python3-torch is installed, and by KANN with OpenBLAS
+# where its bench program is built.  Prints samples/s, the ratios
+# gradscope/PyTorch and gradscope/KANN, the cost of monitoring every step
+# (with the default detail_every, and with every statistic at every step),
+# peak memory against the model's own budget, the machine's sgemm GFLOP/s
+# (numpy, OpenBLAS) and the GFLOP/s gradscope reaches on `wide`.  Not a
+# test: nothing here fails on a slow machine.  See docs/PERFORMANCE.md.
 #
 # Usage: bench/run.sh [-s SECONDS] [-g GRADSCOPE] [WORKLOAD...]
 #   -s SECONDS   time per measurement (default 5)
@@ -18,10 +19,14 @@
 #                densenet40 (issue #21; peer: anchor_torch_next.py too)
 # Environment: GS_THREADS (gradscope thread counts to try, default "1 NPROC"),
 #   MONITOR_PAIRS (repetitions of the monitoring-cost comparison, default 3),
-#   RATIO_ROUNDS (gradscope/PyTorch pairs, each at its best thread count, run
-#   back to back for the ratio, default 5),
+#   RATIO_ROUNDS (rounds of gradscope, PyTorch and KANN, each at its best
+#   thread count, run back to back for the ratios, default 5),
 #   TORCH_THREADS (PyTorch's, default 1 2 4 ... NPROC), NO_TORCH=1 skips PyTorch,
-#   PYTHON (default: the first of /usr/bin/python3 and python3 that has torch).
+#   PYTHON (default: the first of /usr/bin/python3 and python3 that has torch),
+#   KANN (the shared bench/kann/build.sh's bench_kann; default
+#   /tmp/kann-peer/bench_kann where it exists; NO_KANN=1 skips it),
+#   KANN_THREADS (KANN's configurations as KANN-THREADS/BLAS-THREADS, default
+#   "1/1 1/NPROC NPROC/1"; KANN has deep-narrow, mnist-mlp and wide only).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +44,15 @@ done
 shift $((OPTIND - 1))
 workloads=${*:-deep-narrow mnist-mlp wide resmlp}
 bench_find_prog
+kann=""
+if [ -z "${NO_KANN:-}" ]; then
+    kann=${KANN:-}
+    if [ -n "$kann" ] && [ ! -x "$kann" ]; then
+        echo "bench/run.sh: KANN=$kann is not an executable file" >&2
+        exit 2
+    fi
+    [ -n "$kann" ] || [ ! -x /tmp/kann-peer/bench_kann ] || kann=/tmp/kann-peer/bench_kann
+fi
 nproc=$(nproc 2>/dev/null || echo 1)
 pairs=${MONITOR_PAIRS:-3}
 rounds=${RATIO_ROUNDS:-5}
@@ -46,6 +60,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print NR % 2
 powers() { t=1; while [ "$t" -lt "$1" ]; do printf '%s ' "$t"; t=$((t * 2)); done; echo "$1"; }
 gs_threads=${GS_THREADS:-$( [ "$nproc" -gt 1 ] && echo "1 $nproc" || echo 1 )}
 torch_threads=${TORCH_THREADS:-$(powers "$nproc")}
+kann_threads=${KANN_THREADS:-$( [ "$nproc" -gt 1 ] && echo "1/1 1/$nproc $nproc/1" || echo 1/1 )}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
@@ -73,6 +88,7 @@ spec() {
     *) echo "bench: unknown workload '$1'" >&2; exit 2 ;;
     esac
 }
+for w in $workloads; do spec "$w" >/dev/null; done
 
 # FLOP per sample (forward 2*in*out per layer, backward twice that but for
 # the first layer's input gradient; a recurrent layer's products are those
@@ -112,6 +128,22 @@ peer() {
     esac
 }
 
+# kann_rate KT/BT WORKLOAD: KANN's samples/s on WORKLOAD with KT threads
+# of its own (kann_mt: the batch split between copies of the network) and
+# BT OpenBLAS threads; nothing for a workload KANN does not have.  Its
+# program times 3 s of RMSprop steps on one fixed batch of the workload's
+# size.  OPENBLAS_CORETYPE/L2_SIZE are unset as for the sgemm figure.
+kann_rate() {
+    case $2 in
+    deep-narrow) which_=0 ;;
+    mnist-mlp) which_=1 ;;
+    wide) which_=2 ;;
+    *) return 0 ;;
+    esac
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="${1#*/}" \
+        "$kann" "$which_" "${1%/*}" 2>/dev/null | sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p'
+}
+
 # The training examples of CFG: its data set's `samples`, or the `limit` of
 # an idx set (each on a line of its own).
 train_samples() {
@@ -139,11 +171,28 @@ gs_run() {
 
 bench_find_python
 
-# The process alone (code, libraries, plugins): subtracted from peak memory.
-base_kb=0
-if [ -x /usr/bin/time ]; then
-    base_kb=$(/usr/bin/time -f '%M' "$prog" validate "$here/wide.cfg" 2>&1 >/dev/null | tail -1)
-fi
+# What a run costs whatever its model (code, libraries, plugins, thread
+# stacks, the run directory's writers): the peak RSS of a run of a 2 -> 2
+# model on 64 examples, measured as the workloads' are, at each thread
+# count, and subtracted from theirs.  (`gradscope validate` is no such
+# baseline: it builds the model it checks, and its data set.)
+cat >"$tmp/baseline.cfg" <<'EOF'
+name = "baseline";
+seed = 1;
+data = { type = "synthetic"; set = "blobs"; features = 2; classes = 2; samples = 64; test_samples = 0; };
+model = { layers = ( { type = "dense"; units = 2; } ); };
+loss = "softmax_cross_entropy";
+optimizer = { type = "sgd"; lr = 0.01; };
+training = { epochs = 3; batch_size = 32; validation = 0.0; };
+monitor = { every = 1000000000; };
+EOF
+base_list="" given_seconds=$seconds seconds=0.5
+for t in $gs_threads; do
+    base_list="$base_list $t:$(bench_train "$tmp/baseline.cfg" "$t" "$tmp/baseline.$t")"
+    rm -rf "$tmp/baseline.$t" "$tmp/baseline.$t.log"
+done
+seconds=$given_seconds
+base_of() { printf '%s\n' $base_list | awk -F: -v t="$1" '$1 == t { print $2; exit }'; }
 
 echo "gradscope benchmark, $(date -u +%Y-%m-%d), $(uname -m), $nproc cores:" \
     "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -1)"
@@ -157,10 +206,19 @@ if [ "$have_torch" = 1 ]; then
 else
     echo "PyTorch: not installed (python3-torch), ratios skipped"
 fi
+if [ -n "$kann" ]; then
+    echo "KANN: $kann, configurations tried (KANN/BLAS threads): $kann_threads"
+elif [ -n "${NO_KANN:-}" ]; then
+    echo "KANN: skipped (NO_KANN)"
+else
+    echo "KANN: not found; build it with $(dirname "$root")/shared/bench/kann/build.sh" \
+        "(needs libopenblas-dev) or set KANN=/path/to/bench_kann"
+fi
 echo
-printf '%-12s %18s %18s %18s %18s %8s %16s\n' workload "gradscope/s (thr)" "monitored/s (cost)" \
-    "full/s (cost)" "PyTorch/s (thr)" ratio "mem MB (budget)"
-wide_rate=0 conv_rates="" gs_list="" t_list=""
+printf '%-12s %18s %18s %18s %18s %8s %15s %8s %16s\n' workload "gradscope/s (thr)" \
+    "monitored/s (cost)" "full/s (cost)" "PyTorch/s (thr)" ratio "KANN/s (thr)" "vs KANN" \
+    "mem MB (budget)"
+wide_rate=0 conv_rates="" gs_list="" t_list="" k_list=""
 for w in $workloads; do
     set -- $(spec "$w")
     batch=$1 slots=$2
@@ -201,54 +259,84 @@ for w in $workloads; do
             if [ "${r:-0}" -gt "$tbest" ]; then tbest=$r tbest_t=$t tnorm=$n; fi
         done
     fi
-    # The ratio: gradscope and PyTorch at their best thread counts, back to
-    # back, `rounds` times; the medians of the rates and of the paired ratios
-    # (a machine whose speed drifts moves both sides of a pair alike).
-    ratio=-
-    if [ "$tbest" -gt 0 ] && [ "$rounds" -gt 0 ]; then
-        rs="" gs_rates="" t_rates=""
+    kbest=0 kbest_t=-
+    if [ -n "$kann" ]; then
+        for t in $kann_threads; do
+            r=$(kann_rate "$t" "$w")
+            [ "${r:-0}" -gt 0 ] && k_list="$k_list $w:$t:$r"
+            if [ "${r:-0}" -gt "$kbest" ]; then kbest=$r kbest_t=$t; fi
+        done
+    fi
+    # The ratios: gradscope and each peer at their best thread counts, back
+    # to back, `rounds` times; the medians of the rates and of the paired
+    # ratios (a machine whose speed drifts moves both sides of a pair alike).
+    ratio=- kratio=-
+    if [ "$rounds" -gt 0 ] && { [ "$tbest" -gt 0 ] || [ "$kbest" -gt 0 ]; }; then
+        rs="" ks="" gs_rates="" t_rates="" k_rates=""
         i=0
         while [ "$i" -lt "$rounds" ]; do
             set -- $(gs_run "$cfg" "$best_t")
             g=$1
-            r=$(peer "$tbest_t" "$seconds" "$w" |
-                sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
-            gs_rates="$gs_rates $g" t_rates="$t_rates ${r:-0}"
-            rs="$rs $(awk -v g="$g" -v r="${r:-0}" 'BEGIN { print (r > 0 ? g / r : 0) }')"
+            gs_rates="$gs_rates $g"
+            if [ "$tbest" -gt 0 ]; then
+                r=$(peer "$tbest_t" "$seconds" "$w" |
+                    sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
+                t_rates="$t_rates ${r:-0}"
+                rs="$rs $(awk -v g="$g" -v r="${r:-0}" 'BEGIN { print (r > 0 ? g / r : 0) }')"
+            fi
+            if [ "$kbest" -gt 0 ]; then
+                r=$(kann_rate "$kbest_t" "$w")
+                k_rates="$k_rates ${r:-0}"
+                ks="$ks $(awk -v g="$g" -v r="${r:-0}" 'BEGIN { print (r > 0 ? g / r : 0) }')"
+            fi
             i=$((i + 1))
         done
         best=$(median $gs_rates | awk '{ printf "%.0f", $1 }')
-        tbest=$(median $t_rates | awk '{ printf "%.0f", $1 }')
-        ratio=$(awk -v x="$(median $rs)" 'BEGIN { printf "%.2fx", x }')
-    elif [ "$tbest" -gt 0 ]; then
-        ratio=$(awk -v g="$best" -v r="$tbest" 'BEGIN { printf "%.2fx", g / r }')
+        if [ "$tbest" -gt 0 ]; then
+            tbest=$(median $t_rates | awk '{ printf "%.0f", $1 }')
+            ratio=$(awk -v x="$(median $rs)" 'BEGIN { printf "%.2fx", x }')
+        fi
+        if [ "$kbest" -gt 0 ]; then
+            kbest=$(median $k_rates | awk '{ printf "%.0f", $1 }')
+            kratio=$(awk -v x="$(median $ks)" 'BEGIN { printf "%.2fx", x }')
+        fi
+    else
+        [ "$tbest" -eq 0 ] || ratio=$(awk -v g="$best" -v r="$tbest" 'BEGIN { printf "%.2fx", g / r }')
+        [ "$kbest" -eq 0 ] || kratio=$(awk -v g="$best" -v r="$kbest" 'BEGIN { printf "%.2fx", g / r }')
     fi
     samples=$(train_samples "$cfg")
     budget=$(awk -v p="$params" -v s="$slots" -v b="$batch" -v a="$acts" -v n="$samples" \
         -v d="$data" 'BEGIN { printf "%.1f", 4 * (p * (2 + s) + b * a + n * d) / 1048576 }')
     awk -v w="$w" -v g="$best" -v gt="$best_t" -v cost="$mcost" -v fcost="$fcost" -v tb="$tbest" \
-        -v tt="$tbest_t" -v pk="$peak" -v base="$base_kb" -v bud="$budget" -v ratio="$ratio" 'BEGIN {
+        -v tt="$tbest_t" -v pk="$peak" -v base="$(base_of "$best_t")" -v bud="$budget" \
+        -v ratio="$ratio" -v kb="$kbest" -v kt="$kbest_t" -v kratio="$kratio" 'BEGIN {
         m = g * (1 - cost / 100)
         f = g * (1 - fcost / 100)
         mem = (pk - base) / 1024
-        printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %11.0f (%4.1f%%) %12.0f (%3s) %8s %7.1f (%6.1f)\n",
-            w, g, gt, m, cost, f, fcost, tb, tt, ratio, mem, bud }'
+        ts = tb > 0 ? sprintf("%12.0f (%3s)", tb, tt) : sprintf("%18s", "-")
+        ks = kb > 0 ? sprintf("%9.0f (%3s)", kb, kt) : sprintf("%15s", "-")
+        printf "%-12s %12.0f (%3s) %11.0f (%4.1f%%) %11.0f (%4.1f%%) %s %8s %s %8s %7.1f (%6.1f)\n",
+            w, g, gt, m, cost, f, fcost, ts, ratio, ks, kratio, mem, bud }'
     [ "$w" = wide ] && wide_rate=$best wide_flops=$flops
     case $w in resnet20 | plain20 | densenet40) conv_rates="$conv_rates $w:$best:$flops" ;; esac
 done
 
 echo
-echo "ratio = gradscope / PyTorch, each at its best thread count: the median of $rounds pairs"
-echo "run back to back (rates: their medians); cost = slowdown with"
+echo "ratio, vs KANN = gradscope / PyTorch and / KANN, each at its best thread count: the"
+echo "median of $rounds gradscope-PyTorch-KANN rounds run back to back (rates: their medians);"
+echo "KANN (thr) = KANN's threads / OpenBLAS's; KANN trains with RMSprop on one batch of the"
+echo "same size (- where it has no such workload); cost = slowdown with"
 echo "monitor.every = 1 (monitored: detailed statistics every 100 steps, the default; full:"
-echo "every step), median of $pairs side-by-side comparisons; mem = peak RSS less the"
-echo "program's own ($((base_kb / 1024)) MB), budget ="
+echo "every step), median of $pairs side-by-side comparisons; mem = peak RSS less that of a"
+echo "run of a 2 -> 2 model at the same thread count ($(printf '%s\n' $base_list |
+    awk -F: '{ printf "%s%.1f MB at %s thr", (NR > 1 ? ", " : ""), $2 / 1024, $1 }')), budget ="
 echo "parameters + gradients + optimizer state + one batch of activations + the data set"
-echo "samples/s at each thread count, gradscope | PyTorch (single runs, before the pairs):"
+echo "samples/s at each thread count, gradscope | PyTorch | KANN (single runs, before the pairs):"
 for w in $workloads; do
     g=$(printf '%s\n' $gs_list | awk -F: -v w="$w" '$1 == w { printf " %s thr %s", $2, $3 }')
     t=$(printf '%s\n' $t_list | awk -F: -v w="$w" '$1 == w { printf " %s thr %s", $2, $3 }')
-    printf '  %-12s%s |%s\n' "$w" "$g" "${t:- -}"
+    k=$(printf '%s\n' $k_list | awk -F: -v w="$w" '$1 == w { printf " %s thr %s", $2, $3 }')
+    printf '  %-12s%s |%s |%s\n' "$w" "$g" "${t:- -}" "${k:- -}"
 done
 if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
     # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,

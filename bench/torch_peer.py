@@ -3,10 +3,13 @@
 (Performance), trained on the CPU in float32 with softmax cross-entropy on a
 fixed random batch, as the shared anchor script does.
 
-Usage: torch_peer.py THREADS SECONDS WORKLOAD...
+Usage: torch_peer.py [--plain] THREADS SECONDS WORKLOAD...
+WORKLOAD is one of the four, or mlp:WIDTH:DEPTH:BATCH, the dense family of
+bench/sweep.sh: 784 -> DEPTH x (WIDTH, relu) -> 10, SGD lr 0.01.
 Prints one line per workload: "NAME samples/s=N norms_samples/s=M", the
 second figure with every tensor's gradient norm read each step (the
-counterpart of gradscope's monitoring)."""
+counterpart of gradscope's monitoring); --plain leaves it out (and its
+measurement, which doubles the time)."""
 import sys
 import time
 
@@ -61,17 +64,36 @@ def rate(model, opt, x, y, seconds, norms):
     return n * x.shape[0] / (time.perf_counter() - t0)
 
 
+def workload(name):
+    if not name.startswith("mlp:"):
+        return WORKLOADS[name]
+    try:
+        width, depth, batch = (int(v) for v in name.split(":")[1:])
+    except ValueError:
+        sys.exit(f"torch_peer.py: '{name}' is not mlp:WIDTH:DEPTH:BATCH")
+    return (lambda: mlp(784, width, depth, 10, nn.ReLU), batch, "sgd")
+
+
 def main():
-    threads, seconds = int(sys.argv[1]), float(sys.argv[2])
+    args = sys.argv[1:]
+    plain_only = bool(args) and args[0] == "--plain"
+    if plain_only:
+        args = args[1:]
+    if len(args) < 3:
+        sys.exit(__doc__)
+    threads, seconds = int(args[0]), float(args[1])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    for name in sys.argv[3:]:
-        make, batch, kind = WORKLOADS[name]
+    for name in args[2:]:
+        make, batch, kind = workload(name)
         model = make()
         opt = (torch.optim.SGD(model.parameters(), lr=0.01) if kind == "sgd"
                else torch.optim.Adam(model.parameters(), lr=1e-3))
         x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
         plain = rate(model, opt, x, y, seconds, False)
+        if plain_only:
+            print(f"{name} samples/s={plain:.0f}", flush=True)
+            continue
         norms = rate(model, opt, x, y, seconds, True)
         print(f"{name} samples/s={plain:.0f} norms_samples/s={norms:.0f}", flush=True)
 

@@ -26,7 +26,7 @@ core_libgradscope_la_SOURCES = \
 	core/tools/report/load.c core/tools/report/discover.c core/tools/report/svg.h \
 	core/tools/report/svg.c core/tools/report/figures.h core/tools/report/heatmap.c \
 	core/tools/report/lines.c core/tools/report/page.c core/tools/report/groups.c \
-	core/tools/report/bptt.c \
+	core/tools/report/bptt.c core/tools/report/blocks.c \
 	core/tools/sweep.h core/tools/sweep.c core/tools/sweep_expand.c \
 	core/tools/sweep_pool.c core/tools/sweep_collect.c
 core_libgradscope_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core -DGS_PLUGINDIR='"$(plugindir)"'

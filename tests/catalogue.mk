@@ -11,3 +11,11 @@ TESTS += tests/test_initializers
 tests_test_initializers_SOURCES = tests/test_initializers.c
 tests_test_initializers_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
 tests_test_initializers_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+
+# gs_erfcf and the GELU kernels that use it (issue 25): built with the
+# plugins' -fno-trapping-math, which its loops need to vectorize.
+check_PROGRAMS += tests/test_erfc
+TESTS += tests/test_erfc
+tests_test_erfc_SOURCES = tests/test_erfc.c
+tests_test_erfc_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
+tests_test_erfc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -fno-trapping-math

@@ -13,14 +13,15 @@ ok() { passed=$((passed + 1)); }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 # Wide enough for the packed, blocked and multi-threaded paths of the GEMM
-# (K slices of 256, 144-row blocks, ragged tile edges), with a residual
+# (K slices of 256, row blocks of 144 or 288 rows by the L2's size, ragged
+# tile edges), with a residual
 # block and batch norm beside the dense layers.
 cat >"$tmp/exp.cfg" <<'CFG'
 seed = 11;
 data = { type = "synthetic"; set = "blobs"; features = 300; classes = 7; samples = 600; test_samples = 100; };
 model = { layers = (
-    { type = "dense"; units = 270; activation = "gelu"; },
-    { type = "resnet"; units = 270; activation = "relu"; },
+    { type = "dense"; units = 300; activation = "gelu"; },
+    { type = "resnet"; units = 300; activation = "relu"; },
     { type = "batchnorm"; },
     { type = "dense"; units = 150; activation = "tanh"; repeat = 2; },
     { type = "dense"; units = 7; } ); };

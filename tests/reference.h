@@ -100,6 +100,77 @@ static inline gs_test_model *tu_build_layers(gs_registry *reg, const char *const
     return t;
 }
 
+/* Output, input gradient, every parameter gradient and every record of t
+   (in that order, as doubles; n of them, the array malloc'd) after one
+   training step on normal inputs (stream 6) and output gradients (stream
+   7). */
+static inline double *tu_step_values(gs_test_model *t, size_t *n)
+{
+    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
+    gs_test_forward(t, 1);
+    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
+    gs_test_backward(t);
+    const gs_tensor *outs[] = {gs_test_output(t), gs_test_input_grad(t)};
+    size_t total = gs_tensor_numel(outs[0]) + gs_tensor_numel(outs[1]) + gs_test_n_records(t);
+    for (size_t i = 0; i < gs_test_n_params(t); i++)
+        total += gs_tensor_numel(&gs_test_param(t, i)->grad);
+    double *v = malloc((total ? total : 1) * sizeof *v);
+    size_t k = 0;
+    for (size_t o = 0; o < 2; o++)
+        for (size_t i = 0; i < gs_tensor_numel(outs[o]); i++)
+            v[k++] = tu_get(outs[o], i);
+    for (size_t i = 0; i < gs_test_n_params(t); i++)
+        for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
+            v[k++] = tu_get(&gs_test_param(t, i)->grad, j);
+    for (size_t i = 0; i < gs_test_n_records(t); i++)
+        gs_test_record(t, i, NULL, NULL, &v[k++]);
+    *n = total;
+    return v;
+}
+
+/* A model of n layers types[i] { params[i] } on input `in`, for `batch`
+   examples in float (seed 5): what tu_net_step_values builds. */
+typedef struct tu_net {
+    gs_registry *reg;
+    const char *const *types, *const *params;
+    size_t n;
+    gs_shape in;
+    size_t batch;
+} tu_net;
+
+/* tu_step_values of a fresh model of tu_net arg (a run function for
+   tu_same_bits_at_threads). */
+static inline double *tu_net_step_values(const void *arg, size_t *n)
+{
+    const tu_net *c = arg;
+    gs_test_model *t =
+        tu_build_layers(c->reg, c->types, c->params, c->n, c->in, c->batch, GS_F32, 5);
+    double *v = tu_step_values(t, n);
+    gs_test_model_free(t);
+    return v;
+}
+
+/* run(arg, &n) (values in a malloc'd array, tu_net_step_values's for example)
+   gives the same bits at 2 to max_threads threads as at 1; `what` names
+   the case in a failure.  Leaves the kernels on 1 thread. */
+static inline void tu_same_bits_at_threads(double *(*run)(const void *arg, size_t *n),
+                                           const void *arg, int max_threads, const char *what)
+{
+    size_t n1, n;
+    gs_test_set_threads(1);
+    double *ref = run(arg, &n1);
+    for (int th = 2; th <= max_threads; th++) {
+        gs_test_set_threads(th);
+        double *v = run(arg, &n);
+        ck_assert_uint_eq(n, n1);
+        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%s: %d threads differ from 1", what,
+                      th);
+        free(v);
+    }
+    gs_test_set_threads(1);
+    free(ref);
+}
+
 /* ---- the reference fixtures ---- */
 
 enum { REF_MAX_TEXT = 8 };
@@ -236,6 +307,90 @@ static inline double ref_rel_error(const gs_tensor *got, const ref_tensor *want)
         s = fmax(s, fabs(want->v[i]));
     }
     return d / fmax(s, 1e-300);
+}
+
+/* The largest error of a case so far, and what had it. */
+typedef struct ref_worst {
+    double e;
+    char what[96];
+} ref_worst;
+
+/* Notes error e of `what` when it is the largest so far or NaN. */
+static inline void ref_worse(ref_worst *w, double e, const char *what)
+{
+    if (e > w->e || isnan(e)) {
+        w->e = e;
+        snprintf(w->what, sizeof w->what, "%s", what);
+    }
+}
+
+/* got against the case's tensor NAME (ref_rel_error), into w. */
+static inline void ref_compare(ref_worst *w, const gs_tensor *got, const ref_case *c,
+                               const char *name)
+{
+    ref_worse(w, ref_rel_error(got, ref_get(c, name)), name);
+}
+
+/* One training step of t from the case's x and dy; y and grad_x against
+   the case's, into w.  The parameters are the caller's to set before. */
+static inline void ref_step(gs_test_model *t, const ref_case *c, ref_worst *w)
+{
+    ref_copy(gs_test_input(t), ref_get(c, "x"));
+    gs_test_forward(t, 1);
+    ref_copy(gs_test_output_grad(t), ref_get(c, "dy"));
+    gs_test_backward(t);
+    ref_compare(w, gs_test_output(t), c, "y");
+    ref_compare(w, gs_test_input_grad(t), c, "grad_x");
+}
+
+/* The fixture's name of a parameter: its name without the top-level
+   layer's ("conv0.weight" of "resnet.conv0.weight"). */
+static inline const char *ref_local_name(const gs_param *p)
+{
+    const char *dot = strchr(p->name, '.');
+    return dot ? dot + 1 : p->name;
+}
+
+/* Every learnable tensor of t from the case's tensor of its local name. */
+static inline void ref_set_params(gs_test_model *t, const ref_case *c)
+{
+    for (size_t i = 0; i < gs_test_n_params(t); i++) {
+        gs_param *p = gs_test_param(t, i);
+        if (p->role != GS_ROLE_BUFFER)
+            ref_copy(&p->value, ref_get(c, ref_local_name(p)));
+    }
+}
+
+/* After ref_step: every learnable tensor's gradient against the case's
+   grad_<local name>, every buffer (a running statistic) against
+   <local name>, into w. */
+static inline void ref_compare_params(gs_test_model *t, const ref_case *c, ref_worst *w)
+{
+    char name[96];
+    for (size_t i = 0; i < gs_test_n_params(t); i++) {
+        gs_param *p = gs_test_param(t, i);
+        if (p->role == GS_ROLE_BUFFER) {
+            ref_worse(w, ref_rel_error(&p->value, ref_get(c, ref_local_name(p))), p->name);
+        } else {
+            snprintf(name, sizeof name, "grad_%s", ref_local_name(p));
+            ref_compare(w, &p->grad, c, name);
+        }
+    }
+}
+
+/* Runs every case of s in dtype dt: run(case, dt, &w) computes the case
+   and compares (ref_compare...) into w; the largest relative error of each
+   case must be at most tol. */
+static inline void ref_check_all(const ref_set *s, void (*run)(const ref_case *, gs_dtype,
+                                                               ref_worst *),
+                                 gs_dtype dt, double tol)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        ref_worst w = {.e = -1};
+        run(&s->c[i], dt, &w);
+        ck_assert_msg(w.e <= tol, "%s (%s): %s off by %.3e", s->c[i].name,
+                      dt == GS_F64 ? "double" : "float32", w.what, w.e);
+    }
 }
 
 #endif

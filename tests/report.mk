@@ -1,5 +1,6 @@
 # gradscope report: the HTML/SVG report and its rendering in headless Chromium,
-# and the report of a sweep directory (groups of seeds).
+# the report of a sweep directory (groups of seeds), and the figure inside
+# the dense blocks.
 check_PROGRAMS += tests/test_report
 TESTS += tests/test_report
 tests_test_report_SOURCES = tests/test_report.c tests/testutil.h
@@ -10,3 +11,8 @@ TESTS += tests/test_report_sweep
 tests_test_report_sweep_SOURCES = tests/test_report_sweep.c tests/testutil.h
 tests_test_report_sweep_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_report_sweep_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
+check_PROGRAMS += tests/test_report_blocks
+TESTS += tests/test_report_blocks
+tests_test_report_blocks_SOURCES = tests/test_report_blocks.c tests/testutil.h
+tests_test_report_blocks_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_report_blocks_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm

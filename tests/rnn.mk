@@ -15,3 +15,7 @@ TESTS += tests/test_sequence
 tests_test_sequence_SOURCES = tests/test_sequence.c tests/testutil.h
 tests_test_sequence_CFLAGS = $(TEST_CFLAGS)
 tests_test_sequence_LDADD = $(TEST_LDADD)
+
+# A masked sequence run stopped mid-epoch and resumed ends byte-identical.
+TESTS += tests/rnn_resume.sh
+EXTRA_DIST += tests/rnn_resume.sh

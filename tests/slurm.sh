@@ -30,7 +30,7 @@ for p in munged slurmctld slurmd sbatch srun squeue scontrol scancel; do
     command -v "$p" >/dev/null 2>&1 || skip "$p is not installed (Debian: apt-get install slurm-wlm munge)"
 done
 
-tmp=$(mktemp -d)
+. "$(dirname "$0")/shlib.sh" # $tmp, ok, bad; stop below replaces its trap
 chmod 700 "$tmp"
 pids=""
 stop() {
@@ -121,10 +121,6 @@ until timeout 5 sinfo -h -o %t 2>/dev/null | grep -qx idle; do
     sleep 0.25
 done
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # Waits (at most $1 seconds) until no job is left in the queue.
 wait_jobs() {
     end=$(($(date +%s) + $1))

@@ -975,21 +975,16 @@ START_TEST(check_plugin_passes_with_defaults)
 }
 END_TEST
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 int main(void)
 {
     Suite *s = suite_create("blocks");
-    TCase *tc = tcase_create("gradients");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, check_plugin_passes_with_defaults, 0, COUNT(block_names));
-    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
+    TCase *tc = tu_tcase(s, "gradients", setup, teardown, 0);
+    tcase_add_loop_test(tc, check_plugin_passes_with_defaults, 0, TU_COUNT(block_names));
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, TU_COUNT(fd_cases));
     tcase_add_test(tc, stacked_blocks_with_dropout_match_finite_differences);
-    tcase_add_loop_test(tc, float_matches_double, 0, COUNT(precision_cases));
-    suite_add_tcase(s, tc);
-    tc = tcase_create("semantics");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, output_widths_and_parameter_counts, 0, COUNT(count_cases));
+    tcase_add_loop_test(tc, float_matches_double, 0, TU_COUNT(precision_cases));
+    tc = tu_tcase(s, "semantics", setup, teardown, 0);
+    tcase_add_loop_test(tc, output_widths_and_parameter_counts, 0, TU_COUNT(count_cases));
     tcase_add_test(tc, invalid_configurations_are_refused);
     tcase_add_test(tc, batchnorm_training_then_running_statistics);
     tcase_add_test(tc, layernorm_normalizes_each_example);
@@ -1003,10 +998,7 @@ int main(void)
     tcase_add_test(tc, float32_only_components_are_checked_in_float);
     tcase_add_test(tc, series_recorded_while_monitoring);
     tcase_add_test(tc, series_csv_written_and_resumed_byte_exactly);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("depth");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = tu_tcase(s, "depth", setup, teardown, 0);
     tcase_add_test(tc, residual_stack_keeps_the_gradient_plain_sigmoid_loses_it);
-    suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -65,24 +65,16 @@ static void load_reference(void)
     ck_assert_uint_ge(n_cases, 14);
 }
 
-static void worse(double e, const char *what, double *worst, char *name, size_t len)
+/* Runs case c in dtype dt, its errors into w. */
+static void run_case(const ref_case *rc, gs_dtype dt, ref_worst *w)
 {
-    if (e > *worst || isnan(e)) {
-        *worst = e;
-        snprintf(name, len, "%s", what);
-    }
-}
-
-/* Runs case c in dtype dt; returns the largest relative error. */
-static double run_case(const conv_case *c, gs_dtype dt, char *worst, size_t len)
-{
+    const conv_case *c = &cases[rc - refs.c]; /* its parsed head */
     gs_test_model *t = build(c->type, c->params, tu_image(c->C, c->H, c->W), c->N, dt, 1);
     static const char *const pnames[] = {"weight", "bias"};
-    ref_copy(gs_test_input(t), ref_get(c->ref, "x"));
     size_t loaded = 0;
     for (size_t k = 0; k < 2; k++)
-        if (ref_find(c->ref, pnames[k])) {
-            ref_copy(&tu_param_named(t, pnames[k])->value, ref_get(c->ref, pnames[k]));
+        if (ref_find(rc, pnames[k])) {
+            ref_copy(&tu_param_named(t, pnames[k])->value, ref_get(rc, pnames[k]));
             loaded++;
         }
     /* every learnable tensor has its reference */
@@ -90,49 +82,31 @@ static double run_case(const conv_case *c, gs_dtype dt, char *worst, size_t len)
     for (size_t i = 0; i < gs_test_n_params(t); i++)
         learnable += gs_test_param(t, i)->role != GS_ROLE_BUFFER;
     ck_assert_uint_eq(learnable, loaded);
-    gs_test_forward(t, 1);
-    ref_copy(gs_test_output_grad(t), ref_get(c->ref, "dy"));
-    gs_test_backward(t);
-    double e_max = -1;
-    worse(ref_rel_error(gs_test_output(t), ref_get(c->ref, "y")), "y", &e_max, worst, len);
-    worse(ref_rel_error(gs_test_input_grad(t), ref_get(c->ref, "grad_x")), "grad_x", &e_max, worst,
-          len);
+    ref_step(t, rc, w);
     char gname[64];
     for (size_t k = 0; k < 2; k++)
-        if (ref_find(c->ref, pnames[k])) {
+        if (ref_find(rc, pnames[k])) {
             snprintf(gname, sizeof gname, "grad_%s", pnames[k]);
-            worse(ref_rel_error(&tu_param_named(t, pnames[k])->grad, ref_get(c->ref, gname)), gname,
-                  &e_max, worst, len);
+            ref_compare(w, &tu_param_named(t, pnames[k])->grad, rc, gname);
         }
     static const char *const buffers[] = {"running_mean", "running_var"};
     for (size_t k = 0; k < 2; k++)
-        if (ref_find(c->ref, buffers[k]))
-            worse(ref_rel_error(&tu_param_named(t, buffers[k])->value,
-                                ref_get(c->ref, buffers[k])),
-                  buffers[k], &e_max, worst, len);
+        if (ref_find(rc, buffers[k]))
+            ref_compare(w, &tu_param_named(t, buffers[k])->value, rc, buffers[k]);
     gs_test_model_free(t);
-    return e_max;
 }
 
 START_TEST(matches_pytorch_in_double)
 {
     load_reference();
-    for (size_t i = 0; i < n_cases; i++) {
-        char worst[64];
-        double e = run_case(&cases[i], GS_F64, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-12, "%s (double): %s off by %.3e", cases[i].name, worst, e);
-    }
+    ref_check_all(&refs, run_case, GS_F64, 1e-12);
 }
 END_TEST
 
 START_TEST(matches_pytorch_in_float)
 {
     load_reference();
-    for (size_t i = 0; i < n_cases; i++) {
-        char worst[64];
-        double e = run_case(&cases[i], GS_F32, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-5, "%s (float32): %s off by %.3e", cases[i].name, worst, e);
-    }
+    ref_check_all(&refs, run_case, GS_F32, 1e-5);
 }
 END_TEST
 
@@ -267,31 +241,6 @@ END_TEST
 /* ---- determinism ---- */
 
 /* Output, input gradient and every parameter gradient of one batch. */
-static double *run_once(const char *const *types, const char *const *params, size_t n_layers,
-                        size_t *n)
-{
-    gs_test_model *t = build_layers(types, params, n_layers, tu_image(3, 12, 11), 13, GS_F32, 5);
-    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
-    gs_test_forward(t, 1);
-    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
-    gs_test_backward(t);
-    size_t total = gs_tensor_numel(gs_test_output(t)) + gs_tensor_numel(gs_test_input_grad(t));
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        total += gs_tensor_numel(&gs_test_param(t, i)->grad);
-    double *v = malloc(total * sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
-        v[k++] = tu_get(gs_test_output(t), i);
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
-        v[k++] = tu_get(gs_test_input_grad(t), i);
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
-            v[k++] = tu_get(&gs_test_param(t, i)->grad, j);
-    *n = total;
-    gs_test_model_free(t);
-    return v;
-}
-
 START_TEST(same_bits_at_any_thread_count)
 {
     /* 13 examples: three full groups of the weight-gradient sum and a
@@ -300,18 +249,8 @@ START_TEST(same_bits_at_any_thread_count)
     const char *params[] = {"channels = 24; kernel = 3; padding = 1; activation = \"relu\";", "",
                             "kernel = 3; stride = 2; padding = 1;",
                             "channels = 40; kernel = 3; stride = 2;", "kernel = 2; stride = 1;", ""};
-    size_t n1, n;
-    gs_test_set_threads(1);
-    double *ref = run_once(types, params, 6, &n1);
-    for (int th = 2; th <= 4; th++) {
-        gs_test_set_threads(th);
-        double *v = run_once(types, params, 6, &n);
-        ck_assert_uint_eq(n, n1);
-        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%d threads differ from 1", th);
-        free(v);
-    }
-    gs_test_set_threads(2);
-    free(ref);
+    tu_net net = {reg, types, params, 6, tu_image(3, 12, 11), 13};
+    tu_same_bits_at_threads(tu_net_step_values, &net, 4, "conv");
 }
 END_TEST
 
@@ -494,29 +433,21 @@ START_TEST(bad_inputs_are_refused_with_both_shapes)
 }
 END_TEST
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 int main(void)
 {
     Suite *s = suite_create("conv");
-    TCase *tc = tcase_create("reference");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = tu_tcase(s, "reference", setup, teardown, 0);
     tcase_add_test(tc, matches_pytorch_in_double);
     tcase_add_test(tc, matches_pytorch_in_float);
     tcase_add_test(tc, maxpool_ties_go_to_the_first_maximum);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("gradients");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
-    tcase_add_loop_test(tc, check_plugin_passes, 0, COUNT(names));
+    tc = tu_tcase(s, "gradients", setup, teardown, 0);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, TU_COUNT(fd_cases));
+    tcase_add_loop_test(tc, check_plugin_passes, 0, TU_COUNT(names));
     tcase_add_test(tc, same_bits_at_any_thread_count);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("semantics");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, output_shapes_and_parameter_counts, 0, COUNT(shape_cases));
+    tc = tu_tcase(s, "semantics", setup, teardown, 0);
+    tcase_add_loop_test(tc, output_shapes_and_parameter_counts, 0, TU_COUNT(shape_cases));
     tcase_add_test(tc, fans_and_default_init_follow_pytorch);
     tcase_add_test(tc, conv_is_the_cross_correlation);
     tcase_add_test(tc, bad_inputs_are_refused_with_both_shapes);
-    suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -42,83 +42,37 @@ static void load_reference(void)
     ck_assert_uint_ge(cases.n, 7);
 }
 
-static void worse(double e, const char *what, double *worst, char *name, size_t len)
-{
-    if (e > *worst || isnan(e)) {
-        *worst = e;
-        snprintf(name, len, "%s", what);
-    }
-}
-
-/* The fixture's name of parameter p: its name without the top-level layer. */
-static const char *local_name(const gs_param *p)
-{
-    const char *dot = strchr(p->name, '.');
-    return dot ? dot + 1 : p->name;
-}
-
-/* Runs case c in dtype dt; returns the largest relative error.  Every
-   learnable tensor and every running statistic must have its reference. */
-static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
+/* Runs case c in dtype dt, its errors into w.  Every learnable tensor and
+   every running statistic must have its reference. */
+static void run_case(const ref_case *c, gs_dtype dt, ref_worst *w)
 {
     size_t N, C, H, W;
     ck_assert_int_eq(sscanf(ref_text(c, "shape"), "%zu %zu %zu %zu", &N, &C, &H, &W), 4);
     gs_test_model *t = build(c->head, ref_text(c, "params"), tu_image(C, H, W), N, dt, 1);
-    ref_copy(gs_test_input(t), ref_get(c, "x"));
-    size_t np = gs_test_n_params(t);
-    for (size_t i = 0; i < np; i++) {
-        gs_param *p = gs_test_param(t, i);
-        if (p->role != GS_ROLE_BUFFER)
-            ref_copy(&p->value, ref_get(c, local_name(p)));
-    }
-    gs_test_forward(t, 1);
-    ref_copy(gs_test_output_grad(t), ref_get(c, "dy"));
-    gs_test_backward(t);
-    double e_max = -1;
-    worse(ref_rel_error(gs_test_output(t), ref_get(c, "y")), "y", &e_max, worst, len);
-    worse(ref_rel_error(gs_test_input_grad(t), ref_get(c, "grad_x")), "grad_x", &e_max, worst,
-          len);
-    char gname[96];
-    for (size_t i = 0; i < np; i++) {
-        gs_param *p = gs_test_param(t, i);
-        if (p->role == GS_ROLE_BUFFER) {
-            worse(ref_rel_error(&p->value, ref_get(c, local_name(p))), p->name, &e_max, worst,
-                  len);
-        } else {
-            snprintf(gname, sizeof gname, "grad_%s", local_name(p));
-            worse(ref_rel_error(&p->grad, ref_get(c, gname)), gname, &e_max, worst, len);
-        }
-    }
+    ref_set_params(t, c);
+    ref_step(t, c, w);
+    ref_compare_params(t, c, w);
     /* and nothing of the reference is left unused: 4 batch tensors, and
        2 per learnable tensor or 1 per running statistic */
     size_t want = 4;
-    for (size_t i = 0; i < np; i++)
+    for (size_t i = 0; i < gs_test_n_params(t); i++)
         want += gs_test_param(t, i)->role == GS_ROLE_BUFFER ? 1 : 2;
     ck_assert_msg(c->nt == want, "%s: %zu reference tensors, the model uses %zu", c->name, c->nt,
                   want);
     gs_test_model_free(t);
-    return e_max;
 }
 
 START_TEST(matches_pytorch_in_double)
 {
     load_reference();
-    for (size_t i = 0; i < cases.n; i++) {
-        char worst[96];
-        double e = run_case(&cases.c[i], GS_F64, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-12, "%s (double): %s off by %.3e", cases.c[i].name, worst, e);
-    }
+    ref_check_all(&cases, run_case, GS_F64, 1e-12);
 }
 END_TEST
 
 START_TEST(matches_pytorch_in_float)
 {
     load_reference();
-    for (size_t i = 0; i < cases.n; i++) {
-        char worst[96];
-        double e = run_case(&cases.c[i], GS_F32, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-5, "%s (float32): %s off by %.3e", cases.c[i].name, worst, e);
-    }
+    ref_check_all(&cases, run_case, GS_F32, 1e-5);
 }
 END_TEST
 
@@ -177,7 +131,7 @@ END_TEST
 /* ---- determinism ---- */
 
 /* Output, input gradient and every parameter gradient of one batch. */
-static double *run_once(size_t *n)
+START_TEST(same_bits_at_any_thread_count)
 {
     const char *types[] = {"densenet", "transition", "densenet"};
     const char *params[] = {"layers = 3; growth = 8; bottleneck = 32; norm = \"batchnorm\";",
@@ -185,42 +139,8 @@ static double *run_once(size_t *n)
                             "layers = 2; growth = 8; norm = \"batchnorm\";"};
     /* 13 examples: three full groups of the conv's gradient sums and a
        partial one */
-    gs_test_model *t = build_layers(types, params, 3, tu_image(5, 9, 10), 13, GS_F32, 5);
-    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
-    gs_test_forward(t, 1);
-    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
-    gs_test_backward(t);
-    size_t total = gs_tensor_numel(gs_test_output(t)) + gs_tensor_numel(gs_test_input_grad(t));
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        total += gs_tensor_numel(&gs_test_param(t, i)->grad);
-    double *v = malloc(total * sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
-        v[k++] = tu_get(gs_test_output(t), i);
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
-        v[k++] = tu_get(gs_test_input_grad(t), i);
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
-            v[k++] = tu_get(&gs_test_param(t, i)->grad, j);
-    *n = total;
-    gs_test_model_free(t);
-    return v;
-}
-
-START_TEST(same_bits_at_any_thread_count)
-{
-    size_t n1, n;
-    gs_test_set_threads(1);
-    double *ref = run_once(&n1);
-    for (int th = 2; th <= 4; th++) {
-        gs_test_set_threads(th);
-        double *v = run_once(&n);
-        ck_assert_uint_eq(n, n1);
-        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%d threads differ from 1", th);
-        free(v);
-    }
-    gs_test_set_threads(2);
-    free(ref);
+    tu_net net = {reg, types, params, 3, tu_image(5, 9, 10), 13};
+    tu_same_bits_at_threads(tu_net_step_values, &net, 4, "densenet");
 }
 END_TEST
 
@@ -458,29 +378,21 @@ START_TEST(bad_inputs_are_refused_with_both_shapes)
 }
 END_TEST
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 int main(void)
 {
     Suite *s = suite_create("densenet_conv");
-    TCase *tc = tcase_create("reference");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = tu_tcase(s, "reference", setup, teardown, 0);
     tcase_add_test(tc, matches_pytorch_in_double);
     tcase_add_test(tc, matches_pytorch_in_float);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("gradients");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
-    tcase_add_loop_test(tc, check_plugin_passes, 0, COUNT(names));
+    tc = tu_tcase(s, "gradients", setup, teardown, 0);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, TU_COUNT(fd_cases));
+    tcase_add_loop_test(tc, check_plugin_passes, 0, TU_COUNT(names));
     tcase_add_test(tc, same_bits_at_any_thread_count);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("semantics");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, output_shapes_and_parameter_counts, 0, COUNT(shape_cases));
+    tc = tu_tcase(s, "semantics", setup, teardown, 0);
+    tcase_add_loop_test(tc, output_shapes_and_parameter_counts, 0, TU_COUNT(shape_cases));
     tcase_add_test(tc, output_is_the_channel_concatenation);
     tcase_add_test(tc, records_each_layers_total_gradient);
     tcase_add_test(tc, children_are_monitored_in_a_run);
     tcase_add_test(tc, bad_inputs_are_refused_with_both_shapes);
-    suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -77,7 +77,6 @@ START_TEST(doc_lists_every_table_column)
     for (int k = 0; k < GS_LOG_COUNT; k++)
         tables[n++] = &gs_logs[k];
     tables[n++] = &gs_model_format;
-    tables[n++] = &gs_theory_format;
     tables[n++] = &gs_index_format;
     for (size_t i = 0; i < n; i++)
         expect_names(doc, tables[i]->file, tables[i]->columns, tables[i]->n_columns);

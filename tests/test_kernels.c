@@ -120,8 +120,9 @@ static void gemm_suite(void)
                         check_gemm(ta, tb, dims[x], dims[y], dims[z], (x + y) % 2 ? 0.5f : 1.0f,
                                    betas[(x + z) % 3]);
     /* Past the parallel threshold, the 256-deep K slices, the packing
-       sizes and the 144-row blocks: the forward, weight-gradient and
-       input-gradient products of a dense layer, and one with ragged edges. */
+       sizes and the row blocks (144 or 288 rows, from the L2 size): the
+       forward, weight-gradient and input-gradient products of a dense
+       layer, and one with ragged edges. */
     check_gemm(0, 1, 64, 300, 600, 1.0f, 0.0f);
     check_gemm(1, 0, 300, 200, 64, 1.0f, 1.0f);
     /* op(A) = A^T packed by the team, several panels to a task (6, 4 and 3
@@ -170,6 +171,37 @@ START_TEST(gemm_every_isa)
     ck_assert_int_eq(gs_isa_check(&err), 0);
     ck_assert_str_eq(gs_isa_name(), sets[_i]);
     gemm_suite();
+}
+END_TEST
+
+/* AVX-512's packer of op(B)'s rows writes the panels the portable one
+   writes, padding included (depths and columns not multiples of 16), and
+   nothing past them. */
+START_TEST(gemm_pack_b_avx512)
+{
+#ifdef GS_GEMM_X86
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f"))
+        return;
+    static const size_t kcs[] = {1, 5, 15, 16, 17, 40, 256}, ncs[] = {1, 7, 16, 17, 40, 64};
+    enum { GUARD = 64 };
+    for (size_t x = 0; x < GS_ARRAY_LEN(kcs); x++)
+        for (size_t y = 0; y < GS_ARRAY_LEN(ncs); y++) {
+            size_t kc = kcs[x], nc = ncs[y], ld = (kc > nc ? kc : nc) + 3;
+            size_t len = kc * cols_padded(nc) + GUARD;
+            float *b = random_array(ld * ld);
+            float *want = gs_xmalloc(len * sizeof *want), *got = gs_xmalloc(len * sizeof *got);
+            for (size_t i = 0; i < len; i++)
+                want[i] = got[i] = -1.0f - (float)i;
+            pack_b_rows(kc, nc, b, ld, want, copy_panel_row);
+            gs_gemm_pack_br_avx512(kc, nc, b, ld, got);
+            ck_assert_msg(memcmp(want, got, len * sizeof *got) == 0,
+                          "pack_br_avx512 kc %zu nc %zu differs from the portable packer", kc, nc);
+            free(b);
+            free(want);
+            free(got);
+        }
+#endif
 }
 END_TEST
 
@@ -692,6 +724,7 @@ int main(void)
     tcase_add_test(tc, gemm_avx2_or_portable);
     tcase_add_loop_test(tc, gemm_every_isa, 0, 3);
     tcase_add_test(tc, gemm_isa_unknown);
+    tcase_add_test(tc, gemm_pack_b_avx512);
     tcase_add_loop_test(tc, elementwise_every_isa, 0, 3);
     tcase_add_test(tc, gemm_degenerate);
     tcase_add_test(tc, reductions);

@@ -549,11 +549,32 @@ START_TEST(color_scale_ticks_and_test_accuracy)
 }
 END_TEST
 
+/* DIR/theory.csv of the recurrent rows "layer,step,weight,rho,sigma_max\n"
+   (the mean-field columns empty). */
+static void write_theory(const char *d, const char *rows)
+{
+    char buf[4096];
+    size_t n = (size_t)snprintf(buf, sizeof buf,
+                                "first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,"
+                                "chi_predicted,chi_measured,q_in,chi_path,stack,note,step,weight,"
+                                "rho,sigma_max\n");
+    for (const char *r = rows; *r;) {
+        const char *e = strchr(r, '\n');
+        int layer = atoi(r);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%d,%d,,,,,,,,,recurrent,,%.*s\n", layer,
+                              layer, (int)(e - strchr(r, ',') - 1), strchr(r, ',') + 1);
+        r = e + 1;
+    }
+    char *p = tu_path(d, "theory.csv");
+    tu_write(p, buf);
+    free(p);
+}
+
 /* Gradients through time: a run with bptt.csv gets a heatmap of
    log10 ||dL/dh_t|| over t and monitored step, cells colored as the data
    (one color per decade here, one cell per step in each), and the decay
-   table: measured factor per step back, rho and sigma_max from paths.csv
-   (the rnn's keys, not an lstm gate's).  A run without the file gets
+   table: measured factor per step back, rho and sigma_max from theory.csv
+   (the rnn's weight, not an lstm gate's).  A run without the file gets
    neither. */
 START_TEST(bptt_heatmap_and_decay_table)
 {
@@ -577,11 +598,8 @@ START_TEST(bptt_heatmap_and_decay_table)
     char *p = tu_path(rnn, "bptt.csv");
     tu_write(p, buf);
     free(p);
-    p = tu_path(rnn, "paths.csv");
-    tu_write(p, "step,layer,key,value\n0,1,weight_hh_l0.f.rho,7\n0,1,weight_hh_l0.rho,0.9\n"
-                "0,1,weight_hh_l0.sigma_max,1.25\n0,3,weight_hh_l0.rho,5\n"
-                "10,1,weight_hh_l0.rho,0.95\n");
-    free(p);
+    write_theory(rnn, "1,0,weight_hh_l0.f,7,\n1,0,weight_hh_l0,0.9,1.25\n3,0,weight_hh_l0,5,\n"
+                      "1,10,weight_hh_l0,0.95,\n");
     const char *dirs[] = {parent};
     char *out = tu_path(parent, "out"), *hp = tu_path(out, "report.html");
     gs_error err;
@@ -630,6 +648,101 @@ START_TEST(bptt_heatmap_and_decay_table)
     free(out);
     free(rnn);
     free(plain);
+    free(parent);
+}
+END_TEST
+
+/* Every recurrent layer of a run gets a panel of one figure on one color
+   scale, in model order: layer 1, an lstm of two stacked layers (the lower
+   one's norms from series.csv), then layer 3, an rnn; a series of a layer
+   without bptt.csv rows, or of another name, draws nothing.  The decay
+   table measures each layer's own rate (10^-1, 10^-0.5 and 10^-0.25 per
+   step back) beside rho and sigma_max of its own weight_hh_l<k>: each gate
+   of the lstm's, the rnn's one. */
+START_TEST(a_panel_and_a_decay_row_per_recurrent_layer)
+{
+    char *parent = tu_path(dir, "stacked");
+    ck_assert_int_eq(mkdir(parent, 0777), 0);
+    char *rnn = tu_path(parent, "deep");
+    write_scaled_run(rnn, "1 0.5 0.25", -2, 0);
+    /* ||dL/dh_t|| = 10^(slope (t - 3)), T = 4, at steps 0 and 4 */
+    char bptt[2048], series[2048];
+    size_t nb = (size_t)snprintf(bptt, sizeof bptt, "step,layer,t,grad_norm\n");
+    size_t ns = (size_t)snprintf(series, sizeof series, "step,layer,name,axis,index,value\n");
+    for (int s = 0; s <= 4; s += 4)
+        for (int t = 0; t < 4; t++) {
+            nb += (size_t)snprintf(bptt + nb, sizeof bptt - nb, "%d,3,%d,%.17g\n%d,1,%d,%.17g\n",
+                                   s, t, pow(10, 0.25 * (t - 3)), s, t, pow(10, 0.5 * (t - 3)));
+            ns += (size_t)snprintf(series + ns, sizeof series - ns,
+                                   "%d,1,dL/dh_l0,time,%d,%.17g\n%d,5,dL/dh_l0,time,%d,1\n"
+                                   "%d,1,dL/dh_l0x,time,%d,1\n%d,1,dL/dh_l0,band,%d,1\n",
+                                   s, t, pow(10, t - 3.0), s, t, s, t, s, t);
+        }
+    char *p = tu_path(rnn, "bptt.csv");
+    tu_write(p, bptt);
+    free(p);
+    p = tu_path(rnn, "series.csv");
+    tu_write(p, series);
+    free(p);
+    write_theory(rnn, "1,0,weight_hh_l0.i,0.11,0.12\n1,0,weight_hh_l0.f,0.21,0.22\n"
+                      "1,0,weight_hh_l1.i,0.31,0.32\n1,0,weight_hh_l1.f,0.41,0.42\n"
+                      "3,0,weight_hh_l0,0.51,0.52\n3,4,weight_hh_l0,0.61,0.62\n");
+    const char *dirs[] = {parent};
+    char *out = tu_path(parent, "out"), *hp = tu_path(out, "report.html");
+    gs_error err;
+    ck_assert_msg(gs_report(dirs, 1, out, &err) == GS_EXIT_OK, "%s", err.msg);
+    char *html = tu_read(hp, NULL);
+    ck_assert_ptr_nonnull(html);
+    const char *fig = strstr(html, "<div class=\"fig\" data-bptt-run=\"deep\">");
+    ck_assert_msg(fig != NULL, "no bptt heatmap");
+    ck_assert_uint_eq(count(html, "data-bptt-run="), 1);
+    const char *end = strstr(fig, "</svg>");
+    ck_assert_ptr_nonnull(end);
+    ck_assert_msg(strstr(fig, "bptt-heatmap\" data-steps=\"2\" data-t=\"4\" data-panels=\"3\""),
+                  "%.300s", fig);
+    const char *want[] = {"<g class=\"panel\" data-layer=\"1\" data-stacked=\"0\"",
+                          "<g class=\"panel\" data-layer=\"1\" data-stacked=\"1\"",
+                          "<g class=\"panel\" data-layer=\"3\" data-stacked=\"0\""};
+    const char *q = fig;
+    for (size_t i = 0; i < 3; i++) {
+        q = strstr(q, want[i]);
+        ck_assert_msg(q && q < end, "panel %zu: no %s", i, want[i]);
+    }
+    size_t panels = 0, bars = 0, captions = 0;
+    for (q = fig; (q = strstr(q, "<g class=\"panel\"")) && q < end; q++)
+        panels++;
+    for (q = fig; (q = strstr(q, "<g class=\"colorbar\"")) && q < end; q++)
+        bars++;
+    for (q = fig; (q = strstr(q, "class=\"caption\"")) && q < end; q++)
+        captions++;
+    ck_assert_uint_eq(panels, 3);
+    ck_assert_uint_eq(bars, 1);
+    ck_assert_uint_eq(captions, 3);
+    ck_assert_msg(strstr(fig, "layer 1, stacked layer 1 of 2 (its output)"), "%.2000s", fig);
+    /* the decay per layer, each with its own weights */
+    const char *tab = strstr(html, "<table class=\"bptt\">");
+    ck_assert_ptr_nonnull(tab);
+    const char *rows[] = {
+        "<tr><td>deep</td><td>1 (l0)</td><td>0</td><td>4</td><td>0.001</td><td>0.1</td>"
+        "<td class=\"gates\">i&#160;0.11<br/>f&#160;0.21</td>"
+        "<td class=\"gates\">i&#160;0.12<br/>f&#160;0.22</td></tr>",
+        "<tr><td>deep</td><td>1 (l1)</td><td>0</td><td>4</td><td>0.03162</td><td>0.3162</td>"
+        "<td class=\"gates\">i&#160;0.31<br/>f&#160;0.41</td>"
+        "<td class=\"gates\">i&#160;0.32<br/>f&#160;0.42</td></tr>",
+        "<tr><td>deep</td><td>1 (l1)</td><td>4</td><td>4</td><td>0.03162</td><td>0.3162</td>"
+        "<td>\u2014</td><td>\u2014</td></tr>",
+        "<tr><td>deep</td><td>3</td><td>0</td><td>4</td><td>0.1778</td><td>0.5623</td>"
+        "<td>0.51</td><td>0.52</td></tr>",
+        "<tr><td>deep</td><td>3</td><td>4</td><td>4</td><td>0.1778</td><td>0.5623</td>"
+        "<td>0.61</td><td>0.62</td></tr>",
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        ck_assert_msg(strstr(tab, rows[i]), "no row %s in %.2000s", rows[i], tab);
+    ck_assert_msg(!strstr(tab, "<td>5"), "a row of a layer without bptt.csv rows");
+    free(html);
+    free(hp);
+    free(out);
+    free(rnn);
     free(parent);
 }
 END_TEST
@@ -818,6 +931,7 @@ int main(void)
     tcase_add_test(tc, color_scale_ticks_and_test_accuracy);
     tcase_add_test(tc, dead_units_only_where_they_exist);
     tcase_add_test(tc, bptt_heatmap_and_decay_table);
+    tcase_add_test(tc, a_panel_and_a_decay_row_per_recurrent_layer);
     tcase_add_test(tc, renders_in_chromium);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -65,82 +65,37 @@ static void load_reference(void)
     ck_assert_uint_ge(refs.n, 8);
 }
 
-static void worse(double e, const char *what, double *worst, char *name, size_t len)
-{
-    if (e > *worst || isnan(e)) {
-        *worst = e;
-        snprintf(name, len, "%s", what);
-    }
-}
-
-/* The block's name for a model parameter: "conv0.weight" of "resnet.conv0.weight". */
-static const char *local_name(const gs_param *p)
-{
-    const char *dot = strchr(p->name, '.');
-    return dot ? dot + 1 : p->name;
-}
-
-/* Runs case c in dtype dt; returns the largest relative error. */
-static double run_case(const ref_case *c, gs_dtype dt, char *worst, size_t len)
+/* Runs case c in dtype dt, its errors into w. */
+static void run_case(const ref_case *c, gs_dtype dt, ref_worst *w)
 {
     size_t N, C, H, W;
     ck_assert_int_eq(sscanf(ref_text(c, "shape"), "%zu %zu %zu %zu", &N, &C, &H, &W), 4);
     gs_test_model *t = build(ref_text(c, "params"), tu_image(C, H, W), N, dt, 1);
-    ref_copy(gs_test_input(t), ref_get(c, "x"));
     /* every learnable tensor of the block has its reference, and the other way round */
+    ref_set_params(t, c);
     size_t learnable = 0, in_ref = 0;
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        gs_param *p = gs_test_param(t, i);
-        if (p->role == GS_ROLE_BUFFER)
-            continue;
-        learnable++;
-        ref_copy(&p->value, ref_get(c, local_name(p)));
-    }
+    for (size_t i = 0; i < gs_test_n_params(t); i++)
+        learnable += gs_test_param(t, i)->role != GS_ROLE_BUFFER;
     for (size_t i = 0; i < c->nt; i++)
         in_ref += strncmp(c->t[i].name, "grad_", 5) == 0 && strcmp(c->t[i].name, "grad_x");
     ck_assert_msg(learnable == in_ref, "%s: %zu learnable tensors, %zu in the reference",
                   c->name, learnable, in_ref);
-    gs_test_forward(t, 1);
-    ref_copy(gs_test_output_grad(t), ref_get(c, "dy"));
-    gs_test_backward(t);
-    double e_max = -1;
-    worse(ref_rel_error(gs_test_output(t), ref_get(c, "y")), "y", &e_max, worst, len);
-    worse(ref_rel_error(gs_test_input_grad(t), ref_get(c, "grad_x")), "grad_x", &e_max, worst,
-          len);
-    char name[96];
-    for (size_t i = 0; i < gs_test_n_params(t); i++) {
-        gs_param *p = gs_test_param(t, i);
-        if (p->role == GS_ROLE_BUFFER) {
-            worse(ref_rel_error(&p->value, ref_get(c, local_name(p))), p->name, &e_max, worst,
-                  len);
-            continue;
-        }
-        snprintf(name, sizeof name, "grad_%s", local_name(p));
-        worse(ref_rel_error(&p->grad, ref_get(c, name)), name, &e_max, worst, len);
-    }
+    ref_step(t, c, w);
+    ref_compare_params(t, c, w);
     gs_test_model_free(t);
-    return e_max;
 }
 
 START_TEST(matches_pytorch_in_double)
 {
     load_reference();
-    for (size_t i = 0; i < refs.n; i++) {
-        char worst[96];
-        double e = run_case(&refs.c[i], GS_F64, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-12, "%s (double): %s off by %.3e", refs.c[i].name, worst, e);
-    }
+    ref_check_all(&refs, run_case, GS_F64, 1e-12);
 }
 END_TEST
 
 START_TEST(matches_pytorch_in_float)
 {
     load_reference();
-    for (size_t i = 0; i < refs.n; i++) {
-        char worst[96];
-        double e = run_case(&refs.c[i], GS_F32, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-5, "%s (float32): %s off by %.3e", refs.c[i].name, worst, e);
-    }
+    ref_check_all(&refs, run_case, GS_F32, 1e-5);
 }
 END_TEST
 
@@ -253,18 +208,10 @@ END_TEST
 
 /* ---- determinism ---- */
 
-static void push(double **v, size_t *k, size_t *cap, double x)
-{
-    if (*k == *cap) {
-        *cap = *cap ? 2 * *cap : 1024;
-        *v = realloc(*v, *cap * sizeof **v);
-    }
-    (*v)[(*k)++] = x;
-}
-
 /* Output, input gradient, every parameter gradient and the path norms of one batch. */
-static double *run_once(size_t *n)
+static double *run_once(const void *arg, size_t *n)
 {
+    (void)arg;
     const char *types[] = {"resnet", "resnet", "resnet", "resnet"};
     const char *params[] = {"units = 8; stride = 2; form = \"post\"; norm = \"batchnorm\";",
                             "units = 16; stride = 2; shortcut = \"pad\"; norm = \"batchnorm\";",
@@ -273,44 +220,15 @@ static double *run_once(size_t *n)
                             "units = 12; shortcut = \"none\"; form = \"mlp\";"};
     gs_test_model *t = build_layers(types, params, 4, tu_image(3, 12, 11), 13, GS_F32, 5);
     gs_test_set_monitoring(t, 1);
-    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
-    gs_test_forward(t, 1);
-    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
-    gs_test_backward(t);
-    double *v = NULL;
-    size_t k = 0, cap = 0;
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
-        push(&v, &k, &cap, tu_get(gs_test_output(t), i));
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
-        push(&v, &k, &cap, tu_get(gs_test_input_grad(t), i));
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
-            push(&v, &k, &cap, tu_get(&gs_test_param(t, i)->grad, j));
+    double *v = tu_step_values(t, n);
     ck_assert_uint_eq(gs_test_n_records(t), 8);
-    for (size_t i = 0; i < gs_test_n_records(t); i++) {
-        double r;
-        gs_test_record(t, i, NULL, NULL, &r);
-        push(&v, &k, &cap, r);
-    }
-    *n = k;
     gs_test_model_free(t);
     return v;
 }
 
 START_TEST(same_bits_at_any_thread_count)
 {
-    size_t n1, n;
-    gs_test_set_threads(1);
-    double *ref = run_once(&n1);
-    for (int th = 2; th <= 4; th++) {
-        gs_test_set_threads(th);
-        double *v = run_once(&n);
-        ck_assert_uint_eq(n, n1);
-        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%d threads differ from 1", th);
-        free(v);
-    }
-    gs_test_set_threads(2);
-    free(ref);
+    tu_same_bits_at_threads(run_once, NULL, 4, "resnet");
 }
 END_TEST
 
@@ -345,7 +263,7 @@ START_TEST(records_shortcut_and_residual_norms)
         gs_test_model *u = build(none, tu_image(2, 5, 5), N, GS_F64, 21);
         /* the branch's weights are the same tensors by name */
         for (size_t i = 0; i < gs_test_n_params(u); i++) {
-            gs_param *q = gs_test_param(u, i), *p = tu_param_named(t, local_name(q));
+            gs_param *q = gs_test_param(u, i), *p = tu_param_named(t, ref_local_name(q));
             memcpy(q->value.data, p->value.data, gs_tensor_bytes(&p->value));
         }
         step(t, 30);
@@ -452,6 +370,38 @@ START_TEST(pad_shortcut_subsamples_and_appends_zero_channels)
 }
 END_TEST
 
+/* zero_init_residual (Goyal et al. 2017): the branch's last batch norm
+   starts with gamma = 0, the others with 1, so the post block starts as
+   relu(s(x)); after a step the zero gamma learns like any other. */
+START_TEST(zero_init_residual_starts_the_block_as_its_shortcut)
+{
+    gs_test_model *t =
+        build("units = 4; form = \"post\"; norm = \"batchnorm\"; zero_init_residual = true;",
+              tu_image(4, 3, 3), 2, GS_F64, 5);
+    const gs_tensor *g_last = &tu_param_named(t, "norm1.weight")->value;
+    const gs_tensor *g_first = &tu_param_named(t, "norm0.weight")->value;
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_double_eq(tu_get(g_last, i), 0.0);
+        ck_assert_double_eq(tu_get(g_first, i), 1.0);
+    }
+    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
+    gs_test_forward(t, 1);
+    const gs_tensor *x = gs_test_input(t), *y = gs_test_output(t);
+    for (size_t i = 0; i < gs_tensor_numel(y); i++)
+        ck_assert_double_eq_tol(tu_get(y, i), fmax(tu_get(x, i), 0.0), 1e-15);
+    /* gamma's own gradient is not zero: the branch can grow */
+    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
+    gs_test_backward(t);
+    ck_assert_double_gt(norm2(&tu_param_named(t, "norm1.weight")->grad), 0.0);
+    gs_test_model_free(t);
+    /* without the key every gamma starts at 1 */
+    t = build("units = 4; form = \"post\"; norm = \"batchnorm\";", tu_image(4, 3, 3), 2,
+              GS_F64, 5);
+    ck_assert_double_eq(tu_get(&tu_param_named(t, "norm1.weight")->value, 0), 1.0);
+    gs_test_model_free(t);
+}
+END_TEST
+
 /* ---- bad inputs ---- */
 
 static void refused(const char *params, gs_shape in, const char *const *want, size_t n_want)
@@ -488,6 +438,13 @@ START_TEST(bad_configurations_are_refused)
     refused("branch = \"wide\";", tu_image(2, 4, 4), bad_branch, 1);
     const char *zero[] = {"stride"};
     refused("stride = 0;", tu_image(2, 4, 4), zero, 1);
+    /* zero_init_residual needs a batch norm that ends F */
+    const char *zi_pre[] = {"zero_init_residual needs F to end in a batch norm",
+                            "form = \"pre\", norm = \"batchnorm\""};
+    refused("norm = \"batchnorm\"; zero_init_residual = true;", tu_image(2, 4, 4), zi_pre, 2);
+    const char *zi_ln[] = {"zero_init_residual", "norm = \"layernorm\""};
+    refused("form = \"post\"; norm = \"layernorm\"; zero_init_residual = true;",
+            tu_image(2, 4, 4), zi_ln, 2);
     /* a sequence is neither a vector nor an image */
     const char *seq[] = {"needs an image input", "a sequence (T, C) = (3, 4)"};
     refused("stride = 2;", (gs_shape){.layout = GS_LAYOUT_SEQUENCE, .ndim = 2, .dims = {3, 4}},
@@ -495,30 +452,22 @@ START_TEST(bad_configurations_are_refused)
 }
 END_TEST
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 int main(void)
 {
     Suite *s = suite_create("resnet_conv");
-    TCase *tc = tcase_create("reference");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = tu_tcase(s, "reference", setup, teardown, 0);
     tcase_add_test(tc, matches_pytorch_in_double);
     tcase_add_test(tc, matches_pytorch_in_float);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("gradients");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
+    tc = tu_tcase(s, "gradients", setup, teardown, 60);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, TU_COUNT(fd_cases));
     tcase_add_test(tc, a_small_network_matches_finite_differences);
-    tcase_add_loop_test(tc, check_plugin_passes_on_images, 0, COUNT(check_params));
+    tcase_add_loop_test(tc, check_plugin_passes_on_images, 0, TU_COUNT(check_params));
     tcase_add_test(tc, same_bits_at_any_thread_count);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("semantics");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = tu_tcase(s, "semantics", setup, teardown, 0);
     tcase_add_test(tc, records_shortcut_and_residual_norms);
-    tcase_add_loop_test(tc, output_shapes_and_parameter_counts, 0, COUNT(shape_cases));
+    tcase_add_loop_test(tc, output_shapes_and_parameter_counts, 0, TU_COUNT(shape_cases));
     tcase_add_test(tc, pad_shortcut_subsamples_and_appends_zero_channels);
+    tcase_add_test(tc, zero_init_residual_starts_the_block_as_its_shortcut);
     tcase_add_test(tc, bad_configurations_are_refused);
-    suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -80,60 +80,29 @@ static gs_test_model *build_case(const rnn_case *c, gs_dtype dt)
 static const char *const pnames[] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_l%d",
                                      "bias_hh_l%d"};
 
-/* Runs case c in dtype dt; returns the largest relative error. */
-static double run_case(const rnn_case *c, gs_dtype dt, char *worst, size_t len)
+/* Runs case c in dtype dt, its errors into w. */
+static void run_case(const ref_case *rc, gs_dtype dt, ref_worst *w)
 {
+    const rnn_case *c = &cases[rc - refs.c]; /* its parsed head */
     gs_test_model *t = build_case(c, dt);
     ck_assert_uint_eq(gs_test_n_params(t), 4 * (size_t)c->layers);
-    ref_copy(gs_test_input(t), ref_get(c->ref, "x"));
-    char name[48], gname[64];
-    for (int l = 0; l < c->layers; l++)
-        for (int k = 0; k < 4; k++) {
-            snprintf(name, sizeof name, pnames[k], l);
-            ref_copy(&tu_param_named(t, name)->value, ref_get(c->ref, name));
-        }
-    gs_test_forward(t, 1);
-    ref_copy(gs_test_output_grad(t), ref_get(c->ref, "dy"));
-    gs_test_backward(t);
-    double e, worst_e = ref_rel_error(gs_test_output(t), ref_get(c->ref, "y"));
-    snprintf(worst, len, "y");
-    if ((e = ref_rel_error(gs_test_input_grad(t), ref_get(c->ref, "grad_x"))) > worst_e) {
-        worst_e = e;
-        snprintf(worst, len, "grad_x");
-    }
-    for (int l = 0; l < c->layers; l++)
-        for (int k = 0; k < 4; k++) {
-            snprintf(name, sizeof name, pnames[k], l);
-            snprintf(gname, sizeof gname, "grad_%s", name);
-            e = ref_rel_error(&tu_param_named(t, name)->grad, ref_get(c->ref, gname));
-            if (e > worst_e) {
-                worst_e = e;
-                snprintf(worst, len, "%s", gname);
-            }
-        }
+    ref_set_params(t, rc);
+    ref_step(t, rc, w);
+    ref_compare_params(t, rc, w);
     gs_test_model_free(t);
-    return worst_e;
 }
 
 START_TEST(matches_pytorch_in_double)
 {
     load_reference();
-    for (size_t i = 0; i < n_cases; i++) {
-        char worst[64];
-        double e = run_case(&cases[i], GS_F64, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-13, "%s (double): %s off by %.3e", cases[i].name, worst, e);
-    }
+    ref_check_all(&refs, run_case, GS_F64, 1e-13);
 }
 END_TEST
 
 START_TEST(matches_pytorch_in_float)
 {
     load_reference();
-    for (size_t i = 0; i < n_cases; i++) {
-        char worst[64];
-        double e = run_case(&cases[i], GS_F32, worst, sizeof worst);
-        ck_assert_msg(e <= 1e-5, "%s (float32): %s off by %.3e", cases[i].name, worst, e);
-    }
+    ref_check_all(&refs, run_case, GS_F32, 1e-5);
 }
 END_TEST
 
@@ -195,36 +164,11 @@ END_TEST
 
 /* ---- determinism ---- */
 
-/* Output, input gradient and every parameter gradient of one batch of
-   `batch` sequences of T steps of C features. */
-static double *run_shape(const char *type, const char *params, size_t T, size_t C, size_t batch,
-                         size_t *n)
-{
-    gs_test_model *t = build(type, params, seq(T, C), batch, GS_F32, 5);
-    tu_fill(gs_test_input(t), 6, 0.0, 1.0);
-    gs_test_forward(t, 1);
-    tu_fill(gs_test_output_grad(t), 7, 0.0, 1.0);
-    gs_test_backward(t);
-    size_t total = gs_tensor_numel(gs_test_output(t)) + gs_tensor_numel(gs_test_input_grad(t));
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        total += gs_tensor_numel(&gs_test_param(t, i)->grad);
-    double *v = malloc(total * sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_output(t)); i++)
-        v[k++] = tu_get(gs_test_output(t), i);
-    for (size_t i = 0; i < gs_tensor_numel(gs_test_input_grad(t)); i++)
-        v[k++] = tu_get(gs_test_input_grad(t), i);
-    for (size_t i = 0; i < gs_test_n_params(t); i++)
-        for (size_t j = 0; j < gs_tensor_numel(&gs_test_param(t, i)->grad); j++)
-            v[k++] = tu_get(&gs_test_param(t, i)->grad, j);
-    *n = total;
-    gs_test_model_free(t);
-    return v;
-}
-
+/* Output, input gradient and every parameter gradient of one batch of 13
+   sequences of 9 steps of 7 features. */
 static double *run_once(const char *type, const char *params, size_t *n)
 {
-    return run_shape(type, params, 9, 7, 13, n);
+    return tu_net_step_values(&(tu_net){reg, &type, &params, 1, seq(9, 7), 13}, n);
 }
 
 static const char *const det_params[] = {
@@ -235,19 +179,8 @@ static const char *const det_params[] = {
 
 START_TEST(same_bits_at_any_thread_count)
 {
-    size_t n1, n;
-    gs_test_set_threads(1);
-    double *ref = run_once(names[_i], det_params[_i], &n1);
-    for (int th = 2; th <= 3; th++) {
-        gs_test_set_threads(th);
-        double *v = run_once(names[_i], det_params[_i], &n);
-        ck_assert_uint_eq(n, n1);
-        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%s: %d threads differ from 1",
-                      names[_i], th);
-        free(v);
-    }
-    gs_test_set_threads(1);
-    free(ref);
+    tu_net net = {reg, &names[_i], &det_params[_i], 1, seq(9, 7), 13};
+    tu_same_bits_at_threads(tu_net_step_values, &net, 3, names[_i]);
 }
 END_TEST
 
@@ -262,19 +195,8 @@ static const char *const wide_params[] = {
 
 START_TEST(same_bits_at_any_thread_count_in_wide_steps)
 {
-    size_t n1, n;
-    gs_test_set_threads(1);
-    double *ref = run_shape(names[_i], wide_params[_i], 5, 6, 24, &n1);
-    for (int th = 2; th <= 4; th++) {
-        gs_test_set_threads(th);
-        double *v = run_shape(names[_i], wide_params[_i], 5, 6, 24, &n);
-        ck_assert_uint_eq(n, n1);
-        ck_assert_msg(memcmp(v, ref, n * sizeof *v) == 0, "%s: %d threads differ from 1",
-                      names[_i], th);
-        free(v);
-    }
-    gs_test_set_threads(1);
-    free(ref);
+    tu_net net = {reg, &names[_i], &wide_params[_i], 1, seq(5, 6), 24};
+    tu_same_bits_at_threads(tu_net_step_values, &net, 4, names[_i]);
 }
 END_TEST
 
@@ -696,35 +618,27 @@ START_TEST(dl_dh_goes_to_bptt_csv_and_survives_resume)
 }
 END_TEST
 
-#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
 int main(void)
 {
     Suite *s = suite_create("rnn");
-    TCase *tc = tcase_create("reference");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = tu_tcase(s, "reference", setup, teardown, 0);
     tcase_add_test(tc, matches_pytorch_in_double);
     tcase_add_test(tc, matches_pytorch_in_float);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("gradients");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, COUNT(fd_cases));
-    tcase_add_loop_test(tc, check_plugin_passes, 0, COUNT(names));
-    tcase_add_loop_test(tc, same_bits_at_any_thread_count, 0, COUNT(names));
-    tcase_add_loop_test(tc, same_bits_at_any_thread_count_in_wide_steps, 0, COUNT(names));
-    tcase_add_loop_test(tc, truncation_at_or_beyond_t_is_full_bptt, 0, COUNT(names));
+    tc = tu_tcase(s, "gradients", setup, teardown, 0);
+    tcase_add_loop_test(tc, backward_matches_finite_differences, 0, TU_COUNT(fd_cases));
+    tcase_add_loop_test(tc, check_plugin_passes, 0, TU_COUNT(names));
+    tcase_add_loop_test(tc, same_bits_at_any_thread_count, 0, TU_COUNT(names));
+    tcase_add_loop_test(tc, same_bits_at_any_thread_count_in_wide_steps, 0, TU_COUNT(names));
+    tcase_add_loop_test(tc, truncation_at_or_beyond_t_is_full_bptt, 0, TU_COUNT(names));
     tcase_add_test(tc, truncation_to_one_step_by_hand);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("semantics");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = tu_tcase(s, "semantics", setup, teardown, 0);
     tcase_add_test(tc, series_holds_the_norm_of_dl_dh_per_step);
-    tcase_add_loop_test(tc, parameters_follow_pytorch, 0, COUNT(names));
+    tcase_add_loop_test(tc, parameters_follow_pytorch, 0, TU_COUNT(names));
     tcase_add_test(tc, forget_bias_shifts_the_forget_slice_once);
     tcase_add_test(tc, identity_recurrent_init);
     tcase_add_test(tc, identity_activation_is_linear);
-    tcase_add_loop_test(tc, bad_inputs_are_refused_with_both_shapes, 0, COUNT(names));
+    tcase_add_loop_test(tc, bad_inputs_are_refused_with_both_shapes, 0, TU_COUNT(names));
     tcase_add_test(tc, vector_data_into_a_recurrent_model_writes_nothing);
     tcase_add_test(tc, dl_dh_goes_to_bptt_csv_and_survives_resume);
-    suite_add_tcase(s, tc);
     return tu_run(s);
 }

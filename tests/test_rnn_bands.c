@@ -204,7 +204,8 @@ static size_t count_lines(const char *dir, const char *file, const char *needle)
 
 /* A run end to end: band series on detailed steps only (every = 1,
    detail_every = 2 over 4 steps: 0, 2 and the last, 3), rho and sigma_max
-   of weight_hh at every monitored step, per gate for an lstm. */
+   of weight_hh at every monitored step in theory.csv, per gate for an
+   lstm. */
 START_TEST(a_run_records_bands_and_spectra)
 {
     static const char *const types[] = {"rnn", "lstm"};
@@ -228,17 +229,21 @@ START_TEST(a_run_records_bands_and_spectra)
         ck_assert_uint_eq(count_lines(out, "series.csv", "weight_ih_l0.band_grad_norm,band,5,"),
                           3);
         ck_assert_uint_eq(count_lines(out, "series.csv", "\n1,0,weight_"), 0);
+        /* theory.csv: one row per gate block and monitored step (0 to 3),
+           none in paths.csv */
         if (k == 0) {
-            ck_assert_uint_eq(count_lines(out, "paths.csv", ",0,weight_hh_l0.rho,"), 4);
-            ck_assert_uint_eq(count_lines(out, "paths.csv", ",0,weight_hh_l0.sigma_max,"), 4);
+            ck_assert_uint_eq(count_lines(out, "theory.csv", ",recurrent,,"), 4);
+            ck_assert_uint_eq(count_lines(out, "theory.csv", ",recurrent,,3,weight_hh_l0,"), 1);
         } else {
             for (const char *g = "ifgo"; *g; g++) {
                 char key[48];
-                snprintf(key, sizeof key, ",0,weight_hh_l0.%c.rho,", *g);
-                ck_assert_uint_eq(count_lines(out, "paths.csv", key), 4);
+                snprintf(key, sizeof key, ",recurrent,,0,weight_hh_l0.%c,", *g);
+                ck_assert_uint_eq(count_lines(out, "theory.csv", key), 1);
             }
-            ck_assert_uint_eq(count_lines(out, "paths.csv", ",0,weight_hh_l0.rho,"), 0);
+            ck_assert_uint_eq(count_lines(out, "theory.csv", ",recurrent,,"), 16);
+            ck_assert_uint_eq(count_lines(out, "theory.csv", ",weight_hh_l0,"), 0);
         }
+        ck_assert_uint_eq(count_lines(out, "paths.csv", "rho"), 0);
         free(out);
     }
     tu_rmrf(dir);

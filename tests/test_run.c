@@ -78,7 +78,7 @@ START_TEST(run_directory_has_documented_files)
          "step,layer,type,input_grad_norm,act_mean,act_std,dead_fraction,saturated_fraction\n"},
         {"histograms.csv", "step,layer,tensor,log10_lo,log10_hi,count\n"},
         {"theory.csv", "first_layer,last_layer,activation,sigma_w2,sigma_b2,q_star,chi_predicted,"
-                       "chi_measured,q_in,chi_path,stack,note\n"},
+                       "chi_measured,q_in,chi_path,stack,note,step,weight,rho,sigma_max\n"},
         {"epochs.csv", "epoch,step,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,"
                        "test_accuracy,seconds\n"},
         {"paths.csv", "step,layer,key,value\n"},
@@ -133,7 +133,7 @@ START_TEST(model_table_describes_every_layer)
     gs_error err;
     ck_assert_msg(run_cfg(small_cfg, out, sets, 2, 1, &err) == 0, "%s", err.msg);
     char *model = file_in(out, "model.csv");
-    ck_assert_str_eq(model, "# gradscope format 2\n"
+    ck_assert_str_eq(model, "# gradscope format 3\n"
                             "layer,name,type,kind,layout,in_shape,out_shape,params\n"
                             "0,model.layers.[0]#0,dense,layer,vector,6,16,112\n"
                             "1,model.layers.[0]#1,dense,layer,vector,16,16,272\n"
@@ -165,7 +165,7 @@ START_TEST(experiment_index_lists_the_variants)
     gs_error err;
     ck_assert_msg(run_cfg(cfg, out, sets, 2, 1, &err) == 0, "%s", err.msg);
     char *index = file_in(out, "index.csv");
-    ck_assert_str_eq(index, "# gradscope format 2\n"
+    ck_assert_str_eq(index, "# gradscope format 3\n"
                             "path,variant,seed,status\n"
                             "calm,calm,3,completed\n"
                             "wild,wild,9,diverged\n");

@@ -366,10 +366,11 @@ START_TEST(dense_per_step)
 }
 END_TEST
 
-static Suite *suite(void)
+int main(void)
 {
+    reg = tu_registry();
     Suite *s = suite_create("sequence");
-    TCase *t = tcase_create("sequence");
+    TCase *t = tu_tcase(s, "sequence", NULL, NULL, 120);
     tcase_add_test(t, dense_per_step);
     tcase_add_test(t, masked_steps_count_nothing);
     tcase_add_test(t, epoch_means_over_counted_rows);
@@ -378,15 +379,7 @@ static Suite *suite(void)
     tcase_add_test(t, sequence_data_into_a_dense_model);
     tcase_add_test(t, per_step_width_mismatch);
     tcase_add_test(t, zero_length_refused);
-    tcase_set_timeout(t, 120);
-    suite_add_tcase(s, t);
-    return s;
-}
-
-int main(void)
-{
-    reg = tu_registry();
-    int rc = tu_run(suite());
+    int rc = tu_run(s);
     gs_registry_free(reg);
     return rc;
 }

@@ -217,7 +217,7 @@ START_TEST(runs_and_restarts)
     /* a swept seed is the index's seed column, not a column of its own */
     char *index_path = tu_path(gs_sweep_dir(s), "index.csv");
     char *index = tu_read(index_path, NULL);
-    ck_assert_str_eq(index, "# gradscope format 2\n"
+    ck_assert_str_eq(index, "# gradscope format 3\n"
                             "path,variant,seed,status\n"
                             "seed=1,,1,completed\n"
                             "seed=2,,2,completed\n");
@@ -280,7 +280,7 @@ START_TEST(index_lists_every_run)
     ck_assert_uint_eq(left, 2);
     char *index_path = tu_path(gs_sweep_dir(s), "index.csv");
     char *index = tu_read(index_path, NULL);
-    ck_assert_str_eq(index, "# gradscope format 2\n"
+    ck_assert_str_eq(index, "# gradscope format 3\n"
                             "path,variant,seed,status,model.layers.[0].activation,name\n"
                             "\"activation=relu,name=x_y/a\",a,1,completed,relu,\"x,y\"\n"
                             "\"activation=relu,name=x_y/b\",b,7,completed,relu,\"x,y\"\n"

@@ -115,6 +115,25 @@ static inline char *tu_train(gs_registry *reg, const char *dir, const char *cfg,
     return out;
 }
 
+/* A test case NAME of suite s whose tests each run between setup and
+   teardown (Check's checked fixture; NULL for none), with a time limit of
+   `timeout` seconds (0: Check's default).  A test program's main is
+   suite_create, a tu_tcase per group with its tcase_add_test and
+   tcase_add_loop_test calls, and return tu_run(s). */
+static inline TCase *tu_tcase(Suite *s, const char *name, void (*setup)(void),
+                              void (*teardown)(void), double timeout)
+{
+    TCase *tc = tcase_create(name);
+    if (setup || teardown)
+        tcase_add_checked_fixture(tc, setup, teardown);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+#define TU_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 /* Runs a suite without forking when GS_NOFORK is set (for valgrind/gdb). */
 static inline int tu_run(Suite *s)
 {

@@ -117,6 +117,24 @@ char *gs_xasprintf(const char *fmt, ...)
     return s;
 }
 
+FILE *gs_strbuf_open(gs_strbuf *s)
+{
+    s->text = NULL;
+    s->len = 0;
+    s->f = open_memstream(&s->text, &s->len);
+    if (!s->f)
+        out_of_memory(BUFSIZ);
+    return s->f;
+}
+
+char *gs_strbuf_close(gs_strbuf *s)
+{
+    if (fclose(s->f) != 0)
+        out_of_memory(s->len);
+    s->f = NULL;
+    return s->text;
+}
+
 size_t gs_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

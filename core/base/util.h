@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "gradscope/gradscope.h"
 
 #define GS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -22,6 +23,17 @@ void *gs_xrealloc(void *p, size_t n);
 void *gs_xmalloc_aligned(size_t n);
 char *gs_xstrdup(const char *s);
 char *gs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Text built with stdio in memory: write to the FILE gs_strbuf_open
+   returns, then gs_strbuf_close gives the text, NUL-terminated (the
+   caller frees it; s->len is its length).  Lack of memory aborts, as in
+   gs_xmalloc. */
+typedef struct gs_strbuf {
+    FILE *f;
+    char *text;
+    size_t len;
+} gs_strbuf;
+FILE *gs_strbuf_open(gs_strbuf *s);
+char *gs_strbuf_close(gs_strbuf *s);
 /* Optimal-string-alignment distance: insertions, deletions, substitutions
    and swaps of adjacent letters each cost 1; (size_t)-1 past 64 chars. */
 size_t gs_edit_distance(const char *a, const char *b);

@@ -1,5 +1,5 @@
 /*
- * Checkpoint format, version 5 (little-endian):
+ * Checkpoint format, version 6 (little-endian):
  *
  *   "GSCKPT\0\1"  u32 format version  u16 ABI major  u16 ABI minor
  *   sections: u32 tag, u64 length, payload
@@ -13,14 +13,16 @@
  * example order), MONI (the monitor's running state, with the verdict's
  * classification of each monitored step: 28 bytes a step, 24 before
  * version 3, where version 1 kept every layer's norm), THEO (the mean-field
- * table), LOGS (byte length of each log, bptt.csv's since version 5), TIME (seconds since the run's
+ * table), LOGS (byte length of each log, bptt.csv's since version 5, theory.csv's
+ * since version 6), TIME (seconds since the run's
  * and the epoch's start, since version 3).  The reader checks the checksum
  * and every length before it trusts a byte, refuses a checkpoint of a
  * different experiment or rank count, and range-checks every field against
  * the experiment and the logs (a file edited with a valid checksum is
  * refused too); it never writes anything.  Version 3 did not record the
  * rank count, without which a resume can silently change the result, and
- * version 4 the length of bptt.csv: both are refused by name.
+ * version 4 the length of bptt.csv, version 5 that of theory.csv (then written
+ * whole at the end): all three are refused by name.
  */
 #include "config.h"
 #include <errno.h>
@@ -249,6 +251,14 @@ static int parse(const unsigned char *data, size_t len, image *img, const char *
                    path);
         return -1;
     }
+    if (version == 5) {
+        gs_err_set(err, "%s: checkpoint format 5, from an older gradscope, has no length of "
+                        "theory.csv (which it wrote whole when the run ended); finish the run "
+                        "with the gradscope that started it, or start it over with gradscope "
+                        "run --force",
+                   path);
+        return -1;
+    }
     if (version != GS_CKPT_VERSION) {
         gs_err_set(err, "%s: checkpoint format %u, this gradscope reads %d", path, version,
                    GS_CKPT_VERSION);
@@ -364,8 +374,11 @@ int gs_checkpoint_peek(const char *dir, gs_ckpt_info *info, gs_error *err)
                 if (!have_meta)
                     break;
             } else if (!memcmp(hdr, "LOGS", 4) &&
-                       n == 8 * (version < 5 ? GS_LOG_COUNT - 1 : GS_LOG_COUNT)) {
-                /* versions 3 and 4 had no bptt.csv, the last log */
+                       n == 8 * (version < 5   ? GS_LOG_COUNT - 2
+                                 : version < 6 ? GS_LOG_COUNT - 1
+                                               : GS_LOG_COUNT)) {
+                /* versions 3 and 4 had neither bptt.csv nor theory.csv, the
+                   last logs; version 5 had no theory.csv */
                 size_t k = (size_t)n / 8;
                 have_logs = fread(info->log_bytes, 8, k, f) == k;
                 if (!have_logs)

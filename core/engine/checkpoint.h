@@ -9,7 +9,7 @@
 #include "rundir/format.h"
 
 
-#define GS_CKPT_VERSION 5
+#define GS_CKPT_VERSION 6
 
 /* Where training stands: the next step to run. */
 typedef struct gs_position {

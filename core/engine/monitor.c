@@ -239,7 +239,7 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
     *grad_sumsq = total;
     mon->cur_gnorm = sqrt(total);
     /* the weights the gradients were measured at, before the update */
-    gs_theory_spectral_record(m);
+    mon->n_spec = gs_theory_spectral(m, &mon->spec, &mon->cap_spec);
     if (detailed)
         channel_series(m);
     return mon->dump ? dump_tensors(mon, m, err) : 0;
@@ -444,6 +444,7 @@ int gs_monitor_commit(gs_monitor *mon, gs_model *m, gs_error *err)
         const char *row[] = {st, layer, m->stats[i].key, num[0]};
         gs_csv_cells(&mon->log[LOG_PATHS], row, 4);
     }
+    gs_theory_log_spectral(&mon->log[LOG_THEORY], mon->spec, mon->n_spec, step);
     int rc = write_series(mon, m, st, err);
     gs_model_clear_records(m);
     mon->n_monitored++;
@@ -736,6 +737,7 @@ int gs_monitor_close(gs_monitor *mon, gs_error *err)
     free(mon->first_norms);
     free(mon->last_norms);
     free(mon->first_input_grad);
+    free(mon->spec);
     memset(mon, 0, sizeof *mon);
     return rc;
 }

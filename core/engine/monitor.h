@@ -4,6 +4,7 @@
 #define GS_MONITOR_H
 
 #include "engine/model.h"
+#include "engine/theory.h"
 #include "rundir/csv.h"
 #include "rundir/format.h"
 
@@ -43,7 +44,7 @@ typedef struct gs_step_class {
    (host->record_series), so that a run without any keeps the files it
    always had. */
 enum { LOG_METRICS, LOG_GRADIENTS, LOG_LAYERS, LOG_PATHS, LOG_EPOCHS, LOG_HISTOGRAMS,
-       LOG_DUMP_INDEX, LOG_SERIES, LOG_BPTT, LOG_COUNT };
+       LOG_DUMP_INDEX, LOG_SERIES, LOG_BPTT, LOG_THEORY, LOG_COUNT };
 
 typedef struct gs_monitor {
     gs_csv log[LOG_COUNT];
@@ -58,6 +59,9 @@ typedef struct gs_monitor {
     int cur_detailed; /* histograms and update ratios at this step */
     size_t cur_epoch;
     double cur_lr, cur_gnorm;
+    /* rho and sigma_max of the recurrent weights before this step's update */
+    gs_spectral *spec;
+    size_t n_spec, cap_spec;
     /* The verdict's history: every monitored step, classified when it is
        recorded (a few bytes per step, so checkpoints stay small however
        often the monitor records). */

@@ -31,6 +31,7 @@
    the inverse column operation): the eigenvalues are kept. */
 static void to_hessenberg(double *a, size_t n)
 {
+    double *y = gs_xmalloc(n * sizeof *y); /* the multipliers of column m - 1 */
     for (size_t m = 1; m + 1 < n; m++) {
         size_t piv = m;
         double x = 0;
@@ -53,17 +54,43 @@ static void to_hessenberg(double *a, size_t n)
         }
         if (x == 0)
             continue;
+        /* L A L^-1 with L the eliminations below row m: all the row
+           operations, then column m += sum_i y_i column i, a row at a time
+           so that the reads run along rows (four rows' sums advance
+           together, each in the order of i) */
         for (size_t i = m + 1; i < n; i++) {
-            double y = A(i, m - 1) / x;
-            if (y == 0)
+            double yi = y[i] = A(i, m - 1) / x;
+            if (yi == 0)
                 continue;
             A(i, m - 1) = 0;
+            double *restrict ri = &A(i, 0);
+            const double *restrict rm = &A(m, 0);
+#pragma omp simd
             for (size_t j = m; j < n; j++)
-                A(i, j) -= y * A(m, j);
-            for (size_t j = 0; j < n; j++)
-                A(j, m) += y * A(j, i);
+                ri[j] -= yi * rm[j];
+        }
+        size_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            double s0 = A(j, m), s1 = A(j + 1, m), s2 = A(j + 2, m), s3 = A(j + 3, m);
+            for (size_t i = m + 1; i < n; i++) {
+                if (y[i] == 0)
+                    continue;
+                s0 += y[i] * A(j, i);
+                s1 += y[i] * A(j + 1, i);
+                s2 += y[i] * A(j + 2, i);
+                s3 += y[i] * A(j + 3, i);
+            }
+            A(j, m) = s0, A(j + 1, m) = s1, A(j + 2, m) = s2, A(j + 3, m) = s3;
+        }
+        for (; j < n; j++) {
+            double s0 = A(j, m);
+            for (size_t i = m + 1; i < n; i++)
+                if (y[i] != 0)
+                    s0 += y[i] * A(j, i);
+            A(j, m) = s0;
         }
     }
+    free(y);
 }
 
 /* iterations allowed for one eigenvalue (or pair) before giving up */
@@ -181,14 +208,24 @@ static double hessenberg_rho(double *a, size_t n)
             double z = r / s;
             q /= p;
             r /= p;
-            for (long j = k; j <= hi; j++) {
-                double t = A(k, j) + q * A(k + 1, j);
-                if (!last) {
-                    t += r * A(k + 2, j);
-                    A(k + 2, j) -= t * z;
+            /* element-wise over j, so vectors give the same bits */
+            double *restrict r0 = &A(k, 0), *restrict r1 = &A(k + 1, 0);
+            if (last) {
+#pragma omp simd
+                for (long j = k; j <= hi; j++) {
+                    double t = r0[j] + q * r1[j];
+                    r1[j] -= t * y;
+                    r0[j] -= t * x;
                 }
-                A(k + 1, j) -= t * y;
-                A(k, j) -= t * x;
+            } else {
+                double *restrict r2 = &A(k + 2, 0);
+#pragma omp simd
+                for (long j = k; j <= hi; j++) {
+                    double t = r0[j] + q * r1[j] + r * r2[j];
+                    r2[j] -= t * z;
+                    r1[j] -= t * y;
+                    r0[j] -= t * x;
+                }
             }
             long top = hi < k + 3 ? hi : k + 3;
             for (long i = lo; i <= top; i++) {

@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
+#include "rundir/csv.h"
 #include "rundir/format.h"
 #include "rundir/rundir.h"
 
@@ -418,27 +419,43 @@ static int has_images(const gs_model *m)
     return 0;
 }
 
-int gs_theory_write(const char *dir, const gs_model *m, const gs_theory *t, gs_error *err)
+/* v as "%.17g" writes it into buf[32], "" for a value the row lacks */
+static const char *num17(char buf[32], double v)
 {
-    gs_memfile mf;
-    gs_memfile_open(&mf);
-    FILE *f = mf.f;
-    gs_format_write_header(f, &gs_theory_format, 0);
+    snprintf(buf, 32, "%.17g", v);
+    return buf;
+}
+
+void gs_theory_log_init(gs_csv *log, const gs_model *m, const gs_theory *t)
+{
+    const char *cell[GS_THEORY_NCOLS];
+    char num[GS_THEORY_NCOLS][32], note[512];
+    for (size_t k = 0; k < GS_THEORY_NCOLS; k++)
+        cell[k] = "";
+    cell[GS_THEORY_STEP] = "0";
     /* stack and note follow from the architecture alone, so a resumed run
-       (whose numbers come from its checkpoint) writes the same ones */
+       that rewrites the row (from an older checkpoint) writes the same */
     if (t->valid) {
-        fprintf(f, "%zu,%zu,%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%s,\n", t->first,
-                t->last, t->activation, t->sigma_w2, t->sigma_b2, t->q_star, t->chi_predicted,
-                t->chi_measured, t->q_in, t->chi_path, stack_names[stack_kind(m, t->first)]);
+        gs_format_u64(num[0], t->first);
+        gs_format_u64(num[1], t->last);
+        cell[GS_THEORY_FIRST_LAYER] = num[0];
+        cell[GS_THEORY_LAST_LAYER] = num[1];
+        cell[GS_THEORY_ACTIVATION] = t->activation;
+        const double v[] = {t->sigma_w2,      t->sigma_b2,     t->q_star, t->chi_predicted,
+                            t->chi_measured, t->q_in, t->chi_path};
+        for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+            cell[GS_THEORY_SIGMA_W2 + k] = num17(num[2 + k], v[k]);
+        cell[GS_THEORY_STACK] = stack_names[stack_kind(m, t->first)];
     } else if (has_images(m)) {
-        char note[512];
         why_not(m, note, sizeof note);
-        for (char *c = note; *c; c++)
+        for (char *c = note; *c; c++) /* a log's cells are never quoted */
             if (*c == ',' || *c == '"' || *c == '\n')
                 *c = ';';
-        fprintf(f, ",,,,,,,,,,,%s\n", note);
+        cell[GS_THEORY_NOTE] = note;
+    } else {
+        return;
     }
-    return gs_memfile_commit(&mf, dir, gs_theory_format.file, err);
+    gs_csv_cells(log, cell, GS_THEORY_NCOLS);
 }
 
 /* The gate blocks of weight_hh, in PyTorch's order; NULL for a layer that
@@ -456,8 +473,36 @@ static const char *const *gate_names(const char *type, size_t *g)
     return NULL;
 }
 
-void gs_theory_spectral_record(gs_model *m)
+/* One gate block's rho (job 2 b) or sigma_max (job 2 b + 1). */
+typedef struct {
+    const gs_model *m;
+    gs_spectral *out;
+    const size_t *block_param, *block_gate;
+} spectral_jobs;
+
+static void spectral_job(void *arg, size_t j0, size_t j1)
 {
+    const spectral_jobs *s = arg;
+    for (size_t j = j0; j < j1; j++) {
+        size_t b = j / 2;
+        const gs_tensor *w = &s->m->params[s->block_param[b]]->pub.value;
+        size_t H = w->dims[1], off = s->block_gate[b] * H * H;
+        double *blk = gs_xmalloc(H * H * sizeof *blk);
+        for (size_t k = 0; k < H * H; k++)
+            blk[k] = w->dtype == GS_F64 ? ((const double *)w->data)[off + k]
+                                        : ((const float *)w->data)[off + k];
+        if (j % 2 == 0)
+            s->out[b].rho = gs_spectral_radius(blk, H);
+        else
+            s->out[b].sigma_max = gs_sigma_max(blk, H, H);
+        free(blk);
+    }
+}
+
+size_t gs_theory_spectral(const gs_model *m, gs_spectral **out, size_t *cap)
+{
+    size_t n = 0;
+    size_t *bp = NULL, *bg = NULL;
     for (size_t i = 0; i < m->n_params; i++) {
         const gs_param_rec *p = m->params[i];
         size_t G;
@@ -467,21 +512,45 @@ void gs_theory_spectral_record(gs_model *m)
         if (!gates || strncmp(name, "weight_hh_l", 11) != 0 || strchr(name, '.') ||
             w->ndim != 2 || w->dims[0] != G * w->dims[1])
             continue;
-        size_t H = w->dims[1];
-        double *blk = gs_xmalloc(H * H * sizeof *blk);
-        for (size_t g = 0; g < G; g++) {
-            for (size_t k = 0; k < H * H; k++)
-                blk[k] = w->dtype == GS_F64 ? ((const double *)w->data)[g * H * H + k]
-                                            : ((const float *)w->data)[g * H * H + k];
-            double val[2] = {gs_spectral_radius(blk, H), gs_sigma_max(blk, H, H)};
-            const char *what[2] = {GS_PATHS_RHO, GS_PATHS_SIGMA_MAX};
-            for (int k = 0; k < 2; k++) {
-                char key[128];
-                snprintf(key, sizeof key, "%s%s%s.%s", name, G > 1 ? "." : "", gates[g],
-                         what[k]);
-                gs_model_record(m->layers[p->layer], key, val[k]);
+        for (size_t g = 0; g < G; g++, n++) {
+            if (n == *cap) {
+                *cap = *cap ? 2 * *cap : 8;
+                *out = gs_xrealloc(*out, *cap * sizeof **out);
             }
+            bp = gs_xrealloc(bp, (n + 1) * sizeof *bp);
+            bg = gs_xrealloc(bg, (n + 1) * sizeof *bg);
+            bp[n] = i;
+            bg[n] = g;
+            gs_spectral *e = &(*out)[n];
+            e->layer = p->layer;
+            snprintf(e->weight, sizeof e->weight, "%s%s%s", name, G > 1 ? "." : "", gates[g]);
         }
-        free(blk);
+    }
+    /* every block's two numbers are independent jobs, each in a fixed
+       order: the same bits at any thread count */
+    spectral_jobs s = {m, *out, bp, bg};
+    if (n)
+        gs_parallel_for(2 * n, 1, spectral_job, &s);
+    free(bp);
+    free(bg);
+    return n;
+}
+
+void gs_theory_log_spectral(gs_csv *log, const gs_spectral *s, size_t n, uint64_t step)
+{
+    char st[32], layer[32], rho[32], sig[32];
+    gs_format_u64(st, step);
+    for (size_t b = 0; b < n; b++) {
+        const char *cell[GS_THEORY_NCOLS];
+        for (size_t k = 0; k < GS_THEORY_NCOLS; k++)
+            cell[k] = "";
+        gs_format_u64(layer, s[b].layer);
+        cell[GS_THEORY_FIRST_LAYER] = cell[GS_THEORY_LAST_LAYER] = layer;
+        cell[GS_THEORY_STACK] = GS_THEORY_STACK_RECURRENT;
+        cell[GS_THEORY_STEP] = st;
+        cell[GS_THEORY_WEIGHT] = s[b].weight;
+        cell[GS_THEORY_RHO] = num17(rho, s[b].rho);
+        cell[GS_THEORY_SIGMA_MAX] = num17(sig, s[b].sigma_max);
+        gs_csv_cells(log, cell, GS_THEORY_NCOLS);
     }
 }

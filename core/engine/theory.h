@@ -6,6 +6,7 @@
 #define GS_ENGINE_THEORY_H
 
 #include "engine/model.h"
+#include "rundir/csv.h"
 
 
 typedef struct gs_theory {
@@ -23,16 +24,25 @@ typedef struct gs_theory {
    summed across ranks, so that the table does not depend on their count. */
 void gs_theory_compute(const gs_model *m, const double *first_input_grad, const gs_comm *comm,
                        gs_theory *t);
-/* theory.csv: t's row with the stack's kind (GS_THEORY_STACK), or, when t
-   holds no stack and the model works on images, a row that says in
-   GS_THEORY_NOTE why the theory does not apply to its convolutions; the
-   header alone otherwise. */
-int gs_theory_write(const char *dir, const gs_model *m, const gs_theory *t, gs_error *err);
+/* theory.csv's step-0 row (rundir/format.h): t with its stack's kind, or,
+   when t holds no stack and the model works on images, a row whose note
+   says why the theory does not apply to its convolutions; no row
+   otherwise. */
+void gs_theory_log_init(gs_csv *log, const gs_model *m, const gs_theory *t);
 
-/* On a monitored step: for every recurrent layer (rnn, lstm, gru), rho and
-   sigma_max (engine/spectral.h) of each H x H gate block of each
-   weight_hh_l<k>, recorded for paths.csv under the keys of rundir/format.h
-   (GS_PATHS_RHO, GS_PATHS_SIGMA_MAX). */
-void gs_theory_spectral_record(gs_model *m);
+/* rho and sigma_max (engine/spectral.h) of one H x H gate block of a
+   recurrent layer's weight_hh_l<k>. */
+typedef struct gs_spectral {
+    size_t layer;
+    char weight[64]; /* "weight_hh_l0", or with the gate: "weight_hh_l0.f" */
+    double rho, sigma_max;
+} gs_spectral;
+
+/* Every gate block of every recurrent layer (rnn, lstm, gru) of m, into
+   *out (grown as needed, *cap its capacity); returns how many.  Taken on
+   a monitored step before the update. */
+size_t gs_theory_spectral(const gs_model *m, gs_spectral **out, size_t *cap);
+/* Their theory.csv rows of step `step`. */
+void gs_theory_log_spectral(gs_csv *log, const gs_spectral *s, size_t n, uint64_t step);
 
 #endif

@@ -256,8 +256,10 @@ gs_step_outcome gs_train_step(gs_run *run, gs_error *err)
     else if (gs_monitor_capture(mon, m, step, epoch, lr, detailed, &gsq, err) < 0)
         return GS_STEP_FAILED;
     double gnorm = sqrt(gsq);
-    if (step == 0)
+    if (step == 0) { /* theory.csv's first row, before the step's recurrent rows */
         theory_at_init(m, t->comm, &run->r->theory);
+        gs_theory_log_init(&mon->log[LOG_THEORY], m, &run->r->theory);
+    }
     if (!isfinite(gnorm)) {
         if (monitored ? gs_monitor_commit(mon, m, err) < 0 : 0)
             return GS_STEP_FAILED;

@@ -2,7 +2,7 @@
  * The run loop: a run starts (or resumes from its checkpoint), goes
  * through its epochs one step at a time (train_step.c), checkpoints at
  * epoch ends, every `checkpoint.every` steps and when a signal asks it to
- * stop, and finishes with its verdict, theory.csv and summary.json.  All
+ * stop, and finishes with its verdict and summary.json.  All
  * randomness comes from streams derived from the one seed.
  */
 #include "config.h"
@@ -84,9 +84,8 @@ void gs_err_interrupted(gs_error *err, int rc, const char *dir)
 /* "component KIND NAME VERSION" per distinct component of the variant. */
 static char *component_list(const gs_variant *v)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    gs_strbuf s;
+    FILE *f = gs_strbuf_open(&s);
     const gs_ref *refs[4] = {v->data, v->loss, v->optimizer, v->schedule};
     for (size_t i = 0; i < 4; i++)
         fprintf(f, "component %s %s %s\n", gs_kind_name(refs[i]->info->component->kind),
@@ -96,8 +95,7 @@ static char *component_list(const gs_variant *v)
         fprintf(f, "component %s %s %s\n", gs_kind_name(r->info->component->kind),
                 r->info->component->name, r->info->plugin->version);
     }
-    fclose(f);
-    return buf;
+    return gs_strbuf_close(&s);
 }
 
 /* The experiment as the checkpoint must match it: every setting but the
@@ -107,11 +105,9 @@ static uint64_t config_hash(const gs_variant *v)
     gs_variant copy = *v;
     memcpy(copy.training, v->training, sizeof copy.training);
     copy.training[T_THREADS].i = 0;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    gs_variant_write(&copy, f);
-    fclose(f);
+    gs_strbuf s;
+    gs_variant_write(&copy, gs_strbuf_open(&s));
+    char *buf = gs_strbuf_close(&s);
     uint64_t h = gs_hash_string(buf);
     free(buf);
     return h;
@@ -435,8 +431,7 @@ static int run_finish(gs_run *run, gs_error *err)
     r->last_monitored = run->mon.n_monitored ? run->mon.hist[run->mon.n_monitored - 1].step : 0;
     layer_norms(run, r);
     if (gs_monitor_close(&run->mon, err) < 0 ||
-        (writer && (gs_theory_write(run->dir, run->t->model, &r->theory, err) < 0 ||
-                    gs_write_summary(run->dir, r, run->detail, err) < 0)))
+        (writer && gs_write_summary(run->dir, r, run->detail, err) < 0))
         return GS_EXIT_RUNTIME;
     return status == GS_STATUS_INTERRUPTED ? 128 + signo : GS_EXIT_OK;
 }

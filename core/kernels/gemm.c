@@ -8,8 +8,8 @@
  * it (small problems then pay no copying at all) and copied into
  * contiguous panels ("packed") when op(B) is transposed or an operand is
  * too large for the caches to hold at its natural stride.  The loops
- * around the tile follow Goto's blocking: KC-deep slices of K, MC rows of
- * A per L2-resident block (gemm_tile.h).
+ * around the tile follow Goto's blocking: KC-deep slices of K, rows of A
+ * in blocks sized to the core's L2 (gemm_tile.h).
  *
  * The tile exists three times: portable C here, AVX2+FMA (gemm_avx2.c) and
  * AVX-512 (gemm_avx512.c).  The best the processor runs is chosen at run
@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -187,6 +188,24 @@ GS_API int gs_isa_list(const char **names, int max)
 
 static const gs_gemm_impl *impl;
 static pthread_once_t impl_once = PTHREAD_ONCE_INIT;
+size_t gs_gemm_mc = MC;
+
+/* A block of packed A (mc x KC floats) takes 9/32 of L2, which leaves room
+   for the block's slice of op(B) and C: MC = 144 rows was sized for a
+   512 KiB L2 (Zen 3); on a 1 MiB one (Zen 5) 288 rows ran the weight
+   gradient of a 1024-wide layer faster (docs/PERFORMANCE.md, "AVX-512").
+   Rounded down to whole 12-row tiles, between MC and four times it. */
+static size_t row_block(void)
+{
+    long l2 = -1;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (l2 <= 0)
+        return MC;
+    size_t rows = (size_t)l2 / (KC * sizeof(float)) * 9 / 32 / 12 * 12;
+    return rows < MC ? MC : min_sz(rows, 4 * MC);
+}
 
 /* GRADSCOPE_ISA's variant, NULL when it names none this processor runs;
    the best one when it is unset. */
@@ -222,6 +241,7 @@ GS_API int gs_isa_check(gs_error *err)
 static void kernels_choose(void)
 {
     const gs_gemm_impl *list[3];
+    gs_gemm_mc = row_block();
     impl = chosen();
     if (!impl)
         impl = list[available(list) - 1];

@@ -17,9 +17,15 @@ enum {
     MR = 6,    /* rows of the register tile */
     NR = 16,   /* columns of the register tile (two AVX vectors) */
     KC = 256,  /* depth of a slice of K: one B micro-panel is 16 KiB (L1) */
-    MC = 144,  /* rows of A per block: 144 KiB packed (L2) */
+    MC = 144,  /* rows of A per block at least (gs_gemm_mc): 144 KiB packed */
     NC = 2048, /* columns of B per block: 2 MiB packed (L3) */
 };
+
+/* Rows of A per block, sized at the first product from the core's L2
+   (gemm.c): 9/32 of it packed (MC rows for 512 KiB, 288 for 1 MiB), a
+   multiple of every tile's rows.  It decides which tiles run together,
+   never an element's arithmetic, so it may differ between processors. */
+extern size_t gs_gemm_mc;
 
 /* Below this many multiply-adds a product runs on the calling thread:
    waking the team would cost more than it saves. */
@@ -245,8 +251,8 @@ static ALWAYS_INLINE void block_generic(const sgemm *g, const float *ap, const f
             const float *bpanels = bp_all ? bp_all + pc * np + jc * kc : bpack;
             if (bpack)
                 pack_b_slice(g, kc, nc, bsl, bpack, pack_bt, pack_br);
-            for (size_t ic = i0; ic < i1; ic += MC) {
-                size_t mc = min_sz(MC, i1 - ic);
+            for (size_t ic = i0; ic < i1; ic += gs_gemm_mc) {
+                size_t mc = min_sz(gs_gemm_mc, i1 - ic);
                 for (size_t jr = 0; jr < nc; jr += (size_t)tile_cols) {
                     int nr = (int)min_sz((size_t)tile_cols, nc - jr);
                     const float *bp = bpanels ? bpanels + jr * kc : bsl + jr;
@@ -279,11 +285,15 @@ typedef struct gs_gemm_impl {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define GS_GEMM_X86 1
 extern const gs_gemm_impl gs_gemm_avx2, gs_gemm_avx512;
-/* AVX2's packers, which the AVX-512 variant shares (same panel layout). */
+/* AVX2's packers, which the AVX-512 variant shares but for op(B)'s rows
+   (same panel layout). */
 void gs_gemm_pack_bt_avx2(size_t kc, size_t nc, const float *b, size_t bcs, float *dst);
 void gs_gemm_pack_br_avx2(size_t kc, size_t nc, const float *b, size_t brs, float *dst);
 void gs_gemm_pack_a_avx2(const sgemm *g, size_t q0, size_t q1, float *dst);
 void gs_gemm_pack_b_avx2(const sgemm *g, size_t q0, size_t q1, float *dst);
+/* AVX-512's packer of op(B)'s rows (the same panels; tests/test_kernels.c
+   compares it with the portable one). */
+void gs_gemm_pack_br_avx512(size_t kc, size_t nc, const float *b, size_t brs, float *dst);
 #endif
 
 #endif

@@ -32,15 +32,13 @@ const gs_log_format gs_logs[GS_LOG_COUNT] = {
                               "shape"),
     [GS_LOG_SERIES] = LOG("series.csv", "step", "layer", "name", "axis", "index", "value"),
     [GS_LOG_BPTT] = LOG("bptt.csv", "step", "layer", "t", "grad_norm"),
+    [GS_LOG_THEORY] = LOG(GS_FILE_THEORY, "first_layer", "last_layer", "activation", "sigma_w2",
+                          "sigma_b2", "q_star", "chi_predicted", "chi_measured", "q_in",
+                          "chi_path", "stack", "note", "step", "weight", "rho", "sigma_max"),
 };
 
 const gs_log_format gs_model_format = LOG("model.csv", "layer", "name", "type", "kind",
                                           "layout", "in_shape", "out_shape", "params");
-
-const gs_log_format gs_theory_format = LOG(GS_FILE_THEORY, "first_layer", "last_layer",
-                                           "activation", "sigma_w2", "sigma_b2", "q_star",
-                                           "chi_predicted", "chi_measured", "q_in", "chi_path",
-                                           "stack", "note");
 
 const gs_log_format gs_index_format = LOG("index.csv", "path", "variant", "seed", "status");
 

@@ -16,7 +16,7 @@
 #include "gradscope/gradscope.h"
 
 /* summary.json's "format_version", index.csv's and model.csv's first comment. */
-#define GS_FORMAT_VERSION 2
+#define GS_FORMAT_VERSION 3
 
 /* ---- files of a run directory ---- */
 #define GS_FILE_CONFIG "config.cfg"
@@ -49,6 +49,7 @@ typedef enum {
     GS_LOG_DUMP_INDEX, /* only with monitor.dump */
     GS_LOG_SERIES,     /* statistics over an axis: per time step, per channel */
     GS_LOG_BPTT,       /* ||dL/dh_t|| of recurrent layers: the series GS_SERIES_BPTT */
+    GS_LOG_THEORY,     /* theory.csv: mean-field chi at step 0, rho/sigma_max per monitored step */
     GS_LOG_COUNT
 } gs_log_id;
 
@@ -94,12 +95,6 @@ enum { GS_BPTT_STEP, GS_BPTT_LAYER, GS_BPTT_T, GS_BPTT_GRAD_NORM, GS_BPTT_NCOLS 
 #define GS_AXIS_NAME_TIME "time"
 #define GS_AXIS_NAME_CHANNEL "channel"
 #define GS_AXIS_NAME_BAND "band"
-/* paths.csv keys the core records itself on monitored steps: rho and
-   sigma_max of each recurrent weight matrix's gate block (engine/spectral.c),
-   as "<tensor>.<key>" for an rnn, "<tensor>.<gate>.<key>" for an lstm (gates
-   i, f, g, o) or a gru (r, z, n), e.g. "weight_hh_l0.f.rho" */
-#define GS_PATHS_RHO "rho"
-#define GS_PATHS_SIGMA_MAX "sigma_max"
 
 typedef struct gs_log_format {
     const char *file;             /* relative to the run directory */
@@ -123,13 +118,20 @@ enum { GS_MODEL_LAYER, GS_MODEL_NAME, GS_MODEL_TYPE, GS_MODEL_KIND, GS_MODEL_LAY
        GS_MODEL_IN_SHAPE, GS_MODEL_OUT_SHAPE, GS_MODEL_PARAMS, GS_MODEL_NCOLS };
 extern const gs_log_format gs_model_format;
 
-/* ---- theory.csv: mean-field theory of the longest stack of alike dense or
-   conv2d layers, written when the run ends; without such a stack, a row whose
-   note says why when the model works on images, else the header alone ---- */
+/* ---- theory.csv (the log GS_LOG_THEORY): at step 0, the mean-field theory
+   of the longest stack of alike dense or conv2d layers, or, without such a
+   stack in a model that works on images, a row whose note says why; at every
+   monitored step, a row per gate block of each recurrent weight matrix
+   (stack GS_THEORY_STACK_RECURRENT, first_layer = last_layer = its layer,
+   weight "<tensor>" for an rnn, "<tensor>.<gate>" for an lstm (gates i, f,
+   g, o) or a gru (r, z, n), e.g. "weight_hh_l0.f") with its rho and
+   sigma_max (engine/spectral.c); each row leaves the other kind's columns
+   empty ---- */
 enum { GS_THEORY_FIRST_LAYER, GS_THEORY_LAST_LAYER, GS_THEORY_ACTIVATION, GS_THEORY_SIGMA_W2,
        GS_THEORY_SIGMA_B2, GS_THEORY_Q_STAR, GS_THEORY_CHI_PREDICTED, GS_THEORY_CHI_MEASURED,
-       GS_THEORY_Q_IN, GS_THEORY_CHI_PATH, GS_THEORY_STACK, GS_THEORY_NOTE, GS_THEORY_NCOLS };
-extern const gs_log_format gs_theory_format;
+       GS_THEORY_Q_IN, GS_THEORY_CHI_PATH, GS_THEORY_STACK, GS_THEORY_NOTE, GS_THEORY_STEP,
+       GS_THEORY_WEIGHT, GS_THEORY_RHO, GS_THEORY_SIGMA_MAX, GS_THEORY_NCOLS };
+#define GS_THEORY_STACK_RECURRENT "recurrent"
 
 /* ---- index.csv: the runs under an experiment or sweep directory ---- */
 /* Columns: path,variant,seed,status, then one column per swept key. */

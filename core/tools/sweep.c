@@ -24,14 +24,9 @@
 
 static char *config_text(const gs_experiment *e, size_t v)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        abort();
-    gs_experiment_write_config(e, v, f);
-    fclose(f);
-    return buf;
+    gs_strbuf s;
+    gs_experiment_write_config(e, v, gs_strbuf_open(&s));
+    return gs_strbuf_close(&s);
 }
 
 /* Drops the lines a restart may change without changing the run: comments

@@ -118,14 +118,9 @@ static void put_value(FILE *f, const config_setting_t *s, int syntax)
 
 static char *value_string(const config_setting_t *s, int syntax)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        abort();
-    put_value(f, s, syntax);
-    fclose(f);
-    return buf;
+    gs_strbuf b;
+    put_value(gs_strbuf_open(&b), s, syntax);
+    return gs_strbuf_close(&b);
 }
 
 /* Letters, digits and . _ - + stay; anything else becomes '_'. */
@@ -420,18 +415,15 @@ int gs_sweep_expand(gs_sweep *s, const char *file, gs_error *err)
     s->names = gs_xcalloc(count, sizeof *s->names);
     s->sets = gs_xcalloc(count * s->n_keys, sizeof *s->sets);
     for (size_t i = 0; i < count; i++) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (!f)
-            abort();
+        gs_strbuf name;
+        FILE *f = gs_strbuf_open(&name);
         for (size_t k = 0; k < s->n_keys; k++) {
             size_t v = gs_sweep_value_index(s, i, k);
             fprintf(f, "%s%s=%s", k ? "," : "", s->keys[k].label, s->keys[k].frag[v]);
             s->sets[i * s->n_keys + k] = gs_xasprintf("%s=%s", s->keys[k].key, s->keys[k].text[v]);
         }
-        fclose(f);
-        if (len > NAME_MAX_LEN) {
+        char *buf = gs_strbuf_close(&name);
+        if (name.len > NAME_MAX_LEN) {
             char *short_name = gs_xasprintf("%.*s~%016llx", NAME_MAX_LEN - 17, buf,
                                             (unsigned long long)gs_hash_string(buf));
             free(buf);

@@ -14,12 +14,40 @@ enum { P_APPROXIMATE };
 #define SQRT_2_OVER_PI 0.79788456080286535588 /* sqrt(2/pi) */
 #define KAPPA 0.044715
 
-/* Phi(x) through erfc, which keeps its relative accuracy far below zero
-   where 1 + erf(x/sqrt(2)) cancels; f' = Phi(x) + x*phi(x). */
-GS_ELEMENTWISE_ACTIVATION(gelu_exact, ,
-                          GS_C(0.5) * x * erfc(-x * GS_C(INV_SQRT2)),
-                          dy * (GS_C(0.5) * erfc(-x * GS_C(INV_SQRT2)) +
-                                x * GS_C(INV_SQRT_2PI) * exp(GS_C(-0.5) * x * x)))
+/*
+ * Phi(x) = erfc(-x/sqrt 2)/2 through erfc, which keeps its relative
+ * accuracy far below zero where 1 + erf(x/sqrt 2) cancels; f' = Phi(x) +
+ * x*phi(x).  In float, gs_erfc_exp_f32 (vectorizes, no slow path for tiny
+ * arguments) on x/sqrt(2) formed in double, which also gives the
+ * exp(-x^2/2) of phi; each result is rounded to float once.  In double
+ * (the finite-difference checker's path), libm.
+ */
+static inline float gelu_exact_f32(float x)
+{
+    double e;
+    const double c = gs_erfc_exp_f32(x * -INV_SQRT2, &e);
+    return (float)(0.5 * x * c);
+}
+
+static inline float gelu_exact_grad_f32(float x, float dy)
+{
+    double e;
+    const double c = gs_erfc_exp_f32(x * -INV_SQRT2, &e);
+    return (float)(dy * (0.5 * c + x * INV_SQRT_2PI * e));
+}
+
+static inline double gelu_exact_f64(double x) { return 0.5 * x * erfc(-x * INV_SQRT2); }
+
+static inline double gelu_exact_grad_f64(double x, double dy)
+{
+    return dy * (0.5 * erfc(-x * INV_SQRT2) + x * INV_SQRT_2PI * exp(-0.5 * x * x));
+}
+
+#define GELU_EXACT(x) _Generic((x), float: gelu_exact_f32, default: gelu_exact_f64)(x)
+#define GELU_EXACT_GRAD(x, dy)                                                  \
+    _Generic((x), float: gelu_exact_grad_f32, default: gelu_exact_grad_f64)(x, dy)
+
+GS_ELEMENTWISE_ACTIVATION(gelu_exact, , GELU_EXACT(x), GELU_EXACT_GRAD(x, dy))
 
 /* sech(u)^2 = 1 - tanh(u)^2 without the cancellation near |tanh| = 1 */
 static inline float sech2_f32(float u)

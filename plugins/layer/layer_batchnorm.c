@@ -11,6 +11,11 @@
  * with the weights, stored in the model's precision like PyTorch's, never
  * touched by the optimizer.  Batch statistics are accumulated in double.
  *
+ * Memory: the layer keeps no input-sized array of its own.  Backward
+ * recomputes xhat from its input x (which the caller keeps for backward
+ * anyway) and the mean and invstd of the last forward, with forward's
+ * arithmetic, so the gradients have the bits a stored xhat gave.
+ *
  * Speed without changing a bit: each channel's sums run in the order of
  * the plain loop (example by example, position by position), but CB
  * channels' sums advance together, so that the additions of one chain
@@ -27,7 +32,7 @@
 #define SIMD
 #endif
 
-enum { P_EPS, P_MOMENTUM, P_AFFINE };
+enum { P_EPS, P_MOMENTUM, P_AFFINE, P_WEIGHT_INIT };
 
 static const gs_param_spec params[] = {
     [P_EPS] = {.name = "eps", .type = GS_P_FLOAT, .def.f = 1e-5, .min = 0.0, .max = 1.0,
@@ -36,6 +41,8 @@ static const gs_param_spec params[] = {
                     .doc = "weight of the batch statistics in the running averages"},
     [P_AFFINE] = {.name = "affine", .type = GS_P_BOOL, .def.b = 1, .min = GS_ANY,
                   .doc = "learn gamma (init 1) and beta (init 0)"},
+    [P_WEIGHT_INIT] = {.name = "weight_init", .type = GS_P_FLOAT, .def.f = 1.0, .min = GS_ANY,
+                       .doc = "initial value of gamma (0: a residual branch starts as zero)"},
     {0},
 };
 
@@ -52,7 +59,6 @@ typedef struct bn {
     gs_param *run_mean, *run_var;
     double *mean, *invstd; /* used by the last forward */
     double *s1, *s2;       /* per-channel sums */
-    gs_tensor *xhat;
     int training; /* mode of the last forward */
 } bn;
 
@@ -83,14 +89,16 @@ static int bn_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shap
     if (!b->run_mean || !b->run_var)
         return -1;
     if (p[P_AFFINE].b) {
-        b->gamma = h->add_param(m, "weight", 1, dims, GS_ROLE_NORM, 0, 0, one, NULL);
+        gs_ref *g0 = h->ref_new(m, GS_KIND_INITIALIZER, "constant");
+        if (!g0 || h->ref_set_float(g0, "value", p[P_WEIGHT_INIT].f) < 0)
+            return -1;
+        b->gamma = h->add_param(m, "weight", 1, dims, GS_ROLE_NORM, 0, 0, g0, NULL);
         b->beta = h->add_param(m, "bias", 1, dims, GS_ROLE_NORM, 0, 0, NULL, NULL);
         if (!b->gamma || !b->beta)
             return -1;
     }
-    b->xhat = h->add_buffer(m, "xhat", in);
     *out = *in;
-    return b->xhat ? 0 : -1;
+    return 0;
 }
 
 enum { PASS_MEAN, PASS_VAR, PASS_GRAD };
@@ -107,6 +115,13 @@ typedef struct job {
     void *y, *dx;
     int pass;
 } job;
+
+/*
+ * xhat = (x - mean) invstd in the input's type, with mean and invstd
+ * rounded to it: normalize()'s expression, so that backward recomputes the
+ * very bits forward had instead of keeping an input-sized copy of them.
+ */
+#define XHAT(x, mu, is) (((x) - (mu)) * (is))
 
 /* The sums of sums() over NCB channels at once: CB (a constant, so that
    the sums live in registers) or the remainder. */
@@ -128,7 +143,7 @@ typedef struct job {
                 _Pragma("GCC unroll 8") for (size_t c = 0; c < (NCB); c++) {                 \
                     size_t o = base + c * cs + i * ps;                                       \
                     s1[c] += gv[o];                                                          \
-                    s2[c] += (double)gv[o] * xv[o];                                          \
+                    s2[c] += (double)gv[o] * XHAT(xv[o], tmu[c], tis[c]);                    \
                 }                                                                            \
         }                                                                                    \
     }
@@ -136,8 +151,8 @@ typedef struct job {
 /*
  * Channel blocks [k0, k1) of CB channels: PASS_MEAN sets s1 = sum x and
  * mean = s1 / count; PASS_VAR s2 = sum (x - mean)^2; PASS_GRAD s1 = sum dy,
- * s2 = sum dy xhat (x is xhat then).  Each sum in example, then position
- * order, one channel per accumulator.
+ * s2 = sum dy xhat, xhat recomputed from x.  Each sum in example, then
+ * position order, one channel per accumulator.
  */
 static void sums(void *arg, size_t k0, size_t k1)
 {
@@ -149,9 +164,15 @@ static void sums(void *arg, size_t k0, size_t k1)
         for (size_t c0 = k0 * CB; c0 < k1 * CB && c0 < C; c0 += CB) {
             size_t nc = C - c0 < CB ? C - c0 : CB;
             double s1[CB] = {0}, s2[CB] = {0}, mu[CB] = {0};
+            T tmu[CB] = {0}, tis[CB] = {0};
             if (jb->pass == PASS_VAR)
                 for (size_t c = 0; c < nc; c++)
                     mu[c] = b->mean[c0 + c];
+            if (jb->pass == PASS_GRAD)
+                for (size_t c = 0; c < nc; c++) {
+                    tmu[c] = (T)b->mean[c0 + c];
+                    tis[c] = (T)b->invstd[c0 + c];
+                }
             if (nc == CB) {
                 SUMS(CB)
             } else {
@@ -192,7 +213,7 @@ static void batch_stats(bn *b, gs_dtype dt, size_t n, const void *x)
     });
 }
 
-/* Examples [e0, e1): xhat = (x - mean) invstd, y = xhat gamma + beta. */
+/* Examples [e0, e1): y = xhat gamma + beta. */
 static void normalize(void *arg, size_t e0, size_t e1)
 {
     const job *jb = arg;
@@ -200,7 +221,7 @@ static void normalize(void *arg, size_t e0, size_t e1)
     size_t C = b->c, I = b->inner, cs = b->cs, ps = b->ps;
     GS_WITH_TYPE(jb->dt, T, {
         const T *xv = jb->x;
-        T *yv = jb->y, *xh = b->xhat->data;
+        T *yv = jb->y;
         const T *g = b->gamma ? b->gamma->value.data : NULL;
         const T *be = b->beta ? b->beta->value.data : NULL;
         for (size_t e = e0; e < e1; e++)
@@ -210,16 +231,14 @@ static void normalize(void *arg, size_t e0, size_t e1)
                 T gc = g ? g[c] : (T)1, bc = be ? be[c] : (T)0;
                 if (ps == 1) {
                     const T *xr = xv + off;
-                    T *hr = xh + off, *yr = yv + off;
+                    T *yr = yv + off;
                     SIMD for (size_t i = 0; i < I; i++) {
-                        T v = (xr[i] - mu) * is;
-                        hr[i] = v;
+                        T v = XHAT(xr[i], mu, is);
                         yr[i] = v * gc + bc;
                     }
                 } else {
                     for (size_t i = 0; i < I; i++) {
-                        T v = (xv[off + i * ps] - mu) * is;
-                        xh[off + i * ps] = v;
+                        T v = XHAT(xv[off + i * ps], mu, is);
                         yv[off + i * ps] = v * gc + bc;
                     }
                 }
@@ -235,24 +254,28 @@ static void input_grad(void *arg, size_t e0, size_t e1)
     size_t C = b->c, I = b->inner, cs = b->cs, ps = b->ps;
     double count = (double)(jb->n * I);
     GS_WITH_TYPE(jb->dt, T, {
-        const T *g = jb->dy, *xh = b->xhat->data;
+        const T *g = jb->dy, *xv = jb->x;
         const T *gm = b->gamma ? b->gamma->value.data : NULL;
         T *d = jb->dx;
         for (size_t e = e0; e < e1; e++)
             for (size_t c = 0; c < C; c++) {
                 size_t off = e * C * I + c * cs;
                 double k = (gm ? (double)gm[c] : 1.0) * b->invstd[c];
+                T mu = (T)b->mean[c], is = (T)b->invstd[c];
                 if (b->training && ps == 1) {
                     double mdy = b->s1[c] / count, mdyx = b->s2[c] / count;
-                    const T *gr = g + off, *hr = xh + off;
+                    const T *gr = g + off, *xr = xv + off;
                     T *dr = d + off;
-                    SIMD for (size_t i = 0; i < I; i++)
-                        dr[i] = (T)(k * (gr[i] - mdy - hr[i] * mdyx));
+                    SIMD for (size_t i = 0; i < I; i++) {
+                        T v = XHAT(xr[i], mu, is);
+                        dr[i] = (T)(k * (gr[i] - mdy - v * mdyx));
+                    }
                 } else if (b->training) {
                     double mdy = b->s1[c] / count, mdyx = b->s2[c] / count;
                     for (size_t i = 0; i < I; i++) {
                         size_t o = off + i * ps;
-                        d[o] = (T)(k * (g[o] - mdy - xh[o] * mdyx));
+                        T v = XHAT(xv[o], mu, is);
+                        d[o] = (T)(k * (g[o] - mdy - v * mdyx));
                     }
                 } else {
                     for (size_t i = 0; i < I; i++)
@@ -294,7 +317,7 @@ static void bn_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
     bn *b = gs_host_of(m)->get_state(m);
     size_t n = x->dims[0], C = b->c;
     (void)y;
-    job j = {.b = b, .dt = x->dtype, .n = n, .x = b->xhat->data, .dy = dy->data,
+    job j = {.b = b, .dt = x->dtype, .n = n, .x = x->data, .dy = dy->data,
              .dx = dx ? dx->data : NULL, .pass = PASS_GRAD};
     b->host->parallel_for((C + CB - 1) / CB, grain(CB * n * b->inner), sums, &j);
     GS_WITH_TYPE(x->dtype, T, {

@@ -10,10 +10,13 @@
  * Each example is unfolded (im2col) into a (C k k) x (Ho Wo) matrix so
  * that forward, dL/dx and dL/dW are products of whole matrices through
  * host->gemm (a 1x1 convolution with stride 1 and no padding skips the
- * unfolding: its input is the matrix).  Examples run in parallel in groups
- * of GROUP; the weight and bias gradients are summed per group in example
- * order and the groups' partial sums added in group order, so the result
- * has the same bits at any thread count.
+ * unfolding: its input is the matrix).  With stride 1, dL/dx is instead the
+ * transposed convolution of dy, one product over dy's unfolding (no col2im;
+ * each input gradient element is then one sum over o k k in that order).
+ * Examples run in parallel in groups of GROUP; the weight and bias
+ * gradients are summed per group in example order and the groups' partial
+ * sums added in group order, so the result has the same bits at any
+ * thread count.
  */
 #include <string.h>
 #include "layer_util.h"
@@ -60,6 +63,12 @@ static const gs_param_spec params[] = {
    the thread count. */
 enum { GROUP = 4 };
 
+/* The geometry of one unfolding: c channels of h x w images, k x k
+   windows every s with pad zeros around, ho x wo of them. */
+typedef struct geom {
+    size_t c, h, w, k, s, pad, ho, wo;
+} geom;
+
 typedef struct conv {
     const gs_host *host;
     size_t c, h, w;       /* input */
@@ -67,6 +76,9 @@ typedef struct conv {
     size_t k, s, pad;
     size_t kk;            /* rows of the unfolded input: c k k */
     int direct;           /* 1x1, stride 1, no padding: the input is its own unfolding */
+    int transposed;       /* dL/dx as a transposed convolution (below) */
+    geom fwd;             /* the input's unfolding */
+    geom tr;              /* dy's unfolding, where transposed */
     gs_param *wt, *b;
     gs_module *act;       /* NULL for identity */
     gs_tensor *pre;       /* pre-activation */
@@ -105,6 +117,15 @@ static int conv_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_sh
     d->wo = (pw - d->k) / d->s + 1;
     d->kk = d->c * d->k * d->k;
     d->direct = d->k == 1 && d->s == 1 && d->pad == 0;
+    d->fwd = (geom){d->c, d->h, d->w, d->k, d->s, d->pad, d->ho, d->wo};
+    /* With stride 1, dL/dx is dy convolved with the flipped, transposed
+       weights and padding k - 1 - pad: an unfolding of dy into o k k rows
+       of H W, then one GEMM with K = o k k, instead of W^T dy (K = o, as
+       few as DenseNet's 12) into C k k rows of Ho Wo that col2im adds
+       back together, nine additions into each input element. */
+    d->transposed = !d->direct && d->s == 1 && d->pad < d->k;
+    if (d->transposed)
+        d->tr = (geom){d->o, d->ho, d->wo, d->k, 1, d->k - 1 - d->pad, d->h, d->w};
     size_t wdims[4] = {d->o, d->c, d->k, d->k};
     size_t fan_in = d->kk, fan_out = d->o * d->k * d->k;
     d->wt = host->add_param(m, "weight", 4, wdims, GS_ROLE_WEIGHT, fan_in, fan_out,
@@ -131,7 +152,7 @@ static int conv_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_sh
 
 /* Output columns [*q0, *q1) of kernel column j read inside the input
    (x = q s - pad + j in [0, W)); the others read the padding. */
-static inline void inside(const conv *d, size_t j, size_t *q0, size_t *q1)
+static inline void inside(const geom *d, size_t j, size_t *q0, size_t *q1)
 {
     size_t lo = d->pad > j ? (d->pad - j + d->s - 1) / d->s : 0;
     size_t hi = d->w + d->pad > j ? (d->w + d->pad - j + d->s - 1) / d->s : 0;
@@ -211,6 +232,7 @@ typedef struct job {
     size_t n;
     const void *x, *dy;
     void *y, *dx;
+    const void *wtt; /* the transposed convolution's weights (c x o k k), or NULL */
     void *gw;    /* per-group weight-gradient partials (groups x o x kk), or NULL */
     double *gb;  /* per-group bias-gradient partials (groups x o), or NULL */
 } job;
@@ -229,7 +251,7 @@ static void forward_groups(void *arg, size_t g0, size_t g1)
             const T *x = (const T *)j->x + e * d->c * d->h * d->w;
             T *y = (T *)j->y + e * d->o * P;
             if (!d->direct)
-                IM2COL(T, d, x, (T *)col);
+                IM2COL(T, &d->fwd, x, (T *)col);
             h->gemm(j->dt, 0, 0, d->o, P, d->kk, 1.0, d->wt->value.data, d->kk,
                     d->direct ? x : (const T *)col, P, 0.0, y, P);
             if (d->b) {
@@ -256,8 +278,8 @@ static void conv_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int tra
         d->host->forward(d->act, pre, y, training);
 }
 
-/* Examples of groups [g0, g1): dx_e = fold(W^T dy_e); group g's partial
-   sums dW_g = sum_e dy_e col_e^T and db_g = sum_e sum_q dy_e, in example order.
+/* Examples of groups [g0, g1): dx_e = Wt * dy_e (the transposed
+   convolution) or fold(W^T dy_e); group g's partial sums dW_g = sum_e dy_e col_e^T and db_g = sum_e sum_q dy_e, in example order.
    dW_g is computed and kept transposed, dW_g^T = sum_e col_e dy_e^T: every
    element is the same sum of the same products in the same order (a
    product's factors commute), but the GEMM then streams the unfolded input
@@ -270,7 +292,10 @@ static void backward_groups(void *arg, size_t g0, size_t g1)
     conv *d = j->d;
     const gs_host *h = d->host;
     size_t P = d->ho * d->wo, es = gs_dtype_size(j->dt), in = d->c * d->h * d->w;
-    void *col = d->direct ? NULL : h->alloc(d->kk * P * es);
+    size_t HW = d->h * d->w, okk = d->o * d->k * d->k, rows = d->kk * P;
+    if (j->wtt && okk * HW > rows)
+        rows = okk * HW;
+    void *col = d->direct ? NULL : h->alloc(rows * es);
     GS_WITH_TYPE(j->dt, T, {
         for (size_t g = g0; g < g1; g++) {
             size_t e1 = (g + 1) * GROUP < j->n ? (g + 1) * GROUP : j->n;
@@ -281,7 +306,7 @@ static void backward_groups(void *arg, size_t g0, size_t g1)
                 if (gw) {
                     const T *xe = (const T *)j->x + e * in;
                     if (!d->direct)
-                        IM2COL(T, d, xe, (T *)col);
+                        IM2COL(T, &d->fwd, xe, (T *)col);
                     h->gemm(j->dt, 0, 1, d->kk, d->o, P, 1.0, d->direct ? xe : (const T *)col,
                             P, dy, P, e == g * GROUP ? 0.0 : 1.0, gw, d->o);
                 }
@@ -292,13 +317,17 @@ static void backward_groups(void *arg, size_t g0, size_t g1)
                             s += dy[o * P + q];
                         gb[o] += s;
                     }
-                if (j->dx) {
+                if (j->dx && j->wtt) {
+                    IM2COL(T, &d->tr, dy, (T *)col);
+                    h->gemm(j->dt, 0, 0, d->c, HW, okk, 1.0, j->wtt, okk, (const T *)col, HW,
+                            0.0, (T *)j->dx + e * in, HW);
+                } else if (j->dx) {
                     T *dx = (T *)j->dx + e * in;
                     h->gemm(j->dt, 1, 0, d->kk, P, d->o, 1.0, d->wt->value.data, d->kk, dy, P,
                             0.0, d->direct ? dx : (T *)col, P);
                     if (!d->direct) {
                         memset(dx, 0, in * sizeof(T));
-                        COL2IM(T, d, (const T *)col, dx);
+                        COL2IM(T, &d->fwd, (const T *)col, dx);
                     }
                 }
             }
@@ -327,8 +356,24 @@ static void conv_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
     double *gb = d->b ? h->scratch_get(m, groups * d->o * sizeof *gb) : NULL;
     if (gb)
         memset(gb, 0, groups * d->o * sizeof *gb);
+    void *wtt = NULL;
+    if (dx && d->transposed) {
+        /* wtt[c][o][i][j] = W[o][c][k-1-i][k-1-j] */
+        wtt = h->scratch_get(m, wn * es);
+        size_t K = d->k, C = d->c, O = d->o;
+        GS_WITH_TYPE(x->dtype, T, {
+            const T *w = d->wt->value.data;
+            T *t = wtt;
+            for (size_t o = 0; o < O; o++)
+                for (size_t c = 0; c < C; c++)
+                    for (size_t i = 0; i < K; i++)
+                        for (size_t jj = 0; jj < K; jj++)
+                            t[((c * O + o) * K + i) * K + jj] =
+                                w[((o * C + c) * K + (K - 1 - i)) * K + (K - 1 - jj)];
+        });
+    }
     job j = {.d = d, .dt = x->dtype, .n = n, .x = x->data, .dy = dh->data,
-             .dx = dx ? dx->data : NULL, .gw = gw, .gb = gb};
+             .dx = dx ? dx->data : NULL, .wtt = wtt, .gw = gw, .gb = gb};
     h->parallel_for(groups, 1, backward_groups, &j);
     /* the groups' (transposed) partial sums, in group order: dW += dW_g as
        an axpy with alpha 1 would, element by element */
@@ -352,6 +397,8 @@ static void conv_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y,
                 db[o] += (T)s;
             }
         });
+    if (wtt)
+        h->scratch_put(m, wtt);
     if (gb)
         h->scratch_put(m, gb);
     h->scratch_put(m, gw);

@@ -14,6 +14,14 @@
  * In (N, C, H, W) memory an example's channel blocks are contiguous, so
  * the concatenations are the vector form's column copies with every
  * column widened to an H W plane.
+ *
+ * Memory (the shared concatenation of Pleiss et al. 2017): every layer's
+ * input [x, h_1, ..., h_{i-1}] is the leading C + (i-1)k columns of the
+ * block output, which stays as it is until backward.  So the layers share
+ * one concatenation buffer, filled for each layer in forward and filled
+ * again, by the same copy, for its backward: the block keeps the widest
+ * input once instead of every layer's (quadratic in L, as a naive
+ * DenseNet).  The other intermediate arrays of the layers are kept.
  */
 #include "layer_util.h"
 
@@ -41,7 +49,6 @@ static const gs_param_spec params[] = {
 typedef struct dlayer {
     size_t width;      /* C + (i-1)k */
     gs_chain c;
-    gs_tensor *in;     /* contiguous copy of the input (NULL for layer 1: x itself) */
     gs_tensor *h;      /* output */
 } dlayer;
 
@@ -51,6 +58,7 @@ typedef struct densenet {
     size_t plane;      /* H W on images, 1 on vectors */
     gs_shape img;      /* the input image; layout VECTOR (zeroed) on vectors */
     dlayer *ly;
+    gs_tensor *cat;    /* the shared input of layers 2..L, as wide as layer L's */
 } densenet;
 
 /* A bias-free square convolution child with `padding` and (fused)
@@ -120,11 +128,9 @@ static int build_layer(densenet *d, gs_module *m, const gs_value *p, size_t i, d
     snprintf(name, sizeof name, d->img.layout == GS_LAYOUT_IMAGE ? "l%zu.conv" : "l%zu.fc", i);
     if (add_linear(d, m, &l->c, name, d->k, 3, init, NULL) < 0)
         return -1;
-    snprintf(name, sizeof name, "l%zu.in", i);
-    l->in = i > 1 ? h->add_buffer(m, name, &in) : NULL;
     snprintf(name, sizeof name, "l%zu.out", i);
     l->h = h->add_buffer(m, name, &out);
-    return (i > 1 && !l->in) || !l->h ? -1 : 0;
+    return l->h ? 0 : -1;
 }
 
 static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_shape *out)
@@ -152,8 +158,28 @@ static int densenet_build(gs_module *m, const gs_value *p, const gs_shape *in, g
         if (build_layer(d, m, p, i + 1, &d->ly[i]) < 0)
             return -1;
     }
+    if (d->n_layers > 1) {
+        gs_shape cat = widths(d, d->ly[d->n_layers - 1].width);
+        d->cat = h->add_buffer(m, "concat", &cat);
+        if (!d->cat)
+            return -1;
+    }
     *out = widths(d, d->width);
     return 0;
+}
+
+/* Layer i's input: x for layer 1, else the shared buffer filled with the
+   leading columns of y (lw of w per example), shaped as that input. */
+static const gs_tensor *layer_input(const densenet *d, size_t i, const gs_tensor *x,
+                                    const gs_tensor *y, gs_tensor *view)
+{
+    if (i == 0)
+        return x;
+    size_t n = x->dims[0], S = d->plane, lw = d->ly[i].width * S, w = d->width * S;
+    gs_copy_cols(x->dtype, n, lw, y->data, w, d->cat->data, lw, 0);
+    *view = *d->cat;
+    view->dims[1] = d->ly[i].width;
+    return view;
 }
 
 static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int training)
@@ -166,11 +192,8 @@ static void densenet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int
     for (size_t i = 0; i < d->n_layers; i++) {
         dlayer *l = &d->ly[i];
         size_t lw = l->width * S;
-        const gs_tensor *in = x;
-        if (l->in) {
-            gs_copy_cols(dt, n, lw, y->data, w, l->in->data, lw, 0);
-            in = l->in;
-        }
+        gs_tensor view;
+        const gs_tensor *in = layer_input(d, i, x, y, &view);
         gs_chain_forward(d->host, &l->c, in, l->h, training);
         char *slot = (char *)y->data + lw * gs_dtype_size(dt);
         gs_copy_cols(dt, n, k, l->h->data, k, slot, w, 0);
@@ -185,7 +208,6 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
     gs_dtype dt = x->dtype;
     size_t n = x->dims[0], S = d->plane, w = d->width * S, k = d->k * S, es = gs_dtype_size(dt);
     int monitoring = h->monitoring(m);
-    (void)y;
     /* Backward-only arrays, from the host's scratch memory: g = dL/d(output),
        accumulating the layers' input gradients; one layer's dL/d(its output)
        and dL/d(its input), reused by every layer in turn. */
@@ -205,7 +227,8 @@ static void densenet_backward(gs_module *m, const gs_tensor *x, const gs_tensor 
             h->record(m, key, gs_norm2(dt, n * k, dh.data));
         }
         int need_din = i > 0 || dx;
-        const gs_tensor *in = l->in ? l->in : x;
+        gs_tensor view;
+        const gs_tensor *in = layer_input(d, i, x, y, &view);
         gs_tensor din = *in;
         din.data = din_data;
         gs_chain_backward(h, m, &l->c, in, l->h, &dh, need_din ? &din : NULL);

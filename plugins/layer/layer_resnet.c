@@ -30,7 +30,7 @@
 #include "resnet_image.h"
 
 enum { P_UNITS, P_DEPTH, P_ACTIVATION, P_INIT, P_NORM, P_FORM, P_SCALE, P_STRIDE, P_BRANCH,
-       P_SHORTCUT };
+       P_SHORTCUT, P_ZERO_INIT };
 enum { FORM_PRE, FORM_POST, FORM_MLP };
 /* The shortcut as computed: identity, dense projection (vectors), a chain
    of children (image projection), option A, none. */
@@ -62,6 +62,9 @@ static const gs_param_spec params[] = {
                     .choices = "projection|pad|none", .min = GS_ANY,
                     .doc = "where shapes differ: learned projection (B) or zero padding (A); "
                            "none: no shortcut"},
+    [P_ZERO_INIT] = {.name = "zero_init_residual", .type = GS_P_BOOL, .def.b = 0, .min = GS_ANY,
+                     .doc = "post form with batchnorm: the last norm of F starts with gamma = 0, "
+                            "so the block starts as its shortcut"},
     {0},
 };
 
@@ -72,8 +75,7 @@ typedef struct resnet {
     size_t stride;
     int image, bottleneck;
     double scale;
-    gs_chain f;
-    gs_tensor *fout;   /* F(x) */
+    gs_chain f;        /* F, whose output is written where the sum goes */
     int sc;            /* SC_* */
     gs_param *proj;    /* SC_PROJ */
     gs_chain s;        /* SC_CHAIN */
@@ -133,8 +135,16 @@ static int build_branch(resnet *r, gs_module *m, const gs_value *p, int form, in
                 return -1;
             if (norm && (!last || form == FORM_POST)) {
                 snprintf(name, sizeof name, "norm%zu", i);
-                if (gs_chain_add_norm(h, m, &r->f, name, norm_kind) < 0)
+                if (last && p[P_ZERO_INIT].b) {
+                    /* Goyal et al. 2017, torchvision's zero_init_residual:
+                       F(x) = 0 at the start, a deep stack starts shallow */
+                    gs_ref *bn = h->ref_new(m, GS_KIND_LAYER, norm_kind);
+                    if (!bn || h->ref_set_float(bn, "weight_init", 0.0) < 0 ||
+                        gs_chain_add(h, m, &r->f, name, bn) < 0)
+                        return -1;
+                } else if (gs_chain_add_norm(h, m, &r->f, name, norm_kind) < 0) {
                     return -1;
+                }
                 if (!last) {
                     snprintf(name, sizeof name, "act%zu", i);
                     if (gs_chain_add(h, m, &r->f, name, act) < 0)
@@ -255,6 +265,12 @@ static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_
                                                   : FORM_MLP;
     int norm = strcmp(p[P_NORM].s, "none") != 0;
     char got[96];
+    if (p[P_ZERO_INIT].b && (form != FORM_POST || strcmp(p[P_NORM].s, "batchnorm") != 0)) {
+        h->error("resnet: zero_init_residual needs F to end in a batch norm (form = \"post\", "
+                 "norm = \"batchnorm\"); got form = \"%s\", norm = \"%s\"",
+                 p[P_FORM].s, p[P_NORM].s);
+        return -1;
+    }
     if (!r->image && (r->stride != 1 || r->bottleneck)) {
         h->error("resnet: %s needs an image input (C, H, W); got %s",
                  r->stride != 1 ? "stride" : "branch = \"bottleneck\"",
@@ -270,9 +286,6 @@ static int resnet_build(gs_module *m, const gs_value *p, const gs_shape *in, gs_
     *out = r->image ? r->f.shape : (gs_shape){.ndim = 1, .dims = {r->units}};
     r->out = gs_shape_numel(out);
     if (build_shortcut(r, m, p, in, out) < 0)
-        return -1;
-    r->fout = h->add_buffer(m, "branch", out);
-    if (!r->fout)
         return -1;
     if (form == FORM_POST) {
         r->z = h->add_buffer(m, "sum", out);
@@ -290,10 +303,14 @@ static void resnet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int t
     const gs_host *h = r->host;
     gs_dtype dt = x->dtype;
     size_t n = x->dims[0];
-    gs_chain_forward(h, &r->f, x, r->fout, training);
-    /* sum = F(x) + lambda s(x), in y (pre) or in z ahead of the activation (post) */
+    /* sum = F(x) + lambda s(x), in y (pre) or in z ahead of the activation
+       (post).  F(x) is written there and the shortcut added in place: the
+       sum of a copy of F(x) would be the same bits, at the cost of an
+       output-sized array per block.  F's last stage is a weighted layer
+       without activation or a norm, whose backward never reads its output,
+       so the sum in its place does no harm. */
     gs_tensor *sum = r->act ? r->z : y;
-    memcpy(sum->data, r->fout->data, n * r->out * gs_dtype_size(dt));
+    gs_chain_forward(h, &r->f, x, sum, training);
     switch (r->sc) {
     case SC_IDENTITY: h->axpy(dt, n * r->out, r->scale, x->data, sum->data); break;
     case SC_PROJ:
@@ -312,9 +329,9 @@ static void resnet_forward(gs_module *m, const gs_tensor *x, gs_tensor *y, int t
 }
 
 /* Backward of F and of an identity or dense-projection shortcut, given
-   ds = dL/d(sum). */
-static void backward_dense(resnet *r, gs_module *m, const gs_tensor *x, const gs_tensor *ds,
-                           gs_tensor *dx, int monitoring)
+   ds = dL/d(sum) and the sum (F's output, as forward wrote it). */
+static void backward_dense(resnet *r, gs_module *m, const gs_tensor *x, const gs_tensor *sum,
+                           const gs_tensor *ds, gs_tensor *dx, int monitoring)
 {
     const gs_host *h = r->host;
     gs_dtype dt = x->dtype;
@@ -329,7 +346,7 @@ static void backward_dense(resnet *r, gs_module *m, const gs_tensor *x, const gs
         dxs.data = h->scratch_get(m, gs_tensor_bytes(x));
     }
     gs_tensor *dxf = dx ? dx : (monitoring ? &dxs : NULL);
-    gs_chain_backward(h, m, &r->f, x, r->fout, ds, dxf);
+    gs_chain_backward(h, m, &r->f, x, sum, ds, dxf);
     if (r->proj)
         h->gemm(dt, 1, 0, r->out, r->in, n, r->scale, ds->data, r->out, x->data, r->in, 1.0,
                 r->proj->grad.data, r->in);
@@ -365,8 +382,8 @@ static void backward_dense(resnet *r, gs_module *m, const gs_tensor *x, const gs
 }
 
 /* The same for the other shortcuts: a projection chain, option A, none. */
-static void backward_other(resnet *r, gs_module *m, const gs_tensor *x, const gs_tensor *ds,
-                           gs_tensor *dx, int monitoring)
+static void backward_other(resnet *r, gs_module *m, const gs_tensor *x, const gs_tensor *sum,
+                           const gs_tensor *ds, gs_tensor *dx, int monitoring)
 {
     const gs_host *h = r->host;
     gs_dtype dt = x->dtype;
@@ -378,7 +395,7 @@ static void backward_other(resnet *r, gs_module *m, const gs_tensor *x, const gs
         dxb.data = h->scratch_get(m, gs_tensor_bytes(x));
         dxf = &dxb;
     }
-    gs_chain_backward(h, m, &r->f, x, r->fout, ds, dxf);
+    gs_chain_backward(h, m, &r->f, x, sum, ds, dxf);
     double res_norm = monitoring ? gs_norm2(dt, nx, dxf->data) : 0, sc_norm = 0;
     if (r->sc == SC_PAD) {
         if (dx)
@@ -435,10 +452,11 @@ static void resnet_backward(gs_module *m, const gs_tensor *x, const gs_tensor *y
         h->backward(r->act, r->z, y, dy, &dz);
         ds = &dz;
     }
+    const gs_tensor *sum = r->act ? r->z : y;
     if (r->sc == SC_IDENTITY || r->sc == SC_PROJ)
-        backward_dense(r, m, x, ds, dx, monitoring);
+        backward_dense(r, m, x, sum, ds, dx, monitoring);
     else
-        backward_other(r, m, x, ds, dx, monitoring);
+        backward_other(r, m, x, sum, ds, dx, monitoring);
     if (r->act)
         h->scratch_put(m, dz.data);
 }

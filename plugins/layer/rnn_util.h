@@ -35,7 +35,7 @@
 #include <string.h>
 #include <tgmath.h> /* exp, tanh in the argument's type: float kernels stay in float */
 #include <gradscope/layer.h>
-#include <gradscope/activation.h> /* gs_expf, gs_sigmoid, GS_SIMD */
+#include <gradscope/activation.h> /* gs_sigmoid, gs_tanh, GS_SIMD */
 
 typedef enum { CELL_RNN = 0, CELL_LSTM = 1, CELL_GRU = 2 } rnn_cell;
 
@@ -235,33 +235,15 @@ static inline void rnn_add_forget_bias(rnn *r)
 }
 
 /*
- * The gate non-linearities.  In float, forms the compiler vectorizes
- * (glibc's tanhf and expf are a call per element, which cost more than the
- * products around them): the logistic function from gs_expf(-|x|)
- * (gradscope/activation.h), tanh as the tanh activation computes it,
- * Cephes's odd polynomial below |x| = 0.625 and 1 - 2/(exp(2|x|) + 1)
- * above, both within a few ulp (the tanh activation's code, act_tanh.c).
- * Built from +, -, *, / without contraction (-ffp-contract=off), they give
- * the same bits in every clone below, and do not depend on the C library.
- * In double (the gradient checks), libm's exp and tanh.
+ * The gate non-linearities are gs_sigmoid and gs_tanh
+ * (gradscope/activation.h; gs_tanh is the tanh activation's own
+ * function): in float, forms the compiler vectorizes, within a few ulp
+ * (glibc's tanhf and expf are a call per element, which cost more than
+ * the products around them).  Built from +, -, *, / without contraction
+ * (-ffp-contract=off), they give the same bits in every clone below, and
+ * do not depend on the C library.  In double (the gradient checks),
+ * libm's exp and tanh.
  */
-static inline float rnn_tanh_f32(float x)
-{
-    const float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    const float small = p * z * x + x;
-    const float big = copysignf(1.0f - 2.0f / (gs_expf(2.0f * fabsf(x)) + 1.0f), x);
-    return fabsf(x) > 0.625f ? big : small;
-}
-
-static inline double rnn_tanh_f64(double x) { return tanh(x); }
-
-#define RNN_TANH(x) _Generic((x), float: rnn_tanh_f32, default: rnn_tanh_f64)(x)
-#define RNN_SIGMOID(x) gs_sigmoid(x)
 
 /* The work of one time step on examples [i0, i1): what host->parallel_for
    hands out (each example's values are its own, so any split gives the
@@ -325,7 +307,7 @@ static void rnn_forward_rows(void *arg, size_t i0, size_t i1)
                 } else {
                     GS_SIMD
                     for (size_t j = 0; j < H; j++)
-                        ht[j] = RNN_TANH(g[j]);
+                        ht[j] = gs_tanh(g[j]);
                 }
                 break;
             case CELL_LSTM: {
@@ -333,18 +315,18 @@ static void rnn_forward_rows(void *arg, size_t i0, size_t i1)
                 const T_ *cp = first ? ct : ct - H;
                 GS_SIMD
                 for (size_t j = 0; j < 2 * H; j++) /* i, f */
-                    g[j] = RNN_SIGMOID(g[j]);
+                    g[j] = gs_sigmoid(g[j]);
                 GS_SIMD
                 for (size_t j = 2 * H; j < 3 * H; j++) /* g */
-                    g[j] = RNN_TANH(g[j]);
+                    g[j] = gs_tanh(g[j]);
                 GS_SIMD
                 for (size_t j = 3 * H; j < 4 * H; j++) /* o */
-                    g[j] = RNN_SIGMOID(g[j]);
+                    g[j] = gs_sigmoid(g[j]);
                 GS_SIMD
                 for (size_t j = 0; j < H; j++) {
                     const T_ fc = g[H + j] * cp[j];
                     ct[j] = (first ? 0 : fc) + g[j] * g[2 * H + j];
-                    ht[j] = g[3 * H + j] * RNN_TANH(ct[j]);
+                    ht[j] = g[3 * H + j] * gs_tanh(ct[j]);
                 }
                 break;
             }
@@ -353,12 +335,12 @@ static void rnn_forward_rows(void *arg, size_t i0, size_t i1)
                 T_ *rn = (T_ *)ly->rn->data + (i * T + t) * H;
                 GS_SIMD
                 for (size_t j = 0; j < 2 * H; j++) /* r, z */
-                    g[j] = RNN_SIGMOID(g[j] + Ri[j]);
+                    g[j] = gs_sigmoid(g[j] + Ri[j]);
                 GS_SIMD
                 for (size_t j = 0; j < H; j++) {
                     const T_ rg = g[j], zg = g[H + j];
                     rn[j] = Ri[2 * H + j];
-                    const T_ ng = RNN_TANH(g[2 * H + j] + rg * rn[j]);
+                    const T_ ng = gs_tanh(g[2 * H + j] + rg * rn[j]);
                     const T_ zh = zg * hprev[j];
                     g[2 * H + j] = ng;
                     ht[j] = (1 - zg) * ng + (first ? 0 : zh);
@@ -478,7 +460,7 @@ static void rnn_backward_rows(void *arg, size_t i0, size_t i1)
                 GS_SIMD
                 for (size_t j = 0; j < H; j++) {
                     const T_ ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-                    const T_ tc = RNN_TANH(ct[j]);
+                    const T_ tc = gs_tanh(ct[j]);
                     const T_ dcv = dci[j] + dhi[j] * og * (1 - tc * tc);
                     const T_ dcp = dcv * cp[j], dcf = dcv * fg;
                     dai[j] = dcv * gg * ig * (1 - ig);

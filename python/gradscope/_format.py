@@ -10,7 +10,7 @@ to the writer fails the test suite until it is added here too.
 #: The newest format version this reader understands: summary.json's
 #: "format_version" and the "# gradscope format N" line of model.csv and
 #: index.csv.  A newer one is refused (FormatError).
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: attribute name -> (file relative to the run directory, its columns in order)
 TABLES = {
@@ -28,11 +28,12 @@ TABLES = {
     "dumps": ("dump/index.csv", ("step", "layer", "tensor", "kind", "file", "shape")),
     "series": ("series.csv", ("step", "layer", "name", "axis", "index", "value")),
     "bptt": ("bptt.csv", ("step", "layer", "t", "grad_norm")),
-    "model": ("model.csv", ("layer", "name", "type", "kind", "layout", "in_shape",
-                            "out_shape", "params")),
     "theory": ("theory.csv", ("first_layer", "last_layer", "activation", "sigma_w2",
                               "sigma_b2", "q_star", "chi_predicted", "chi_measured", "q_in",
-                              "chi_path", "stack", "note")),
+                              "chi_path", "stack", "note", "step", "weight", "rho",
+                              "sigma_max")),
+    "model": ("model.csv", ("layer", "name", "type", "kind", "layout", "in_shape",
+                            "out_shape", "params")),
 }
 
 #: index.csv's fixed columns; the swept keys follow them.
@@ -55,7 +56,7 @@ VERDICTS = ("healthy", "vanishing", "exploding")
 #: value not recorded at that row, reads as NaN).
 TEXT_COLUMNS = frozenset(("tensor", "type", "key", "name", "axis", "kind", "file", "shape",
                           "layout", "in_shape", "out_shape", "activation", "path", "variant",
-                          "status", "stack", "note"))
+                          "status", "stack", "note", "weight"))
 
 #: Files of a run directory and of the root of an experiment or sweep.
 FILE_CONFIG = "config.cfg"

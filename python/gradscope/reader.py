@@ -263,8 +263,8 @@ class Run:
                 # written only when a layer records a series / has a
                 # recurrent layer / with monitor.dump
                 return None
-            if name == "theory" and self.summary is None:
-                return None  # written when the run ends
+            if name == "theory" and self.summary is None and self.format_version < 3:
+                return None  # format 2 wrote it when the run ended
             if name == "model" and self.format_version < 2:
                 return None
             raise FormatError(f"{path}: missing (every started run has it)")

@@ -73,8 +73,7 @@ int main(void)
     printf("{\n  \"format_version\": %d,\n  \"tables\": [\n", GS_FORMAT_VERSION);
     for (int k = 0; k < GS_LOG_COUNT; k++)
         table("    ", &gs_logs[k], ",");
-    table("    ", &gs_model_format, ",");
-    table("    ", &gs_theory_format, "");
+    table("    ", &gs_model_format, "");
     table("  ],\n  \"index\": ", &gs_index_format, ",");
     if (summary_keys() < 0)
         return 1;

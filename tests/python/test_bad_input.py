@@ -112,7 +112,8 @@ def test_newer_summary_is_refused(run_copy):
     s["format_version"] = gradscope.FORMAT_VERSION + 1
     with open(path, "w") as f:
         json.dump(s, f)
-    with pytest.raises(FormatError, match=re.escape(path) + ": format version 3 is newer"):
+    with pytest.raises(FormatError, match=re.escape(path) + ": format version "
+                       f"{gradscope.FORMAT_VERSION + 1} is newer"):
         gradscope.load(run_copy)
 
 
@@ -128,10 +129,10 @@ def test_newer_model_csv_is_refused(run_copy):
     path = os.path.join(run_copy, "model.csv")
     with open(path) as f:
         text = f.read()
-    assert text.startswith("# gradscope format 2\n")
+    assert text.startswith("# gradscope format 3\n")
     with open(path, "w") as f:
-        f.write(text.replace("format 2", "format 3", 1))
-    with pytest.raises(FormatError, match=re.escape(path) + ": format version 3 is newer"):
+        f.write(text.replace("format 3", "format 4", 1))
+    with pytest.raises(FormatError, match=re.escape(path) + ": format version 4 is newer"):
         gradscope.load(run_copy).model
 
 
@@ -139,8 +140,8 @@ def test_newer_index_is_refused(quickstart_dir, tmp_path):
     d = tmp_path / "exp"
     shutil.copytree(quickstart_dir, d)
     path = d / "index.csv"
-    path.write_text(path.read_text().replace("format 2", "format 3", 1))
-    with pytest.raises(FormatError, match=re.escape(str(path)) + ": format version 3 is newer"):
+    path.write_text(path.read_text().replace("format 3", "format 4", 1))
+    with pytest.raises(FormatError, match=re.escape(str(path)) + ": format version 4 is newer"):
         gradscope.load(d)
 
 

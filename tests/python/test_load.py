@@ -48,7 +48,7 @@ def test_run_summary_model_theory(run_dir):
     assert row["status"] == "completed" == s["status"]
     assert row["steps"] == s["steps"] == 18
     assert row["train_loss"] == s["train_loss"]
-    assert row["format_version"] == 2
+    assert row["format_version"] == 3
     assert not isinstance(row["detail"], str) and math.isnan(row["detail"])  # not stopped early
     assert row["verdict"] == s["verdict"] and row["verdict_layer"] == s["verdict_layer"]
     m = runs.model
@@ -56,7 +56,7 @@ def test_run_summary_model_theory(run_dir):
     assert list(m["type"]) == ["dense"] * 4
     assert list(m["params"]) == [6 * 12 + 12, 12 * 12 + 12, 12 * 12 + 12, 12 * 3 + 3]
     t = runs.theory
-    assert len(t) == 1 and t["activation"].iloc[0] == "tanh"
+    assert len(t) == 1 and t["activation"].iloc[0] == "tanh" and t["step"].iloc[0] == 0
     header, rows = csv_rows(os.path.join(run_dir, "theory.csv"))
     assert t["chi_predicted"].iloc[0] == float(rows[0][header.index("chi_predicted")])
     assert t["chi_predicted"].iloc[0] == pytest.approx(s["chi_predicted"], rel=1e-9)

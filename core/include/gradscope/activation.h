@@ -19,7 +19,9 @@
  * erff when their argument is a float; write constants as GS_C(v) so the
  * float kernels compute in float instead of promoting to double.
  * gs_sigmoid(x) is a logistic function of either type that is safe in
- * both tails; gs_expf(x) a float exp that vectorizes.
+ * both tails; gs_tanh(x) a tanh of either type whose float form
+ * vectorizes; gs_expf(x) a float exp that vectorizes, gs_erfcf(x) a float
+ * erfc that does (gs_erfc_exp_f32 also gives exp(-x^2)).
  *
  * Leaky ReLU, for example:
  *
@@ -78,13 +80,16 @@
 #endif
 
 /*
- * Each kernel is compiled twice, for x86-64-v3 (AVX2, FMA) and for the
- * baseline, and the loader picks the copy the processor can run: twice
- * the vector width without giving up portability.
+ * Each kernel is compiled three times, for x86-64-v4 (AVX-512), x86-64-v3
+ * (AVX2, FMA) and the baseline, and the loader picks the best copy the
+ * processor can run: up to four times the vector width without giving up
+ * portability.  The copies compute the same bits: -ffp-contract=off keeps
+ * a*b + c two roundings in each (tests/test_erfc.c compares them).
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
-#define GS_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define GS_KERNEL_CLONES                                                        \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define GS_KERNEL_CLONES
 #endif
@@ -141,6 +146,90 @@ static inline double gs_sigmoid_f64_(double x)
 }
 
 #define gs_sigmoid(x) _Generic((x), float: gs_sigmoid_f32_, default: gs_sigmoid_f64_)(x)
+
+/* tanh in the type of x.  In float a form that vectorizes (glibc's tanhf
+   is a call per element and the cost of deep tanh networks): Cephes's odd
+   polynomial below |x| = 0.625, 1 - 2/(exp(2|x|) + 1) above, both
+   computed and one selected; within a few ulp, saturates to +-1 and
+   propagates NaN.  In double, libm's tanh. */
+static inline float gs_tanh_f32_(float x)
+{
+    const float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const float small = p * z * x + x;
+    const float big = copysignf(1.0f - 2.0f / (gs_expf(2.0f * fabsf(x)) + 1.0f), x);
+    return fabsf(x) > 0.625f ? big : small;
+}
+
+static inline double gs_tanh_f64_(double x) { return tanh(x); }
+
+#define gs_tanh(x) _Generic((x), float: gs_tanh_f32_, default: gs_tanh_f64_)(x)
+
+/*
+ * erfc(z) to the accuracy a float result needs, as code that vectorizes
+ * (glibc's erfcf is a call per element), and exp(-z^2) beside it in
+ * *exp_mz2.  In double arithmetic, without branches: with a = |z| clamped
+ * to 12, q = (a - 2)/(a + 2) and a degree-10 polynomial P fitted to
+ * exp(a^2) erfc(a) (a + 2), erfc(a) = exp(-a^2) P(q)/(a + 2); exp by the
+ * reduction by ln 2 of gs_expf, a degree-7 polynomial and 2^n from the
+ * bits of the rounding sum; erfc(-a) = 2 - erfc(a).  Relative error below
+ * 1e-8 of both results, exp(-z^2) = 0 past |z| = 12 (below 2^-207), NaN
+ * propagates.  Taking z in double lets a caller pass a product it does
+ * not want rounded to float first (GELU's x/sqrt(2)).
+ */
+static inline double gs_erfc_exp_f32(double z, double *exp_mz2)
+{
+    const double a0 = fabs(z);
+    const double a = a0 < 12.0 ? a0 : 12.0; /* NaN too: no NaN in the bit tricks */
+    const double r = 1.0 / (a + 2.0);
+    const double q = 1.0 - 4.0 * r; /* (a - 2)/(a + 2), in [-1, 5/7] */
+    double p = 7.0563964773198216e-05;
+    p = p * q + 5.1692231318381542e-05;
+    p = p * q - 0.000588260633209347;
+    p = p * q - 0.00083494808299012277;
+    p = p * q + 0.0030581812215520793;
+    p = p * q + 0.0064760692819872158;
+    p = p * q - 0.021504421841630154;
+    p = p * q - 0.036441692103582016;
+    p = p * q + 0.27947164905430966;
+    p = p * q - 0.68716070446190369;
+    p = p * q + 1.0215827104835502;
+    /* n = round(-a^2/ln 2) is in the low bits of t; r2 = -a^2 - n ln 2 in
+       two parts, the first exact (n has 8 bits, ln2_hi 32). */
+    const double s = -(a * a);
+    const double shift = 6755399441055744.0; /* 1.5*2^52: adding it rounds to an integer */
+    const double t = s * 1.4426950408889634 + shift;
+    const double n = t - shift;
+    const double r2 = (s - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
+    double e = 1.9907583409582743e-4;
+    e = e * r2 + 1.394859027394682e-3;
+    e = e * r2 + 8.3332835172552147e-3;
+    e = e * r2 + 4.1666218139909533e-2;
+    e = e * r2 + 1.6666666786388221e-1;
+    e = e * r2 + 5.0000001077938017e-1;
+    e = e * r2 + 9.9999999999550448e-1;
+    e = e * r2 + 9.9999999995952948e-1;
+    union { double d; uint64_t u; } two_n = {.d = t};
+    two_n.u = (two_n.u + 1023) << 52; /* n's low 12 bits make the exponent */
+    e = a0 <= 12.0 ? e * two_n.d : 0.0;
+    *exp_mz2 = e;
+    const double c = e * p * r;
+    return z != z ? z : z < 0 ? 2.0 - c : c;
+}
+
+/* erfc of a float: gs_erfc_exp_f32 rounded once.  Measured against double
+   erfc over all 2^32 floats: within 0.61 ulp (0.6001 at x = 4.9155), also
+   where the result is subnormal (ulp 2^-149); 0 from x = 10.0542 on
+   (erfcf: 10.0547), 2 from -3.8325 down; erfc(+-inf) = 0, 2. */
+static inline float gs_erfcf(float x)
+{
+    double e;
+    return (float)gs_erfc_exp_f32(x, &e);
+}
 
 /*
  * Arrays of at least GS_ACT_PARALLEL_MIN elements are cut into chunks of

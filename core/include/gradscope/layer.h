@@ -153,13 +153,15 @@ static inline int gs_chain_add(const gs_host *h, gs_module *m, gs_chain *c, cons
 }
 
 /* A dense child of `units` outputs with initializer `init` and (fused)
-   activation `act` (NULL: identity). */
+   activation `act` (NULL: identity).  It flattens a sequence (per_step =
+   false), as the blocks' dense layers always have. */
 static inline int gs_chain_add_dense(const gs_host *h, gs_module *m, gs_chain *c,
                                      const char *name, size_t units, const gs_ref *init,
                                      const gs_ref *act)
 {
     gs_ref *r = h->ref_new(m, GS_KIND_LAYER, "dense");
     if (!r || h->ref_set_int(r, "units", (int64_t)units) < 0 ||
+        h->ref_set_bool(r, "per_step", 0) < 0 ||
         h->ref_set_ref(r, "init", init) < 0 || (act && h->ref_set_ref(r, "activation", act) < 0))
         return -1;
     return gs_chain_add(h, m, c, name, r);

@@ -15,15 +15,17 @@
 void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi);
 /* Distribution of |dL/dw| over each layer's weight tensor, by decade. */
 void fig_histogram(sbuf *b, const run *r, int color);
-/* A time step x monitored step heatmap of log10 ||dL/dh_t|| (bptt.csv) for
-   one run, on the color scale [lo, hi] decades. */
+/* A time step x monitored step heatmap of log10 ||dL/dh_t|| for one run, a
+   panel per recurrent layer (run.h's bptt_panel), on the color scale
+   [lo, hi] decades. */
 void fig_bptt(sbuf *b, const run *r, int color, double lo, double hi);
 
 /* ---- bptt.c ---- */
 
-/* Per run with bptt.csv, at its first, middle and last monitored step: the
-   decay of ||dL/dh_t|| per time step measured, beside rho and sigma_max of
-   the recurrent weights (an HTML table). */
+/* Per run with bptt.csv and recurrent layer, at its first, middle and last
+   monitored step: the decay of ||dL/dh_t|| per time step measured, beside
+   rho and sigma_max of its recurrent weights, per gate for an lstm or gru
+   (an HTML table). */
 void bptt_table(sbuf *b, const runs *rs);
 
 /* ---- lines.c: runs overlaid ---- */
@@ -39,6 +41,14 @@ void fig_signal(sbuf *b, const runs *rs);
 void fig_activations(sbuf *b, const runs *rs);
 /* Residual blocks: gradient through the shortcut versus the branch. */
 void fig_paths(sbuf *b, const runs *rs);
+
+/* ---- blocks.c ---- */
+
+/* Per densenet block of each run (model.csv's type): the weight-gradient
+   norm of each inner layer's convolution against its position in the
+   block, at the first, middle and last monitored step; nothing when no run
+   has a densenet block. */
+void fig_blocks(sbuf *b, const runs *rs);
 
 /* ---- groups.c: the groups of a sweep (runs.g) ---- */
 

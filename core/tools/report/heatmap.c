@@ -85,25 +85,91 @@ static void draw_cells(sbuf *b, const int *lev, size_t rows, size_t cols, double
     sb_puts(b, "</g>\n");
 }
 
-/* A figure of colored cells: its title beside the run's color swatch, the
-   rows x cols levels colored from the ramp (its palette left in pal for the
-   color bar), and the frame.  geo is left, top, cell width, cell height,
-   panel width, panel height. */
-static void cell_panel(sbuf *b, const char *cls, double height, const char *title, int color,
-                       const unsigned *ramp, size_t ramp_n, char pal[LEV_COUNT][8],
-                       const int *lev, size_t rows, size_t cols, const double geo[6])
+/* The title of a figure beside the run's color swatch, at x = left. */
+static void fig_title(sbuf *b, const char *cls, double height, const char *title, int color,
+                      double left)
 {
-    double left = geo[0], top = geo[1];
     fig_begin(b, cls, 1100, height, title, 0);
     sb_printf(b, "<rect x=\"%.1f\" y=\"14\" width=\"14\" height=\"6\" fill=\"%s\"/>", left,
               run_color(color));
     text_el(b, left + 20, 22, "start", " font-weight=\"bold\" font-size=\"13\"", title);
-    make_palette(ramp, ramp_n, pal);
-    draw_cells(b, lev, rows, cols, left, top, geo[2], geo[3], pal);
+}
+
+/* An axis of a panel: its title and the labels of its cells' ticks, at most
+   about max_labels of them. */
+typedef struct heat_axis {
+    const char *title; /* NULL: none */
+    /* cell i is labelled v[i * block] ("%.0f"), or i * block without v ... */
+    const double *v;
+    size_t block, max_labels;
+    /* ... or by label(), which writes nothing for a cell without a tick */
+    void (*label)(sbuf *b, const void *ctx, size_t i, size_t stride);
+    const void *ctx;
+} heat_axis;
+
+/* rows x cols cells of levels lev (row 0 at the bottom) in a frame at
+   left, top of pw x ph, the caption above it, x ticks below it, y ticks
+   and the axis titles beside it. */
+typedef struct heat_panel {
+    const int *lev;
+    size_t rows, cols;
+    double left, top, pw, ph;
+    const char *caption; /* NULL: none */
+    heat_axis x, y;
+} heat_panel;
+
+static void axis_label(sbuf *b, const heat_axis *a, size_t i, size_t stride)
+{
+    if (a->label)
+        a->label(b, a->ctx, i, stride);
+    else if (i % stride == 0)
+        sb_printf(b, "%.0f", a->v ? a->v[i * a->block] : (double)(i * a->block));
+}
+
+/* The one place that draws a panel of cells: colors from pal. */
+static void draw_heat_panel(sbuf *b, const heat_panel *p, char pal[LEV_COUNT][8])
+{
+    double left = p->left, top = p->top, pw = p->pw, ph = p->ph;
+    double cw = pw / (double)p->cols, ch = ph / (double)p->rows;
+    if (p->caption)
+        text_el(b, left, top - 6, "start", " class=\"caption\" font-size=\"12\"", p->caption);
+    draw_cells(b, p->lev, p->rows, p->cols, left, top, cw, ch, pal);
     sb_printf(b,
               "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
               "stroke=\"#999\"/>\n",
-              left, top, geo[4], geo[5]);
+              left, top, pw, ph);
+    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
+    sbuf lab = {0};
+    size_t stride = label_stride(p->rows, p->y.max_labels);
+    for (size_t i = 0; i < p->rows; i++) {
+        lab.len = 0;
+        axis_label(&lab, &p->y, i, stride);
+        if (lab.len)
+            sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>", left - 5,
+                      top + ch * ((double)(p->rows - 1 - i) + 0.5) + 4, lab.s);
+    }
+    stride = label_stride(p->cols, p->x.max_labels);
+    for (size_t i = 0; i < p->cols; i++) {
+        lab.len = 0;
+        axis_label(&lab, &p->x, i, stride);
+        if (!lab.len)
+            continue;
+        double x = left + cw * ((double)i + 0.5);
+        sb_printf(b,
+                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
+                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+                  x, top + ph, x, top + ph + 4, x, top + ph + 17, lab.s);
+    }
+    sb_free(&lab);
+    sb_puts(b, "</g>\n");
+    if (p->x.title)
+        text_el(b, left + pw / 2, top + ph + 38, "middle", " class=\"xlabel\"", p->x.title);
+    if (p->y.title) {
+        char rot[96];
+        snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"",
+                 top + ph / 2);
+        text_el(b, 20, top + ph / 2, "middle", rot, p->y.title);
+    }
 }
 
 /* A vertical color bar for [lo, hi] decades (log10 values), ticked as 10^k,
@@ -192,27 +258,58 @@ static double log_code(double g)
     return g > 0 ? log10(g) : g == 0 ? -INFINITY : NAN;
 }
 
+/* Which special levels some cell has: the color bar shows their swatches. */
+typedef struct specials {
+    int bad, missing, zero;
+} specials;
+
+/* The levels of n log10 block means on the scale [lo, hi] decades. */
+static int *levels(const double *m, size_t n, double lo, double hi, specials *sp)
+{
+    int *lev = gs_xmalloc(n * sizeof(int) + 1);
+    for (size_t i = 0; i < n; i++) {
+        lev[i] = level(m[i], lo, hi);
+        sp->bad |= lev[i] == LEV_BAD;
+        sp->missing |= lev[i] == LEV_MISSING;
+        sp->zero |= m[i] == -INFINITY;
+    }
+    return lev;
+}
+
+/* Below the last panel: its x title, then a line per special swatch. */
+static double below(const specials *sp)
+{
+    int k = sp->bad + sp->missing + sp->zero;
+    return k ? 50 + 17 * k : 50;
+}
+
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
 {
     size_t L = r->n_layers, S = r->n_steps;
     double *v = gs_xmalloc(L * S * sizeof(double) + 1);
-    int bad = 0, missing = 0, zero = 0;
     for (size_t l = 0; l < L; l++)
         for (size_t s = 0; s < S; s++)
             v[l * S + s] = log_code(r->g_norm[s * L + l]);
     size_t R, C, rb, cb;
     double *m = block_means(v, L, S, 160, 220, &R, &C, &rb, &cb);
     free(v);
-    int *lev = gs_xmalloc(R * C * sizeof(int) + 1);
-    for (size_t i = 0; i < R * C; i++) {
-        lev[i] = level(m[i], lo, hi);
-        bad |= lev[i] == LEV_BAD;
-        missing |= lev[i] == LEV_MISSING;
-        zero |= m[i] == -INFINITY;
-    }
-    double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
-    double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
-    double H = top + ph + (bad + missing + zero ? 50 + 17 * (bad + missing + zero) : 50);
+    specials sp = {0};
+    int *lev = levels(m, R * C, lo, hi, &sp);
+    heat_panel p = {
+        .lev = lev, .rows = R, .cols = C, .left = 70, .top = 40, .pw = 860,
+        .ph = clampd(R * 14.0, 140, 440),
+        .x = {.title = cb > 1 ? "monitored step (cells average neighbouring steps)"
+                              : "monitored step",
+              .v = r->g_steps, .block = cb, .max_labels = 10},
+        .y = {.title = rb > 1 ? "layer (input at bottom, blocks averaged)"
+                              : "layer (input at bottom)",
+              .v = r->g_layers, .block = rb, .max_labels = 16},
+    };
     char title[512];
     snprintf(title, sizeof title,
              "%s: log\u2081\u2080 \u2016\u2202L/\u2202W\u2016 per layer and monitored step",
@@ -223,120 +320,126 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     char cls[96];
     snprintf(cls, sizeof cls, "heatmap\" data-layers=\"%zu\" data-steps=\"%zu", L, S);
     char pal[LEV_COUNT][8];
-    cell_panel(b, cls, H, title, color, viridis, GS_ARRAY_LEN(viridis), pal, lev, R, C,
-               (const double[]){left, top, cw, ch, pw, ph});
-    /* ticks: layer indices on y, step numbers on x */
-    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
-    size_t ystride = label_stride(R, 16);
-    for (size_t i = 0; i < R; i += ystride) {
-        double y = top + ch * ((double)(R - 1 - i) + 0.5);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5, y + 4,
-                  r->g_layers[i * rb]);
-    }
-    size_t xstride = label_stride(C, 10);
-    for (size_t i = 0; i < C; i += xstride) {
-        double x = left + cw * ((double)i + 0.5);
-        sb_printf(b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
-                  x, top + ph, x, top + ph + 4, x, top + ph + 17, r->g_steps[i * cb]);
-    }
-    sb_puts(b, "</g>\n");
-    text_el(b, left + pw / 2, top + ph + 38, "middle", " class=\"xlabel\"",
-            cb > 1 ? "monitored step (cells average neighbouring steps)" : "monitored step");
-    char rot[96];
-    snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
-    text_el(b, 20, top + ph / 2, "middle", rot,
-            rb > 1 ? "layer (input at bottom, blocks averaged)" : "layer (input at bottom)");
+    fig_title(b, cls, p.top + p.ph + below(&sp), title, color, p.left);
+    make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
+    draw_heat_panel(b, &p, pal);
     /* where the verdict says the trouble started */
     if (r->summary.verdict_layer >= 0 && r->summary.verdict_step >= 0) {
         size_t li = rp_find_index(r->g_layers, L, (double)r->summary.verdict_layer);
         size_t si = rp_find_index(r->g_steps, S, (double)r->summary.verdict_step);
         if (li < L && si < S) {
-            double x = left + cw * ((double)(si / cb) + 0.5);
-            double y = top + ch * ((double)(R - 1 - li / rb) + 0.5);
+            double x = p.left + p.pw / (double)C * ((double)(si / cb) + 0.5);
+            double y = p.top + p.ph / (double)R * ((double)(R - 1 - li / rb) + 0.5);
             sb_printf(b,
                       "<g class=\"verdict-mark\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" "
                       "fill=\"none\" stroke=\"#fff\" stroke-width=\"3\"/><circle cx=\"%.1f\" "
                       "cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"#e8112d\" stroke-width=\"1.5\"/>",
                       x, y, x, y);
-            text_el(b, x + 9, y - 8, x > left + pw - 160 ? "end" : "start",
+            text_el(b, x + 9, y - 8, x > p.left + p.pw - 160 ? "end" : "start",
                     " font-size=\"11\" font-weight=\"bold\" fill=\"#e8112d\" stroke=\"#fff\" "
                     "stroke-width=\"3\" paint-order=\"stroke\"",
                     gs_verdict_name(r->summary.verdict));
             sb_puts(b, "</g>\n");
         }
     }
-    draw_colorbar(b, left + pw + 30, top, ph, lo, hi, pal, "\u2016\u2202L/\u2202W\u2016", bad,
-                  missing, zero);
+    draw_colorbar(b, p.left + p.pw + 30, p.top, p.ph, lo, hi, pal,
+                  "\u2016\u2202L/\u2202W\u2016", sp.bad, sp.missing, sp.zero);
     fig_end(b);
     sb_puts(b, "</div>\n");
     free(m);
     free(lev);
 }
 
+/* One panel per recurrent layer, in model order (a layer's stacked layers
+   from the bottom up), on one color scale: a single layer keeps the size of
+   the other heatmaps, several share its height. */
 void fig_bptt(sbuf *b, const run *r, int color, double lo, double hi)
 {
-    size_t S = r->n_bsteps, T = r->b_T;
-    double *v = gs_xmalloc(S * T * sizeof(double) + 1);
-    for (size_t i = 0; i < S * T; i++)
-        v[i] = log_code(r->b_norm[i]);
-    size_t R, C, rb, cb;
-    double *m = block_means(v, S, T, 160, 220, &R, &C, &rb, &cb);
-    free(v);
-    int *lev = gs_xmalloc(R * C * sizeof(int) + 1);
-    int bad = 0, missing = 0, zero = 0;
-    for (size_t i = 0; i < R * C; i++) {
-        lev[i] = level(m[i], lo, hi);
-        bad |= lev[i] == LEV_BAD;
-        missing |= lev[i] == LEV_MISSING;
-        zero |= m[i] == -INFINITY;
+    size_t n = r->n_bp, max_s = 0, max_t = 0;
+    if (!n)
+        return;
+    int one = n == 1;
+    heat_panel *ps = gs_xcalloc(n, sizeof *ps);
+    int **levs = gs_xcalloc(n, sizeof *levs);
+    sbuf *caps = gs_xcalloc(n, sizeof *caps);
+    specials sp = {0};
+    double top = one ? 40 : 58;
+    for (size_t i = 0; i < n; i++) {
+        const bptt_panel *bp = &r->bp[i];
+        size_t S = bp->n_steps, T = bp->T;
+        max_s = S > max_s ? S : max_s;
+        max_t = T > max_t ? T : max_t;
+        double *v = gs_xmalloc(S * T * sizeof(double) + 1);
+        for (size_t k = 0; k < S * T; k++)
+            v[k] = log_code(bp->norm[k]);
+        size_t R, C, rb, cb;
+        double *m = block_means(v, S, T, one ? 160 : 60, 220, &R, &C, &rb, &cb);
+        free(v);
+        sb_printf(&caps[i], "layer %.0f", bp->layer);
+        if (bp->n_stacked > 1)
+            sb_printf(&caps[i], ", stacked layer %ld of %zu%s", bp->k, bp->n_stacked,
+                      bp->sub < 0 ? " (its output)" : "");
+        levs[i] = levels(m, R * C, lo, hi, &sp);
+        const char *ytitle = one      ? rb > 1 ? "monitored step (first at bottom, averaged)"
+                                               : "monitored step (first at bottom)"
+                             : rb > 1 ? "step (averaged)"
+                                      : "monitored step";
+        ps[i] = (heat_panel){
+            .lev = levs[i], .rows = R, .cols = C, .left = 70,
+            .top = top, .pw = 860,
+            .ph = one ? clampd(R * 14.0, 140, 440) : clampd(R * 8.0, 90, 160),
+            .caption = one ? NULL : caps[i].s,
+            .x = {.title = i + 1 < n ? NULL
+                           : cb > 1  ? "time step t (cells average neighbouring steps)"
+                                     : "time step t",
+                  .block = cb, .max_labels = 10},
+            .y = {.title = ytitle, .v = bp->steps, .block = rb, .max_labels = one ? 16 : 6},
+        };
+        free(m);
+        top += ps[i].ph + 42;
     }
-    double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
-    double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
-    double H = top + ph + (bad + missing + zero ? 50 + 17 * (bad + missing + zero) : 50);
+    const heat_panel *last = &ps[n - 1];
     char title[512];
-    snprintf(title, sizeof title,
-             "%s: log\u2081\u2080 \u2016\u2202L/\u2202h\u209c\u2016 of layer %.0f per time "
-             "step and monitored step",
-             r->label, r->b_layer);
+    sbuf name = {0};
+    rp_bptt_panel_name(&name, &r->bp[0]);
+    if (one)
+        snprintf(title, sizeof title,
+                 "%s: log\u2081\u2080 \u2016\u2202L/\u2202h\u209c\u2016 of layer %s per time "
+                 "step and monitored step",
+                 r->label, name.s);
+    else
+        snprintf(title, sizeof title,
+                 "%s: log\u2081\u2080 \u2016\u2202L/\u2202h\u209c\u2016 of each recurrent layer "
+                 "per time step and monitored step",
+                 r->label);
+    sb_free(&name);
     sb_printf(b, "<div class=\"fig\" data-bptt-run=\"");
     sb_esc(b, r->label);
     sb_printf(b, "\">\n");
-    char cls[96];
-    snprintf(cls, sizeof cls, "bptt-heatmap\" data-steps=\"%zu\" data-t=\"%zu", S, T);
+    char cls[128];
+    snprintf(cls, sizeof cls, "bptt-heatmap\" data-steps=\"%zu\" data-t=\"%zu\" data-panels=\"%zu",
+             max_s, max_t, n);
     char pal[LEV_COUNT][8];
-    cell_panel(b, cls, H, title, color, viridis, GS_ARRAY_LEN(viridis), pal, lev, R, C,
-               (const double[]){left, top, cw, ch, pw, ph});
-    /* ticks: monitored steps on y, time steps on x */
-    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
-    size_t ystride = label_stride(R, 16);
-    for (size_t i = 0; i < R; i += ystride) {
-        double y = top + ch * ((double)(R - 1 - i) + 0.5);
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
-                  y + 4, r->b_steps[i * rb]);
+    fig_title(b, cls, last->top + last->ph + below(&sp), title, color, ps[0].left);
+    make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
+    for (size_t i = 0; i < n; i++) {
+        sb_printf(b, "<g class=\"panel\" data-layer=\"%.0f\" data-stacked=\"%ld\" "
+                     "data-steps=\"%zu\" data-t=\"%zu\">\n",
+                  r->bp[i].layer, r->bp[i].k, r->bp[i].n_steps, r->bp[i].T);
+        draw_heat_panel(b, &ps[i], pal);
+        sb_puts(b, "</g>\n");
     }
-    size_t xstride = label_stride(C, 10);
-    for (size_t i = 0; i < C; i += xstride) {
-        double x = left + cw * ((double)i + 0.5);
-        sb_printf(b,
-                  "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"" INK "\"/>"
-                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%zu</text>\n",
-                  x, top + ph, x, top + ph + 4, x, top + ph + 17, i * cb);
-    }
-    sb_puts(b, "</g>\n");
-    text_el(b, left + pw / 2, top + ph + 38, "middle", " class=\"xlabel\"",
-            cb > 1 ? "time step t (cells average neighbouring steps)" : "time step t");
-    char rot[96];
-    snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
-    text_el(b, 20, top + ph / 2, "middle", rot,
-            rb > 1 ? "monitored step (first at bottom, averaged)" : "monitored step (first at bottom)");
-    draw_colorbar(b, left + pw + 30, top, ph, lo, hi, pal, "\u2016\u2202L/\u2202h\u209c\u2016", bad,
-                  missing, zero);
+    draw_colorbar(b, ps[0].left + ps[0].pw + 30, ps[0].top, last->top + last->ph - ps[0].top,
+                  lo, hi, pal, "\u2016\u2202L/\u2202h\u209c\u2016", sp.bad, sp.missing, sp.zero);
     fig_end(b);
     sb_puts(b, "</div>\n");
-    free(m);
-    free(lev);
+    for (size_t i = 0; i < n; i++) {
+        free(levs[i]);
+        sb_free(&caps[i]);
+    }
+    free(ps);
+    free(levs);
+    free(caps);
 }
 
 typedef struct hist_layer {
@@ -361,6 +464,33 @@ static size_t find_hist_layer(const hist_layer *v, size_t n, double layer)
             hi = mid;
     }
     return lo;
+}
+
+/* The histogram's columns: zero, below the range, decades from dlo, at or
+   above it (with non-finite values), those present. */
+typedef struct hist_cols {
+    int zero, under, over, dlo;
+    double under_hi, over_lo;
+    size_t n;
+} hist_cols;
+
+/* The special columns always labelled, the decades every stride-th. */
+static void hist_col_label(sbuf *b, const void *ctx, size_t c, size_t stride)
+{
+    const hist_cols *h = ctx;
+    axis lg = {.log = 1, .step = 1};
+    size_t first = (size_t)(h->zero + h->under);
+    if (h->zero && c == 0) {
+        sb_puts(b, "0");
+    } else if (h->under && c == (size_t)h->zero) {
+        sb_puts(b, "&lt;");
+        tick_label(b, &lg, h->under_hi);
+    } else if (h->over && c == h->n - 1) {
+        sb_puts(b, "\u2265");
+        tick_label(b, &lg, h->over_lo);
+    } else if ((c - first) % stride == 0) {
+        tick_label(b, &lg, h->dlo + (int)(c - first));
+    }
 }
 
 void fig_histogram(sbuf *b, const run *r, int color)
@@ -424,50 +554,29 @@ void fig_histogram(sbuf *b, const run *r, int color)
         double t = tot[i / C];
         lev[i] = cnt[i] > 0 && t > 0 ? level(log10(cnt[i] / t), -4, 0) : -1;
     }
-    double ph = R * 14.0 < 140 ? 140 : R * 14.0 > 440 ? 440 : R * 14.0;
-    double top = 40, left = 70, pw = 860, ch = ph / (double)R, cw = pw / (double)C;
+    double *lv = gs_xmalloc(R * sizeof(double));
+    for (size_t i = 0; i < R; i++)
+        lv[i] = layers[i].layer;
+    hist_cols hc = {zero, under, over, dlo, under_hi, over_lo, C};
+    heat_panel p = {
+        .lev = lev, .rows = R, .cols = C, .left = 70, .top = 40, .pw = 860,
+        .ph = clampd(R * 14.0, 140, 440),
+        .x = {.title = "|\u2202L/\u2202w| of single weights (one column per decade, labelled by "
+                       "its lower edge; \u2265 includes inf/NaN)",
+              .max_labels = 14, .label = hist_col_label, .ctx = &hc},
+        .y = {.title = "layer (input at bottom)", .v = lv, .block = 1, .max_labels = 16},
+    };
     char title[512];
     snprintf(title, sizeof title,
              "%s: where the elements of \u2202L/\u2202W lie, by decade (step %.0f)", r->label,
              r->h_step);
     char pal[LEV_COUNT][8];
-    cell_panel(b, "histogram", top + ph + 80, title, color, blues, GS_ARRAY_LEN(blues), pal,
-               lev, R, C, (const double[]){left, top, cw, ch, pw, ph});
-    sb_puts(b, "<g class=\"ticks\" font-size=\"11\">\n");
-    size_t ystride = label_stride(R, 16);
-    for (size_t i = 0; i < R; i += ystride)
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>", left - 5,
-                  top + ch * ((double)(R - 1 - i) + 0.5) + 4, layers[i].layer);
-    size_t xstride = label_stride(C, 14);
-    axis lg = {.log = 1, .step = 1};
-    for (size_t c = 0; c < C; c++) {
-        int special = (zero && c == 0) || (under && c == (size_t)zero) || (over && c == C - 1);
-        if (!special && (c - (size_t)(zero + under)) % xstride)
-            continue;
-        double x = left + cw * (double)c;
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x + cw / 2,
-                  top + ph + 17);
-        if (zero && c == 0)
-            sb_puts(b, "0");
-        else if (special && c == C - 1 && over) {
-            sb_puts(b, "\u2265");
-            tick_label(b, &lg, over_lo);
-        } else if (special) {
-            sb_puts(b, "&lt;");
-            tick_label(b, &lg, under_hi);
-        } else {
-            tick_label(b, &lg, dlo + (int)(c - (size_t)(zero + under)));
-        }
-        sb_puts(b, "</text>\n");
-    }
-    sb_puts(b, "</g>\n");
-    text_el(b, left + pw / 2, top + ph + 40, "middle", " class=\"xlabel\"",
-            "|\u2202L/\u2202w| of single weights (one column per decade, labelled by its lower "
-            "edge; \u2265 includes inf/NaN)");
-    char rot[96];
-    snprintf(rot, sizeof rot, " class=\"ylabel\" transform=\"rotate(-90 20 %.1f)\"", top + ph / 2);
-    text_el(b, 20, top + ph / 2, "middle", rot, "layer (input at bottom)");
-    draw_colorbar(b, left + pw + 30, top, ph, -4, 0, pal, "fraction of the tensor", 0, 0, 0);
+    fig_title(b, "histogram", p.top + p.ph + 80, title, color, p.left);
+    make_palette(blues, GS_ARRAY_LEN(blues), pal);
+    draw_heat_panel(b, &p, pal);
+    draw_colorbar(b, p.left + p.pw + 30, p.top, p.ph, -4, 0, pal, "fraction of the tensor", 0, 0,
+                  0);
+    free(lv);
     fig_end(b);
     free(cnt);
     free(tot);

@@ -65,8 +65,8 @@ static void note_error(run *r, const char *msg)
 
 /* 0 with t read; -1 when the file is absent (noted if required_file) or
    unreadable (noted), t then empty. */
-static int open_table(run *r, gs_table *t, const gs_log_format *fmt, uint64_t required_cols,
-                      int required_file)
+int rp_open_table(run *r, gs_table *t, const gs_log_format *fmt, uint64_t required_cols,
+                  int required_file)
 {
     gs_error err;
     int rc = gs_table_read_cols(t, r->dir, fmt, required_cols, &err);
@@ -81,7 +81,7 @@ static int open_table(run *r, gs_table *t, const gs_log_format *fmt, uint64_t re
 
 /* Row `row` does not hold what the report needs: it is counted with the
    rows the reader skipped, and the first of them all is the one named. */
-static void reject(gs_table *t, size_t row)
+void rp_reject(gs_table *t, size_t row)
 {
     if (!t->skipped++ || t->line[row] < t->first_skipped_line)
         t->first_skipped_line = t->line[row];
@@ -95,7 +95,7 @@ static void note_skipped(run *r, const gs_table *t, const gs_log_format *fmt)
                   fmt->file, t->skipped, t->skipped == 1 ? "" : "s", t->first_skipped_line);
 }
 
-static void close_table(run *r, gs_table *t, const gs_log_format *fmt)
+void rp_close_table(run *r, gs_table *t, const gs_log_format *fmt)
 {
     note_skipped(r, t, fmt);
     gs_table_free(t);
@@ -103,7 +103,7 @@ static void close_table(run *r, gs_table *t, const gs_log_format *fmt)
 
 /* The numbers in format columns cols of a row (a column the file lacks:
    NaN); -1 if one is not a number. */
-static int nums(const gs_table *t, size_t row, const size_t *cols, size_t n, double *out)
+int rp_nums(const gs_table *t, size_t row, const size_t *cols, size_t n, double *out)
 {
     for (size_t i = 0; i < n; i++)
         if (rp_cell_num(gs_table_cell(t, row, cols[i]), &out[i]) < 0)
@@ -124,51 +124,46 @@ static void read_summary(run *r)
     }
 }
 
-static void read_metrics(run *r)
+/* The rows of log `id` whose first column (the x axis) is a number: the
+   format's columns cols[0..n) appended to out[0..n), x_offset added to the
+   first; the first `required` columns must be in the file. */
+static void read_columns(run *r, gs_log_id id, const size_t *cols, dvec *const *out, size_t n,
+                         size_t required, double x_offset)
 {
-    const gs_log_format *fmt = &gs_logs[GS_LOG_METRICS];
-    static const size_t cols[] = {GS_METRICS_STEP, GS_METRICS_LOSS, GS_METRICS_ACCURACY};
+    const gs_log_format *fmt = &gs_logs[id];
+    uint64_t need = 0;
+    for (size_t i = 0; i < required; i++)
+        need |= GS_COL(cols[i]);
     gs_table t;
-    if (open_table(r, &t, fmt, GS_COL(GS_METRICS_STEP) | GS_COL(GS_METRICS_LOSS), 1) < 0)
+    if (rp_open_table(r, &t, fmt, need, 1) < 0)
         return;
+    double v[8];
     for (size_t row = 0; row < t.rows; row++) {
-        double v[3];
-        if (nums(&t, row, cols, 3, v) < 0 || !isfinite(v[0])) {
-            reject(&t, row);
+        if (rp_nums(&t, row, cols, n, v) < 0 || !isfinite(v[0])) {
+            rp_reject(&t, row);
             continue;
         }
-        dv_push(&r->m_step, v[0]);
-        dv_push(&r->m_loss, v[1]);
-        dv_push(&r->m_acc, v[2]);
+        v[0] += x_offset;
+        for (size_t i = 0; i < n; i++)
+            dv_push(out[i], v[i]);
     }
-    close_table(r, &t, fmt);
+    rp_close_table(r, &t, fmt);
+}
+
+static void read_metrics(run *r)
+{
+    static const size_t cols[] = {GS_METRICS_STEP, GS_METRICS_LOSS, GS_METRICS_ACCURACY};
+    dvec *const out[] = {&r->m_step, &r->m_loss, &r->m_acc};
+    read_columns(r, GS_LOG_METRICS, cols, out, 3, 2, 0);
 }
 
 static void read_epochs(run *r)
 {
-    const gs_log_format *fmt = &gs_logs[GS_LOG_EPOCHS];
     static const size_t cols[] = {GS_EPOCHS_EPOCH, GS_EPOCHS_TRAIN_LOSS, GS_EPOCHS_VAL_LOSS,
                                   GS_EPOCHS_TRAIN_ACCURACY, GS_EPOCHS_VAL_ACCURACY};
-    gs_table t;
-    if (open_table(r, &t, fmt,
-                   GS_COL(GS_EPOCHS_EPOCH) | GS_COL(GS_EPOCHS_TRAIN_LOSS) |
-                       GS_COL(GS_EPOCHS_VAL_LOSS),
-                   1) < 0)
-        return;
-    for (size_t row = 0; row < t.rows; row++) {
-        double v[5];
-        if (nums(&t, row, cols, 5, v) < 0 || !isfinite(v[0])) {
-            reject(&t, row);
-            continue;
-        }
-        /* epochs are 0-based in the log, counted from 1 on the axis */
-        dv_push(&r->e_epoch, v[0] + 1);
-        dv_push(&r->e_tl, v[1]);
-        dv_push(&r->e_vl, v[2]);
-        dv_push(&r->e_ta, v[3]);
-        dv_push(&r->e_va, v[4]);
-    }
-    close_table(r, &t, fmt);
+    dvec *const out[] = {&r->e_epoch, &r->e_tl, &r->e_vl, &r->e_ta, &r->e_va};
+    /* epochs are 0-based in the log, counted from 1 on the axis */
+    read_columns(r, GS_LOG_EPOCHS, cols, out, 5, 3, 1);
 }
 
 typedef struct grad_rec {
@@ -215,7 +210,7 @@ static grad_rec *read_grad_recs(run *r, size_t *out_n)
                                   GS_GRADIENTS_UPDATE_RATIO};
     gs_table t;
     *out_n = 0;
-    if (open_table(r, &t, fmt,
+    if (rp_open_table(r, &t, fmt,
                    GS_COL(GS_GRADIENTS_STEP) | GS_COL(GS_GRADIENTS_LAYER) |
                        GS_COL(GS_GRADIENTS_TENSOR) | GS_COL(GS_GRADIENTS_GRAD_NORM),
                    1) < 0)
@@ -225,8 +220,8 @@ static grad_rec *read_grad_recs(run *r, size_t *out_n)
     size_t n = 0, cap = 0;
     for (size_t row = 0; row < t.rows; row++) {
         double v[4];
-        if (nums(&t, row, cols, 4, v) < 0 || !isfinite(v[0]) || !isfinite(v[1])) {
-            reject(&t, row);
+        if (rp_nums(&t, row, cols, 4, v) < 0 || !isfinite(v[0]) || !isfinite(v[1])) {
+            rp_reject(&t, row);
             continue;
         }
         /* a layer's weight is its first tensor whose name ends in "weight" */
@@ -240,7 +235,7 @@ static grad_rec *read_grad_recs(run *r, size_t *out_n)
         recs[n] = (grad_rec){v[0], v[1], isnan(v[2]) ? INFINITY : v[2], v[3], n};
         n++;
     }
-    close_table(r, &t, fmt);
+    rp_close_table(r, &t, fmt);
     *out_n = n;
     return recs;
 }
@@ -288,7 +283,7 @@ static void read_layers(run *r)
     gs_table t;
     r->l_first = INFINITY;
     r->l_last = -INFINITY;
-    if (open_table(r, &t, fmt,
+    if (rp_open_table(r, &t, fmt,
                    GS_COL(GS_LAYERS_STEP) | GS_COL(GS_LAYERS_LAYER) |
                        GS_COL(GS_LAYERS_INPUT_GRAD_NORM) | GS_COL(GS_LAYERS_ACT_MEAN) |
                        GS_COL(GS_LAYERS_ACT_STD),
@@ -296,8 +291,8 @@ static void read_layers(run *r)
         return;
     for (size_t row = 0; row < t.rows; row++) {
         double v[7];
-        if (nums(&t, row, cols, 7, v) < 0 || !isfinite(v[0]) || !isfinite(v[1])) {
-            reject(&t, row);
+        if (rp_nums(&t, row, cols, 7, v) < 0 || !isfinite(v[0]) || !isfinite(v[1])) {
+            rp_reject(&t, row);
             continue;
         }
         layer_row lr = {v[1], v[2], v[3], v[4], v[5], v[6]};
@@ -318,7 +313,7 @@ static void read_layers(run *r)
         if (v[0] == r->l_last)
             push_layer_row(&r->ll, &r->n_ll, &lr);
     }
-    close_table(r, &t, fmt);
+    rp_close_table(r, &t, fmt);
 }
 
 /* Residual blocks' shortcut and residual-branch gradient norms. */
@@ -328,12 +323,12 @@ static void read_paths(run *r)
     static const size_t cols[] = {GS_PATHS_STEP, GS_PATHS_LAYER, GS_PATHS_VALUE};
     gs_table t;
     r->p_step = -INFINITY;
-    if (open_table(r, &t, fmt, UINT64_MAX, 0) < 0)
+    if (rp_open_table(r, &t, fmt, UINT64_MAX, 0) < 0)
         return;
     for (size_t row = 0; row < t.rows; row++) {
         double v[3];
-        if (nums(&t, row, cols, 3, v) < 0 || !isfinite(v[0])) {
-            reject(&t, row);
+        if (rp_nums(&t, row, cols, 3, v) < 0 || !isfinite(v[0])) {
+            rp_reject(&t, row);
             continue;
         }
         const char *key = gs_table_cell(&t, row, GS_PATHS_KEY);
@@ -356,14 +351,14 @@ static void read_paths(run *r)
         }
         (sc ? r->p_short.v : r->p_resid.v)[i] = v[2];
     }
-    close_table(r, &t, fmt);
+    rp_close_table(r, &t, fmt);
 }
 
 /* Shown as it is, with whatever columns it has: none is required. */
 static void read_theory(run *r)
 {
-    if (open_table(r, &r->theory, &gs_theory_format, 0, 0) == 0)
-        note_skipped(r, &r->theory, &gs_theory_format);
+    if (rp_open_table(r, &r->theory, &gs_logs[GS_LOG_THEORY], 0, 0) == 0)
+        note_skipped(r, &r->theory, &gs_logs[GS_LOG_THEORY]);
 }
 
 static void read_histograms(run *r)
@@ -373,13 +368,13 @@ static void read_histograms(run *r)
                                   GS_HISTOGRAMS_LOG10_HI, GS_HISTOGRAMS_COUNT};
     gs_table t;
     r->h_step = -INFINITY;
-    if (open_table(r, &t, fmt, UINT64_MAX, 0) < 0)
+    if (rp_open_table(r, &t, fmt, UINT64_MAX, 0) < 0)
         return;
     for (size_t row = 0; row < t.rows; row++) {
         double v[5];
-        if (nums(&t, row, cols, 5, v) < 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
+        if (rp_nums(&t, row, cols, 5, v) < 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
             !(v[4] >= 0)) {
-            reject(&t, row);
+            rp_reject(&t, row);
             continue;
         }
         const char *tensor = gs_table_cell(&t, row, GS_HISTOGRAMS_TENSOR);
@@ -397,104 +392,7 @@ static void read_histograms(run *r)
         *h = (hist_bin){.layer = v[1], .lo = v[2], .hi = v[3], .count = v[4]};
         snprintf(h->tensor, sizeof h->tensor, "%s", tensor);
     }
-    close_table(r, &t, fmt);
-}
-
-/* rho and sigma_max of layer `layer`'s top weight_hh_l<k> (the largest k:
-   the stacked layer whose dL/dh bptt.csv holds), an rnn's keys, which name
-   no gate, at the steps of r->b_steps. */
-static void read_spectral(run *r, double layer)
-{
-    const gs_log_format *fmt = &gs_logs[GS_LOG_PATHS];
-    static const size_t cols[] = {GS_PATHS_STEP, GS_PATHS_LAYER, GS_PATHS_VALUE};
-    size_t n = r->n_bsteps;
-    r->b_rho = gs_xmalloc((n + 1) * sizeof(double));
-    r->b_sigma = gs_xmalloc((n + 1) * sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        r->b_rho[i] = r->b_sigma[i] = NAN;
-    gs_table t;
-    /* read_paths has said what is wrong with the file */
-    if (gs_table_read(&t, r->dir, fmt, &(gs_error){0}) != 0)
-        return;
-    long top = -1;
-    for (size_t row = 0; row < t.rows; row++) {
-        double v[3];
-        if (nums(&t, row, cols, 3, v) < 0 || v[1] != layer)
-            continue;
-        const char *key = gs_table_cell(&t, row, GS_PATHS_KEY);
-        unsigned k;
-        int used = 0;
-        if (sscanf(key, "weight_hh_l%u.%n", &k, &used) != 1 || !used)
-            continue;
-        const char *what = key + used;
-        int rho = !strcmp(what, GS_PATHS_RHO), sig = !strcmp(what, GS_PATHS_SIGMA_MAX);
-        size_t s = rp_find_index(r->b_steps, n, v[0]);
-        if ((!rho && !sig) || (long)k < top || s == n || r->b_steps[s] != v[0])
-            continue;
-        if ((long)k > top) {
-            top = (long)k;
-            for (size_t i = 0; i < n; i++)
-                r->b_rho[i] = r->b_sigma[i] = NAN;
-        }
-        (rho ? r->b_rho : r->b_sigma)[s] = v[2];
-    }
-    gs_table_free(&t);
-}
-
-static void read_bptt(run *r)
-{
-    const gs_log_format *fmt = &gs_logs[GS_LOG_BPTT];
-    static const size_t cols[] = {GS_BPTT_STEP, GS_BPTT_LAYER, GS_BPTT_T, GS_BPTT_GRAD_NORM};
-    gs_table t;
-    r->b_layer = NAN;
-    if (open_table(r, &t, fmt, UINT64_MAX, 0) < 0)
-        return;
-    dvec steps = {0}, ts = {0}, vals = {0};
-    double max_t = -1;
-    for (size_t row = 0; row < t.rows; row++) {
-        double v[4];
-        /* t bounded: one bad row must not ask for a huge matrix */
-        if (nums(&t, row, cols, 4, v) < 0 || !isfinite(v[0]) || !isfinite(v[1]) ||
-            !(v[2] >= 0 && v[2] < 1e6 && v[2] == floor(v[2]))) {
-            reject(&t, row);
-            continue;
-        }
-        if (isnan(r->b_layer))
-            r->b_layer = v[1];
-        if (v[1] != r->b_layer)
-            continue;
-        dv_push(&steps, v[0]);
-        dv_push(&ts, v[2]);
-        dv_push(&vals, isnan(v[3]) ? INFINITY : v[3]); /* a NaN norm is a failure */
-        max_t = v[2] > max_t ? v[2] : max_t;
-    }
-    close_table(r, &t, fmt);
-    if (!steps.n) {
-        r->b_layer = NAN;
-        free(steps.v);
-        free(ts.v);
-        free(vals.v);
-        return;
-    }
-    double *d = gs_xmalloc(steps.n * sizeof(double));
-    memcpy(d, steps.v, steps.n * sizeof(double));
-    qsort(d, steps.n, sizeof(double), cmp_double);
-    size_t ns = 0;
-    for (size_t i = 0; i < steps.n; i++)
-        if (!ns || d[i] != d[ns - 1])
-            d[ns++] = d[i];
-    r->b_steps = d;
-    r->n_bsteps = ns;
-    r->b_T = (size_t)max_t + 1;
-    r->b_norm = gs_xmalloc(ns * r->b_T * sizeof(double));
-    for (size_t i = 0; i < ns * r->b_T; i++)
-        r->b_norm[i] = NAN;
-    for (size_t i = 0; i < steps.n; i++)
-        r->b_norm[rp_find_index(d, ns, steps.v[i]) * r->b_T + (size_t)ts.v[i]] = vals.v[i];
-    free(steps.v);
-    free(ts.v);
-    free(vals.v);
-    read_spectral(r, r->b_layer);
+    rp_close_table(r, &t, fmt);
 }
 
 void rp_run_load(run *r)
@@ -507,7 +405,7 @@ void rp_run_load(run *r)
     read_paths(r);
     read_theory(r);
     read_histograms(r);
-    read_bptt(r);
+    rp_bptt_load(r);
 }
 
 void rp_run_free(run *r)
@@ -527,8 +425,5 @@ void rp_run_free(run *r)
     free(r->ll);
     gs_table_free(&r->theory);
     free(r->hb);
-    free(r->b_steps);
-    free(r->b_norm);
-    free(r->b_rho);
-    free(r->b_sigma);
+    rp_bptt_free(r);
 }

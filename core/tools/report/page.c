@@ -113,18 +113,27 @@ static const char *theory_heading(const char *col)
         [GS_THEORY_NOTE] = "note",
     };
     for (size_t k = 0; k < GS_THEORY_NCOLS; k++)
-        if (!strcmp(col, gs_theory_format.columns[k]))
+        if (!strcmp(col, gs_logs[GS_LOG_THEORY].columns[k]))
             return headings[k];
     return NULL;
 }
 
+/* A row of theory.csv for this table: the mean-field row, not a recurrent
+   weight's rho and sigma_max at one step (the recurrent section shows
+   those over training). */
+static int mean_field_row(const gs_table *t, size_t row)
+{
+    return strcmp(gs_table_cell(t, row, GS_THEORY_STACK), GS_THEORY_STACK_RECURRENT) != 0;
+}
+
 static void theory_table(sbuf *b, const runs *rs)
 {
-    /* the columns of the first run that has the file, in its order */
+    /* the columns of the first run that has a mean-field row, in its order */
     const gs_table *h = NULL;
     for (size_t i = 0; i < rs->n && !h; i++)
-        if (rs->v[i].theory.ncol)
-            h = &rs->v[i].theory;
+        for (size_t row = 0; row < rs->v[i].theory.rows && !h; row++)
+            if (mean_field_row(&rs->v[i].theory, row))
+                h = &rs->v[i].theory;
     if (!h)
         return;
     section(b, "theory", "Theory versus measurement",
@@ -147,22 +156,22 @@ static void theory_table(sbuf *b, const runs *rs)
     sb_puts(b, "<table class=\"theory\">\n<tr><th>run</th>");
     for (size_t c = 0; c < h->ncol; c++) {
         const char *t = theory_heading(h->names[c]);
-        sb_puts(b, "<th>");
         if (t)
-            sb_puts(b, t);
-        else
-            sb_esc(b, h->names[c]);
-        sb_puts(b, "</th>");
+            sb_printf(b, "<th>%s</th>", t);
     }
     sb_puts(b, "</tr>\n");
     for (size_t i = 0; i < rs->n; i++) {
         const run *r = &rs->v[i];
         const gs_table *t = &r->theory;
         for (size_t row = 0; row < t->rows; row++) {
+            if (!mean_field_row(t, row))
+                continue;
             sb_puts(b, "<tr><td>");
             sb_esc(b, r->label);
             sb_puts(b, "</td>");
             for (size_t c = 0; c < h->ncol; c++) {
+                if (!theory_heading(h->names[c]))
+                    continue;
                 int k = gs_table_find(t, h->names[c]);
                 sb_puts(b, "<td>");
                 if (k >= 0) {
@@ -243,6 +252,13 @@ static int per_run_scale(const runs *rs, gs_color_scale cs, axis shared)
     return 0;
 }
 
+/* The norms through time of all of a run's recurrent layers. */
+static void bptt_range(range *rg, const run *r)
+{
+    for (size_t l = 0; l < r->n_bp; l++)
+        range_addv(rg, r->bp[l].norm, r->bp[l].n_steps * r->bp[l].T, 1);
+}
+
 /* Gradients through time: per run with bptt.csv its heatmap, then the
    decay table (bptt.c).  Colors as the weight-gradient heatmaps': shared,
    unless asked or unless one run's own range is a fifth of the shared one. */
@@ -250,22 +266,23 @@ static void bptt_section(sbuf *b, const runs *rs, gs_color_scale cs)
 {
     range shared_r = {0};
     for (size_t i = 0; i < rs->n; i++)
-        range_addv(&shared_r, rs->v[i].b_norm, rs->v[i].n_bsteps * rs->v[i].b_T, 1);
+        bptt_range(&shared_r, &rs->v[i]);
     if (!shared_r.any)
         return;
     axis shared = heat_scale(shared_r);
     int own = cs == GS_COLOR_SCALE_RUN;
     for (size_t i = 0; i < rs->n && cs == GS_COLOR_SCALE_AUTO; i++) {
         range rv = {0};
-        range_addv(&rv, rs->v[i].b_norm, rs->v[i].n_bsteps * rs->v[i].b_T, 1);
+        bptt_range(&rv, &rs->v[i]);
         axis a = heat_scale(rv);
         own |= rv.any && a.hi - a.lo < (shared.hi - shared.lo) / 5;
     }
     char how[1400];
     snprintf(how, sizeof how,
              "For each run with recurrent layers (<code>bptt.csv</code>), %s: the norm over the "
-             "batch of the gradient reaching the hidden state h<sub>t</sub> of its first "
-             "recurrent layer, time step t on the horizontal axis (the loss enters at the "
+             "batch of the gradient reaching the hidden state h<sub>t</sub> of each "
+             "recurrent layer (one panel per layer; the stacked layers below a layer's top one "
+             "from <code>series.csv</code>), time step t on the horizontal axis (the loss enters at the "
              "right), monitored step on the vertical one, color = log<sub>10</sub> "
              "\u2016\u2202L/\u2202h<sub>t</sub>\u2016. Dark on the left is a gradient that "
              "vanishes going back in time: the early inputs get no credit. The table sets the "
@@ -273,18 +290,19 @@ static void bptt_section(sbuf *b, const runs *rs, gs_color_scale cs)
              "\u2016\u2202L/\u2202h<sub>t</sub>\u2016 against t (a least-squares fit over the "
              "sequence), beside the recurrent weights' spectral radius \u03c1 (its rate in a "
              "linear RNN) and \u03b3 \u03c3<sub>max</sub> (\u03b3 = 1 for tanh and ReLU), "
-             "which bounds it (Pascanu et al. 2013); for LSTM and GRU, whose gates set the rate, "
-             "<code>paths.csv</code> holds \u03c1 and \u03c3<sub>max</sub> per gate.",
+             "which bounds it (Pascanu et al. 2013), from <code>theory.csv</code>; for LSTM and "
+             "GRU, whose gates set the rate, \u03c1 and \u03c3<sub>max</sub> of each gate's "
+             "block.",
              own ? "<b>each on its own color scale</b>" : "all on the same color scale");
     section(b, "bptt", "Gradients through time", how);
     for (size_t i = 0; i < rs->n; i++) {
         const run *r = &rs->v[i];
-        if (!r->n_bsteps)
+        if (!r->n_bp)
             continue;
         axis a = shared;
         if (own) {
             range rv = {0};
-            range_addv(&rv, r->b_norm, r->n_bsteps * r->b_T, 1);
+            bptt_range(&rv, r);
             a = heat_scale(rv);
         }
         fig_bptt(b, r, (int)i, a.lo, a.hi);
@@ -468,6 +486,20 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
                 "identity shortcut (solid) and through the residual branch (dashed). The "
                 "shortcut carries the gradient past the branch, which is why deep residual "
                 "networks keep training.");
+        sb_put(b, fig.s, fig.len);
+    }
+
+    fig.len = 0;
+    fig_blocks(&fig, rs);
+    if (fig.len) {
+        section(b, "blocks", "Inside the dense blocks",
+                "For each densenet block, the weight-gradient norm of each of its layers' "
+                "convolutions (<code>l&lt;i&gt;.conv.weight</code> in "
+                "<code>gradients.csv</code>) against the layer's position in the "
+                "block, at the first (dotted), middle (dashed) and last (solid) monitored "
+                "step. The gradient-flow figure draws a whole block as one point; here a "
+                "curve falling towards the block's first layers would mean the gradient "
+                "fades inside it, a flat one that dense connections feed every layer.");
         sb_put(b, fig.s, fig.len);
     }
     sb_free(&fig);

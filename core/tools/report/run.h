@@ -26,6 +26,26 @@ typedef struct hist_bin {
     char tensor[48];
 } hist_bin;
 
+/* ||dL/dh_t|| of one recurrent layer: bptt.csv's (a layer's top stacked
+   layer) or series.csv's dL/dh_l<k> (a stacked layer below it); n_steps
+   monitored steps x T time steps, NaN where not recorded, +inf for a
+   non-finite norm.  Beside it, per step, rho and sigma_max of its
+   weight_hh_l<k> (theory.csv): one value for an rnn (gate ""), one per gate
+   block for an lstm or gru; NaN where absent. */
+typedef struct bptt_panel {
+    double layer; /* the model layer */
+    long sub;     /* its stacked layer k from series.csv; -1: bptt.csv's */
+    long k;       /* the stacked layer it is: the top one's is above the
+                     others, or the largest k of its layer in theory.csv */
+    size_t n_stacked; /* panels of its model layer */
+    size_t n_steps, T;
+    double *steps, *norm;
+    /* rho and sigma_max: a row of n_steps per gate (4 rows allocated) */
+    size_t n_gates;
+    char gate[4][8];
+    double *rho, *sigma;
+} bptt_panel;
+
 typedef struct run {
     char *dir, *label;
     sbuf notes; /* <li> items: what could not be read */
@@ -56,14 +76,10 @@ typedef struct run {
     double h_step;
     hist_bin *hb;
     size_t n_hb, cap_hb;
-    /* bptt.csv: ||dL/dh_t|| of its first recurrent layer (b_layer, -1 when
-       there is none), n_bsteps monitored steps x b_T time steps, NaN where
-       not recorded, +inf for a non-finite norm; beside it, paths.csv's rho
-       and sigma_max of that layer's top weight_hh_l<k> (an rnn's: the
-       lstm's and gru's are per gate), per step, NaN where absent */
-    double b_layer;
-    double *b_steps, *b_norm, *b_rho, *b_sigma;
-    size_t n_bsteps, b_T;
+    /* gradients through time (bptt.c), one per recurrent layer: none
+       without bptt.csv */
+    bptt_panel *bp;
+    size_t n_bp;
 } run;
 
 /* A row of an index.csv: its run, or why it has none. */
@@ -104,13 +120,29 @@ int rp_cell_num(const char *s, double *v);
 /* The first index of the sorted v whose value is not below x. */
 size_t rp_find_index(const double *v, size_t n, double x);
 
+/* For the readers of the other files (bptt.c): a log opened with the
+   columns it must have, noted when absent (required_file) or unreadable
+   (0, or -1 with t empty); a row that fails the reader's checks counted
+   with the skipped ones; the numbers of format columns cols of a row (-1
+   if one is not a number); the table closed, its skipped rows noted. */
+int rp_open_table(run *r, gs_table *t, const gs_log_format *fmt, uint64_t required_cols,
+                  int required_file);
+void rp_reject(gs_table *t, size_t row);
+int rp_nums(const gs_table *t, size_t row, const size_t *cols, size_t n, double *out);
+void rp_close_table(run *r, gs_table *t, const gs_log_format *fmt);
+
 /* ---- bptt.c ---- */
 
+/* Reads r->bp from bptt.csv, series.csv and theory.csv; frees it. */
+void rp_bptt_load(run *r);
+void rp_bptt_free(run *r);
 /* The least-squares slope of log10 ||dL/dh_t|| against t over the finite,
-   positive norms of monitored step s (its row of b_norm); NaN with fewer
-   than two.  10^-slope is the factor by which the norm changes per time
-   step going back. */
-double rp_bptt_slope(const run *r, size_t s);
+   positive norms of monitored step s of p; NaN with fewer than two.
+   10^-slope is the factor by which the norm changes per time step going
+   back. */
+double rp_bptt_slope(const bptt_panel *p, size_t s);
+/* The panel's layer, "2", or "2 (l1)" for stacked layer 1 of layer 2. */
+void rp_bptt_panel_name(sbuf *b, const bptt_panel *p);
 
 /* ---- discover.c ---- */
 
