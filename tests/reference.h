@@ -79,6 +79,26 @@ static inline void tu_nudge(gs_test_model *t, uint64_t seed, double scale)
     gs_rng_free(r);
 }
 
+/* Case i of a finite-difference table on model t (double): a random input
+   (seed 200 + i), parameters nudged off their initialization (300 + i), in
+   evaluation mode (training 0) after three forward passes that move batch
+   norm's running statistics off (0, 1); backward must match central
+   differences.  label names the case in a failure.  Frees t. */
+static inline void tu_fd_case(gs_test_model *t, int i, int training, const char *label)
+{
+    tu_fill(gs_test_input(t), 200 + (uint64_t)i, 0.2, 1.0);
+    tu_nudge(t, 300 + (uint64_t)i, 0.2);
+    if (!training)
+        for (int k = 0; k < 3; k++)
+            gs_test_forward(t, 1);
+    double err;
+    char what[256];
+    ck_assert_msg(gs_test_gradcheck(t, training, &err, what, sizeof what) == 1,
+                  "case %d, %s (%s): max relative error %.3e at %s", i, label,
+                  training ? "training" : "evaluation", err, what);
+    gs_test_model_free(t);
+}
+
 /* An image shape (C, H, W). */
 static inline gs_shape tu_image(size_t c, size_t h, size_t w)
 {

@@ -210,17 +210,9 @@ START_TEST(backward_matches_finite_differences)
         n++;
     gs_test_model *t = build_layers(c->types, c->params, n, c->in, 3, GS_F64,
                                     100 + (uint64_t)_i);
-    tu_fill(gs_test_input(t), 200 + (uint64_t)_i, 0.2, 1.0);
-    tu_nudge(t, 300 + (uint64_t)_i, 0.2);
-    if (!c->training)
-        for (int k = 0; k < 3; k++) /* move the running statistics off (0, 1) */
-            gs_test_forward(t, 1);
-    double err;
-    char what[256];
-    ck_assert_msg(gs_test_gradcheck(t, c->training, &err, what, sizeof what) == 1,
-                  "case %d, %s { %s }...: max relative error %.3e at %s", _i, c->types[0],
-                  c->params[0], err, what);
-    gs_test_model_free(t);
+    char label[256];
+    snprintf(label, sizeof label, "%s { %s }...", c->types[0], c->params[0]);
+    tu_fd_case(t, _i, c->training, label);
 }
 END_TEST
 

@@ -239,7 +239,9 @@ int gs_monitor_capture(gs_monitor *mon, gs_model *m, uint64_t step, size_t epoch
     *grad_sumsq = total;
     mon->cur_gnorm = sqrt(total);
     /* the weights the gradients were measured at, before the update */
-    mon->n_spec = gs_theory_spectral(m, &mon->spec, &mon->cap_spec);
+    /* only the process that writes theory.csv needs them */
+    mon->n_spec =
+        mon->log[LOG_THEORY].fd >= 0 ? gs_theory_spectral(m, &mon->spec, &mon->cap_spec) : 0;
     if (detailed)
         channel_series(m);
     return mon->dump ? dump_tensors(mon, m, err) : 0;

@@ -254,7 +254,7 @@ static int finished(const char *dir, gs_error *err)
    logs start again from their headers). */
 static int start_over(const char *dir, const char *root, int force, gs_error *err)
 {
-    static const char *const state[] = {GS_FILE_CHECKPOINT, GS_FILE_SUMMARY, GS_FILE_THEORY};
+    static const char *const state[] = {GS_FILE_CHECKPOINT, GS_FILE_SUMMARY};
     gs_ckpt_info ck;
     gs_error ferr = {{0}}, cerr = {{0}};
     int cr = gs_checkpoint_peek(dir, &ck, &cerr);

@@ -477,24 +477,23 @@ static const char *const *gate_names(const char *type, size_t *g)
 typedef struct {
     const gs_model *m;
     gs_spectral *out;
-    const size_t *block_param, *block_gate;
 } spectral_jobs;
 
 static void spectral_job(void *arg, size_t j0, size_t j1)
 {
     const spectral_jobs *s = arg;
     for (size_t j = j0; j < j1; j++) {
-        size_t b = j / 2;
-        const gs_tensor *w = &s->m->params[s->block_param[b]]->pub.value;
-        size_t H = w->dims[1], off = s->block_gate[b] * H * H;
+        gs_spectral *e = &s->out[j / 2];
+        const gs_tensor *w = &s->m->params[e->param]->pub.value;
+        size_t H = w->dims[1], off = e->gate * H * H;
         double *blk = gs_xmalloc(H * H * sizeof *blk);
         for (size_t k = 0; k < H * H; k++)
             blk[k] = w->dtype == GS_F64 ? ((const double *)w->data)[off + k]
                                         : ((const float *)w->data)[off + k];
         if (j % 2 == 0)
-            s->out[b].rho = gs_spectral_radius(blk, H);
+            e->rho = gs_spectral_radius(blk, H);
         else
-            s->out[b].sigma_max = gs_sigma_max(blk, H, H);
+            e->sigma_max = gs_sigma_max(blk, H, H);
         free(blk);
     }
 }
@@ -502,7 +501,6 @@ static void spectral_job(void *arg, size_t j0, size_t j1)
 size_t gs_theory_spectral(const gs_model *m, gs_spectral **out, size_t *cap)
 {
     size_t n = 0;
-    size_t *bp = NULL, *bg = NULL;
     for (size_t i = 0; i < m->n_params; i++) {
         const gs_param_rec *p = m->params[i];
         size_t G;
@@ -517,22 +515,18 @@ size_t gs_theory_spectral(const gs_model *m, gs_spectral **out, size_t *cap)
                 *cap = *cap ? 2 * *cap : 8;
                 *out = gs_xrealloc(*out, *cap * sizeof **out);
             }
-            bp = gs_xrealloc(bp, (n + 1) * sizeof *bp);
-            bg = gs_xrealloc(bg, (n + 1) * sizeof *bg);
-            bp[n] = i;
-            bg[n] = g;
             gs_spectral *e = &(*out)[n];
             e->layer = p->layer;
+            e->param = i;
+            e->gate = g;
             snprintf(e->weight, sizeof e->weight, "%s%s%s", name, G > 1 ? "." : "", gates[g]);
         }
     }
     /* every block's two numbers are independent jobs, each in a fixed
        order: the same bits at any thread count */
-    spectral_jobs s = {m, *out, bp, bg};
+    spectral_jobs s = {m, *out};
     if (n)
         gs_parallel_for(2 * n, 1, spectral_job, &s);
-    free(bp);
-    free(bg);
     return n;
 }
 

@@ -33,7 +33,7 @@ void gs_theory_log_init(gs_csv *log, const gs_model *m, const gs_theory *t);
 /* rho and sigma_max (engine/spectral.h) of one H x H gate block of a
    recurrent layer's weight_hh_l<k>. */
 typedef struct gs_spectral {
-    size_t layer;
+    size_t layer, param, gate; /* the block: gate `gate` of m->params[param] */
     char weight[64]; /* "weight_hh_l0", or with the gate: "weight_hh_l0.f" */
     double rho, sigma_max;
 } gs_spectral;
