@@ -1,9 +1,35 @@
-# Shared by the bench scripts (sourced, after they set `here`, `root` and,
-# for bench_train, `seconds` and `tmp`).
+# Shared by the bench scripts, sourced first:
+#   . "$(dirname "$0")/common.sh"
+# (bench_train needs `seconds` and `tmp` set).
+
+# The scripts' folder, and the source tree above it, where bench_find_prog
+# looks for build/core/gradscope.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
 
 # The script's leading comment, as its usage.
 bench_usage() {
     sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
+}
+
+# bench_options LETTERS "$@": the options the bench scripts share, those of
+# them a script takes (LETTERS: getopts letters among s: and g:).  -s sets
+# `seconds` (the caller's default stands without it), -g `prog` (else
+# empty, for bench_find_prog); -h, an unknown option or a missing argument
+# prints the usage and exits 2.  The caller then drops the options with
+# shift $((OPTIND - 1)): a function cannot shift its caller's arguments.
+bench_options() {
+    letters_=$1
+    shift
+    prog=""
+    OPTIND=1
+    while getopts "${letters_}h" opt_; do
+        case $opt_ in
+        s) seconds=$OPTARG ;;
+        g) prog=$OPTARG ;;
+        *) bench_usage; exit 2 ;;
+        esac
+    done
 }
 
 # Sets `prog` when it is empty: build/core/gradscope, then gradscope on PATH.

@@ -26,16 +26,9 @@
 # Usage: bench/monitor_cost.sh [-g GRADSCOPE] [WORKLOAD...]
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$here/common.sh"
-prog=""
-while getopts g:h opt; do
-    case $opt in
-    g) prog=$OPTARG ;;
-    *) bench_usage; exit 2 ;;
-    esac
-done
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
+bench_options g: "$@"
 shift $((OPTIND - 1))
 workloads=${*:-deep-narrow mnist-mlp wide resmlp}
 bench_find_prog

@@ -29,18 +29,10 @@
 #   "1/1 1/NPROC NPROC/1"; KANN has deep-narrow, mnist-mlp and wide only).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$here/common.sh"
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 seconds=5
-prog=""
-while getopts s:g:h opt; do
-    case $opt in
-    s) seconds=$OPTARG ;;
-    g) prog=$OPTARG ;;
-    *) bench_usage; exit 2 ;;
-    esac
-done
+bench_options s:g: "$@"
 shift $((OPTIND - 1))
 workloads=${*:-deep-narrow mnist-mlp wide resmlp}
 bench_find_prog

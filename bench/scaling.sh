@@ -15,18 +15,10 @@
 #   CEILING=1.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$here/common.sh"
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 seconds=8
-prog=""
-while getopts s:g:h opt; do
-    case $opt in
-    s) seconds=$OPTARG ;;
-    g) prog=$OPTARG ;;
-    *) bench_usage; exit 2 ;;
-    esac
-done
+bench_options s:g: "$@"
 bench_find_prog
 nproc=$(nproc 2>/dev/null || echo 1)
 if [ -z "${THREADS:-}" ]; then

@@ -19,19 +19,10 @@
 #   OPENBLAS_NUM_THREADS set to it), NO_TORCH=1 skips PyTorch, PYTHON.
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
 # shellcheck source=bench/common.sh
-. "$here/common.sh"
+. "$(dirname "$0")/common.sh"
 seconds=4
-prog=""
-while getopts s:g:h opt; do
-    case $opt in
-    s) seconds=$OPTARG ;;
-    g) prog=$OPTARG ;;
-    *) bench_usage; exit 2 ;;
-    esac
-done
+bench_options s:g: "$@"
 shift $((OPTIND - 1))
 if [ $# -gt 0 ]; then
     echo "bench/sweep.sh: no operands expected (got '$1'); the sweeps are set by BASE, WIDTHS, DEPTHS, BATCHES" >&2

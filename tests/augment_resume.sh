@@ -4,13 +4,7 @@
 # bit-identical to a run never stopped, since each example's draw comes
 # from (seed, epoch, example) alone.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/shlib.sh"
 
 cat >"$tmp/exp.cfg" <<'CFG'
 seed = 5;

@@ -1,12 +1,12 @@
 #!/bin/sh
 # The benchmark scripts (bench/run.sh, bench/sweep.sh) on the shortest runs
 # they allow: that they run, print the peers' columns, refuse bad input, and
-# that run.sh's memory figure is the workload's own (not negative).  No
-# speed is checked.  PyTorch is left out (PYTHON=false) but for one short
+# that run.sh's memory figure is the workload's own (not negative); and that
+# every bench script (scaling.sh and monitor_cost.sh too) refuses an option
+# it does not take with its usage and exit status 2.  No speed is checked.  PyTorch is left out (PYTHON=false) but for one short
 # call of torch_peer.py's generic mode where it is installed; KANN is a
 # stand-in script that records how it was called.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 SRC="${GRADSCOPE_TEST_SRCDIR:-.}"
 . "$(dirname "$0")/shlib.sh"
 
@@ -67,6 +67,23 @@ check "sweep.sh: bad BASE" 2 env BASE="32 2" "$SRC/bench/sweep.sh" -g "$GS"
 expect "bad BASE: named" err "BASE is three numbers"
 check "sweep.sh: bad width" 2 env WIDTHS="64 wide" "$SRC/bench/sweep.sh" -g "$GS"
 expect "bad width: named" err "'wide' is not a positive integer"
+
+# The options are parsed once, in bench/common.sh, for all the scripts:
+# each still takes only its own and shows its own usage.  The program is
+# one that does not exist, so that a script that wrongly went on would fail
+# at once instead of measuring.
+for script in run sweep scaling monitor_cost; do
+    check "$script.sh: bad option" 2 "$SRC/bench/$script.sh" -x -g "$tmp/none"
+    expect "$script.sh: bad option: the usage" out "^Usage: bench/$script.sh \[.*-g GRADSCOPE\]"
+    check "$script.sh -h" 2 "$SRC/bench/$script.sh" -g "$tmp/none" -h
+    expect "$script.sh -h: the usage" out "^Usage: bench/$script.sh "
+done
+check "run.sh: -s without its argument" 2 "$SRC/bench/run.sh" -g "$tmp/none" -s
+expect "-s without its argument: the usage" out "^Usage: bench/run.sh "
+check "monitor_cost.sh takes no -s" 2 "$SRC/bench/monitor_cost.sh" -s 1 -g "$tmp/none" nosuch
+expect "monitor_cost.sh -s: the usage" out "^Usage: bench/monitor_cost.sh \[-g GRADSCOPE\]"
+check "sweep.sh: an operand" 2 env WIDTHS="" DEPTHS="" BATCHES="" "$SRC/bench/sweep.sh" -g "$tmp/none" extra
+expect "sweep.sh operand: named" err "no operands expected (got 'extra')"
 
 for py in /usr/bin/python3 python3; do
     if "$py" -c 'import torch' >/dev/null 2>&1; then

@@ -1,7 +1,6 @@
 #!/bin/sh
 # The gradscope program: help, version, exit statuses, listings, checks.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 SRC="${GRADSCOPE_TEST_SRCDIR:-.}"
 FIX="${GRADSCOPE_TEST_BUILDDIR:-.}/tests/fixtures/.libs"
 . "$(dirname "$0")/shlib.sh"

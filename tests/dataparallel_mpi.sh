@@ -5,7 +5,7 @@
 # Skipped (exit 77) without an MPI build or mpirun.
 set -u
 unset SLURM_STEP_NUM_TASKS SLURM_PROCID
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
+. "$(dirname "$0")/shlib.sh"
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: no mpirun"; exit 77; }
 grep -q '^#define HAVE_MPI 1' "${GRADSCOPE_TEST_BUILDDIR:-.}/config.h" 2>/dev/null ||
     { echo "SKIP: built without --with-mpi"; exit 77; }
@@ -15,12 +15,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_va
 # behind that LeakSanitizer reports under --enable-sanitizers; gradscope's
 # own leaks are checked by the one-process tests.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 
 cat >"$tmp/exp.cfg" <<'CFG'
 seed = 4;

@@ -7,13 +7,7 @@
 # command, and --force starts over.  With an MPI build, a resume on another
 # number of ranks is refused.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/shlib.sh"
 host=$(hostname)
 
 cat >"$tmp/exp.cfg" <<'CFG'

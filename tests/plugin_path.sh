@@ -3,7 +3,6 @@
 # component wins and later copies are shadowed; symbolic links are followed;
 # helper libraries are passed over; places others can write are refused.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 BUILD="${GRADSCOPE_TEST_BUILDDIR:-.}"
 FIX="$BUILD/tests/fixtures/.libs"
 STOCK_RELU="$BUILD/plugins/activation/.libs/act_relu.so"

@@ -6,50 +6,25 @@
 # a bottleneck on a vector - stop with exit status 2, FILE:LINE, the layer
 # and both shapes, and write nothing.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 . "$(dirname "$0")/shlib.sh"
 
 write_idx_images
 
-# model.layers on line 5, so that messages name lines 5 to 9
-model() { # FLATTEN LAYERS...
-    flatten=$1
-    shift
-    printf 'data = { type = "idx"; train_images = "%s"; train_labels = "%s";\n' \
-        "$tmp/images.idx" "$tmp/labels.idx"
-    printf '         test_images = ""; test_labels = ""; flatten = %s; classes = 2; };\n' "$flatten"
-    printf 'training = { epochs = 2; batch_size = 5; validation = 0; };\n'
-    printf 'monitor = { every = 1; };\n'
-    printf 'model = { layers = (\n'
-    sep=" "
-    for l in "$@"; do
-        printf '  %s{ %s }\n' "$sep" "$l"
-        sep=","
-    done
-    printf '); };\n'
-}
 
-model false 'type = "conv2d"; channels = 4; kernel = 3; padding = 1; bias = false;' \
+image_model false 'type = "conv2d"; channels = 4; kernel = 3; padding = 1; bias = false;' \
     'type = "resnet"; units = 8; stride = 2; form = "post"; norm = "batchnorm";' \
     'type = "resnet"; units = 12; shortcut = "pad"; norm = "batchnorm";' \
     'type = "resnet"; branch = "bottleneck"; norm = "batchnorm";' \
     'type = "global_avgpool";' 'type = "dense"; units = 2;' >"$tmp/net.cfg"
 check "a small ResNet trains" 0 "$GS" run "$tmp/net.cfg" --quiet --out "$tmp/t1" --threads 1
 check "again on 3 threads" 0 "$GS" run "$tmp/net.cfg" --quiet --out "$tmp/t3" --threads 3
-for f in gradients.csv metrics.csv paths.csv; do
-    if cmp -s "$tmp/t1/$f" "$tmp/t3/$f"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $f differs between 1 and 3 threads"
-    fi
-done
+same_files "1 and 3 threads" "$tmp/t1" "$tmp/t3" gradients.csv metrics.csv paths.csv
 expect_text "blocks record the shortcut" t1/paths.csv "shortcut_grad_norm"
 expect_text "blocks record the branch" t1/paths.csv "residual_grad_norm"
 expect_text "convolutions inside a block are monitored" t1/gradients.csv "conv1.weight"
 expect_text "the projection is monitored" t1/gradients.csv "projection.weight"
 
-model false 'type = "conv2d"; channels = 4; kernel = 3;' \
+image_model false 'type = "conv2d"; channels = 4; kernel = 3;' \
     'type = "resnet"; units = 2; shortcut = "pad";' >"$tmp/pad.cfg"
 check "option A dropping channels" 2 "$GS" run "$tmp/pad.cfg" --quiet --out "$tmp/pad"
 expect_text "pad: FILE:LINE" err "pad.cfg:7"
@@ -57,14 +32,14 @@ expect_text "pad: both shapes" err "resnet: shortcut = \"pad\" cannot drop chann
 an image (C, H, W) = (4, 4, 4) has more than the output an image (C, H, W) = (2, 4, 4)"
 not_written "pad writes nothing" "$tmp/pad"
 
-model true 'type = "resnet"; stride = 2;' >"$tmp/vec.cfg"
+image_model true 'type = "resnet"; stride = 2;' >"$tmp/vec.cfg"
 check "stride on a vector" 2 "$GS" run "$tmp/vec.cfg" --quiet --out "$tmp/vec"
 expect_text "stride on a vector: FILE:LINE" err "vec.cfg:6"
 expect_text "stride on a vector: shape" err \
     "resnet: stride needs an image input (C, H, W); got a vector (C) = (36)"
 not_written "stride on a vector writes nothing" "$tmp/vec"
 
-model false 'type = "resnet"; units = 6; branch = "bottleneck";' >"$tmp/bn.cfg"
+image_model false 'type = "resnet"; units = 6; branch = "bottleneck";' >"$tmp/bn.cfg"
 check "bottleneck of 6 channels" 2 "$GS" validate "$tmp/bn.cfg"
 expect_text "bottleneck: FILE:LINE" err "bn.cfg:6"
 expect_text "bottleneck: message" err "needs units divisible by 4 (expansion 4); got 6"

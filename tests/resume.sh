@@ -1,9 +1,9 @@
 #!/bin/sh
 # Checkpoints and resume: runs killed (SIGKILL, SIGINT, SIGTERM) at random
-# moments and resumed end bit-identical to a run never stopped; damaged or
-# foreign checkpoints are refused without touching anything.
+# moments and resumed end bit-identical to a run never stopped; damaged,
+# foreign or edited checkpoints, and those of older formats, are refused
+# without touching anything.
 set -u
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 . "$(dirname "$0")/shlib.sh"
 
 cat >"$tmp/exp.cfg" <<'CFG'
@@ -192,8 +192,10 @@ fi
 
 # A checkpoint edited with a valid CRC-32 (gzip's trailer is the same
 # checksum) is refused by its range checks, and nothing changes.
-recrc() { # SED-SCRIPT: rewrites $ck with the edit and a matching checksum
+recrc() { # SED-SCRIPT [VERSION]: rewrites $ck with the edit (and format VERSION) and a matching checksum
     head -c -4 "$tmp/ck.bak" | LC_ALL=C sed "$1" >"$tmp/body"
+    # the version: a little-endian u32 after the 8 bytes of magic
+    [ -z "${2:-}" ] || printf "\\$(printf %03o "$2")" | dd of="$tmp/body" bs=1 seek=8 conv=notrunc 2>/dev/null
     cat "$tmp/body" >"$ck"
     gzip -c "$tmp/body" | tail -c 8 | head -c 4 >>"$ck"
 }
@@ -211,6 +213,25 @@ if [ -n "$ck" ]; then
         "$GS" resume "$v" --quiet 2>"$tmp/err"
         rc=$?
         [ $rc -eq 2 ] && grep -q "${edit#*:}" "$tmp/err" && ok || bad "edited checkpoint (${edit%%:*}): $rc $(cat "$tmp/err")"
+    done
+
+    # The formats of older gradscopes that this one cannot continue exactly
+    # (3: no rank count, 4: no length of bptt.csv, 5: none of theory.csv)
+    # are refused by name, each with its reason, and an unknown one by its
+    # number; the run directory stays as it was, no file added.
+    for old in '3:from an older gradscope, does not record how many MPI ranks wrote it' \
+        '4:from an older gradscope, has no length of bptt.csv' \
+        '5:from an older gradscope, has no length of theory.csv' '99:this gradscope reads'; do
+        n=${old%%:*}
+        recrc '' "$n"
+        od -A n -t u4 -j 8 -N 4 "$ck" | grep -q "^ *$n$" || bad "recrc did not write format $n"
+        listed=$(ls -A "$v" | md5sum) held=$(cat "$v"/* | md5sum)
+        "$GS" resume "$v" --quiet 2>"$tmp/err"
+        rc=$?
+        [ $rc -eq 2 ] && grep -q -F "$ck: checkpoint format $n, ${old#*:}" "$tmp/err" && ok ||
+            bad "checkpoint format $n: $rc $(cat "$tmp/err")"
+        [ "$listed $held" = "$(ls -A "$v" | md5sum) $(cat "$v"/* | md5sum)" ] && ok ||
+            bad "the refused format $n changed the run directory"
     done
     cp "$tmp/ck.bak" "$ck"
     [ "$before" = "$(cat "$v"/* | md5sum)" ] && ok || bad "a refused resume changed the run directory"

@@ -1,7 +1,9 @@
 # Helpers shared by the shell tests, sourced (not run) by them:
 #   . "$(dirname "$0")/shlib.sh"
-# It makes $tmp, a fresh directory removed on exit (a script that needs more
-# on exit sets its own trap afterwards), and counts into $passed and $failed;
+# It sets $GS, the gradscope program under test (the build's, or that of
+# the current folder outside `make check`), makes $tmp, a fresh directory
+# removed on exit (a script that needs more on exit sets its own trap
+# afterwards), and counts into $passed and $failed;
 # each script ends with
 #   echo "$passed passed, $failed failed"
 #   [ "$failed" -eq 0 ]
@@ -9,6 +11,7 @@
 # a script whose failures explain themselves at the end, like a compiler's,
 # sets "tail -30").
 
+GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0
@@ -59,6 +62,14 @@ absent() { # NAME FILE REGEX: no line of $tmp/FILE matches REGEX
     fi
 }
 
+same_files() { # NAME DIR-A DIR-B FILE...: each FILE is the same in both folders
+    name=$1 a=$2 b=$3
+    shift 3
+    for f in "$@"; do
+        if cmp -s "$a/$f" "$b/$f"; then ok; else bad "$name: $f differs"; fi
+    done
+}
+
 not_written() { # NAME PATH: PATH does not exist (a refused command wrote nothing)
     if [ -e "$2" ]; then
         bad "$1: $2 was written"
@@ -78,4 +89,26 @@ write_idx_images() {
     { printf '\000\000\010\001'; be32 16
       LC_ALL=C awk 'BEGIN { for (i = 0; i < 16; i++) printf "%c", i % 2 }'
     } >"$tmp/labels.idx"
+}
+
+# image_model FLATTEN LAYER...: on stdout, an experiment that trains the
+# layers (each the inside of one layer's braces) for 2 epochs of batches of
+# 5 on write_idx_images' data, kept as (1, 6, 6) images with FLATTEN false.
+# model.layers is on line 5, so that a message about the Nth layer names
+# line N + 5.  $image_monitor is its monitor group ("every = 1;" unless set).
+image_model() {
+    flatten=$1
+    shift
+    printf 'data = { type = "idx"; train_images = "%s"; train_labels = "%s";\n' \
+        "$tmp/images.idx" "$tmp/labels.idx"
+    printf '         test_images = ""; test_labels = ""; flatten = %s; classes = 2; };\n' "$flatten"
+    printf 'training = { epochs = 2; batch_size = 5; validation = 0; };\n'
+    printf 'monitor = { %s };\n' "${image_monitor:-every = 1;}"
+    printf 'model = { layers = (\n'
+    sep=" "
+    for l in "$@"; do
+        printf '  %s{ %s }\n' "$sep" "$l"
+        sep=","
+    done
+    printf '); };\n'
 }

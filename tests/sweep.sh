@@ -8,13 +8,7 @@
 set -u
 # the tests say which Slurm variables they mean, also inside a Slurm job
 unset SLURM_ARRAY_TASK_ID SLURM_STEP_NUM_TASKS SLURM_PROCID
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/shlib.sh"
 
 cat >"$tmp/exp.cfg" <<'CFG'
 name = "grid";

@@ -4,7 +4,7 @@
 # gradscope was configured --with-mpi and mpirun is installed.
 set -u
 unset SLURM_ARRAY_TASK_ID SLURM_STEP_NUM_TASKS SLURM_PROCID
-GS="${GRADSCOPE_TEST_BUILDDIR:-.}/core/gradscope"
+. "$(dirname "$0")/shlib.sh"
 if ! "$GS" sweep --help | grep -q "MPI: built in"; then
     echo "SKIP: gradscope was configured without --with-mpi"
     exit 77
@@ -13,12 +13,6 @@ if ! command -v mpirun >/dev/null 2>&1; then
     echo "SKIP: mpirun is not installed (Debian: openmpi-bin)"
     exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # Open MPI in a container or CI job: root is allowed, no ptrace-based copies
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1

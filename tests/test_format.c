@@ -160,6 +160,7 @@ START_TEST(summary_round_trip)
     s.verdict = GS_VERDICT_VANISHING;
     s.verdict_layer = 3;
     s.verdict_step = 40;
+    s.verdict_t = 17;
     snprintf(s.verdict_detail, sizeof s.verdict_detail, "layer 3 / layer 9 < 1e-3");
     s.chi_predicted = 0.75;
     s.chi_measured = 0.5;
@@ -185,6 +186,7 @@ START_TEST(summary_round_trip)
     ck_assert_int_eq(back.verdict, GS_VERDICT_VANISHING);
     ck_assert_int_eq(back.verdict_layer, 3);
     ck_assert_int_eq(back.verdict_step, 40);
+    ck_assert_int_eq(back.verdict_t, 17);
     ck_assert_str_eq(back.verdict_detail, s.verdict_detail);
     ck_assert(back.chi_predicted == 0.75 && back.chi_measured == 0.5);
     ck_assert(isnan(back.chi_path));
@@ -202,6 +204,7 @@ START_TEST(summary_absent_values_round_trip)
     ck_assert(isnan(back.train_loss) && isnan(back.wall_time_s) && isnan(back.chi_path));
     ck_assert_int_eq(back.verdict_layer, -1);
     ck_assert_int_eq(back.verdict_step, -1);
+    ck_assert_int_eq(back.verdict_t, -1);
     ck_assert_str_eq(back.detail, "");
 }
 END_TEST

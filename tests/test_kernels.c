@@ -134,10 +134,16 @@ static void gemm_suite(void)
        and the blocks split rows as well as columns */
     check_gemm(1, 0, 256, 256, 64, 1.0f, 1.0f);
     /* one row of tiles: the columns alone go round the threads */
-    check_gemm(0, 1, 6, 64, 600, 1.0f, 0.0f);
+    check_gemm(0, 1, 6, 128, 700, 1.0f, 0.0f);
     /* 64 tile-columns, each block packing its own slice of op(B): guided
-       widths, from 16 tiles down to 1 on 2 threads */
+       widths, from 16 tiles down to 1 on 2 threads (to 2 with AVX-512) */
     check_gemm(0, 1, 32, 1024, 300, 1.0f, 0.0f);
+    /* Both operands packed (AVX-512 then runs its constant-stride tile):
+       every count of rows in the last tile, 1 to 12, with a last tile of
+       columns 16 wide, 26 and 6 (masked) */
+    for (size_t m = 133; m <= 144; m++)
+        check_gemm(m % 2, 0, m, m % 3 == 0 ? 80 : m % 3 == 1 ? 90 : 70, 300, 1.0f,
+                   m % 4 ? 1.0f : 0.0f);
 }
 
 START_TEST(gemm_avx2_or_portable)

@@ -1,13 +1,214 @@
 /* The spectral radius and largest singular value of the recurrent weights
    (core/engine/spectral.c) on matrices whose answer is known: scaled
    rotations (a complex pair), diagonal and triangular matrices, Jordan-like
-   blocks, orthogonal matrices times a scale, a random one against the
-   plain power iteration, and the bits the same on every call. */
+   blocks, orthogonal matrices times a scale, rotations in a dense
+   orthogonal basis, a random one against the plain power iteration, the
+   bits the same on every call, and the QR iteration, whose sweeps defer the
+   column operations on the rows above the bulge, against the plain
+   algorithm (written here) bit for bit, and every instruction set's copy
+   against the portable one. */
 #include <math.h>
 #include "testutil.h"
 #include "engine/spectral.h"
 
 static double *mat(size_t n) { return calloc(n * n, sizeof(double)); }
+
+#define A(i, j) a[(size_t)(i) * n + (size_t)(j)]
+
+/* The reference: EISPACK's hqr for the eigenvalues alone as it is usually
+   written, each reflection's column operation applied to all the rows
+   lo .. k + 3 at once, as spectral.c did before it deferred the rows above
+   the bulge.  Deferring must not change a bit. */
+static double plain_hessenberg_rho(double *a, size_t n)
+{
+    double norm = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i ? i - 1 : 0; j < n; j++)
+            norm += fabs(A(i, j));
+    double rho = 0, shift = 0; /* shift: the exceptional shifts taken so far */
+    long hi = (long)n - 1;     /* the unreduced block still to split is [lo, hi] */
+    int its = 0;
+    while (hi >= 0) {
+        /* deflate at a negligible subdiagonal element */
+        long lo = hi;
+        while (lo > 0) {
+            double s = fabs(A(lo - 1, lo - 1)) + fabs(A(lo, lo));
+            if (s == 0)
+                s = norm;
+            if (fabs(A(lo, lo - 1)) + s == s) {
+                A(lo, lo - 1) = 0;
+                break;
+            }
+            lo--;
+        }
+        double x = A(hi, hi);
+        if (lo == hi) { /* a 1 x 1 block: a real eigenvalue */
+            rho = fmax(rho, fabs(x + shift));
+            hi--;
+            its = 0;
+            continue;
+        }
+        double y = A(hi - 1, hi - 1), w = A(hi, hi - 1) * A(hi - 1, hi);
+        if (lo == hi - 1) { /* a 2 x 2 block: its pair in closed form */
+            double p = 0.5 * (y - x), q = p * p + w, z = sqrt(fabs(q));
+            x += shift;
+            if (q >= 0) {
+                z = p + copysign(z, p);
+                rho = fmax(rho, fabs(x + z));
+                rho = fmax(rho, fabs(z != 0 ? x - w / z : x + z));
+            } else {
+                rho = fmax(rho, hypot(x + p, z));
+            }
+            hi -= 2;
+            its = 0;
+            continue;
+        }
+        if (its == 100)
+            return NAN;
+        if (its && its % 10 == 0) {
+            /* an exceptional shift breaks a cycle of the standard ones */
+            shift += x;
+            for (long i = 0; i <= hi; i++)
+                A(i, i) -= x;
+            double s = fabs(A(hi, hi - 1)) + fabs(A(hi - 1, hi - 2));
+            x = y = 0.75 * s;
+            w = -0.4375 * s * s;
+        }
+        its++;
+        /* the double shift by the trailing 2 x 2 block's eigenvalues starts
+           where two consecutive subdiagonal elements are small enough */
+        long m;
+        double p = 0, q = 0, r = 0;
+        for (m = hi - 2; m >= lo; m--) {
+            double z = A(m, m), rr = x - z, ss = y - z;
+            p = (rr * ss - w) / A(m + 1, m) + A(m, m + 1);
+            q = A(m + 1, m + 1) - z - rr - ss;
+            r = A(m + 2, m + 1);
+            double s = fabs(p) + fabs(q) + fabs(r);
+            p /= s;
+            q /= s;
+            r /= s;
+            if (m == lo)
+                break;
+            double u = fabs(A(m, m - 1)) * (fabs(q) + fabs(r));
+            double v = fabs(p) * (fabs(A(m - 1, m - 1)) + fabs(z) + fabs(A(m + 1, m + 1)));
+            if (u + v == v)
+                break;
+        }
+        for (long i = m + 2; i <= hi; i++) {
+            A(i, i - 2) = 0;
+            if (i != m + 2)
+                A(i, i - 3) = 0;
+        }
+        /* chase the bulge down with 3 x 3 Householder reflections */
+        for (long k = m; k < hi; k++) {
+            int last = k == hi - 1;
+            if (k != m) {
+                p = A(k, k - 1);
+                q = A(k + 1, k - 1);
+                r = last ? 0 : A(k + 2, k - 1);
+                x = fabs(p) + fabs(q) + fabs(r);
+                if (x != 0) {
+                    p /= x;
+                    q /= x;
+                    r /= x;
+                }
+            }
+            double s = copysign(sqrt(p * p + q * q + r * r), p);
+            if (s == 0)
+                continue;
+            if (k == m) {
+                if (lo != m)
+                    A(k, k - 1) = -A(k, k - 1);
+            } else {
+                A(k, k - 1) = -s * x;
+            }
+            p += s;
+            x = p / s;
+            y = q / s;
+            double z = r / s;
+            q /= p;
+            r /= p;
+            /* element-wise over j, so vectors give the same bits */
+            double *restrict r0 = &A(k, 0), *restrict r1 = &A(k + 1, 0);
+            if (last) {
+#pragma omp simd
+                for (long j = k; j <= hi; j++) {
+                    double t = r0[j] + q * r1[j];
+                    r1[j] -= t * y;
+                    r0[j] -= t * x;
+                }
+            } else {
+                double *restrict r2 = &A(k + 2, 0);
+#pragma omp simd
+                for (long j = k; j <= hi; j++) {
+                    double t = r0[j] + q * r1[j] + r * r2[j];
+                    r2[j] -= t * z;
+                    r1[j] -= t * y;
+                    r0[j] -= t * x;
+                }
+            }
+            long top = hi < k + 3 ? hi : k + 3;
+            for (long i = lo; i <= top; i++) {
+                double t = x * A(i, k) + y * A(i, k + 1);
+                if (!last) {
+                    t += z * A(i, k + 2);
+                    A(i, k + 2) -= t * r;
+                }
+                A(i, k + 1) -= t * q;
+                A(i, k) -= t;
+            }
+        }
+    }
+    return rho;
+}
+
+#undef A
+
+/* xorshift in [-0.5, 0.5) */
+static double uniform(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return (double)(*x >> 11) / 9007199254740992.0 - 0.5;
+}
+
+/* The deferred column operations against the plain algorithm, bit for
+   bit, on upper Hessenberg matrices of sizes around the blocks of rows the
+   deferral works in (32), with real and complex eigenvalues, with zero
+   subdiagonal elements (deflation in the middle, so sweeps start at
+   lo > 0) and zero columns (reflections skipped). */
+START_TEST(deferred_qr_matches_the_plain_algorithm)
+{
+    static const size_t sizes[] = {3, 4, 5, 8, 31, 32, 33, 34, 63, 65, 100, 128, 131};
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (int kind = 0; kind < 4; kind++) {
+            size_t n = sizes[si];
+            double *h = mat(n), *g = mat(n);
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = i ? i - 1 : 0; j < n; j++) {
+                    double v = uniform(&x);
+                    if (kind == 1 && j + 1 == i && i % 7 == 3)
+                        v = 0; /* split into independent blocks */
+                    if (kind == 2 && j < i + 2 && i % 5 == 2)
+                        v = 0; /* zero diagonal and subdiagonal stretches */
+                    if (kind == 3)
+                        v = i == j ? 0.9 : v * 1e-3; /* nearly diagonal: early deflation */
+                    h[i * n + j] = v;
+                }
+            memcpy(g, h, n * n * sizeof *g);
+            double want = plain_hessenberg_rho(g, n);
+            memcpy(g, h, n * n * sizeof *g);
+            double got = gs_hessenberg_radius(g, n);
+            ck_assert_msg(!isnan(want), "n = %zu, kind %d: the reference did not converge", n,
+                          kind);
+            ck_assert_msg(memcmp(&got, &want, sizeof got) == 0,
+                          "n = %zu, kind %d: rho %.17g, the plain QR %.17g", n, kind, got, want);
+            free(h);
+            free(g);
+        }
+}
+END_TEST
 
 /* A block-diagonal matrix of 2 x 2 rotations by different angles, the k-th
    scaled by r_k, conjugated by a fixed well-conditioned matrix (so that the
@@ -160,6 +361,55 @@ START_TEST(orthogonal_times_scale)
 }
 END_TEST
 
+/* A normal matrix Q D Qᵀ, D block-diagonal of 2 x 2 rotations scaled by
+   known radii (and a few real eigenvalues), Q orthogonal and dense, so that
+   every row the QR sweeps defer carries weight: rho is known to rounding.
+   The largest modulus is a complex pair in one matrix and a negative real
+   eigenvalue just above the pairs in the other. */
+START_TEST(rho_of_rotations_in_a_random_basis)
+{
+    size_t n = 128;
+    double *q = orthogonal(n), *d = mat(n), *t = mat(n), *a = mat(n);
+    for (int which = 0; which < 2; which++) {
+        memset(d, 0, n * n * sizeof *d);
+        size_t pairs = n / 2 - 2; /* the last 4 rows: real eigenvalues */
+        for (size_t k = 0; k < pairs; k++) {
+            double r = 0.3 + 0.6 * (double)k / (double)pairs;
+            double th = 0.1 + 3.0 * (double)k / (double)pairs;
+            if (k == pairs / 3)
+                r = 0.97;
+            size_t i = 2 * k;
+            d[i * n + i] = r * cos(th);
+            d[i * n + i + 1] = -r * sin(th);
+            d[(i + 1) * n + i] = r * sin(th);
+            d[(i + 1) * n + i + 1] = r * cos(th);
+        }
+        for (size_t i = 2 * pairs; i < n; i++)
+            d[i * n + i] = which ? -0.98 + 0.2 * (double)(i - 2 * pairs) : 0.5;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double v = 0;
+                for (size_t k = 0; k < n; k++)
+                    v += q[i * n + k] * d[k * n + j];
+                t[i * n + j] = v;
+            }
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double v = 0;
+                for (size_t k = 0; k < n; k++)
+                    v += t[i * n + k] * q[j * n + k];
+                a[i * n + j] = v;
+            }
+        double want = which ? 0.98 : 0.97, rho = gs_spectral_radius(a, n);
+        ck_assert_msg(fabs(rho - want) < 1e-12, "rho %.17g, want %g", rho, want);
+    }
+    free(q);
+    free(d);
+    free(t);
+    free(a);
+}
+END_TEST
+
 START_TEST(sigma_max_of_known_matrices)
 {
     /* diagonal: the largest |entry| */
@@ -230,6 +480,47 @@ START_TEST(sigma_max_agrees_with_the_power_iteration)
 }
 END_TEST
 
+/* Every instruction set's copy of the code, and the one chosen by default,
+   gives the portable copy's bits (where the processor lacks a set, its
+   copy is the portable one). */
+START_TEST(same_bits_on_every_instruction_set)
+{
+    static const char *const names[] = {"portable", "avx2", "avx512", NULL};
+    int nsets = 4;
+    uint64_t x = 77;
+    for (size_t n = 5; n <= 105; n += 25) {
+        double *a = malloc(n * n * sizeof *a), *h = malloc(n * n * sizeof *h);
+        for (size_t i = 0; i < n * n; i++)
+            a[i] = uniform(&x) / sqrt((double)n);
+        double rho = gs_spectral_radius_isa(a, n, "portable");
+        double sig = gs_sigma_max_isa(a, n - 2, n, "portable");
+        memcpy(h, a, n * n * sizeof *h); /* a Hessenberg matrix: a below the subdiagonal cut */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j + 1 < i; j++)
+                h[i * n + j] = 0;
+        double *g = malloc(n * n * sizeof *g);
+        memcpy(g, h, n * n * sizeof *g);
+        double hr = gs_hessenberg_radius_isa(g, n, "portable");
+        for (int s = 0; s < nsets; s++) {
+            const char *name = names[s] ? names[s] : "the best";
+            double r2 = gs_spectral_radius_isa(a, n, names[s]);
+            double s2 = gs_sigma_max_isa(a, n - 2, n, names[s]);
+            memcpy(g, h, n * n * sizeof *g);
+            double h2 = gs_hessenberg_radius_isa(g, n, names[s]);
+            ck_assert_msg(memcmp(&r2, &rho, sizeof rho) == 0,
+                          "%s, n = %zu: rho %a, portable %a", name, n, r2, rho);
+            ck_assert_msg(memcmp(&s2, &sig, sizeof sig) == 0,
+                          "%s, n = %zu: sigma_max %a, portable %a", name, n, s2, sig);
+            ck_assert_msg(memcmp(&h2, &hr, sizeof hr) == 0,
+                          "%s, n = %zu: Hessenberg rho %a, portable %a", name, n, h2, hr);
+        }
+        free(a);
+        free(h);
+        free(g);
+    }
+}
+END_TEST
+
 START_TEST(non_finite_gives_nan)
 {
     double a[4] = {1, NAN, 0, 1};
@@ -246,9 +537,12 @@ int main(void)
     tcase_add_test(tc, rho_of_diagonal_and_triangular);
     tcase_add_test(tc, rho_of_jordan_like_blocks);
     tcase_add_test(tc, orthogonal_times_scale);
+    tcase_add_test(tc, rho_of_rotations_in_a_random_basis);
     tcase_add_test(tc, sigma_max_of_known_matrices);
     tcase_add_test(tc, sigma_max_agrees_with_the_power_iteration);
     tcase_add_test(tc, non_finite_gives_nan);
+    tcase_add_test(tc, deferred_qr_matches_the_plain_algorithm);
+    tcase_add_test(tc, same_bits_on_every_instruction_set);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

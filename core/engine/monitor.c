@@ -647,6 +647,7 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
     memset(v, 0, sizeof *v);
     v->kind = GS_VERDICT_HEALTHY;
     v->layer = -1;
+    v->t = -1;
     size_t n = mon->n_monitored;
     if (n == 0) {
         snprintf(v->detail, sizeof v->detail, "no monitored step");
@@ -689,6 +690,7 @@ void gs_monitor_verdict(const gs_monitor *mon, gs_verdict *v)
                  st, v->layer, h->ratio);
         break;
     case GS_BASIS_TIME:
+        v->t = (long)h->ratio;
         snprintf(v->detail, sizeof v->detail,
                  "%s through time from t = %.0f (from step %llu): layer %ld's ||dL/dh_t||, "
                  "going back from the last time step, first %s %g times its value there at "

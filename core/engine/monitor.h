@@ -85,6 +85,7 @@ typedef struct gs_verdict {
     gs_verdict_kind kind;
     long layer;          /* where it started, -1 if none */
     uint64_t step;
+    long t;              /* a verdict through time: the time step it starts at; else -1 */
     char detail[256];
 } gs_verdict;
 

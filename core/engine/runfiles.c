@@ -91,6 +91,7 @@ int gs_write_summary(const char *dir, const gs_result *r, const char *detail, gs
     s.verdict = r->verdict.kind;
     s.verdict_layer = r->verdict.layer;
     s.verdict_step = (long long)r->verdict.step;
+    s.verdict_t = r->verdict.kind != GS_VERDICT_HEALTHY ? r->verdict.t : -1;
     snprintf(s.verdict_detail, sizeof s.verdict_detail, "%s", r->verdict.detail);
     if (r->theory.valid) {
         s.chi_predicted = r->theory.chi_predicted;

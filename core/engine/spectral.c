@@ -15,6 +15,20 @@
  * steps where the power iteration needs hundreds.  Both run in double on a copy,
  * in a fixed order: the same weights give the same bits on any machine
  * thread count.
+ *
+ * Speed (the trainer computes these for every recurrent gate block at each
+ * monitored step, issue #22): the sums (the Hessenberg reduction's column
+ * sums, Lanczos's mat-vecs and inner products) run in eight lanes of fixed
+ * assignment combined by a fixed tree, so they vectorize without changing
+ * with the vector width; the QR sweep applies each reflection's column
+ * operation at once only to the rows the rest of the sweep reads and defers
+ * the rows above the bulge to the sweep's end, where they run a row per
+ * vector lane (deferred_column_ops: the same operations on each element in
+ * the same order, so the same bits as the plain algorithm, which
+ * tests/test_spectral.c keeps as its reference).  The work is compiled for
+ * x86-64-v4 and -v3 besides the baseline (SPECTRAL_COPY, at the end);
+ * theory.c runs the copy of the kernels' set (GRADSCOPE_ISA): the same bits
+ * in each.
  */
 #include "config.h"
 #include <math.h>
@@ -24,12 +38,59 @@
 #include "engine/spectral.h"
 #include "base/util.h"
 
+/* The work below is compiled once per instruction set (the copies at the
+   end of the file; HOT functions are inlined into each).  They compute the
+   same bits: every operation is element-wise or a sum in fixed lanes, and
+   -ffp-contract=off keeps a * b + c two roundings in each
+   (tests/test_spectral.c compares them). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define ISA_COPIES 1
+#endif
+#define HOT static inline __attribute__((always_inline))
+
 #define A(i, j) a[(size_t)(i) * n + (size_t)(j)]
+
+/* The lanes of the sums below: element j goes to lane j % LANES and the
+   lanes combine by one fixed tree, so a vector unit of any width (or none)
+   gives the same bits, and four independent chains of pairs hide the
+   latency of the additions. */
+#define LANES 8
+
+typedef double pair __attribute__((vector_size(2 * sizeof(double))));
+
+HOT pair load_pair(const double *p)
+{
+    pair v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* sum_j a[j] b[j] */
+HOT double dot(const double *restrict a, const double *restrict b, size_t len)
+{
+    pair s0 = {0, 0}, s1 = s0, s2 = s0, s3 = s0;
+    size_t j = 0;
+    for (; j + LANES <= len; j += LANES) {
+        s0 += load_pair(a + j) * load_pair(b + j);
+        s1 += load_pair(a + j + 2) * load_pair(b + j + 2);
+        s2 += load_pair(a + j + 4) * load_pair(b + j + 4);
+        s3 += load_pair(a + j + 6) * load_pair(b + j + 6);
+    }
+    double s[LANES];
+    memcpy(s, &s0, sizeof s0);
+    memcpy(s + 2, &s1, sizeof s1);
+    memcpy(s + 4, &s2, sizeof s2);
+    memcpy(s + 6, &s3, sizeof s3);
+    for (size_t l = 0; j + l < len; l++)
+        s[l] += a[j + l] * b[j + l];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
 
 /* Upper Hessenberg form by stabilized elementary similarity transforms
    (Gaussian elimination with row pivoting, each row operation matched by
    the inverse column operation): the eigenvalues are kept. */
-static void to_hessenberg(double *a, size_t n)
+HOT void to_hessenberg(double *a, size_t n)
 {
     double *y = gs_xmalloc(n * sizeof *y); /* the multipliers of column m - 1 */
     for (size_t m = 1; m + 1 < n; m++) {
@@ -56,8 +117,7 @@ static void to_hessenberg(double *a, size_t n)
             continue;
         /* L A L^-1 with L the eliminations below row m: all the row
            operations, then column m += sum_i y_i column i, a row at a time
-           so that the reads run along rows (four rows' sums advance
-           together, each in the order of i) */
+           so that the reads run along rows (a zero y_i adds a zero) */
         for (size_t i = m + 1; i < n; i++) {
             double yi = y[i] = A(i, m - 1) / x;
             if (yi == 0)
@@ -69,26 +129,8 @@ static void to_hessenberg(double *a, size_t n)
             for (size_t j = m; j < n; j++)
                 ri[j] -= yi * rm[j];
         }
-        size_t j = 0;
-        for (; j + 4 <= n; j += 4) {
-            double s0 = A(j, m), s1 = A(j + 1, m), s2 = A(j + 2, m), s3 = A(j + 3, m);
-            for (size_t i = m + 1; i < n; i++) {
-                if (y[i] == 0)
-                    continue;
-                s0 += y[i] * A(j, i);
-                s1 += y[i] * A(j + 1, i);
-                s2 += y[i] * A(j + 2, i);
-                s3 += y[i] * A(j + 3, i);
-            }
-            A(j, m) = s0, A(j + 1, m) = s1, A(j + 2, m) = s2, A(j + 3, m) = s3;
-        }
-        for (; j < n; j++) {
-            double s0 = A(j, m);
-            for (size_t i = m + 1; i < n; i++)
-                if (y[i] != 0)
-                    s0 += y[i] * A(j, i);
-            A(j, m) = s0;
-        }
+        for (size_t j = 0; j < n; j++)
+            A(j, m) += dot(y + m + 1, &A(j, m + 1), n - m - 1);
     }
     free(y);
 }
@@ -96,9 +138,93 @@ static void to_hessenberg(double *a, size_t n)
 /* iterations allowed for one eigenvalue (or pair) before giving up */
 #define QR_MAX_ITS 100
 
+/* One 3 x 3 (or, the last of a sweep, 2 x 2) Householder reflection of the
+   QR sweep, as its column operation on columns k, k + 1, k + 2 uses it. */
+typedef struct {
+    double x, y, z, q, r;
+    int skip; /* no reflection at this k (a zero column) */
+} reflector;
+
+/* One reflection's column operation on the elements c0, c1, c2 of a row
+   (a macro: the scalar and the lane loops below must do the same
+   arithmetic in the same order, which is what makes deferring exact). */
+#define COLUMN_OP(f, last, c0, c1, c2)                                                           \
+    do {                                                                                     \
+        double t_ = (f)->x * (c0) + (f)->y * (c1);                                           \
+        if (!(last)) {                                                                       \
+            t_ += (f)->z * (c2);                                                             \
+            (c2) -= t_ * (f)->r;                                                             \
+        }                                                                                    \
+        (c1) -= t_ * (f)->q;                                                                 \
+        (c0) -= t_;                                                                          \
+    } while (0)
+
+/* The column operations of a sweep's reflections k = m .. hi - 1 on the rows
+   i = lo .. hi - 2 above the bulge, each row receiving those with k > i,
+   in the order of k.  The sweep applies to rows k .. k + 3 at once what
+   reflection k does to them, since later reflections read those rows; a
+   row i < k is read by nothing else until the sweep ends, and its elements
+   receive the same operations in the same order whenever they come, so
+   deferring them to here changes no bit.  Here they run on DEFER_ROWS rows
+   at a time, a row per vector lane: reflection k turns columns k, k + 1 of
+   the rows (w0, w1, already updated by the reflections before it) and
+   column k + 2 into the final column k and the next w0, w1; a row i
+   passes its columns through unchanged while k <= i. */
+#define DEFER_ROWS 32
+
+HOT void deferred_column_ops(double *a, size_t n, long lo, long m, long hi,
+                       const reflector *refl)
+{
+    double w0[DEFER_ROWS], w1[DEFER_ROWS];
+    for (long i0 = lo; i0 <= hi - 2; i0 += DEFER_ROWS) {
+        long nr = hi - 1 - i0 < DEFER_ROWS ? hi - 1 - i0 : DEFER_ROWS; /* rows i0 .. i0 + nr - 1 */
+        long k0 = m > i0 + 1 ? m : i0 + 1; /* the first reflection any of them takes */
+        double *restrict b = &A(i0, 0);   /* row i0 + l at b + l n */
+        for (long l = 0; l < nr; l++) {
+            w0[l] = b[(size_t)l * n + (size_t)k0];
+            w1[l] = b[(size_t)l * n + (size_t)k0 + 1];
+        }
+        for (long k = k0; k < hi; k++) {
+            const reflector *f = &refl[k - m];
+            double x = f->x, y = f->y, z = f->z, q = f->q, r = f->r;
+            size_t c = (size_t)k;
+            long on = k - i0 < nr ? k - i0 : nr; /* rows i < k: lanes 0 .. on - 1 */
+            if (f->skip)
+                on = 0;
+            if (k == hi - 1) { /* the last: a 2 x 2 reflection, both columns final */
+#pragma omp simd
+                for (long l = 0; l < on; l++) {
+                    double t = x * w0[l] + y * w1[l];
+                    b[(size_t)l * n + c + 1] = w1[l] - t * q;
+                    b[(size_t)l * n + c] = w0[l] - t;
+                }
+                for (long l = on; l < nr; l++) {
+                    b[(size_t)l * n + c + 1] = w1[l];
+                    b[(size_t)l * n + c] = w0[l];
+                }
+                continue;
+            }
+#pragma omp simd
+            for (long l = 0; l < on; l++) {
+                double a2 = b[(size_t)l * n + c + 2];
+                double t = x * w0[l] + y * w1[l];
+                t += z * a2;
+                b[(size_t)l * n + c] = w0[l] - t;
+                w0[l] = w1[l] - t * q;
+                w1[l] = a2 - t * r;
+            }
+            for (long l = on; l < nr; l++) {
+                b[(size_t)l * n + c] = w0[l];
+                w0[l] = w1[l];
+                w1[l] = b[(size_t)l * n + c + 2];
+            }
+        }
+    }
+}
+
 /* max |lambda| of the upper Hessenberg matrix a (destroyed); NaN when an
-   eigenvalue does not converge. */
-static double hessenberg_rho(double *a, size_t n)
+   eigenvalue does not converge.  refl: room for n reflectors. */
+HOT double hessenberg_rho(double *a, size_t n, reflector *refl)
 {
     double norm = 0;
     for (size_t i = 0; i < n; i++)
@@ -194,6 +320,8 @@ static double hessenberg_rho(double *a, size_t n)
                 }
             }
             double s = copysign(sqrt(p * p + q * q + r * r), p);
+            reflector *f = &refl[k - m];
+            f->skip = s == 0;
             if (s == 0)
                 continue;
             if (k == m) {
@@ -227,37 +355,18 @@ static double hessenberg_rho(double *a, size_t n)
                     r0[j] -= t * x;
                 }
             }
+            f->x = x, f->y = y, f->z = z, f->q = q, f->r = r;
+            /* the rows from k down, at once; those above, deferred */
             long top = hi < k + 3 ? hi : k + 3;
-            for (long i = lo; i <= top; i++) {
-                double t = x * A(i, k) + y * A(i, k + 1);
-                if (!last) {
-                    t += z * A(i, k + 2);
-                    A(i, k + 2) -= t * r;
-                }
-                A(i, k + 1) -= t * q;
-                A(i, k) -= t;
-            }
+            for (long i = k > lo ? k : lo; i <= top; i++)
+                COLUMN_OP(f, last, A(i, k), A(i, k + 1), A(i, last ? k + 1 : k + 2));
         }
+        deferred_column_ops(a, n, lo, m, hi, refl);
     }
     return rho;
 }
 
 #undef A
-
-double gs_spectral_radius(const double *a, size_t n)
-{
-    if (n == 0)
-        return 0.0;
-    for (size_t i = 0; i < n * n; i++)
-        if (!isfinite(a[i]))
-            return NAN;
-    double *h = gs_xmalloc(n * n * sizeof *h);
-    memcpy(h, a, n * n * sizeof *h);
-    to_hessenberg(h, n);
-    double rho = hessenberg_rho(h, n);
-    free(h);
-    return rho;
-}
 
 /* Largest eigenvalue of the symmetric tridiagonal matrix with diagonal a[0..k)
    and off-diagonal b[0..k-1): bisection on the Sturm count, to the last bit. */
@@ -295,15 +404,11 @@ static double tridiag_max(const double *a, const double *b, size_t k)
 #define LANCZOS_MAX 96
 #define LANCZOS_TOL 1e-15
 
-double gs_sigma_max(const double *a, size_t rows, size_t cols)
+/* WᵀW's largest eigenvalue by kmax Lanczos steps at most; q: room for
+   kmax + 1 vectors of cols, u: rows, al and be: kmax each. */
+HOT double lanczos(const double *a, size_t rows, size_t cols, size_t kmax, double *q, double *u,
+                   double *al, double *be)
 {
-    if (rows == 0 || cols == 0)
-        return 0.0;
-    size_t kmax = cols < LANCZOS_MAX ? cols : LANCZOS_MAX;
-    /* q: the Lanczos vectors, kept for full reorthogonalization, which holds
-       the estimate exact to rounding where plain Lanczos would drift */
-    double *q = gs_xmalloc((kmax + 1) * cols * sizeof *q), *u = gs_xmalloc(rows * sizeof *u);
-    double *al = gs_xmalloc(2 * kmax * sizeof *al), *be = al + kmax;
     /* a fixed start with no special direction: the fractional parts of
        multiples of the golden ratio, centred */
     double vv = 0;
@@ -318,33 +423,27 @@ double gs_sigma_max(const double *a, size_t rows, size_t cols)
     for (size_t k = 0; k < kmax; k++) {
         const double *qk = q + k * cols;
         double *w = q + (k + 1) * cols;
-        for (size_t i = 0; i < rows; i++) { /* w = Aᵀ A q_k */
-            double s = 0;
-            for (size_t j = 0; j < cols; j++)
-                s += a[i * cols + j] * qk[j];
-            u[i] = s;
-        }
+        for (size_t i = 0; i < rows; i++) /* w = Aᵀ A q_k */
+            u[i] = dot(a + i * cols, qk, cols);
         memset(w, 0, cols * sizeof *w);
-        for (size_t i = 0; i < rows; i++)
+        for (size_t i = 0; i < rows; i++) {
+            const double *restrict ai = a + i * cols;
+            double ui = u[i];
+#pragma omp simd
             for (size_t j = 0; j < cols; j++)
-                w[j] += a[i * cols + j] * u[i];
-        double alpha = 0;
-        for (size_t j = 0; j < cols; j++)
-            alpha += w[j] * qk[j];
+                w[j] += ai[j] * ui;
+        }
+        double alpha = dot(w, qk, cols);
         al[k] = alpha;
         for (int pass = 0; pass < 2; pass++) /* twice is enough (Kahan) */
             for (size_t p = 0; p <= k; p++) {
-                const double *qp = q + p * cols;
-                double d = 0;
-                for (size_t j = 0; j < cols; j++)
-                    d += w[j] * qp[j];
+                const double *restrict qp = q + p * cols;
+                double d = dot(w, qp, cols);
+#pragma omp simd
                 for (size_t j = 0; j < cols; j++)
                     w[j] -= d * qp[j];
             }
-        double beta = 0;
-        for (size_t j = 0; j < cols; j++)
-            beta += w[j] * w[j];
-        beta = sqrt(beta);
+        double beta = sqrt(dot(w, w, cols));
         double est = tridiag_max(al, be, k + 1);
         if (!isfinite(est)) {
             lambda = est;
@@ -358,8 +457,99 @@ double gs_sigma_max(const double *a, size_t rows, size_t cols)
         for (size_t j = 0; j < cols; j++)
             w[j] /= beta;
     }
+    return lambda;
+}
+
+/* One instruction set's copy: rho of h (reduced to Hessenberg form first
+   when reduce), and the Lanczos iteration. */
+typedef struct {
+    const char *name;
+    double (*rho)(double *h, size_t n, reflector *refl, int reduce);
+    double (*lanczos)(const double *a, size_t rows, size_t cols, size_t kmax, double *q, double *u,
+                      double *al, double *be);
+} spectral_set;
+
+#define SPECTRAL_COPY(set, attr)                                                             \
+    attr static double set##_rho(double *h, size_t n, reflector *refl, int reduce)           \
+    {                                                                                        \
+        if (reduce)                                                                          \
+            to_hessenberg(h, n);                                                             \
+        return hessenberg_rho(h, n, refl);                                                   \
+    }                                                                                        \
+    attr static double set##_lanczos(const double *a, size_t rows, size_t cols, size_t kmax, \
+                                     double *q, double *u, double *al, double *be)           \
+    {                                                                                        \
+        return lanczos(a, rows, cols, kmax, q, u, al, be);                                   \
+    }                                                                                        \
+    static const spectral_set set = {#set, set##_rho, set##_lanczos};
+
+SPECTRAL_COPY(portable, )
+#ifdef ISA_COPIES
+SPECTRAL_COPY(avx2, __attribute__((target("arch=x86-64-v3"))))
+SPECTRAL_COPY(avx512, __attribute__((target("arch=x86-64-v4"))))
+#endif
+
+/* The copy for set isa (NULL: the best this processor runs); the portable
+   one for a set not compiled here or that the processor lacks. */
+static const spectral_set *spectral_copy(const char *isa)
+{
+#ifdef ISA_COPIES
+    if ((!isa || !strcmp(isa, avx512.name)) && __builtin_cpu_supports("x86-64-v4"))
+        return &avx512;
+    if ((!isa || !strcmp(isa, avx2.name)) && __builtin_cpu_supports("x86-64-v3"))
+        return &avx2;
+#endif
+    return &portable;
+}
+
+static double radius(double *h, size_t n, const char *isa, int reduce)
+{
+    reflector *refl = gs_xmalloc(n * sizeof *refl);
+    double rho = spectral_copy(isa)->rho(h, n, refl, reduce);
+    free(refl);
+    return rho;
+}
+
+double gs_hessenberg_radius_isa(double *h, size_t n, const char *isa)
+{
+    return n ? radius(h, n, isa, 0) : 0.0;
+}
+
+double gs_hessenberg_radius(double *h, size_t n) { return gs_hessenberg_radius_isa(h, n, NULL); }
+
+double gs_spectral_radius_isa(const double *a, size_t n, const char *isa)
+{
+    if (n == 0)
+        return 0.0;
+    for (size_t i = 0; i < n * n; i++)
+        if (!isfinite(a[i]))
+            return NAN;
+    double *h = gs_xmalloc(n * n * sizeof *h);
+    memcpy(h, a, n * n * sizeof *h);
+    double rho = radius(h, n, isa, 1);
+    free(h);
+    return rho;
+}
+
+double gs_spectral_radius(const double *a, size_t n) { return gs_spectral_radius_isa(a, n, NULL); }
+
+double gs_sigma_max_isa(const double *a, size_t rows, size_t cols, const char *isa)
+{
+    if (rows == 0 || cols == 0)
+        return 0.0;
+    size_t kmax = cols < LANCZOS_MAX ? cols : LANCZOS_MAX;
+    /* q: the Lanczos vectors, kept for full reorthogonalization, which holds
+       the estimate exact to rounding where plain Lanczos would drift */
+    double *q = gs_xmalloc((kmax + 1) * cols * sizeof *q), *u = gs_xmalloc(rows * sizeof *u);
+    double *al = gs_xmalloc(2 * kmax * sizeof *al), *be = al + kmax;
+    double lambda = spectral_copy(isa)->lanczos(a, rows, cols, kmax, q, u, al, be);
     free(q);
     free(u);
     free(al);
     return isnan(lambda) ? NAN : sqrt(lambda > 0 ? lambda : 0);
+}
+
+double gs_sigma_max(const double *a, size_t rows, size_t cols)
+{
+    return gs_sigma_max_isa(a, rows, cols, NULL);
 }

@@ -490,10 +490,10 @@ static void spectral_job(void *arg, size_t j0, size_t j1)
         for (size_t k = 0; k < H * H; k++)
             blk[k] = w->dtype == GS_F64 ? ((const double *)w->data)[off + k]
                                         : ((const float *)w->data)[off + k];
-        if (j % 2 == 0)
-            e->rho = gs_spectral_radius(blk, H);
+        if (j % 2 == 0) /* the kernels' instruction set: GRADSCOPE_ISA switches all */
+            e->rho = gs_spectral_radius_isa(blk, H, gs_isa_name());
         else
-            e->sigma_max = gs_sigma_max(blk, H, H);
+            e->sigma_max = gs_sigma_max_isa(blk, H, H, gs_isa_name());
         free(blk);
     }
 }

@@ -421,6 +421,7 @@ static int run_finish(gs_run *run, gs_error *err)
         r->verdict.kind = GS_VERDICT_EXPLODING;
         r->verdict.layer = run->bad_layer;
         r->verdict.step = run->pos.step;
+        r->verdict.t = -1;
         snprintf(r->verdict.detail, sizeof r->verdict.detail, "%.*s",
                  (int)sizeof r->verdict.detail - 1, run->detail);
     }

@@ -262,6 +262,19 @@ static int pack_a_pays(const sgemm *g)
     return min_sz(g->k, KC) * min_sz(g->m, MC) > DIRECT_A_MAX && g->n >= 64;
 }
 
+/* Tiles of 16 columns in the kernel set's widest register tile: blocks of
+   columns are cut in multiples of it, so that none ends in a half-width
+   tile (AVX-512's 32 columns run a 16-wide edge at half its speed). */
+static size_t tile_width(const gs_gemm_impl *kern)
+{
+#ifdef GS_GEMM_X86
+    if (kern == &gs_gemm_avx512)
+        return 2;
+#endif
+    (void)kern;
+    return 1;
+}
+
 /* Column blocks at most (a bound on the array, not a tuning choice). */
 enum { MAX_COL_BLOCKS = 512 };
 
@@ -282,7 +295,9 @@ typedef struct split {
  * no slice is packed twice.  Their widths are guided: each block takes
  * 1/(2t) of the tiles of columns still left, so the first are wide and
  * the last, whose finish decides when the team is done, narrow (64 tiles
- * on 2 threads: 16, 12, 9, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1).  Every block
+ * on 2 threads: 16, 12, 9, 7, 5, 4, 3, 2, 2, 1, 1, 1, 1), in multiples of
+ * `unit` tiles, the register tile's width (AVX-512: 16, 12, 10, 8, 6, 4,
+ * 2, 2, 2, 2; mnist-mlp's 16 tiles: 4, 4, 2, 2, 2, 2).  Every block
  * rereads all of op(A) from the shared cache, for its few columns if it
  * is narrow, and the more threads do that at once the more it costs: so
  * blocks are at least t/2 tiles wide (on 8 threads, 64 tiles make 16
@@ -295,7 +310,7 @@ typedef struct split {
  * three per thread, none narrower than four tiles while there are columns
  * enough.  So do blocks that read op(B) in place.
  */
-static void grid(size_t mt, size_t nt, size_t t, int split_rows, split *s)
+static void grid(size_t mt, size_t nt, size_t t, size_t unit, int split_rows, split *s)
 {
     if (!split_rows && nt >= t) {
         /* t/2 tiles wide at least, and nt / (MAX_COL_BLOCKS / 2): then
@@ -306,9 +321,10 @@ static void grid(size_t mt, size_t nt, size_t t, int split_rows, split *s)
         s->tm = 1;
         s->tn = 0;
         s->col[0] = 0;
+        least = (least + unit - 1) / unit * unit;
         while (j < nt) {
             size_t w = (nt - j + 2 * t - 1) / (2 * t);
-            w = w < least ? least : w;
+            w = w < least ? least : (w + unit - 1) / unit * unit;
             w = min_sz(w, nt - j);
             j += w;
             s->col[++s->tn] = j;
@@ -346,7 +362,7 @@ static void sgemm_run(const sgemm *g)
     int shared_b = !in_place && nt < 8 * t && b_floats <= SHARED_B_MAX;
     float *bp = shared_b ? gs_gemm_scratch(SCRATCH_B_ALL, b_floats) : NULL;
     split s;
-    grid(mt, nt, t, shared_b || in_place, &s);
+    grid(mt, nt, t, tile_width(kern), shared_b || in_place, &s);
     /* A^T's panels are packed up to eight to a task (192 bytes of each row
        of A), while that leaves four tasks per thread to share the work */
     size_t a_group = g->ars == 1 && mt >= 4 * t ? min_sz(8, mt / (4 * t)) : 1;

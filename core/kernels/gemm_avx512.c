@@ -85,35 +85,62 @@ static ALWAYS_INLINE AVX512 void tile_body(const int MRV, const int NV, const in
     }
 }
 
-#define TILE_ROWS(MRV)                                                                         \
+#define TILE_ROWS(MRV, ARS, ACS, BRS)                                                          \
     case MRV:                                                                                  \
         if (nr == TC)                                                                          \
-            tile_body(MRV, 2, 0, nr, kc, a, ars, acs, a2, b, brs, b2, c, ldc, ab);             \
+            tile_body(MRV, 2, 0, nr, kc, a, ARS, ACS, a2, b, BRS, b2, c, ldc, ab);             \
         else if (nr > NR)                                                                      \
-            tile_body(MRV, 2, 1, nr, kc, a, ars, acs, a2, b, brs, b2, c, ldc, ab);             \
+            tile_body(MRV, 2, 1, nr, kc, a, ARS, ACS, a2, b, BRS, b2, c, ldc, ab);             \
         else if (nr == NR)                                                                     \
-            tile_body(MRV, 1, 0, nr, kc, a, ars, acs, a2, b, brs, b2, c, ldc, ab);             \
+            tile_body(MRV, 1, 0, nr, kc, a, ARS, ACS, a2, b, BRS, b2, c, ldc, ab);             \
         else                                                                                   \
-            tile_body(MRV, 1, 1, nr, kc, a, ars, acs, a2, b, brs, b2, c, ldc, ab);             \
+            tile_body(MRV, 1, 1, nr, kc, a, ARS, ACS, a2, b, BRS, b2, c, ldc, ab);             \
         break;
+
+/* Both operands packed (every large product): their strides are
+   constants, so the twelve rows of A are read at fixed offsets from two
+   pointers instead of from twelve registers of offsets, some of which
+   the compiler had to keep on the stack and reload every step of p. */
+static AVX512 void tile_packed(int mr, int nr, size_t kc, const float *a, size_t a2,
+                               const float *b, size_t b2, float *c, size_t ldc, const float *ab)
+{
+    switch (mr) {
+        TILE_ROWS(12, 1, MR, NR)
+        TILE_ROWS(11, 1, MR, NR)
+        TILE_ROWS(10, 1, MR, NR)
+        TILE_ROWS(9, 1, MR, NR)
+        TILE_ROWS(8, 1, MR, NR)
+        TILE_ROWS(7, 1, MR, NR)
+        TILE_ROWS(6, 1, MR, NR)
+        TILE_ROWS(5, 1, MR, NR)
+        TILE_ROWS(4, 1, MR, NR)
+        TILE_ROWS(3, 1, MR, NR)
+        TILE_ROWS(2, 1, MR, NR)
+        TILE_ROWS(1, 1, MR, NR)
+    }
+}
 
 static AVX512 void tile_avx512(int mr, int nr, size_t kc, const float *a, size_t ars,
                                size_t acs, size_t a2, const float *b, size_t brs, size_t b2,
                                float *c, size_t ldc, const float *ab)
 {
+    if (ars == 1 && acs == MR && brs == NR) {
+        tile_packed(mr, nr, kc, a, a2, b, b2, c, ldc, ab);
+        return;
+    }
     switch (mr) {
-        TILE_ROWS(12)
-        TILE_ROWS(11)
-        TILE_ROWS(10)
-        TILE_ROWS(9)
-        TILE_ROWS(8)
-        TILE_ROWS(7)
-        TILE_ROWS(6)
-        TILE_ROWS(5)
-        TILE_ROWS(4)
-        TILE_ROWS(3)
-        TILE_ROWS(2)
-        TILE_ROWS(1)
+        TILE_ROWS(12, ars, acs, brs)
+        TILE_ROWS(11, ars, acs, brs)
+        TILE_ROWS(10, ars, acs, brs)
+        TILE_ROWS(9, ars, acs, brs)
+        TILE_ROWS(8, ars, acs, brs)
+        TILE_ROWS(7, ars, acs, brs)
+        TILE_ROWS(6, ars, acs, brs)
+        TILE_ROWS(5, ars, acs, brs)
+        TILE_ROWS(4, ars, acs, brs)
+        TILE_ROWS(3, ars, acs, brs)
+        TILE_ROWS(2, ars, acs, brs)
+        TILE_ROWS(1, ars, acs, brs)
     }
 }
 

@@ -86,7 +86,7 @@ void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t),
  * pairwise tree: ((l0+l8)+(l4+l12))+((l2+l10)+(l6+l14)) + the same for the
  * odd lanes, i.e. lane l += lane l+w for w = 8, 4, 2, 1.  Long arrays have their chunks summed by several threads.
  */
-enum { REDUCE_CHUNK = 4096, LANES = 16, REDUCE_PARALLEL_MIN = 1 << 18 };
+enum { REDUCE_CHUNK = 4096, LANES = 16, REDUCE_PARALLEL_MIN = 1 << 16 };
 
 static double combine_lanes(double *acc, int max)
 {

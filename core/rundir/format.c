@@ -119,6 +119,7 @@ void gs_summary_init(gs_summary *s)
     s->chi_predicted = s->chi_measured = s->chi_path = NAN;
     s->verdict_layer = -1;
     s->verdict_step = -1;
+    s->verdict_t = -1;
 }
 
 int gs_summary_write(const char *dir, const gs_summary *s, gs_error *err)
@@ -145,6 +146,10 @@ int gs_summary_write(const char *dir, const gs_summary *s, gs_error *err)
         gs_json_raw(&j, "verdict_layer", "null");
         gs_json_raw(&j, "verdict_step", "null");
     }
+    if (s->verdict_t >= 0)
+        gs_json_int(&j, "verdict_t", s->verdict_t);
+    else
+        gs_json_raw(&j, "verdict_t", "null");
     gs_json_str(&j, "verdict_detail", s->verdict_detail);
     gs_json_num(&j, "chi_predicted", s->chi_predicted);
     gs_json_num(&j, "chi_measured", s->chi_measured);
@@ -245,13 +250,16 @@ static int set_key(gs_summary *s, const char *key, int kind, const char *text, d
         s->steps = (uint64_t)num;
         return 0;
     }
-    if (!strcmp(key, "verdict_layer") || !strcmp(key, "verdict_step")) {
+    if (!strcmp(key, "verdict_layer") || !strcmp(key, "verdict_step") ||
+        !strcmp(key, "verdict_t")) {
         if (kind == K_STRING || (kind == K_NUMBER && (!(num >= 0) || num != floor(num))))
             return -1;
         if (key[8] == 'l')
             s->verdict_layer = kind == K_NULL ? -1 : (long)num;
-        else
+        else if (key[8] == 's')
             s->verdict_step = kind == K_NULL ? -1 : (long long)num;
+        else
+            s->verdict_t = kind == K_NULL ? -1 : (long)num;
         return 0;
     }
     if (!strcmp(key, "format_version")) {

@@ -187,6 +187,8 @@ typedef struct gs_summary {
     gs_verdict_kind verdict;     /* "verdict" */
     long verdict_layer;          /* "verdict_layer", -1 for null */
     long long verdict_step;      /* "verdict_step", -1 for null */
+    long verdict_t;              /* "verdict_t": the time step a verdict through time
+                                    starts at, -1 for null (any other verdict) */
     char verdict_detail[512];    /* "verdict_detail" */
     double chi_predicted, chi_measured, chi_path; /* NaN for null */
     char gradscope_version[32];  /* "gradscope_version" */

@@ -59,6 +59,43 @@ adam_loop(size_t n, float *restrict theta, const float *restrict grad,
     }
 }
 
+/*
+ * The loop compiled for AVX-512, AVX2 and the x86-64 baseline, the loader
+ * picking the widest the processor runs: its square root and division are
+ * the step's cost, and the baseline does them four lanes at a time (on
+ * mnist-mlp, a 270k-parameter network, Adam was 11% of a step's time).
+ * Every operation is correctly rounded and none is fused
+ * (-ffp-contract=off), so every copy gives the same bits.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define ADAM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ADAM_CLONES
+#endif
+
+#define ADAM_LOOP_ARGS                                                                    \
+    size_t n, float *restrict theta, const float *restrict grad, float *restrict m,       \
+        float *restrict v, float *restrict vmax, float b1, float b2, float a1, float a2,  \
+        float l2, float step_size, float inv_sqrt_bc2, float eps
+
+ADAM_CLONES static void adam_plain(ADAM_LOOP_ARGS)
+{
+    adam_loop(n, theta, grad, m, v, vmax, b1, b2, a1, a2, l2, step_size, inv_sqrt_bc2, eps, 0);
+}
+
+ADAM_CLONES static void adam_ams(ADAM_LOOP_ARGS)
+{
+    adam_loop(n, theta, grad, m, v, vmax, b1, b2, a1, a2, l2, step_size, inv_sqrt_bc2, eps, 1);
+}
+
+ADAM_CLONES static void adam_scale(size_t n, float *restrict theta, float keep)
+{
+    #pragma omp simd
+    for (size_t i = 0; i < n; i++)
+        theta[i] *= keep;
+}
+
 /* decoupled: AdamW's theta *= 1 - lr*wd before the step; else wd is L2. */
 static inline void adam_update(const gs_opt_call *c, size_t n, float *theta,
                                const float *grad, float *state, int decoupled)
@@ -76,19 +113,16 @@ static inline void adam_update(const gs_opt_call *c, size_t n, float *theta,
     float l2 = (float)c->weight_decay;
 
     if (decoupled) {
-        const float keep = (float)(1.0 - c->lr * c->weight_decay);
-        #pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            theta[i] *= keep;
+        adam_scale(n, theta, (float)(1.0 - c->lr * c->weight_decay));
         l2 = 0.0f;
     }
     float *m = state, *v = state + c->stride;
     if (c->p[ADAM_P_AMSGRAD].b)
-        adam_loop(n, theta, grad, m, v, state + 2 * c->stride, (float)b1, (float)b2, a1, a2, l2,
-                  step_size, inv_sqrt_bc2, eps, 1);
+        adam_ams(n, theta, grad, m, v, state + 2 * c->stride, (float)b1, (float)b2, a1, a2, l2,
+                 step_size, inv_sqrt_bc2, eps);
     else
-        adam_loop(n, theta, grad, m, v, NULL, (float)b1, (float)b2, a1, a2, l2,
-                  step_size, inv_sqrt_bc2, eps, 0);
+        adam_plain(n, theta, grad, m, v, NULL, (float)b1, (float)b2, a1, a2, l2, step_size,
+                   inv_sqrt_bc2, eps);
 }
 
 #endif /* GS_OPT_ADAM_IMPL_H */

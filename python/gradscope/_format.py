@@ -44,7 +44,7 @@ INDEX = ("index.csv", ("path", "variant", "seed", "status"))
 SUMMARY_KEYS = ("status", "detail", "steps", "train_loss", "train_accuracy", "val_loss",
                 "val_accuracy", "test_loss", "test_accuracy", "wall_time_s",
                 "grad_ratio_first_last", "verdict", "verdict_layer", "verdict_step",
-                "verdict_detail", "chi_predicted", "chi_measured", "chi_path",
+                "verdict_t", "verdict_detail", "chi_predicted", "chi_measured", "chi_path",
                 "gradscope_version", "format_version")
 
 #: A run's status in summary.json, and the ones index.csv adds.

@@ -390,7 +390,7 @@ class Runs:
                     row[k] = math.nan if v is None else v
                 rows.append(row)
             frame = pd.DataFrame(rows, columns=self.id_columns + list(fmt.SUMMARY_KEYS))
-            for k in ("steps", "verdict_layer", "verdict_step", "format_version"):
+            for k in ("steps", "verdict_layer", "verdict_step", "verdict_t", "format_version"):
                 if frame[k].notna().all():
                     frame[k] = frame[k].astype(np.int64)
             self._cache["summary"] = frame

@@ -289,6 +289,15 @@ double rp_bptt_slope(const bptt_panel *p, size_t s)
     return n >= 2 && den > 0 ? (n * sty - st * sy) / den : NAN;
 }
 
+double rp_bptt_verdict_t(const run *r)
+{
+    const gs_summary *su = &r->summary;
+    if (r->has_summary != 1 || su->verdict == GS_VERDICT_HEALTHY || su->verdict_layer < 0 ||
+        su->verdict_t < 0)
+        return NAN;
+    return (double)su->verdict_t;
+}
+
 void rp_bptt_panel_name(sbuf *b, const bptt_panel *p)
 {
     sb_printf(b, "%.0f", p->layer);

@@ -288,6 +288,29 @@ static double clampd(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* What a recurrent layer's rows are, below a figure that has some. */
+static void recurrent_note(sbuf *b, double left, double y)
+{
+    text_el(b, left, y, "start", " class=\"recurrent-note\" font-size=\"11\"",
+            "A recurrent layer's rows: the gradient of its recurrent weights "
+            "weight_hh_l<k>, a row per stacked layer k (\u201c2 (l1)\u201d: layer 2, k = 1).");
+}
+
+/* A row of the weight-gradient heatmap: its layer, and which stacked layer
+   of a recurrent one (rp_weight_row_name). */
+typedef struct weight_rows {
+    const run *r;
+    size_t block;
+} weight_rows;
+
+static void weight_row_label(sbuf *b, const void *ctx, size_t i, size_t stride)
+{
+    const weight_rows *w = ctx;
+    size_t l = i * w->block;
+    if (i % stride == 0)
+        rp_weight_row_name(b, w->r->g_layers[l], w->r->g_sub[l], w->r->g_nk[l]);
+}
+
 void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
 {
     size_t L = r->n_layers, S = r->n_steps;
@@ -300,6 +323,10 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     free(v);
     specials sp = {0};
     int *lev = levels(m, R * C, lo, hi, &sp);
+    int recurrent = 0;
+    for (size_t l = 0; l < L; l++)
+        recurrent |= r->g_sub[l] >= 0;
+    weight_rows wr = {r, rb};
     heat_panel p = {
         .lev = lev, .rows = R, .cols = C, .left = 70, .top = 40, .pw = 860,
         .ph = clampd(R * 14.0, 140, 440),
@@ -308,7 +335,8 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
               .v = r->g_steps, .block = cb, .max_labels = 10},
         .y = {.title = rb > 1 ? "layer (input at bottom, blocks averaged)"
                               : "layer (input at bottom)",
-              .v = r->g_layers, .block = rb, .max_labels = 16},
+              .v = r->g_layers, .block = rb, .max_labels = 16,
+              .label = recurrent ? weight_row_label : NULL, .ctx = &wr},
     };
     char title[512];
     snprintf(title, sizeof title,
@@ -320,12 +348,18 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     char cls[96];
     snprintf(cls, sizeof cls, "heatmap\" data-layers=\"%zu\" data-steps=\"%zu", L, S);
     char pal[LEV_COUNT][8];
-    fig_title(b, cls, p.top + p.ph + below(&sp), title, color, p.left);
+    fig_title(b, cls, p.top + p.ph + below(&sp) + (recurrent ? 20 : 0), title, color, p.left);
     make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
     draw_heat_panel(b, &p, pal);
-    /* where the verdict says the trouble started */
+    if (recurrent)
+        recurrent_note(b, p.left, p.top + p.ph + 60);
+    /* where the verdict says the trouble started; through time, in the
+       top stacked layer, whose dL/dh_t the verdict reads */
+    int in_time = !isnan(rp_bptt_verdict_t(r));
     if (r->summary.verdict_layer >= 0 && r->summary.verdict_step >= 0) {
         size_t li = rp_find_index(r->g_layers, L, (double)r->summary.verdict_layer);
+        while (in_time && li + 1 < L && r->g_layers[li + 1] < r->summary.verdict_layer + 1)
+            li++;
         size_t si = rp_find_index(r->g_steps, S, (double)r->summary.verdict_step);
         if (li < L && si < S) {
             double x = p.left + p.pw / (double)C * ((double)(si / cb) + 0.5);
@@ -338,7 +372,10 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
             text_el(b, x + 9, y - 8, x > p.left + p.pw - 160 ? "end" : "start",
                     " font-size=\"11\" font-weight=\"bold\" fill=\"#e8112d\" stroke=\"#fff\" "
                     "stroke-width=\"3\" paint-order=\"stroke\"",
-                    gs_verdict_name(r->summary.verdict));
+                    in_time ? r->summary.verdict == GS_VERDICT_VANISHING
+                                  ? "vanishing through time"
+                                  : "exploding through time"
+                            : gs_verdict_name(r->summary.verdict));
             sb_puts(b, "</g>\n");
         }
     }
@@ -348,6 +385,32 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     sb_puts(b, "</div>\n");
     free(m);
     free(lev);
+}
+
+/* The verdict through time on its panel: a vertical line at time step t,
+   from the row of the step it holds from up to the last, and its words. */
+static void bptt_verdict_mark(sbuf *b, const heat_panel *p, const bptt_panel *bp, double t,
+                              long long from_step, const char *what)
+{
+    size_t rb = p->y.block, cb = p->x.block;
+    double cw = p->pw / (double)p->cols, ch = p->ph / (double)p->rows;
+    double x = p->left + cw * ((double)((size_t)t / cb) + 0.5);
+    size_t s = rp_find_index(bp->steps, bp->n_steps, (double)from_step);
+    double y0 = p->top, y1 = p->top + p->ph;
+    if (from_step >= 0 && s < bp->n_steps)
+        y1 = p->top + ch * (double)(p->rows - s / rb);
+    sb_printf(b,
+              "<g class=\"verdict-mark\" data-t=\"%.0f\"><line x1=\"%.1f\" y1=\"%.1f\" "
+              "x2=\"%.1f\" y2=\"%.1f\" stroke=\"#fff\" stroke-width=\"4\"/><line x1=\"%.1f\" "
+              "y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e8112d\" stroke-width=\"2\"/>",
+              t, x, y0, x, y1, x, y0, x, y1);
+    /* the words on the side with room, inside the panel */
+    int right = x < p->left + p->pw / 2;
+    text_el(b, right ? x + 6 : x - 6, y0 + 14, right ? "start" : "end",
+            " font-size=\"11\" font-weight=\"bold\" fill=\"#e8112d\" stroke=\"#fff\" "
+            "stroke-width=\"3\" paint-order=\"stroke\"",
+            what);
+    sb_puts(b, "</g>\n");
 }
 
 /* One panel per recurrent layer, in model order (a layer's stacked layers
@@ -419,20 +482,50 @@ void fig_bptt(sbuf *b, const run *r, int color, double lo, double hi)
     char cls[128];
     snprintf(cls, sizeof cls, "bptt-heatmap\" data-steps=\"%zu\" data-t=\"%zu\" data-panels=\"%zu",
              max_s, max_t, n);
+    /* the verdict through time: on the top stacked layer of its layer,
+       where bptt.csv's norms come from, as the engine's test reads them */
+    double vt = rp_bptt_verdict_t(r);
+    size_t mark = n;
+    for (size_t i = 0; i < n && !isnan(vt); i++)
+        if (r->bp[i].sub < 0 && r->bp[i].layer == (double)r->summary.verdict_layer &&
+            vt < (double)r->bp[i].T)
+            mark = i;
+    sbuf verdict = {0};
+    if (mark < n)
+        sb_printf(&verdict, "%s through time from t = %.0f",
+                  gs_verdict_name(r->summary.verdict), vt);
     char pal[LEV_COUNT][8];
-    fig_title(b, cls, last->top + last->ph + below(&sp), title, color, ps[0].left);
+    fig_title(b, cls, last->top + last->ph + below(&sp) + (mark < n ? 22 : 0), title, color,
+              ps[0].left);
     make_palette(viridis, GS_ARRAY_LEN(viridis), pal);
     for (size_t i = 0; i < n; i++) {
         sb_printf(b, "<g class=\"panel\" data-layer=\"%.0f\" data-stacked=\"%ld\" "
                      "data-steps=\"%zu\" data-t=\"%zu\">\n",
                   r->bp[i].layer, r->bp[i].k, r->bp[i].n_steps, r->bp[i].T);
         draw_heat_panel(b, &ps[i], pal);
+        if (i == mark)
+            bptt_verdict_mark(b, &ps[i], &r->bp[i], vt, r->summary.verdict_step, verdict.s);
+        sb_puts(b, "</g>\n");
+    }
+    if (mark < n) {
+        double y = last->top + last->ph + below(&sp) + 4;
+        sb_printf(b,
+                  "<g class=\"verdict-legend\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                  "y2=\"%.1f\" stroke=\"#e8112d\" stroke-width=\"2\"/>",
+                  ps[0].left, y - 4, ps[0].left + 18, y - 4);
+        sbuf words = {0};
+        sb_printf(&words, "the run's verdict: %s in layer ", verdict.s);
+        rp_bptt_panel_name(&words, &r->bp[mark]);
+        sb_printf(&words, ", from step %lld on", r->summary.verdict_step);
+        text_el(b, ps[0].left + 24, y, "start", " font-size=\"12\"", words.s);
+        sb_free(&words);
         sb_puts(b, "</g>\n");
     }
     draw_colorbar(b, ps[0].left + ps[0].pw + 30, ps[0].top, last->top + last->ph - ps[0].top,
                   lo, hi, pal, "\u2016\u2202L/\u2202h\u209c\u2016", sp.bad, sp.missing, sp.zero);
     fig_end(b);
     sb_puts(b, "</div>\n");
+    sb_free(&verdict);
     for (size_t i = 0; i < n; i++) {
         free(levs[i]);
         sb_free(&caps[i]);
@@ -442,28 +535,42 @@ void fig_bptt(sbuf *b, const run *r, int color, double lo, double hi)
     free(caps);
 }
 
+/* A row of the histogram: a layer's weight, or one stacked layer's
+   weight_hh_l<k> of a recurrent layer (rp_weight_row). */
 typedef struct hist_layer {
     double layer;
-    const char *tensor; /* the layer's first weight tensor */
+    long sub;
+    size_t n_k;         /* the layer's stacked layers, for its label */
+    const char *tensor; /* the row's first tensor */
 } hist_layer;
 
 static int cmp_hist_layer(const void *a, const void *b)
 {
-    double x = ((const hist_layer *)a)->layer, y = ((const hist_layer *)b)->layer;
-    return x < y ? -1 : x > y;
+    const hist_layer *x = a, *y = b;
+    if (x->layer != y->layer)
+        return x->layer < y->layer ? -1 : 1;
+    return x->sub < y->sub ? -1 : x->sub > y->sub;
 }
 
-static size_t find_hist_layer(const hist_layer *v, size_t n, double layer)
+static size_t find_hist_layer(const hist_layer *v, size_t n, double layer, long sub)
 {
     size_t lo = 0, hi = n;
+    hist_layer key = {.layer = layer, .sub = sub};
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (v[mid].layer < layer)
+        if (cmp_hist_layer(&v[mid], &key) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+static void hist_row_label(sbuf *b, const void *ctx, size_t i, size_t stride)
+{
+    const hist_layer *h = (const hist_layer *)ctx + i;
+    if (i % stride == 0)
+        rp_weight_row_name(b, h->layer, h->sub, h->n_k);
 }
 
 /* The histogram's columns: zero, below the range, decades from dlo, at or
@@ -499,12 +606,19 @@ void fig_histogram(sbuf *b, const run *r, int color)
     size_t R = 0;
     for (size_t i = 0; i < r->n_hb; i++) {
         size_t k = 0;
-        while (k < R && layers[k].layer != r->hb[i].layer)
+        while (k < R && (layers[k].layer != r->hb[i].layer || layers[k].sub != r->hb[i].sub))
             k++;
         if (k == R)
-            layers[R++] = (hist_layer){r->hb[i].layer, r->hb[i].tensor};
+            layers[R++] = (hist_layer){r->hb[i].layer, r->hb[i].sub, 1, r->hb[i].tensor};
     }
     qsort(layers, R, sizeof *layers, cmp_hist_layer);
+    int recurrent = 0;
+    for (size_t i = 0; i < R; i++) {
+        recurrent |= layers[i].sub >= 0;
+        for (size_t j = 0; j < R && layers[i].sub >= 0; j++)
+            if (layers[j].layer == layers[i].layer && layers[j].sub >= (long)layers[i].n_k)
+                layers[i].n_k = (size_t)layers[j].sub + 1;
+    }
     /* columns: zero, below the range, decades, at or above it / non-finite */
     int dlo = INT_MAX, dhi = INT_MIN, zero = 0, under = 0, over = 0;
     double under_hi = 0, over_lo = 0;
@@ -534,7 +648,7 @@ void fig_histogram(sbuf *b, const run *r, int color)
     double *tot = gs_xcalloc(R, sizeof(double));
     for (size_t i = 0; i < r->n_hb; i++) {
         const hist_bin *h = &r->hb[i];
-        size_t row = find_hist_layer(layers, R, h->layer);
+        size_t row = find_hist_layer(layers, R, h->layer, h->sub);
         if (strcmp(layers[row].tensor, h->tensor))
             continue;
         size_t col;
@@ -564,7 +678,9 @@ void fig_histogram(sbuf *b, const run *r, int color)
         .x = {.title = "|\u2202L/\u2202w| of single weights (one column per decade, labelled by "
                        "its lower edge; \u2265 includes inf/NaN)",
               .max_labels = 14, .label = hist_col_label, .ctx = &hc},
-        .y = {.title = "layer (input at bottom)", .v = lv, .block = 1, .max_labels = 16},
+        .y = {.title = "layer (input at bottom)",
+              .v = lv, .block = 1, .max_labels = 16,
+              .label = recurrent ? hist_row_label : NULL, .ctx = layers},
     };
     char title[512];
     snprintf(title, sizeof title,
@@ -574,6 +690,8 @@ void fig_histogram(sbuf *b, const run *r, int color)
     fig_title(b, "histogram", p.top + p.ph + 80, title, color, p.left);
     make_palette(blues, GS_ARRAY_LEN(blues), pal);
     draw_heat_panel(b, &p, pal);
+    if (recurrent)
+        recurrent_note(b, p.left, p.top + p.ph + 60);
     draw_colorbar(b, p.left + p.pw + 30, p.top, p.ph, -4, 0, pal, "fraction of the tensor", 0, 0,
                   0);
     free(lv);

@@ -51,6 +51,30 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
+int rp_weight_row(const char *tensor, long *k)
+{
+    static const char hh[] = "weight_hh_l";
+    size_t n = sizeof hh - 1;
+    *k = -1;
+    if (!strncmp(tensor, hh, n) && tensor[n] >= '0' && tensor[n] <= '9') {
+        char *end;
+        unsigned long u = strtoul(tensor + n, &end, 10);
+        if (*end || u > 1000000)
+            return 0;
+        *k = (long)u;
+        return 1;
+    }
+    /* weight_ih_l<k> ends in a digit, so it is no plain weight either */
+    return ends_with(tensor, "weight");
+}
+
+void rp_weight_row_name(sbuf *b, double layer, long k, size_t n_k)
+{
+    sb_printf(b, "%.0f", floor(layer));
+    if (k >= 0 && n_k > 1)
+        sb_printf(b, " (l%ld)", k);
+}
+
 /* A file that could not be read, in the words of the format's reader, its
    path relative to the run (the page shows the run's directory). */
 static void note_error(run *r, const char *msg)
@@ -168,6 +192,8 @@ static void read_epochs(run *r)
 
 typedef struct grad_rec {
     double step, layer, norm, update;
+    long sub;    /* rp_weight_row's k */
+    size_t n_k;  /* its layer's stacked layers (1 for a plain weight) */
     size_t order;
 } grad_rec;
 
@@ -224,20 +250,57 @@ static grad_rec *read_grad_recs(run *r, size_t *out_n)
             rp_reject(&t, row);
             continue;
         }
-        /* a layer's weight is its first tensor whose name ends in "weight" */
-        if (!ends_with(gs_table_cell(&t, row, GS_GRADIENTS_TENSOR), "weight"))
+        long sub;
+        if (!rp_weight_row(gs_table_cell(&t, row, GS_GRADIENTS_TENSOR), &sub))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 256;
             recs = gs_xrealloc(recs, cap * sizeof *recs);
         }
         /* a NaN gradient is a failure, kept apart from "not recorded" (NaN) */
-        recs[n] = (grad_rec){v[0], v[1], isnan(v[2]) ? INFINITY : v[2], v[3], n};
+        recs[n] = (grad_rec){v[0], v[1], isnan(v[2]) ? INFINITY : v[2], v[3], sub, 1, n};
         n++;
     }
     rp_close_table(r, &t, fmt);
     *out_n = n;
     return recs;
+}
+
+/* Stacked layer k of a recurrent layer's K takes the row at layer + k/K:
+   in order on the layer axis, between the layer and the next one, so that
+   a plain layer's row stays at its number. */
+static void place_rows(grad_rec *recs, size_t n)
+{
+    struct {
+        double layer;
+        long max_k;
+    } *seen = NULL;
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].sub < 0)
+            continue;
+        size_t j = 0;
+        while (j < ns && seen[j].layer != recs[i].layer)
+            j++;
+        if (j == ns) {
+            seen = gs_xrealloc(seen, (ns + 1) * sizeof *seen);
+            seen[ns++].max_k = -1;
+            seen[j].layer = recs[i].layer;
+        }
+        if (recs[i].sub > seen[j].max_k)
+            seen[j].max_k = recs[i].sub;
+    }
+    for (size_t i = 0; i < n; i++) {
+        recs[i].n_k = 1;
+        if (recs[i].sub < 0)
+            continue;
+        size_t j = 0;
+        while (seen[j].layer != recs[i].layer)
+            j++;
+        recs[i].n_k = (size_t)seen[j].max_k + 1;
+        recs[i].layer += (double)recs[i].sub / (double)recs[i].n_k;
+    }
+    free(seen);
 }
 
 static void read_gradients(run *r)
@@ -248,19 +311,24 @@ static void read_gradients(run *r)
         free(recs);
         return;
     }
+    place_rows(recs, n);
     qsort(recs, n, sizeof *recs, cmp_grad);
     r->g_steps = distinct(recs, n, 0, &r->n_steps);
     r->g_layers = distinct(recs, n, 1, &r->n_layers);
     size_t cells = r->n_steps * r->n_layers;
     r->g_norm = gs_xmalloc(cells * sizeof(double));
     r->g_update = gs_xmalloc(cells * sizeof(double));
+    r->g_sub = gs_xmalloc(r->n_layers * sizeof(long));
+    r->g_nk = gs_xmalloc(r->n_layers * sizeof(size_t));
     for (size_t i = 0; i < cells; i++)
         r->g_norm[i] = r->g_update[i] = NAN;
     for (size_t i = 0; i < n; i++) {
         if (i && recs[i].step == recs[i - 1].step && recs[i].layer == recs[i - 1].layer)
             continue;
-        size_t s = rp_find_index(r->g_steps, r->n_steps, recs[i].step);
         size_t l = rp_find_index(r->g_layers, r->n_layers, recs[i].layer);
+        r->g_sub[l] = recs[i].sub;
+        r->g_nk[l] = recs[i].n_k;
+        size_t s = rp_find_index(r->g_steps, r->n_steps, recs[i].step);
         r->g_norm[s * r->n_layers + l] = recs[i].norm;
         r->g_update[s * r->n_layers + l] = recs[i].update;
     }
@@ -378,7 +446,8 @@ static void read_histograms(run *r)
             continue;
         }
         const char *tensor = gs_table_cell(&t, row, GS_HISTOGRAMS_TENSOR);
-        if (!ends_with(tensor, "weight") || v[0] < r->h_step)
+        long sub;
+        if (!rp_weight_row(tensor, &sub) || v[0] < r->h_step)
             continue;
         if (v[0] > r->h_step) {
             r->h_step = v[0];
@@ -389,7 +458,7 @@ static void read_histograms(run *r)
             r->hb = gs_xrealloc(r->hb, r->cap_hb * sizeof *r->hb);
         }
         hist_bin *h = &r->hb[r->n_hb++];
-        *h = (hist_bin){.layer = v[1], .lo = v[2], .hi = v[3], .count = v[4]};
+        *h = (hist_bin){.layer = v[1], .sub = sub, .lo = v[2], .hi = v[3], .count = v[4]};
         snprintf(h->tensor, sizeof h->tensor, "%s", tensor);
     }
     rp_close_table(r, &t, fmt);
@@ -421,6 +490,8 @@ void rp_run_free(run *r)
     free(r->g_layers);
     free(r->g_norm);
     free(r->g_update);
+    free(r->g_sub);
+    free(r->g_nk);
     free(r->lf);
     free(r->ll);
     gs_table_free(&r->theory);

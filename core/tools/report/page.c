@@ -277,7 +277,7 @@ static void bptt_section(sbuf *b, const runs *rs, gs_color_scale cs)
         axis a = heat_scale(rv);
         own |= rv.any && a.hi - a.lo < (shared.hi - shared.lo) / 5;
     }
-    char how[1400];
+    char how[1800];
     snprintf(how, sizeof how,
              "For each run with recurrent layers (<code>bptt.csv</code>), %s: the norm over the "
              "batch of the gradient reaching the hidden state h<sub>t</sub> of each "
@@ -292,7 +292,8 @@ static void bptt_section(sbuf *b, const runs *rs, gs_color_scale cs)
              "linear RNN) and \u03b3 \u03c3<sub>max</sub> (\u03b3 = 1 for tanh and ReLU), "
              "which bounds it (Pascanu et al. 2013), from <code>theory.csv</code>; for LSTM and "
              "GRU, whose gates set the rate, \u03c1 and \u03c3<sub>max</sub> of each gate's "
-             "block.",
+             "block. Where the verdict is vanishing (exploding) through time, a red line "
+             "marks the time step t it names, from the step it holds from on.",
              own ? "<b>each on its own color scale</b>" : "all on the same color scale");
     section(b, "bptt", "Gradients through time", how);
     for (size_t i = 0; i < rs->n; i++) {
@@ -421,16 +422,22 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
         for (size_t i = 0; i < rs->n; i++)
             range_addv(&rv, rs->v[i].g_norm, rs->v[i].n_steps * rs->v[i].n_layers, 1);
         axis scale = heat_scale(rv);
-        int own = per_run_scale(rs, cs, scale);
-        char how[640];
+        int own = per_run_scale(rs, cs, scale), recurrent = 0;
+        for (size_t i = 0; i < rs->n; i++)
+            for (size_t l = 0; l < rs->v[i].n_layers; l++)
+                recurrent |= rs->v[i].g_sub[l] >= 0;
+        char how[800];
         snprintf(how, sizeof how,
                  "One heatmap per run, %s: layer on the vertical axis (input at the bottom), "
                  "monitored step on the horizontal one, color = log<sub>10</sub> "
                  "\u2016\u2202L/\u2202W\u2016. Dark bands at the bottom are layers that barely "
-                 "learn; a red circle marks where the verdict says the problem started.",
+                 "learn; a red circle marks where the verdict says the problem started.%s",
                  own ? "<b>each on its own color scale</b> (compare the color bars, not the "
                        "colors)"
-                     : "all on the same color scale");
+                     : "all on the same color scale",
+                 recurrent ? " A recurrent layer's rows are its recurrent weights "
+                             "<code>weight_hh_l&lt;k&gt;</code>, one per stacked layer k."
+                           : "");
         section(b, "heatmaps", "Gradient norm over layers and time", how);
         for (size_t i = 0; i < rs->n; i++) {
             if (!rs->v[i].n_steps)

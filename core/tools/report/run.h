@@ -23,6 +23,7 @@ typedef struct layer_row {
 
 typedef struct hist_bin {
     double layer, lo, hi, count;
+    long sub; /* rp_weight_row's k */
     char tensor[48];
 } hist_bin;
 
@@ -56,8 +57,13 @@ typedef struct run {
     dvec m_step, m_loss, m_acc;
     /* epochs.csv */
     dvec e_epoch, e_tl, e_ta, e_vl, e_va;
-    /* gradients.csv: monitored steps x layers with a weight, NaN where absent */
+    /* gradients.csv: monitored steps x rows (rp_weight_row), NaN where
+       absent.  g_layers: a row's place on the layer axis, its layer, or
+       layer + k/K for stacked layer k of a recurrent layer's K; g_sub: k
+       (-1 for a plain weight); g_nk: K (1 for a plain weight) */
     double *g_steps, *g_layers, *g_norm, *g_update;
+    long *g_sub;
+    size_t *g_nk;
     size_t n_steps, n_layers;
     int has_update;
     /* layers.csv at its first and last monitored step */
@@ -117,6 +123,16 @@ void rp_run_free(run *r);
    that step); -1 for text that is not a number, where gs_table_num would
    say NaN: the report counts such a row as malformed and says so. */
 int rp_cell_num(const char *s, double *v);
+/* The tensors that are rows of the weight-gradient heatmap, gradient flow
+   and histogram: a layer's weight (a name ending in "weight", k = -1), or
+   a recurrent layer's weight_hh_l<k>, the recurrent matrix whose gradient
+   vanishes or explodes through time, a row per stacked layer k (its
+   weight_ih_l<k> and biases are not).  A layer with several such tensors
+   shows the first. */
+int rp_weight_row(const char *tensor, long *k);
+/* A row's label: its layer, "2", or "2 (l1)" for stacked layer k = 1 of
+   n_k > 1. */
+void rp_weight_row_name(sbuf *b, double layer, long k, size_t n_k);
 /* The first index of the sorted v whose value is not below x. */
 size_t rp_find_index(const double *v, size_t n, double x);
 
@@ -141,6 +157,11 @@ void rp_bptt_free(run *r);
    10^-slope is the factor by which the norm changes per time step going
    back. */
 double rp_bptt_slope(const bptt_panel *p, size_t s);
+/* Where the run's verdict (summary.json) says the gradient through time
+   starts to vanish or explode: the t of "vanishing through time from
+   t = 48" in its verdict_detail, of the top stacked layer of verdict_layer
+   from verdict_step on; NaN for any other verdict. */
+double rp_bptt_verdict_t(const run *r);
 /* The panel's layer, "2", or "2 (l1)" for stacked layer 1 of layer 2. */
 void rp_bptt_panel_name(sbuf *b, const bptt_panel *p);
 
