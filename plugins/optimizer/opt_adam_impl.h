@@ -67,29 +67,22 @@ adam_loop(size_t n, float *restrict theta, const float *restrict grad,
  * Every operation is correctly rounded and none is fused
  * (-ffp-contract=off), so every copy gives the same bits.
  */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define ADAM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ADAM_CLONES
-#endif
-
 #define ADAM_LOOP_ARGS                                                                    \
     size_t n, float *restrict theta, const float *restrict grad, float *restrict m,       \
         float *restrict v, float *restrict vmax, float b1, float b2, float a1, float a2,  \
         float l2, float step_size, float inv_sqrt_bc2, float eps
 
-ADAM_CLONES static void adam_plain(ADAM_LOOP_ARGS)
+GS_KERNEL_CLONES static void adam_plain(ADAM_LOOP_ARGS)
 {
     adam_loop(n, theta, grad, m, v, vmax, b1, b2, a1, a2, l2, step_size, inv_sqrt_bc2, eps, 0);
 }
 
-ADAM_CLONES static void adam_ams(ADAM_LOOP_ARGS)
+GS_KERNEL_CLONES static void adam_ams(ADAM_LOOP_ARGS)
 {
     adam_loop(n, theta, grad, m, v, vmax, b1, b2, a1, a2, l2, step_size, inv_sqrt_bc2, eps, 1);
 }
 
-ADAM_CLONES static void adam_scale(size_t n, float *restrict theta, float keep)
+GS_KERNEL_CLONES static void adam_scale(size_t n, float *restrict theta, float keep)
 {
     #pragma omp simd
     for (size_t i = 0; i < n; i++)

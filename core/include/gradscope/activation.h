@@ -79,21 +79,6 @@
 #define GS_SIMD
 #endif
 
-/*
- * Each kernel is compiled three times, for x86-64-v4 (AVX-512), x86-64-v3
- * (AVX2, FMA) and the baseline, and the loader picks the best copy the
- * processor can run: up to four times the vector width without giving up
- * portability.  The copies compute the same bits: -ffp-contract=off keeps
- * a*b + c two roundings in each (tests/test_erfc.c compares them).
- */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define GS_KERNEL_CLONES                                                        \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define GS_KERNEL_CLONES
-#endif
-
 /* A constant in the kernel's element type T. */
 #define GS_C(v) ((T)(v))
 

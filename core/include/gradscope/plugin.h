@@ -789,6 +789,23 @@ struct gs_host {
 /* True when the host table provides `field` (appended in a later minor). */
 #define GS_HOST_HAS(host, field) (GS_HAS_FIELD(host, gs_host, field) && (host)->field)
 
+/*
+ * A plugin's element-wise kernel (an activation's, an optimizer's step)
+ * marked GS_KERNEL_CLONES is compiled three times, for x86-64-v4
+ * (AVX-512), x86-64-v3 (AVX2, FMA) and the baseline, and the loader picks
+ * the best copy the processor can run: up to four times the vector width
+ * without giving up portability.  The copies compute the same bits when
+ * built with -ffp-contract=off, which keeps a*b + c two roundings in each
+ * (tests/test_erfc.c compares them; tests/isa.sh trains under each set).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define GS_KERNEL_CLONES                                                        \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define GS_KERNEL_CLONES
+#endif
+
 #ifdef __cplusplus
 }
 #endif
