@@ -94,6 +94,21 @@ static void section(sbuf *b, const char *id, const char *title, const char *how)
     sb_printf(b, "<h2 id=\"%s\">%s</h2>\n<p class=\"how\">%s</p>\n", id, title, how);
 }
 
+/* A section that stands only where its figure has something to draw:
+   draw(fig, rs) into the scratch buffer fig, and if it wrote anything, the
+   heading and the figure. */
+static void figure_section(sbuf *b, sbuf *fig, const runs *rs,
+                           void (*draw)(sbuf *, const runs *), const char *id,
+                           const char *title, const char *how)
+{
+    fig->len = 0;
+    draw(fig, rs);
+    if (!fig->len)
+        return;
+    section(b, id, title, how);
+    sb_put(b, fig->s, fig->len);
+}
+
 /* The heading of a theory.csv column (HTML); NULL for a column this
    version does not know, shown by its name. */
 static const char *theory_heading(const char *col)
@@ -463,52 +478,29 @@ static void build_html(sbuf *b, const runs *rs, gs_color_scale cs)
                 fig_histogram(b, &rs->v[i], (int)i);
     }
 
-    fig.len = 0;
-    fig_signal(&fig, rs);
-    if (fig.len) {
-        section(b, "signal", "Back-propagated signal and update size",
-                "Left: the norm of the gradient with respect to each layer's input, the signal "
-                "that back-propagation carries to the layers below (last monitored step solid, "
-                "first dashed). Right: how much the optimizer step changed each layer's "
-                "weights relative to their size at the last monitored step; around "
-                "10<sup>\u22123</sup> is typical of steady training.");
-        sb_put(b, fig.s, fig.len);
-    }
-
-    fig.len = 0;
-    fig_activations(&fig, rs);
-    if (fig.len) {
-        section(b, "activations", "Activations",
-                "Statistics of each layer's output over the batch at the last monitored step. "
-                "A standard deviation collapsing towards zero with depth, saturated "
-                "sigmoid/tanh units or dead ReLU units all starve the gradient.");
-        sb_put(b, fig.s, fig.len);
-    }
-
-    fig.len = 0;
-    fig_paths(&fig, rs);
-    if (fig.len) {
-        section(b, "paths", "Residual paths",
-                "For each residual block, the norm of the gradient arriving through the "
-                "identity shortcut (solid) and through the residual branch (dashed). The "
-                "shortcut carries the gradient past the branch, which is why deep residual "
-                "networks keep training.");
-        sb_put(b, fig.s, fig.len);
-    }
-
-    fig.len = 0;
-    fig_blocks(&fig, rs);
-    if (fig.len) {
-        section(b, "blocks", "Inside the dense blocks",
-                "For each densenet block, the weight-gradient norm of each of its layers' "
-                "convolutions (<code>l&lt;i&gt;.conv.weight</code> in "
-                "<code>gradients.csv</code>) against the layer's position in the "
-                "block, at the first (dotted), middle (dashed) and last (solid) monitored "
-                "step. The gradient-flow figure draws a whole block as one point; here a "
-                "curve falling towards the block's first layers would mean the gradient "
-                "fades inside it, a flat one that dense connections feed every layer.");
-        sb_put(b, fig.s, fig.len);
-    }
+    figure_section(b, &fig, rs, fig_signal, "signal", "Back-propagated signal and update size",
+                   "Left: the norm of the gradient with respect to each layer's input, the signal "
+                   "that back-propagation carries to the layers below (last monitored step solid, "
+                   "first dashed). Right: how much the optimizer step changed each layer's "
+                   "weights relative to their size at the last monitored step; around "
+                   "10<sup>\u22123</sup> is typical of steady training.");
+    figure_section(b, &fig, rs, fig_activations, "activations", "Activations",
+                   "Statistics of each layer's output over the batch at the last monitored step. "
+                   "A standard deviation collapsing towards zero with depth, saturated "
+                   "sigmoid/tanh units or dead ReLU units all starve the gradient.");
+    figure_section(b, &fig, rs, fig_paths, "paths", "Residual paths",
+                   "For each residual block, the norm of the gradient arriving through the "
+                   "identity shortcut (solid) and through the residual branch (dashed). The "
+                   "shortcut carries the gradient past the branch, which is why deep residual "
+                   "networks keep training.");
+    figure_section(b, &fig, rs, fig_blocks, "blocks", "Inside the dense blocks",
+                   "For each densenet block, the weight-gradient norm of each of its layers' "
+                   "convolutions (<code>l&lt;i&gt;.conv.weight</code> in "
+                   "<code>gradients.csv</code>) against the layer's position in the "
+                   "block, at the first (dotted), middle (dashed) and last (solid) monitored "
+                   "step. The gradient-flow figure draws a whole block as one point; here a "
+                   "curve falling towards the block's first layers would mean the gradient "
+                   "fades inside it, a flat one that dense connections feed every layer.");
     sb_free(&fig);
     if (fold)
         sb_puts(b, "</details>\n");
