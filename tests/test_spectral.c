@@ -15,6 +15,23 @@ static double *mat(size_t n) { return calloc(n * n, sizeof(double)); }
 
 #define A(i, j) a[(size_t)(i) * n + (size_t)(j)]
 
+/* spectral.c's scaling of a reflection's column: none where the squares
+   neither overflow nor underflow, else by the power of two that brings
+   the largest element into [1/2, 1) */
+static double column_scale(double *p, double *q, double *r)
+{
+    double big = fabs(*p) > fabs(*q) ? fabs(*p) : fabs(*q);
+    big = big > fabs(*r) ? big : fabs(*r);
+    if (big == 0 || (big >= 0x1p-480 && big <= 0x1p480))
+        return 1;
+    int e;
+    frexp(big, &e);
+    *p = ldexp(*p, -e);
+    *q = ldexp(*q, -e);
+    *r = ldexp(*r, -e);
+    return ldexp(1, e);
+}
+
 /* The reference: EISPACK's hqr for the eigenvalues alone as it is usually
    written, each reflection's column operation applied to all the rows
    lo .. k + 3 at once, as spectral.c did before it deferred the rows above
@@ -103,16 +120,12 @@ static double plain_hessenberg_rho(double *a, size_t n)
         /* chase the bulge down with 3 x 3 Householder reflections */
         for (long k = m; k < hi; k++) {
             int last = k == hi - 1;
+            double scale = 1;
             if (k != m) {
                 p = A(k, k - 1);
                 q = A(k + 1, k - 1);
                 r = last ? 0 : A(k + 2, k - 1);
-                x = fabs(p) + fabs(q) + fabs(r);
-                if (x != 0) {
-                    p /= x;
-                    q /= x;
-                    r /= x;
-                }
+                scale = column_scale(&p, &q, &r);
             }
             double s = copysign(sqrt(p * p + q * q + r * r), p);
             if (s == 0)
@@ -121,14 +134,16 @@ static double plain_hessenberg_rho(double *a, size_t n)
                 if (lo != m)
                     A(k, k - 1) = -A(k, k - 1);
             } else {
-                A(k, k - 1) = -s * x;
+                A(k, k - 1) = -s * scale;
             }
+            double is = 1 / s;
             p += s;
-            x = p / s;
-            y = q / s;
-            double z = r / s;
-            q /= p;
-            r /= p;
+            double ip = 1 / p;
+            x = p * is;
+            y = q * is;
+            double z = r * is;
+            q *= ip;
+            r *= ip;
             /* element-wise over j, so vectors give the same bits */
             double *restrict r0 = &A(k, 0), *restrict r1 = &A(k + 1, 0);
             if (last) {
@@ -290,6 +305,38 @@ START_TEST(rho_of_diagonal_and_triangular)
     double one = -2.5;
     ck_assert(gs_spectral_radius(&one, 1) == 2.5);
     free(a);
+}
+END_TEST
+
+/* Scaling a matrix by a power of two scales rho by it exactly, so long as
+   nothing overflows or underflows: every operation is then the same on
+   mantissas.  2^500 takes the reflections' columns past the range where
+   their squares are safe (2^480), so the scaled path runs and must agree
+   bit for bit with the unscaled one.  Far below, products of small
+   elements lose bits to underflow (as in EISPACK), so 2^-490 is checked
+   to a relative 1e-12. */
+START_TEST(rho_scales_with_the_matrix)
+{
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    for (size_t n = 3; n <= 96; n += 31) {
+        double *a = malloc(n * n * sizeof *a), *big = malloc(n * n * sizeof *big),
+               *tiny = malloc(n * n * sizeof *tiny);
+        for (size_t i = 0; i < n * n; i++) {
+            a[i] = uniform(&x) / sqrt((double)n);
+            big[i] = ldexp(a[i], 500);
+            tiny[i] = ldexp(a[i], -490);
+        }
+        double rho = gs_spectral_radius(a, n), rb = gs_spectral_radius(big, n),
+               rt = gs_spectral_radius(tiny, n), want = ldexp(rho, 500);
+        ck_assert_msg(rho > 0 && memcmp(&rb, &want, sizeof rb) == 0,
+                      "n = %zu: rho(2^500 A) = %a, 2^500 rho(A) = %a", n, rb, want);
+        ck_assert_msg(fabs(ldexp(rt, 490) - rho) <= 1e-12 * rho,
+                      "n = %zu: rho(2^-490 A) 2^490 = %.17g, rho(A) = %.17g", n,
+                      ldexp(rt, 490), rho);
+        free(a);
+        free(big);
+        free(tiny);
+    }
 }
 END_TEST
 
@@ -536,6 +583,7 @@ int main(void)
     tcase_add_test(tc, rho_of_scaled_rotations);
     tcase_add_test(tc, rho_of_diagonal_and_triangular);
     tcase_add_test(tc, rho_of_jordan_like_blocks);
+    tcase_add_test(tc, rho_scales_with_the_matrix);
     tcase_add_test(tc, orthogonal_times_scale);
     tcase_add_test(tc, rho_of_rotations_in_a_random_basis);
     tcase_add_test(tc, sigma_max_of_known_matrices);
