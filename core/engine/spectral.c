@@ -57,35 +57,25 @@
 
 /* The lanes of the sums below: element j goes to lane j % LANES and the
    lanes combine by one fixed tree, so a vector unit of any width (or none)
-   gives the same bits, and four independent chains of pairs hide the
-   latency of the additions. */
+   gives the same bits: one 8-lane vector type, which the compiler splits
+   into as many registers as the instruction set needs. */
 #define LANES 8
 
-typedef double pair __attribute__((vector_size(2 * sizeof(double))));
-
-HOT pair load_pair(const double *p)
-{
-    pair v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+typedef double lanes __attribute__((vector_size(LANES * sizeof(double))));
 
 /* sum_j a[j] b[j] */
 HOT double dot(const double *restrict a, const double *restrict b, size_t len)
 {
-    pair s0 = {0, 0}, s1 = s0, s2 = s0, s3 = s0;
+    lanes acc = {0};
     size_t j = 0;
     for (; j + LANES <= len; j += LANES) {
-        s0 += load_pair(a + j) * load_pair(b + j);
-        s1 += load_pair(a + j + 2) * load_pair(b + j + 2);
-        s2 += load_pair(a + j + 4) * load_pair(b + j + 4);
-        s3 += load_pair(a + j + 6) * load_pair(b + j + 6);
+        lanes va, vb;
+        memcpy(&va, a + j, sizeof va);
+        memcpy(&vb, b + j, sizeof vb);
+        acc += va * vb;
     }
     double s[LANES];
-    memcpy(s, &s0, sizeof s0);
-    memcpy(s + 2, &s1, sizeof s1);
-    memcpy(s + 4, &s2, sizeof s2);
-    memcpy(s + 6, &s3, sizeof s3);
+    memcpy(s, &acc, sizeof acc);
     for (size_t l = 0; j + l < len; l++)
         s[l] += a[j + l] * b[j + l];
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
@@ -195,18 +185,21 @@ typedef struct {
    at a time, a row per vector lane: reflection k turns columns k, k + 1 of
    the rows (w0, w1, already updated by the reflections before it) and
    column k + 2 into the final column k and the next w0, w1; a row i
-   passes its columns through unchanged while k <= i. */
+   takes no part while k <= i. */
 #define DEFER_ROWS 32
 
 HOT void deferred_column_ops(double *a, size_t n, long lo, long m, long hi,
-                       const reflector *refl)
+                             const reflector *refl)
 {
     double w0[DEFER_ROWS], w1[DEFER_ROWS];
     for (long i0 = lo; i0 <= hi - 2; i0 += DEFER_ROWS) {
         long nr = hi - 1 - i0 < DEFER_ROWS ? hi - 1 - i0 : DEFER_ROWS; /* rows i0 .. i0 + nr - 1 */
         long k0 = m > i0 + 1 ? m : i0 + 1; /* the first reflection any of them takes */
         double *restrict b = &A(i0, 0);   /* row i0 + l at b + l n */
-        for (long l = 0; l < nr; l++) {
+        /* the lanes of rows i < k, 0 .. on - 1; a row's lane starts at
+           k = i + 1 from its columns as the sweep left them */
+        long on = k0 - i0 < nr ? k0 - i0 : nr;
+        for (long l = 0; l < on; l++) {
             w0[l] = b[(size_t)l * n + (size_t)k0];
             w1[l] = b[(size_t)l * n + (size_t)k0 + 1];
         }
@@ -214,19 +207,32 @@ HOT void deferred_column_ops(double *a, size_t n, long lo, long m, long hi,
             const reflector *f = &refl[k - m];
             double x = f->x, y = f->y, z = f->z, q = f->q, r = f->r;
             size_t c = (size_t)k;
-            long on = k - i0 < nr ? k - i0 : nr; /* rows i < k: lanes 0 .. on - 1 */
-            if (f->skip)
-                on = 0;
+            if (k > k0 && k - i0 <= nr) { /* row k - 1 joins */
+                w0[on] = b[(size_t)on * n + c];
+                w1[on] = b[(size_t)on * n + c + 1];
+                on++;
+            }
             if (k == hi - 1) { /* the last: a 2 x 2 reflection, both columns final */
+                if (f->skip) {
+                    for (long l = 0; l < on; l++) {
+                        b[(size_t)l * n + c + 1] = w1[l];
+                        b[(size_t)l * n + c] = w0[l];
+                    }
+                    continue;
+                }
 #pragma omp simd
                 for (long l = 0; l < on; l++) {
                     double t = x * w0[l] + y * w1[l];
                     b[(size_t)l * n + c + 1] = w1[l] - t * q;
                     b[(size_t)l * n + c] = w0[l] - t;
                 }
-                for (long l = on; l < nr; l++) {
-                    b[(size_t)l * n + c + 1] = w1[l];
+                continue;
+            }
+            if (f->skip) { /* no reflection: the columns pass through */
+                for (long l = 0; l < on; l++) {
                     b[(size_t)l * n + c] = w0[l];
+                    w0[l] = w1[l];
+                    w1[l] = b[(size_t)l * n + c + 2];
                 }
                 continue;
             }
@@ -238,11 +244,6 @@ HOT void deferred_column_ops(double *a, size_t n, long lo, long m, long hi,
                 b[(size_t)l * n + c] = w0[l] - t;
                 w0[l] = w1[l] - t * q;
                 w1[l] = a2 - t * r;
-            }
-            for (long l = on; l < nr; l++) {
-                b[(size_t)l * n + c] = w0[l];
-                w0[l] = w1[l];
-                w1[l] = b[(size_t)l * n + c + 2];
             }
         }
     }
