@@ -23,6 +23,11 @@
 # monitoring adds ||dL/dh_t|| at every time step (bptt.csv) and the
 # recurrent matrices' spectra (theory.csv).
 #
+# One set of four profiles varies by a few points between identical runs
+# on a shared machine; MONITOR_COST_ROUNDS=N (default 1) repeats the set N
+# times, alternating, and prints each column's median (the rounds' values
+# after it).
+#
 # Usage: bench/monitor_cost.sh [-g GRADSCOPE] [WORKLOAD...]
 set -eu
 
@@ -31,6 +36,10 @@ set -eu
 bench_options g: "$@"
 shift $((OPTIND - 1))
 workloads=${*:-deep-narrow mnist-mlp wide resmlp}
+rounds=${MONITOR_COST_ROUNDS:-1}
+case $rounds in
+'' | *[!0-9]* | 0) echo "monitor_cost: MONITOR_COST_ROUNDS must be a positive integer" >&2; exit 2 ;;
+esac
 bench_find_prog
 command -v perf >/dev/null 2>&1 || { echo "monitor_cost: needs perf (apt-get install linux-perf)" >&2; exit 2; }
 # The uninstalled program is a libtool wrapper script; perf must run the binary.
@@ -62,23 +71,44 @@ profile() {
         awk '/^ +[0-9.]+%/ { all += $2; if ($0 ~ /tile_/) tile += $2 } END { print all, tile }'
 }
 
+# cost ALL TILE ALL0 TILE0: the monitored run's extra time, in percent
+cost() {
+    awk -v a="$1" -v t="$2" -v pa="$3" -v pt="$4" 'BEGIN {
+        if (t == 0 || pt == 0) print "nan"; else printf "%.1f\n", 100 * ((a / t) / (pa / pt) - 1) }'
+}
+
+# median VALUES...: the middle value (the mean of the two middle ones)
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) printf "%.1f", v[(NR + 1) / 2]; else printf "%.1f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 echo "monitoring cost, one thread, $(date -u +%Y-%m-%d), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
+if [ "$rounds" -gt 1 ]; then echo "median of $rounds rounds (the rounds' values in brackets)"; fi
 printf '%-12s %8s %22s %22s %22s\n' workload epochs "default (10, 100)" "every=1 (detail 100)" \
     "every=1, detail=1"
 for w in $workloads; do
     ep=$(epochs "$w")
     cfg=$here/$w.cfg
-    set -- $(profile "$cfg" "$ep")
-    pa=$1 pt=$2
-    set -- $(profile "$cfg" "$ep" --set monitor.every=10 --set monitor.detail_every=100)
-    da=$1 dt=$2
-    set -- $(profile "$cfg" "$ep" --set monitor.every=1)
-    ma=$1 mt=$2
-    set -- $(profile "$cfg" "$ep" --set monitor.every=1 --set monitor.detail_every=1)
-    fa=$1 ft=$2
-    awk -v w="$w" -v ep="$ep" -v pa="$pa" -v pt="$pt" -v da="$da" -v dt="$dt" -v ma="$ma" \
-        -v mt="$mt" -v fa="$fa" -v ft="$ft" 'BEGIN {
-        if (pt == 0 || dt == 0 || mt == 0 || ft == 0) { printf "%-12s %8s  no samples in the GEMM tile\n", w, ep; exit }
-        printf "%-12s %8d %21.1f%% %21.1f%% %21.1f%%\n", w, ep, 100 * ((da / dt) / (pa / pt) - 1),
-            100 * ((ma / mt) / (pa / pt) - 1), 100 * ((fa / ft) / (pa / pt) - 1) }'
+    d="" m="" f=""
+    r=0
+    while [ "$r" -lt "$rounds" ]; do
+        r=$((r + 1))
+        set -- $(profile "$cfg" "$ep")
+        pa=$1 pt=$2
+        set -- $(profile "$cfg" "$ep" --set monitor.every=10 --set monitor.detail_every=100)
+        d="$d $(cost "$1" "$2" "$pa" "$pt")"
+        set -- $(profile "$cfg" "$ep" --set monitor.every=1)
+        m="$m $(cost "$1" "$2" "$pa" "$pt")"
+        set -- $(profile "$cfg" "$ep" --set monitor.every=1 --set monitor.detail_every=1)
+        f="$f $(cost "$1" "$2" "$pa" "$pt")"
+    done
+    case "$d$m$f" in
+    *nan*) printf '%-12s %8s  no samples in the GEMM tile\n' "$w" "$ep"; continue ;;
+    esac
+    # shellcheck disable=SC2086
+    printf '%-12s %8d %21s%% %21s%% %21s%%\n' "$w" "$ep" "$(median $d)" "$(median $m)" "$(median $f)"
+    if [ "$rounds" -gt 1 ]; then
+        printf '%-21s [%s] [%s] [%s]\n' "" "${d# }" "${m# }" "${f# }"
+    fi
 done

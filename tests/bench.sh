@@ -82,6 +82,11 @@ check "run.sh: -s without its argument" 2 "$SRC/bench/run.sh" -g "$tmp/none" -s
 expect "-s without its argument: the usage" out "^Usage: bench/run.sh "
 check "monitor_cost.sh takes no -s" 2 "$SRC/bench/monitor_cost.sh" -s 1 -g "$tmp/none" nosuch
 expect "monitor_cost.sh -s: the usage" out "^Usage: bench/monitor_cost.sh \[-g GRADSCOPE\]"
+for bad in 0 x -1; do
+    check "monitor_cost.sh: MONITOR_COST_ROUNDS='$bad'" 2 env MONITOR_COST_ROUNDS="$bad" \
+        "$SRC/bench/monitor_cost.sh" -g "$tmp/none" gru-rows
+    expect "MONITOR_COST_ROUNDS='$bad': named" err "MONITOR_COST_ROUNDS must be a positive integer"
+done
 check "sweep.sh: an operand" 2 env WIDTHS="" DEPTHS="" BATCHES="" "$SRC/bench/sweep.sh" -g "$tmp/none" extra
 expect "sweep.sh operand: named" err "no operands expected (got 'extra')"
 
