@@ -473,24 +473,26 @@ static const char *const *gate_names(const char *type, size_t *g)
     return NULL;
 }
 
-/* One gate block's rho (job 2 b) or sigma_max (job 2 b + 1). */
+/* Job j < n: block j's rho; j >= n: block j - n's sigma_max (the long
+   jobs first, so that each thread starts with one). */
 typedef struct {
     const gs_model *m;
     gs_spectral *out;
+    size_t n;
 } spectral_jobs;
 
 static void spectral_job(void *arg, size_t j0, size_t j1)
 {
     const spectral_jobs *s = arg;
     for (size_t j = j0; j < j1; j++) {
-        gs_spectral *e = &s->out[j / 2];
+        gs_spectral *e = &s->out[j % s->n];
         const gs_tensor *w = &s->m->params[e->param]->pub.value;
         size_t H = w->dims[1], off = e->gate * H * H;
         double *blk = gs_xmalloc(H * H * sizeof *blk);
         for (size_t k = 0; k < H * H; k++)
             blk[k] = w->dtype == GS_F64 ? ((const double *)w->data)[off + k]
                                         : ((const float *)w->data)[off + k];
-        if (j % 2 == 0) /* the kernels' instruction set: GRADSCOPE_ISA switches all */
+        if (j < s->n) /* the kernels' instruction set: GRADSCOPE_ISA switches all */
             e->rho = gs_spectral_radius_isa(blk, H, gs_isa_name());
         else
             e->sigma_max = gs_sigma_max_isa(blk, H, H, gs_isa_name());
@@ -524,9 +526,9 @@ size_t gs_theory_spectral(const gs_model *m, gs_spectral **out, size_t *cap)
     }
     /* every block's two numbers are independent jobs, each in a fixed
        order: the same bits at any thread count */
-    spectral_jobs s = {m, *out};
+    spectral_jobs s = {m, *out, n};
     if (n)
-        gs_parallel_for(2 * n, 1, spectral_job, &s);
+        gs_parallel_jobs(2 * n, spectral_job, &s);
     return n;
 }
 

@@ -77,6 +77,14 @@ void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t),
     }
 }
 
+void gs_parallel_jobs(size_t n, void (*fn)(void *, size_t, size_t), void *arg)
+{
+    int par = n > 1 && n_threads > 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (par)
+    for (long j = 0; j < (long)n; j++)
+        fn(arg, (size_t)j, (size_t)j + 1);
+}
+
 /*
  * Reductions, in double: chunks of REDUCE_CHUNK elements, added in chunk
  * order.  Within a chunk, element i goes to lane i % 16 (four vectors of

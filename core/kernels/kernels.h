@@ -11,6 +11,9 @@ int gs_get_threads(void);
 /* Flush-to-zero and denormals-are-zero on every thread of the team. */
 void gs_set_flush_denormals(int on);
 void gs_parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t), void *arg);
+/* n independent jobs of unequal length, fn(arg, j, j + 1), handed out one
+   at a time in index order as threads free up: put the longest first. */
+void gs_parallel_jobs(size_t n, void (*fn)(void *, size_t, size_t), void *arg);
 /* The kernel set the element-wise kernels and reductions run: gs_isa_name()'s,
    so GRADSCOPE_ISA switches them with the GEMM (the same bits in every set). */
 const char *gs_kernels_isa_name(void);
