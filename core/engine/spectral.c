@@ -25,11 +25,12 @@
  * the rows above the bulge to the sweep's end, where they run a row per
  * vector lane (deferred_column_ops: the same operations on each element in
  * the same order, so the same bits as the plain algorithm, which
- * tests/test_spectral.c keeps as its reference).  Each reflection waits on
- * the one before through a chain of dependent operations; two reciprocals
- * and multiplications build it where EISPACK divides eight times, and its
- * column is scaled (by a power of two, exactly) only where its squares
- * could overflow or underflow (column_scale): ~9% less time per rho.  The work is compiled for
+ * tests/test_spectral.c keeps as its reference); a row joins them when the
+ * sweep reaches it.  Each reflection waits on the one before through a
+ * chain of dependent operations: two reciprocals and multiplications build
+ * it where EISPACK divides eight times, and its column is scaled (by a
+ * power of two, exactly) only where its squares could overflow or
+ * underflow (column_scale).  The work is compiled for
  * x86-64-v4 and -v3 besides the baseline (SPECTRAL_COPY, at the end);
  * theory.c runs the copy of the kernels' set (GRADSCOPE_ISA): the same bits
  * in each.
