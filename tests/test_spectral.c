@@ -225,6 +225,27 @@ START_TEST(deferred_qr_matches_the_plain_algorithm)
 }
 END_TEST
 
+/* out = A B (B transposed when bt), n x n, each element summed in k order */
+static void product(size_t n, const double *a, const double *b, int bt, double *out)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            double v = 0;
+            for (size_t k = 0; k < n; k++)
+                v += a[i * n + k] * (bt ? b[j * n + k] : b[k * n + j]);
+            out[i * n + j] = v;
+        }
+}
+
+/* d's 2 x 2 diagonal block at row i: a rotation by th scaled by r */
+static void rotation_block(double *d, size_t n, size_t i, double r, double th)
+{
+    d[i * n + i] = r * cos(th);
+    d[i * n + i + 1] = -r * sin(th);
+    d[(i + 1) * n + i] = r * sin(th);
+    d[(i + 1) * n + i + 1] = r * cos(th);
+}
+
 /* A block-diagonal matrix of 2 x 2 rotations by different angles, the k-th
    scaled by r_k, conjugated by a fixed well-conditioned matrix (so that the
    QR iteration sees no structure): rho = max r_k, every eigenvalue complex. */
@@ -232,12 +253,7 @@ static double *rotations(size_t n, const double *r)
 {
     double *d = mat(n), *s = mat(n), *t = mat(n), *out = mat(n);
     for (size_t k = 0; k < n / 2; k++) {
-        double th = 0.3 + 0.7 * (double)k;
-        size_t i = 2 * k;
-        d[i * n + i] = r[k] * cos(th);
-        d[i * n + i + 1] = -r[k] * sin(th);
-        d[(i + 1) * n + i] = r[k] * sin(th);
-        d[(i + 1) * n + i + 1] = r[k] * cos(th);
+        rotation_block(d, n, 2 * k, r[k], 0.3 + 0.7 * (double)k);
     }
     /* S = I + 0.1 E (E upper triangular of ones): S^-1 = the same with
        alternating powers, computed here by back substitution per column */
@@ -252,20 +268,8 @@ static double *rotations(size_t n, const double *r)
                 v -= s[i * n + j] * sinv[j * n + c];
             sinv[i * n + c] = v;
         }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double v = 0;
-            for (size_t k = 0; k < n; k++)
-                v += s[i * n + k] * d[k * n + j];
-            t[i * n + j] = v;
-        }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++) {
-            double v = 0;
-            for (size_t k = 0; k < n; k++)
-                v += t[i * n + k] * sinv[k * n + j];
-            out[i * n + j] = v;
-        }
+    product(n, s, d, 0, t);
+    product(n, t, sinv, 0, out);
     free(d);
     free(s);
     free(t);
@@ -425,28 +429,12 @@ START_TEST(rho_of_rotations_in_a_random_basis)
             double th = 0.1 + 3.0 * (double)k / (double)pairs;
             if (k == pairs / 3)
                 r = 0.97;
-            size_t i = 2 * k;
-            d[i * n + i] = r * cos(th);
-            d[i * n + i + 1] = -r * sin(th);
-            d[(i + 1) * n + i] = r * sin(th);
-            d[(i + 1) * n + i + 1] = r * cos(th);
+            rotation_block(d, n, 2 * k, r, th);
         }
         for (size_t i = 2 * pairs; i < n; i++)
             d[i * n + i] = which ? -0.98 + 0.2 * (double)(i - 2 * pairs) : 0.5;
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                double v = 0;
-                for (size_t k = 0; k < n; k++)
-                    v += q[i * n + k] * d[k * n + j];
-                t[i * n + j] = v;
-            }
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++) {
-                double v = 0;
-                for (size_t k = 0; k < n; k++)
-                    v += t[i * n + k] * q[j * n + k];
-                a[i * n + j] = v;
-            }
+        product(n, q, d, 0, t);
+        product(n, t, q, 1, a); /* Q D Qᵀ */
         double want = which ? 0.98 : 0.97, rho = gs_spectral_radius(a, n);
         ck_assert_msg(fabs(rho - want) < 1e-12, "rho %.17g, want %g", rho, want);
     }

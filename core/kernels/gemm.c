@@ -159,7 +159,7 @@ static void pack_b_portable(const sgemm *g, size_t q0, size_t q1, float *dst)
 
 
 static const gs_gemm_impl portable = {"portable", block_portable, pack_a_portable,
-                                      pack_b_portable};
+                                      pack_b_portable, 1};
 
 /* The variants this processor runs, best last. */
 static size_t available(const gs_gemm_impl **list)
@@ -262,19 +262,6 @@ static int pack_a_pays(const sgemm *g)
     return min_sz(g->k, KC) * min_sz(g->m, MC) > DIRECT_A_MAX && g->n >= 64;
 }
 
-/* Tiles of 16 columns in the kernel set's widest register tile: blocks of
-   columns are cut in multiples of it, so that none ends in a half-width
-   tile (AVX-512's 32 columns run a 16-wide edge at half its speed). */
-static size_t tile_width(const gs_gemm_impl *kern)
-{
-#ifdef GS_GEMM_X86
-    if (kern == &gs_gemm_avx512)
-        return 2;
-#endif
-    (void)kern;
-    return 1;
-}
-
 /* Column blocks at most (a bound on the array, not a tuning choice). */
 enum { MAX_COL_BLOCKS = 512 };
 
@@ -362,7 +349,7 @@ static void sgemm_run(const sgemm *g)
     int shared_b = !in_place && nt < 8 * t && b_floats <= SHARED_B_MAX;
     float *bp = shared_b ? gs_gemm_scratch(SCRATCH_B_ALL, b_floats) : NULL;
     split s;
-    grid(mt, nt, t, tile_width(kern), shared_b || in_place, &s);
+    grid(mt, nt, t, kern->tile_panels, shared_b || in_place, &s);
     /* A^T's panels are packed up to eight to a task (192 bytes of each row
        of A), while that leaves four tasks per thread to share the work */
     size_t a_group = g->ars == 1 && mt >= 4 * t ? min_sz(8, mt / (4 * t)) : 1;

@@ -260,5 +260,5 @@ AVX2 void gs_gemm_pack_b_avx2(const sgemm *g, size_t q0, size_t q1, float *dst)
 }
 
 const gs_gemm_impl gs_gemm_avx2 = {"avx2", block_avx2, gs_gemm_pack_a_avx2,
-                                   gs_gemm_pack_b_avx2};
+                                   gs_gemm_pack_b_avx2, 1};
 #endif

@@ -97,6 +97,23 @@ static ALWAYS_INLINE AVX512 void tile_body(const int MRV, const int NV, const in
             tile_body(MRV, 1, 1, nr, kc, a, ARS, ACS, a2, b, BRS, b2, c, ldc, ab);             \
         break;
 
+/* The tile for mr rows (1 .. MR), with the given strides */
+#define TILE_SWITCH(ARS, ACS, BRS)                                                             \
+    switch (mr) {                                                                              \
+        TILE_ROWS(12, ARS, ACS, BRS)                                                           \
+        TILE_ROWS(11, ARS, ACS, BRS)                                                           \
+        TILE_ROWS(10, ARS, ACS, BRS)                                                           \
+        TILE_ROWS(9, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(8, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(7, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(6, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(5, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(4, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(3, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(2, ARS, ACS, BRS)                                                            \
+        TILE_ROWS(1, ARS, ACS, BRS)                                                            \
+    }
+
 /* Both operands packed (every large product): their strides are
    constants, so the twelve rows of A are read at fixed offsets from two
    pointers instead of from twelve registers of offsets, some of which
@@ -104,20 +121,7 @@ static ALWAYS_INLINE AVX512 void tile_body(const int MRV, const int NV, const in
 static AVX512 void tile_packed(int mr, int nr, size_t kc, const float *a, size_t a2,
                                const float *b, size_t b2, float *c, size_t ldc, const float *ab)
 {
-    switch (mr) {
-        TILE_ROWS(12, 1, MR, NR)
-        TILE_ROWS(11, 1, MR, NR)
-        TILE_ROWS(10, 1, MR, NR)
-        TILE_ROWS(9, 1, MR, NR)
-        TILE_ROWS(8, 1, MR, NR)
-        TILE_ROWS(7, 1, MR, NR)
-        TILE_ROWS(6, 1, MR, NR)
-        TILE_ROWS(5, 1, MR, NR)
-        TILE_ROWS(4, 1, MR, NR)
-        TILE_ROWS(3, 1, MR, NR)
-        TILE_ROWS(2, 1, MR, NR)
-        TILE_ROWS(1, 1, MR, NR)
-    }
+    TILE_SWITCH(1, MR, NR)
 }
 
 static AVX512 void tile_avx512(int mr, int nr, size_t kc, const float *a, size_t ars,
@@ -128,20 +132,7 @@ static AVX512 void tile_avx512(int mr, int nr, size_t kc, const float *a, size_t
         tile_packed(mr, nr, kc, a, a2, b, b2, c, ldc, ab);
         return;
     }
-    switch (mr) {
-        TILE_ROWS(12, ars, acs, brs)
-        TILE_ROWS(11, ars, acs, brs)
-        TILE_ROWS(10, ars, acs, brs)
-        TILE_ROWS(9, ars, acs, brs)
-        TILE_ROWS(8, ars, acs, brs)
-        TILE_ROWS(7, ars, acs, brs)
-        TILE_ROWS(6, ars, acs, brs)
-        TILE_ROWS(5, ars, acs, brs)
-        TILE_ROWS(4, ars, acs, brs)
-        TILE_ROWS(3, ars, acs, brs)
-        TILE_ROWS(2, ars, acs, brs)
-        TILE_ROWS(1, ars, acs, brs)
-    }
+    TILE_SWITCH(ars, acs, brs)
 }
 
 /*
@@ -176,5 +167,5 @@ static AVX512 void pack_b_avx512(const sgemm *g, size_t q0, size_t q1, float *ds
 }
 
 const gs_gemm_impl gs_gemm_avx512 = {"avx512", block_avx512, gs_gemm_pack_a_avx2,
-                                     pack_b_avx512};
+                                     pack_b_avx512, 2};
 #endif

@@ -281,6 +281,10 @@ typedef struct gs_gemm_impl {
                   size_t j0, size_t j1);
     void (*pack_a)(const sgemm *g, size_t q0, size_t q1, float *dst);
     void (*pack_b)(const sgemm *g, size_t q0, size_t q1, float *dst);
+    /* NR-column panels in its widest register tile: blocks of columns are
+       cut in multiples of it, so that none ends in a narrower edge tile
+       (AVX-512's 32 columns run a 16-wide edge at half its speed) */
+    size_t tile_panels;
 } gs_gemm_impl;
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)

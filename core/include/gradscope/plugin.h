@@ -794,9 +794,11 @@ struct gs_host {
  * marked GS_KERNEL_CLONES is compiled three times, for x86-64-v4
  * (AVX-512), x86-64-v3 (AVX2, FMA) and the baseline, and the loader picks
  * the best copy the processor can run: up to four times the vector width
- * without giving up portability.  The copies compute the same bits when
- * built with -ffp-contract=off, which keeps a*b + c two roundings in each
- * (tests/test_erfc.c compares them; tests/isa.sh trains under each set).
+ * without giving up portability.  The copy follows the processor, not
+ * GRADSCOPE_ISA (which switches the core's kernels), so the copies must
+ * compute the same bits: built with -ffp-contract=off, which keeps a*b + c
+ * two roundings in each, with correctly rounded operations only
+ * (tests/test_erfc.c compares GELU's kernel compiled for each set).
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)

@@ -356,6 +356,9 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
     /* where the verdict says the trouble started; through time, in the
        top stacked layer, whose dL/dh_t the verdict reads */
     int in_time = !isnan(rp_bptt_verdict_t(r));
+    char words[48];
+    snprintf(words, sizeof words, in_time ? "%s through time" : "%s",
+             gs_verdict_name(r->summary.verdict));
     if (r->summary.verdict_layer >= 0 && r->summary.verdict_step >= 0) {
         size_t li = rp_find_index(r->g_layers, L, (double)r->summary.verdict_layer);
         while (in_time && li + 1 < L && r->g_layers[li + 1] < r->summary.verdict_layer + 1)
@@ -372,10 +375,7 @@ void fig_heatmap(sbuf *b, const run *r, int color, double lo, double hi)
             text_el(b, x + 9, y - 8, x > p.left + p.pw - 160 ? "end" : "start",
                     " font-size=\"11\" font-weight=\"bold\" fill=\"#e8112d\" stroke=\"#fff\" "
                     "stroke-width=\"3\" paint-order=\"stroke\"",
-                    in_time ? r->summary.verdict == GS_VERDICT_VANISHING
-                                  ? "vanishing through time"
-                                  : "exploding through time"
-                            : gs_verdict_name(r->summary.verdict));
+                    words);
             sb_puts(b, "</g>\n");
         }
     }
