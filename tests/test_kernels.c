@@ -497,6 +497,13 @@ START_TEST(elementwise)
         gs_zero(n * sizeof *y1, y1);
         for (size_t i = 0; i < n; i++)
             ck_assert_float_eq(y1[i], 0.0f);
+        /* batches shorter than the prefetch distance, rows repeated */
+        size_t idx[] = {rows - 1, 0, rows - 1, rows / 2};
+        for (size_t take = 1; take <= 4; take++) {
+            gs_gather_rows(take, cols, y, idx, y1);
+            for (size_t i = 0; i < take; i++)
+                ck_assert(memcmp(y1 + i * cols, y + idx[i] * cols, cols * sizeof *y) == 0);
+        }
         gs_set_threads(1);
         free(y);
         free(b);

@@ -10,14 +10,13 @@
 #include "base/util.h"
 #include "engine/trainer.h"
 #include "kernels/augment.h"
+#include "kernels/kernels.h"
 
 void gs_trainer_gather(gs_trainer *t, const gs_split *s, const size_t *idx, size_t n)
 {
     gs_model *m = t->model;
     size_t width = gs_shape_numel(&m->in);
-    float *x = m->acts[0].data;
-    for (size_t i = 0; i < n; i++)
-        memcpy(x + i * width, s->x + idx[i] * width, width * sizeof(float));
+    gs_gather_rows(n, width, s->x, idx, m->acts[0].data);
     /* an example's targets: `steps` rows of `w` values, out = steps * w */
     size_t out = gs_shape_numel(&m->out), steps = t->steps, w = out / steps;
     const uint8_t *mask = s == &t->data.test ? t->data.test_mask : t->data.train_mask;

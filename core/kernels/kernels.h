@@ -23,6 +23,8 @@ void gs_sum_rows(gs_dtype dt, size_t rows, size_t cols, const void *y, void *s);
 void gs_axpy(gs_dtype dt, size_t n, double alpha, const void *x, void *y);
 /* memset(x, 0, bytes), by several threads when long. */
 void gs_zero(size_t bytes, void *x);
+/* Row i of dst (n rows of `width` floats) = row idx[i] of src. */
+void gs_gather_rows(size_t n, size_t width, const float *src, const size_t *idx, float *dst);
 
 /* Sum of squares, sum and max |x| in double, in a fixed order. */
 double gs_sumsq(gs_dtype dt, size_t n, const void *x);
