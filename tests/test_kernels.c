@@ -130,9 +130,14 @@ static void gemm_suite(void)
     check_gemm(1, 0, 300, 200, 260, 1.0f, 1.0f);
     check_gemm(0, 0, 64, 250, 300, 1.0f, 0.0f);
     check_gemm(1, 1, 151, 97, 530, 0.5f, -0.7f);
-    /* 16 tile-columns on 3 and 4 threads: op(B) packed once by the team,
-       and the blocks split rows as well as columns */
+    /* 13 tile-columns, too few to go round in equal blocks: op(B) packed
+       once by the team, and the blocks split rows as well as columns (16
+       on 3 threads too; on 2 and 4 they make equal column blocks) */
+    check_gemm(1, 0, 256, 208, 64, 1.0f, 1.0f);
     check_gemm(1, 0, 256, 256, 64, 1.0f, 1.0f);
+    /* deep-narrow's first layer: 4 tile-columns make two blocks of one
+       AVX-512 tile on 2 threads (four of one AVX2 tile), a grid on 3 and 4 */
+    check_gemm(0, 1, 32, 64, 784, 1.0f, 0.0f);
     /* one row of tiles: the columns alone go round the threads */
     check_gemm(0, 1, 6, 128, 700, 1.0f, 0.0f);
     /* 64 tile-columns, each block packing its own slice of op(B): guided

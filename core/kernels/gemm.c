@@ -291,12 +291,25 @@ typedef struct split {
  * blocks of 4).  Rows are split only when C has fewer tiles of columns
  * than there are threads.
  *
- * With fewer than eight tiles of columns per thread the team instead
- * packs all of op(B) once, before the blocks (`shared_b`, up to
+ * Columns alone need enough of them: eight tiles per thread, or exactly
+ * as many blocks of the least width per thread (columns_suffice(): two
+ * blocks of one AVX-512 tile for 64 columns on two threads).  Otherwise
+ * the team packs all of op(B) once, before the blocks (`shared_b`, up to
  * SHARED_B_MAX), and the blocks form a grid of rows and columns, about
  * three per thread, none narrower than four tiles while there are columns
- * enough.  So do blocks that read op(B) in place.
+ * enough.  So do blocks that read op(B) in place.  (The grid used to take
+ * every product under eight tiles per thread: deep-narrow's first layer,
+ * 32 x 64 x 784, then ran six blocks of six rows, half of AVX-512's tile,
+ * in 40 us on two threads against 19 us on one; two blocks of 32 columns
+ * take 16.)
  */
+static int columns_suffice(size_t nt, size_t t, size_t unit)
+{
+    size_t least = t / 2 ? t / 2 : 1;
+    least = (least + unit - 1) / unit * unit;
+    return nt >= 8 * t || (nt % least == 0 && nt / least % t == 0);
+}
+
 static void grid(size_t mt, size_t nt, size_t t, size_t unit, int split_rows, split *s)
 {
     if (!split_rows && nt >= t) {
@@ -346,7 +359,8 @@ static void sgemm_run(const sgemm *g)
     }
     int in_place = b_in_place(g, g->n);
     size_t b_floats = cols_padded(g->n) * g->k;
-    int shared_b = !in_place && nt < 8 * t && b_floats <= SHARED_B_MAX;
+    int shared_b =
+        !in_place && !columns_suffice(nt, t, kern->tile_panels) && b_floats <= SHARED_B_MAX;
     float *bp = shared_b ? gs_gemm_scratch(SCRATCH_B_ALL, b_floats) : NULL;
     split s;
     grid(mt, nt, t, kern->tile_panels, shared_b || in_place, &s);
