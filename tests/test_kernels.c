@@ -135,11 +135,12 @@ static void gemm_suite(void)
        on 3 threads too; on 2 and 4 they make equal column blocks) */
     check_gemm(1, 0, 256, 208, 64, 1.0f, 1.0f);
     check_gemm(1, 0, 256, 256, 64, 1.0f, 1.0f);
-    /* deep-narrow's first layer: 4 tile-columns make two blocks of one
-       AVX-512 tile on 2 threads (four of one AVX2 tile), a grid on 3 and 4 */
-    check_gemm(0, 1, 32, 64, 784, 1.0f, 0.0f);
+    /* 4 tile-columns (deep-narrow's first layer, deeper to be split): two
+       blocks of one AVX-512 tile on 2 threads (four of one AVX2 tile), a
+       grid on 3 and 4 */
+    check_gemm(0, 1, 32, 64, 1100, 1.0f, 0.0f);
     /* one row of tiles: the columns alone go round the threads */
-    check_gemm(0, 1, 6, 128, 700, 1.0f, 0.0f);
+    check_gemm(0, 1, 6, 128, 3000, 1.0f, 0.0f);
     /* 64 tile-columns, each block packing its own slice of op(B): guided
        widths, from 16 tiles down to 1 on 2 threads (to 2 with AVX-512) */
     check_gemm(0, 1, 32, 1024, 300, 1.0f, 0.0f);

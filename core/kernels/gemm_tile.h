@@ -28,9 +28,13 @@ enum {
 extern size_t gs_gemm_mc;
 
 /* Below this many multiply-adds a product runs on the calling thread:
-   waking the team would cost more than it saves (mnist-mlp's 128 x 256 x
-   10 products, 320k, ran faster alone; docs/PERFORMANCE.md). */
-#define PARALLEL_MIN_FMAS (512.0 * 1024.0)
+   waking the team, and moving its share of the result back to the thread
+   whose one-thread work comes next, costs more than it saves.  mnist-mlp's
+   128 x 256 x 10 products (320k) ran faster alone; so, in whole runs on
+   two cores, did deep-narrow's first layer (32 x 64 x 784, 1.6M: two
+   threads 23% faster with it alone) and a 128-unit RNN's step (64 x 128 x
+   128, 1.05M); docs/PERFORMANCE.md, "Small work on two threads". */
+#define PARALLEL_MIN_FMAS (2.0 * 1024.0 * 1024.0)
 
 /* Operands packed past these sizes (floats of the slice that one block
    reads), so that strided rows do not fight over cache sets. */

@@ -259,10 +259,15 @@ typedef struct rnn_step {
     void *da, *dr, *dh, *dc; /* backward */
 } rnn_step;
 
-/* Examples per chunk: about 2048 values each, so small batches stay on one thread. */
-static inline size_t rnn_grain(size_t H, size_t G)
+/* Examples per chunk: about 2048 values each.  A step of fewer than
+   16384 values stays on one thread: a plain RNN's 64 x 128 step woke the
+   team for less than it saved (docs/PERFORMANCE.md, "Small work on two
+   threads"); an LSTM's 64 x 512 and a GRU's 128 x 384 gain from it. */
+static inline size_t rnn_grain(size_t N, size_t H, size_t G)
 {
     size_t per = G * H;
+    if (N * per < 16384)
+        return N ? N : 1;
     return per >= 2048 ? 1 : 2048 / per;
 }
 
@@ -395,7 +400,7 @@ static inline void rnn_layer_forward(rnn *r, const rnn_layer *ly, gs_dtype dt, s
                     memcpy(R + i * GH, bh, GH * es);
             }
             rnn_step st = {.r = r, .ly = ly, .t = t, .a = a, .R = R, .hs = hs};
-            h->parallel_for(N, rnn_grain(H, r->G), rnn_forward_rows, &st);
+            h->parallel_for(N, rnn_grain(N, H, r->G), rnn_forward_rows, &st);
         }
     });
 }
@@ -630,7 +635,7 @@ static inline void rnn_layer_backward(gs_module *m, rnn *r, const rnn_layer *ly,
             const int cut = t == 0 || (r->bptt && t % r->bptt == 0);
             rnn_step st = {.r = r, .ly = ly, .t = t, .cut = cut, .hs = (void *)hs, .da = da,
                            .dr = dR, .dh = dh, .dc = dc};
-            h->parallel_for(N, rnn_grain(H, r->G), rnn_backward_rows, &st);
+            h->parallel_for(N, rnn_grain(N, H, r->G), rnn_backward_rows, &st);
             if (cut)
                 memset(dH, 0, N * H * es);
             else
