@@ -259,7 +259,6 @@ void gs_zero(size_t bytes, void *x)
         memset(x, 0, bytes);
 }
 
-/* Largest |x| over one chunk (no hot caller: plain loop). */
 /* Rows a batch gathers at random from a data set larger than the caches:
    each row's first lines miss before the hardware prefetcher sees the
    stream, so the lines of the row GATHER_AHEAD further on are requested
@@ -280,6 +279,7 @@ void gs_gather_rows(size_t n, size_t width, const float *src, const size_t *idx,
     }
 }
 
+/* Largest |x| over one chunk (no hot caller: plain loop). */
 #define DEFINE_MAX_CHUNK(NAME, T)                                                            \
     static double NAME(const T *restrict v, const T *unused, size_t n)                       \
     {                                                                                        \
