@@ -16,6 +16,6 @@ tests_test_initializers_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 # plugins' -fno-trapping-math, which its loops need to vectorize.
 check_PROGRAMS += tests/test_erfc
 TESTS += tests/test_erfc
-tests_test_erfc_SOURCES = tests/test_erfc.c
+tests_test_erfc_SOURCES = tests/test_erfc.c tests/bits.h
 tests_test_erfc_LDADD = core/libgradscope.la $(CHECK_LIBS) -lm
 tests_test_erfc_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -fno-trapping-math

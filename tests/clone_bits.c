@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gradscope/gradscope.h"
+#include "bits.h"
 
 typedef struct variant {
     const char *name, *text;
@@ -49,20 +50,6 @@ static uint64_t next_random(uint64_t *s) /* splitmix64 */
     return z ^ (z >> 31);
 }
 
-static float f32_of(uint32_t b)
-{
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
-static double f64_of(uint64_t b)
-{
-    double d;
-    memcpy(&d, &b, sizeof d);
-    return d;
-}
-
 /* Index of the first element where a and b differ as numbers, or n. */
 static size_t first_diff_f32(const float *a, const float *b, size_t n)
 {
@@ -80,12 +67,17 @@ static size_t first_diff_f64(const double *a, const double *b, size_t n)
     return n;
 }
 
+/* input: the element's input, or NULL where there is no single one (an
+   optimizer's element after three steps) */
 static void report(const char *dir, const char *what, const char *name, const char *text,
-                   size_t i, double input, double want, double got)
+                   size_t i, const double *input, double want, double got)
 {
+    char in[48] = "";
+    if (input)
+        snprintf(in, sizeof in, " (input %a)", *input);
     failures++;
-    fprintf(stderr, "FAIL: %s %s(%s) %s: element %zu (input %a) gives %a, the first copy %a\n",
-            dir, name, text, what, i, input, got, want);
+    fprintf(stderr, "FAIL: %s %s(%s) %s: element %zu%s gives %a, the first copy %a\n", dir,
+            name, text, what, i, in, got, want);
 }
 
 typedef struct act_result {
@@ -104,20 +96,20 @@ static void act_inputs(float *x32, float *dy32, double *x64, double *dy64)
 {
     uint64_t s = 42;
     for (uint32_t i = 0; i < N32; i++) {
-        x32[i] = f32_of((uint32_t)((uint64_t)i * 4099));
+        x32[i] = f32_from_bits((uint32_t)((uint64_t)i * 4099));
         /* gradients from random finite floats of every magnitude */
         float d;
         do
-            d = f32_of((uint32_t)next_random(&s));
+            d = f32_from_bits((uint32_t)next_random(&s));
         while (!isfinite(d));
         dy32[i] = d;
     }
     size_t k = sizeof special64 / sizeof special64[0];
     for (size_t i = 0; i < N64; i++) {
-        x64[i] = i < k ? special64[i] : f64_of(next_random(&s));
+        x64[i] = i < k ? special64[i] : f64_from_bits(next_random(&s));
         double d;
         do
-            d = f64_of(next_random(&s));
+            d = f64_from_bits(next_random(&s));
         while (!isfinite(d));
         dy64[i] = d;
     }
@@ -192,15 +184,17 @@ static void compare_activation(gs_registry **regs, char **dirs, int n, const cha
             continue;
         size_t i;
         if ((i = first_diff_f32(want->y32, got->y32, N32)) < N32)
-            report(dirs[d], "forward f32", name, text, i, x32[i], want->y32[i], got->y32[i]);
+            report(dirs[d], "forward f32", name, text, i, &(double){x32[i]}, want->y32[i],
+                   got->y32[i]);
         if ((i = first_diff_f32(want->dx32, got->dx32, N32)) < N32)
-            report(dirs[d], "backward f32", name, text, i, x32[i], want->dx32[i], got->dx32[i]);
+            report(dirs[d], "backward f32", name, text, i, &(double){x32[i]}, want->dx32[i],
+                   got->dx32[i]);
         if (!have64)
             continue;
         if ((i = first_diff_f64(want->y64, got->y64, N64)) < N64)
-            report(dirs[d], "forward f64", name, text, i, x64[i], want->y64[i], got->y64[i]);
+            report(dirs[d], "forward f64", name, text, i, &x64[i], want->y64[i], got->y64[i]);
         if ((i = first_diff_f64(want->dx64, got->dx64, N64)) < N64)
-            report(dirs[d], "backward f64", name, text, i, x64[i], want->dx64[i], got->dx64[i]);
+            report(dirs[d], "backward f64", name, text, i, &x64[i], want->dx64[i], got->dx64[i]);
     }
     for (int k = 0; k < 2; k++) {
         free(res[k].y32);
@@ -254,14 +248,14 @@ static void compare_optimizer(gs_registry **regs, char **dirs, int n, const char
                 float v = ops->state_init ? (float)ops->state_init(p, k) : 0.0f;
                 st[k * NOPT + i] = v + (k % 2 ? fabsf(spread(&s)) : spread(&s));
             }
+        /* the tensor group's decay, which the trainer passes: here the
+           configured one */
+        int wd = gs_schema_index(gs_ref_component(r)->params, "weight_decay");
         for (uint64_t t = 1; t <= STEPS; t++) {
             for (size_t i = 0; i < NOPT; i++)
                 grad[i] = spread(&s);
             gs_opt_call c = {.host = gs_host_table(), .p = p, .t = t, .lr = 1e-3,
-                             .weight_decay = 0.0, .stride = NOPT};
-            for (int w = 0; p && gs_ref_component(r)->params[w].name; w++)
-                if (!strcmp(gs_ref_component(r)->params[w].name, "weight_decay"))
-                    c.weight_decay = p[w].f;
+                             .weight_decay = wd >= 0 ? p[wd].f : 0.0, .stride = NOPT};
             ops->step(&c, NOPT, th, grad, st);
         }
         gs_ref_free(r);
@@ -269,9 +263,9 @@ static void compare_optimizer(gs_registry **regs, char **dirs, int n, const char
             continue;
         size_t i;
         if ((i = first_diff_f32(theta[0], theta[1], NOPT)) < NOPT)
-            report(dirs[d], "parameters", name, text, i, (double)i, theta[0][i], theta[1][i]);
+            report(dirs[d], "parameters", name, text, i, NULL, theta[0][i], theta[1][i]);
         if ((i = first_diff_f32(state[0], state[1], slots * NOPT)) < slots * NOPT)
-            report(dirs[d], "state", name, text, i, (double)i, state[0][i], state[1][i]);
+            report(dirs[d], "state", name, text, i, NULL, state[0][i], state[1][i]);
     }
     for (int k = 0; k < 2; k++) {
         free(theta[k]);

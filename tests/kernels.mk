@@ -14,7 +14,7 @@ EXTRA_DIST += tests/isa.sh
 # compared bit for bit (tests/clones.sh builds the copies with the flags
 # `make clone-vars` prints, the stock plugins' own).
 check_PROGRAMS += tests/clone_bits
-tests_clone_bits_SOURCES = tests/clone_bits.c
+tests_clone_bits_SOURCES = tests/clone_bits.c tests/bits.h
 tests_clone_bits_LDADD = core/libgradscope.la -lm
 TESTS += tests/clones.sh
 EXTRA_DIST += tests/clones.sh

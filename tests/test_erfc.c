@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bits.h"
 #include "testutil.h"
 #include "gradscope/activation.h"
 
@@ -25,19 +26,6 @@
             ck_abort_msg(__VA_ARGS__);                                          \
     } while (0)
 
-static float from_bits(uint32_t b)
-{
-    float f;
-    memcpy(&f, &b, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-}
 
 /* The float ulp at |v|; 2^-149 in the subnormal range. */
 static double float_ulp(double v)
@@ -58,7 +46,7 @@ START_TEST(test_erfcf_sample)
     double worst = 0.0, worst_sub = 0.0;
     float at = 0.0f;
     for (uint64_t b = 0; b < ((uint64_t)1 << 32); b += 4097) {
-        const float x = from_bits((uint32_t)b);
+        const float x = f32_from_bits((uint32_t)b);
         const float y = gs_erfcf(x);
         if (isnan(x)) {
             REQUIRE(isnan(y), "erfc(%a) = %a, want NaN", (double)x, (double)y);
@@ -85,8 +73,8 @@ START_TEST(test_erfcf_limits)
     ck_assert(isnan(gs_erfcf(NAN)) && isnan(gs_erfcf(-NAN)));
     /* tiny and subnormal arguments: 1, with no slow path to take */
     for (uint32_t b = 1; b < 0x00800000u; b += 997)
-        REQUIRE(gs_erfcf(from_bits(b)) == 1.0f && gs_erfcf(-from_bits(b)) == 1.0f,
-                "erfc(+-%a) is not 1", (double)from_bits(b));
+        REQUIRE(gs_erfcf(f32_from_bits(b)) == 1.0f && gs_erfcf(-f32_from_bits(b)) == 1.0f,
+                "erfc(+-%a) is not 1", (double)f32_from_bits(b));
     /* every float where erfc goes subnormal and then underflows to 0
        (erfcf gives 0 from 10.0546875 on), and where erfc(-x) reaches 2 */
     for (float x = 9.1f; x <= 10.2f; x = nextafterf(x, INFINITY)) {
@@ -137,11 +125,11 @@ static void check_same_bits(void (*loop)(const float *, float *, size_t), const 
     float *x = malloc(N * sizeof *x), *want = malloc(N * sizeof *want), *got = malloc(N * sizeof *got);
     ck_assert(x && want && got);
     for (int i = 0; i < N; i++)
-        x[i] = from_bits((uint32_t)((uint64_t)i * 4099));
+        x[i] = f32_from_bits((uint32_t)((uint64_t)i * 4099));
     erfc_loop_scalar(x, want, N);
     loop(x, got, N);
     for (int i = 0; i < N; i++)
-        REQUIRE(to_bits(got[i]) == to_bits(want[i]), "%s: erfc(%a) = %a, scalar %a", what,
+        REQUIRE(f32_bits(got[i]) == f32_bits(want[i]), "%s: erfc(%a) = %a, scalar %a", what,
                 (double)x[i], (double)got[i], (double)want[i]);
     free(x), free(want), free(got);
 }

@@ -303,10 +303,11 @@ typedef struct split {
  * in 40 us on two threads against 19 us on one; two blocks of 32 columns
  * take 16.)
  */
+static size_t round_up(size_t x, size_t unit) { return (x + unit - 1) / unit * unit; }
+
 static int columns_suffice(size_t nt, size_t t, size_t unit)
 {
-    size_t least = t / 2 ? t / 2 : 1;
-    least = (least + unit - 1) / unit * unit;
+    size_t least = round_up(t / 2 ? t / 2 : 1, unit);
     return nt >= 8 * t || (nt % least == 0 && nt / least % t == 0);
 }
 
@@ -321,10 +322,10 @@ static void grid(size_t mt, size_t nt, size_t t, size_t unit, int split_rows, sp
         s->tm = 1;
         s->tn = 0;
         s->col[0] = 0;
-        least = (least + unit - 1) / unit * unit;
+        least = round_up(least, unit);
         while (j < nt) {
             size_t w = (nt - j + 2 * t - 1) / (2 * t);
-            w = w < least ? least : (w + unit - 1) / unit * unit;
+            w = w < least ? least : round_up(w, unit);
             w = min_sz(w, nt - j);
             j += w;
             s->col[++s->tn] = j;
