@@ -6,8 +6,10 @@
 # gradscope/PyTorch and gradscope/KANN, the cost of monitoring every step
 # (with the default detail_every, and with every statistic at every step),
 # peak memory against the model's own budget, the machine's sgemm GFLOP/s
-# (numpy, OpenBLAS) and the GFLOP/s gradscope reaches on `wide`.  Not a
-# test: nothing here fails on a slow machine.  See docs/PERFORMANCE.md.
+# (numpy, OpenBLAS) and the GFLOP/s gradscope reaches on `wide`, also as a
+# share of an sgemm run right after each of wide's ratio rounds (the
+# median: a machine whose speed drifts moves both sides of a pair alike).
+# Not a test: nothing here fails on a slow machine.  See docs/PERFORMANCE.md.
 #
 # Usage: bench/run.sh [-s SECONDS] [-g GRADSCOPE] [WORKLOAD...]
 #   -s SECONDS   time per measurement (default 5)
@@ -162,6 +164,15 @@ gs_run() {
 }
 
 bench_find_python
+have_numpy=0
+! "$PYTHON" -c 'import numpy' >/dev/null 2>&1 || have_numpy=1
+
+# sgemm_rate THREADS: numpy's sgemm GFLOP/s on THREADS OpenBLAS threads.
+# OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,
+# slow a current one down: unset for this measurement only.
+sgemm_rate() {
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$1" "$PYTHON" "$here/peak_sgemm.py"
+}
 
 # What a run costs whatever its model (code, libraries, plugins, thread
 # stacks, the run directory's writers): the peak RSS of a run of a 2 -> 2
@@ -210,7 +221,7 @@ echo
 printf '%-12s %18s %18s %18s %18s %8s %15s %8s %16s\n' workload "gradscope/s (thr)" \
     "monitored/s (cost)" "full/s (cost)" "PyTorch/s (thr)" ratio "KANN/s (thr)" "vs KANN" \
     "mem MB (budget)"
-wide_rate=0 conv_rates="" gs_list="" t_list="" k_list=""
+wide_rate=0 wide_shares="" conv_rates="" gs_list="" t_list="" k_list=""
 for w in $workloads; do
     set -- $(spec "$w")
     batch=$1 slots=$2
@@ -270,6 +281,10 @@ for w in $workloads; do
             set -- $(gs_run "$cfg" "$best_t")
             g=$1
             gs_rates="$gs_rates $g"
+            if [ "$w" = wide ] && [ "$have_numpy" = 1 ]; then
+                wide_shares="$wide_shares $(awk -v g="$g" -v f="$flops" -v p="$(sgemm_rate "$nproc")" \
+                    'BEGIN { print (p > 0 ? 100 * g * f / 1e9 / p : 0) }')"
+            fi
             if [ "$tbest" -gt 0 ]; then
                 r=$(peer "$tbest_t" "$seconds" "$w" |
                     sed -n 's/.* samples\/s=\([0-9]*\).*/\1/p')
@@ -330,17 +345,20 @@ for w in $workloads; do
     k=$(printf '%s\n' $k_list | awk -F: -v w="$w" '$1 == w { printf " %s thr %s", $2, $3 }')
     printf '  %-12s%s |%s |%s\n' "$w" "$g" "${t:- -}" "${k:- -}"
 done
-if "$PYTHON" -c 'import numpy' >/dev/null 2>&1; then
-    # OPENBLAS_CORETYPE/L2_SIZE, set on some machines for old OpenBLAS builds,
-    # slow a current one down: unset for this measurement only.
-    s1=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 "$PYTHON" "$here/peak_sgemm.py")
-    sn=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS="$nproc" "$PYTHON" "$here/peak_sgemm.py")
+if [ "$have_numpy" = 1 ]; then
+    s1=$(sgemm_rate 1)
+    sn=$(sgemm_rate "$nproc")
     echo "sgemm (numpy, n = 2048): $s1 GFLOP/s on 1 core, $sn on $nproc"
     if [ "$wide_rate" -gt 0 ]; then
         awk -v r="$wide_rate" -v f="$wide_flops" -v p="$sn" 'BEGIN {
             g = r * f / 1e9
             printf "gradscope on wide: %.1f GFLOP/s (%.1f MFLOP per sample), %.0f%% of sgemm\n",
                 g, f / 1e6, 100 * g / p }'
+    fi
+    if [ -n "$wide_shares" ]; then
+        echo "wide's share of the $nproc-core sgemm, each round's wide run against an sgemm run" \
+            "right after it: median $(median $wide_shares | awk '{ printf "%.0f%%", $1 }')" \
+            "($(printf '%s\n' $wide_shares | sort -g | awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 }')%)"
     fi
     for c in $conv_rates; do
         echo "$c" | awk -F: -v p="$sn" '{ g = $2 * $3 / 1e9
