@@ -33,8 +33,12 @@ extern size_t gs_gemm_mc;
    128 x 256 x 10 products (320k) ran faster alone; so, in whole runs on
    two cores, did deep-narrow's first layer (32 x 64 x 784, 1.6M: two
    threads 23% faster with it alone) and a 128-unit RNN's step (64 x 128 x
-   128, 1.05M); docs/PERFORMANCE.md, "Small work on two threads". */
+   128, 1.05M); docs/PERFORMANCE.md, "Small work on two threads".
+   Measured on two cores: a build may set another (.dev/device9.sh builds
+   one with 512k to compare on sixteen).  It moves no bit of a result. */
+#ifndef PARALLEL_MIN_FMAS
 #define PARALLEL_MIN_FMAS (2.0 * 1024.0 * 1024.0)
+#endif
 
 /* Operands packed past these sizes (floats of the slice that one block
    reads), so that strided rows do not fight over cache sets. */
