@@ -26,7 +26,7 @@ for t in "$@"; do
         sed 's/^/           /'
     if [ $rc -ne 0 ]; then
         echo "FAIL: fuzz_$t (exit $rc); the input is in $out/artifacts, the report in $out/$t.log"
-        grep -E 'ERROR|SUMMARY|fuzz check failed|runtime error' "$out/$t.log" | head -5
+        grep -a -E 'ERROR|SUMMARY|fuzz check failed|runtime error' "$out/$t.log" | head -5
         status=1
     fi
 done
