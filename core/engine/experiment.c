@@ -558,9 +558,8 @@ static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v,
                    "(a run's name is one file name): %s",
                    s ? where_of(o, s, w, sizeof w) : file, v->name, strlen(v->name),
                    GS_MAX_RUN_NAME,
-                   v->label[0] ? "shorten name, to which each variant's name is appended"
-                               : "set a shorter name = \"...\" (without one, the file's name "
-                                 "is used)");
+                   s ? "shorten name, to which each variant's name is appended"
+                     : "set a shorter name = \"...\" (without one, the file's name is used)");
         return -1;
     }
     v->seed = 1;
