@@ -550,17 +550,14 @@ static int resolve_variant(const gs_registry *reg, config_t *cfg, gs_variant *v,
     if (s && check_run_name(base, where_of(o, s, w, sizeof w), err) < 0)
         return -1;
     v->name = v->label[0] ? gs_xasprintf("%s-%s", base, v->label) : gs_xstrdup(base);
-    /* config.cfg, which resume reads, holds this name: it must pass
-       check_run_name as the name it comes from did */
-    if (strlen(v->name) > GS_MAX_RUN_NAME) {
-        gs_err_set(err,
-                   "%s: the run's name \"%.64s...\" is %zu characters long, more than %d "
-                   "(a run's name is one file name): %s",
-                   s ? where_of(o, s, w, sizeof w) : file, v->name, strlen(v->name),
-                   GS_MAX_RUN_NAME,
-                   s ? "shorten name, to which each variant's name is appended"
-                     : "set a shorter name = \"...\" (without one, the file's name is used)");
-        return -1;
+    /* config.cfg, which resume reads, holds the whole name: it must pass
+       the same check as the name it comes from */
+    if (v->label[0] || !s) {
+        char what[1200];
+        snprintf(what, sizeof what, "%s (%s)", s ? where_of(o, s, w, sizeof w) : file,
+                 s ? "with the variant's name appended" : "the file's name, without name =");
+        if (check_run_name(v->name, what, err) < 0)
+            return -1;
     }
     v->seed = 1;
     s = config_setting_get_member(root, "seed");
