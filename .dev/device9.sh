@@ -65,27 +65,21 @@ prepare() {
 }
 
 # ab CFG THREADS ROUNDS: samples/s of CFG at THREADS threads with the stock
-# library and the 512k one, alternated ROUNDS times (5 s each, the epochs
-# after the first).
+# library and the 512k one, alternated ROUNDS times (bench_train's 5 s runs,
+# the epochs after the first).
 ab() {
     cfg=$1 t=$2 n=$3
     samples=$(sed -n 's/^ *samples *= *\([0-9]*\).*/\1/p' "$cfg" | head -1)
     i=0
     while [ "$i" -lt "$n" ]; do
         for lib in lib lib-512k; do
-            out=/tmp/device9.ab
-            rm -rf "$out"
-            LD_LIBRARY_PATH=$prefix/$lib:$prefix/lib "$prefix/bin/gradscope" run "$cfg" \
-                --out "$out" --threads "$t" --quiet --set training.epochs=1000000 >/dev/null 2>&1 &
-            pid=$!
-            sleep 5
-            kill -INT "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
+            bench_launch="env LD_LIBRARY_PATH=$prefix/$lib:$prefix/lib"
+            bench_train "$cfg" "$t" "$tmp/ab" >/dev/null
             awk -F, -v s="$samples" -v lib="$lib" -v w="$(basename "$cfg" .cfg)" -v t="$t" '
                 NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i; next }
                 NR > 2 { n++; sec += $c }
                 END { printf "  %-12s %2d threads %-8s %8.0f samples/s\n", w, t, lib, (sec > 0 ? n * s / sec : 0) }' \
-                "$out/epochs.csv"
+                "$tmp/ab/epochs.csv"
         done
         i=$((i + 1))
     done
@@ -97,6 +91,10 @@ run_device() {
     cp -a "$stage$prefix" "$prefix"
     export LD_LIBRARY_PATH="$prefix/lib"
     gs=$prefix/bin/gradscope
+    # bench_train (bench/common.sh) for section 4: it needs prog, seconds, tmp
+    . "$root/bench/common.sh"
+    prog=$gs seconds=5 tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT INT TERM
     echo "== 1. the machine ($(date -u '+%Y-%m-%d %H:%M UTC'), $("$gs" --version | head -1))"
     lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|NUMA node\(s\)|L[123])' || true
     echo "== 2. bench/scaling.sh -s 4, CEILING=1"
